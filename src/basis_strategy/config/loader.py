@@ -156,15 +156,21 @@ def load_run_config(
     """Load, override and validate (levels 1, 2, 3 and 5) one run's configuration."""
     configs_dir = configs_dir or default_configs_dir()
     raw = read_yaml(mode_file(name_or_path, configs_dir))
+    env_names: dict[str, str] = {}
     for path, value in env_overrides(os.environ if env is None else env):
         apply_override(raw, path, value, "environment")
+        env_names[".".join(path)] = "BASIS_" + "__".join(path).upper()
     for item in sets:
         path, value = parse_set(item)
         apply_override(raw, path, value, "--set")
+        env_names.pop(".".join(path), None)
     try:
         mode = ModeConfig.model_validate(raw)
     except ValidationError as exc:
-        raise config_error_from(exc) from exc
+        error = config_error_from(exc)
+        if error.field in env_names:  # say where the bad value came from
+            raise ConfigError(f"{env_names[error.field]} ({error.field})", str(error).split(": ", 1)[1]) from exc
+        raise error from exc
     share_class = load_share_class(configs_dir, mode.share_class)
     venues = load_venues(configs_dir)
     check_mode_rules(mode, share_class)

@@ -6,6 +6,7 @@ Level 1 (schema) and level 2 (business rules inside one model) are the pydantic 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -141,10 +142,15 @@ def config_error_from(exc: ValidationError, source: str = "") -> ConfigError:
     loc = ".".join(str(part) for part in first["loc"] if not _is_union_tag(part))
     field = f"{source}{loc}" if loc else (source.rstrip(".") or "config")
     message = first["msg"].removeprefix("Value error, ")
+    sub_field = re.match(r"^([a-z_][a-z0-9_.]*): ", message)
+    if sub_field:  # a model rule naming one of its own fields: "allocation: must sum to 1"
+        field = f"{field}.{sub_field.group(1)}"
+        message = message[sub_field.end() :]
     if first["type"] == "extra_forbidden":
         message = "unknown key"
     bad = first.get("input")
-    if not isinstance(bad, dict | list) and first["type"] != "missing":
+    shows_value = ", was " in message or isinstance(bad, dict | list)
+    if not shows_value and first["type"] != "missing":
         message = f"{message} (value: {bad!r})"
     more = len(exc.errors()) - 1
     if more:

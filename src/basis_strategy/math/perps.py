@@ -30,7 +30,9 @@ class PerpFill:
     realised_pnl: float
 
 
-def apply_fill(size_base: float, entry_price: float, delta_size: float, fill_price: float) -> PerpFill:
+def apply_fill(
+    size_base: float, entry_price: float, delta_size: float, fill_price: float
+) -> PerpFill:
     """Apply a signed fill of `delta_size` at `fill_price` to a position (domain 4.3).
 
     - Opening or adding on the same side: `entry' = (|q| e + |dq| p) / (|q| + |dq|)`, nothing

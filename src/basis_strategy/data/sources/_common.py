@@ -1,0 +1,251 @@
+"""Shared helpers for the data-file readers: table reading, UTC parsing, numbers, duplicates.
+
+Every problem found in a file is raised as ``DataFileError(path, message, line)`` where ``line``
+is the 1-based physical line number (the header is line 1 when there are no comment lines) and
+the message names the column and the bad value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from basis_strategy.core.errors import DataFileError
+
+FrameOrSeries = TypeVar("FrameOrSeries", pd.Series, pd.DataFrame)
+
+# Unix seconds outside this range are almost certainly not unix seconds (e.g. milliseconds).
+_UNIX_MIN = 1e8  # 1973-03-03
+_UNIX_MAX = 1e11  # year 5138
+_UNIX_TEXT = re.compile(r"\d+(?:\.\d*)?")
+_OFFSET_THEN_Z = re.compile(r"(?<=[+-]\d\d:\d\d)Z$")
+_PANDAS_LINE = re.compile(r"line (\d+)")
+
+
+def plain(value: object) -> object:
+    """A numpy scalar as the Python value (so that messages show ``0.5``, not ``np.float64``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def bad_cell(path: Path, column: str, problem: str, value: object, line: int) -> DataFileError:
+    """Build the standard error for one bad cell: ``column 'x': <problem>: '<value>'``."""
+    return DataFileError(path, f"column {column!r}: {problem}: {plain(value)!r}", line=line)
+
+
+def try_parse_utc(values: pd.Series) -> tuple[pd.DatetimeIndex, int | None]:
+    """Parse timestamps to UTC; return the index and the position of the first bad cell (or None).
+
+    Accepts ISO 8601 with ``Z`` or ``+00:00`` (or any offset, converted to UTC), the malformed
+    ``+00:00Z``, ``YYYY-MM-DD HH:MM:SS+00:00``, naive strings (taken as UTC), plain dates and
+    unix seconds (ints or numeric strings). Bad cells come back as NaT.
+    """
+    cells = values.astype(str).str.strip().str.replace(_OFFSET_THEN_Z, "", regex=True)
+    is_unix = cells.str.fullmatch(_UNIX_TEXT).to_numpy(dtype=bool)
+    text = cells.to_numpy(dtype=object)
+    stamps = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if is_unix.any():
+        seconds = text[is_unix].astype(np.float64)
+        seconds[(seconds < _UNIX_MIN) | (seconds >= _UNIX_MAX)] = np.nan
+        stamps[is_unix] = pd.to_datetime(seconds, unit="s").as_unit("ns").to_numpy()
+    if (~is_unix).any():
+        iso = pd.to_datetime(text[~is_unix], utc=True, format="ISO8601", errors="coerce")
+        stamps[~is_unix] = iso.tz_convert(None).as_unit("ns").to_numpy()
+    index = pd.DatetimeIndex(stamps).tz_localize("UTC")
+    bad = np.flatnonzero(index.isna())
+    return index, (int(bad[0]) if bad.size else None)
+
+
+def parse_utc(values: pd.Series, path: Path, column: str, first_line: int) -> pd.DatetimeIndex:
+    """Parse a column of timestamps to a UTC DatetimeIndex (same order as the input).
+
+    ``first_line`` is the physical line number of the first value; an unparseable cell raises
+    DataFileError naming the column, the value and its line.
+    """
+    index, bad = try_parse_utc(values)
+    if bad is not None:
+        raise bad_cell(path, column, "not a timestamp", values.iloc[bad], first_line + bad)
+    return index
+
+
+def try_to_float(values: pd.Series) -> tuple[np.ndarray, int | None]:
+    """Convert to float64; return the array and the position of the first non-finite cell."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = np.flatnonzero(~np.isfinite(numbers))
+    return numbers, (int(bad[0]) if bad.size else None)
+
+
+def to_float(values: pd.Series, path: Path, column: str, first_line: int) -> np.ndarray:
+    """Convert a column to a float64 array; empty, NaN, infinite or text cells raise."""
+    numbers, bad = try_to_float(values)
+    if bad is not None:
+        raise bad_cell(path, column, "not a number", values.iloc[bad], first_line + bad)
+    return numbers
+
+
+def _count_comment_lines(path: Path, comment: str, encoding: str) -> int:
+    """Number of leading lines that start with ``comment`` (the header follows them)."""
+    count = 0
+    with path.open(encoding=encoding) as handle:
+        for line in handle:
+            if not line.startswith(comment):
+                break
+            count += 1
+    return count
+
+
+def _read_csv_strings(path: Path, skip: int, encoding: str) -> pd.DataFrame:
+    """Read every cell as text, converting pandas' parser failures to DataFileError."""
+    try:
+        return pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            skiprows=skip,
+            skip_blank_lines=False,
+            encoding=encoding,
+        )
+    except pd.errors.EmptyDataError as err:
+        raise DataFileError(path, "empty file (no header)") from err
+    except pd.errors.ParserError as err:
+        match = _PANDAS_LINE.search(str(err))
+        line = int(match.group(1)) if match else None
+        raise DataFileError(path, f"malformed CSV: {err}", line=line) from err
+
+
+def read_table(
+    path: Path, columns: list[str], comment: str | None = None, encoding: str = "utf-8"
+) -> tuple[pd.DataFrame, int]:
+    """Read a CSV with every cell as a string; return the frame and the first data line number.
+
+    Leading lines starting with ``comment`` are skipped (a ``#`` inside a data row is kept as
+    text). Empty cells stay ``""``. Blank lines at the end are dropped; blank lines inside the
+    data are kept as empty rows so that line numbers stay exact. Raises DataFileError when the
+    file is missing, unreadable, or lacks one of ``columns``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(path, "file not found")
+    try:
+        skip = _count_comment_lines(path, comment, encoding) if comment else 0
+        frame = _read_csv_strings(path, skip, encoding)
+    except UnicodeDecodeError as err:
+        raise DataFileError(path, f"not valid {encoding} text: {err.reason}") from err
+    for column in columns:
+        if column not in frame.columns:
+            raise DataFileError(path, f"missing column {column!r}")
+    frame = frame.fillna("")
+    filled = np.flatnonzero((frame != "").any(axis=1).to_numpy())
+    frame = frame.iloc[: (int(filled[-1]) + 1 if filled.size else 0)]
+    return frame, skip + 2
+
+
+def read_json(path: Path) -> Any:
+    """Load a JSON file, turning a missing file or invalid JSON into DataFileError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(path, "file not found")
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as err:
+        raise DataFileError(path, f"invalid JSON: {err.msg}", line=err.lineno) from err
+
+
+def json_key(mapping: object, key: str, path: Path, where: str) -> Any:
+    """``mapping[key]``, raising DataFileError naming the dotted key when absent."""
+    name = f"{where}.{key}" if where else key
+    if not isinstance(mapping, dict):
+        raise DataFileError(path, f"key {where!r}: not an object: {mapping!r}")
+    if key not in mapping:
+        raise DataFileError(path, f"missing key {name!r}")
+    return mapping[key]
+
+
+def dedupe_last(data: FrameOrSeries) -> FrameOrSeries:
+    """Keep the last row for each duplicated index value (order otherwise unchanged)."""
+    return data[~data.index.duplicated(keep="last")]
+
+
+def unique_sorted(data: FrameOrSeries, path: Path, first_line: int) -> FrameOrSeries:
+    """Drop repeated rows that are identical, refuse conflicting ones, and sort by time.
+
+    ``data`` must be in file order (row ``i`` on line ``first_line + i``). A timestamp that
+    appears twice with different values raises DataFileError naming the column, both values
+    and the line of the later row.
+    """
+    frame = data.to_frame() if isinstance(data, pd.Series) else data
+    duplicated = frame.index.duplicated(keep=False)
+    if duplicated.any():
+        _reject_conflicts(frame, path, first_line)
+    result = data[~frame.index.duplicated(keep="first")]
+    return result.sort_index(kind="stable")
+
+
+def _reject_conflicts(frame: pd.DataFrame, path: Path, first_line: int) -> None:
+    positions = pd.Series(np.arange(len(frame)), index=frame.index)
+    first_of = positions.groupby(level=0, sort=False).transform("first").to_numpy()
+    values = frame.to_numpy()
+    differs = values != values[first_of]
+    rows = np.flatnonzero(differs.any(axis=1))
+    if rows.size == 0:
+        return
+    row = int(rows[0])
+    col = int(np.flatnonzero(differs[row])[0])
+    earlier = int(first_of[row])
+    raise DataFileError(
+        path,
+        f"column {frame.columns[col]!r}: conflicting values for duplicated timestamp "
+        f"{frame.index[row]}: {plain(values[row, col])!r} here and "
+        f"{plain(values[earlier, col])!r}"
+        f"on line {first_line + earlier}",
+        line=first_line + row,
+    )
+
+
+def require_positive(
+    numbers: np.ndarray, raw: pd.Series, path: Path, column: str, first_line: int
+) -> None:
+    """Raise DataFileError on the first value that is zero or negative."""
+    bad = np.flatnonzero(numbers <= 0)
+    if bad.size:
+        position = int(bad[0])
+        raise bad_cell(path, column, "not positive", raw.iloc[position], first_line + position)
+
+
+def read_time_series(
+    path: Path,
+    time_column: str,
+    value_column: str,
+    comment: str | None = None,
+    positive: bool = False,
+) -> tuple[pd.Series, int]:
+    """Read one value column indexed by one time column, in file order (not yet sorted).
+
+    Returns the series (named ``value_column``, index named ``timestamp``) and the first data
+    line number so that callers can apply their own duplicate policy.
+    """
+    frame, first_line = read_table(path, [time_column, value_column], comment=comment)
+    index = parse_utc(frame[time_column], path, time_column, first_line)
+    raw = frame[value_column]
+    numbers = to_float(raw, path, value_column, first_line)
+    if positive:
+        require_positive(numbers, raw, path, value_column, first_line)
+    series = pd.Series(numbers, index=index.rename("timestamp"), name=value_column)
+    return series, first_line
+
+
+def locate(data_dir: Path, pattern: str) -> Path:
+    """Resolve a glob ``pattern`` relative to ``data_dir`` to exactly one file."""
+    data_dir = Path(data_dir)
+    matches = sorted(p for p in data_dir.glob(pattern) if p.is_file())
+    if not matches:
+        raise DataFileError(data_dir / pattern, "file not found")
+    if len(matches) > 1:
+        names = ", ".join(str(p.relative_to(data_dir)) for p in matches)
+        raise DataFileError(data_dir / pattern, f"pattern matches {len(matches)} files: {names}")
+    return matches[0]
