@@ -156,12 +156,17 @@ def read_json(path: Path) -> Any:
         raise DataFileError(path, f"invalid JSON: {err.msg}", line=err.lineno) from err
 
 
-def json_key(mapping: object, key: str, path: Path, where: str) -> Any:
-    """``mapping[key]``, raising DataFileError naming the dotted key when absent."""
-    name = f"{where}.{key}" if where else key
-    if not isinstance(mapping, dict):
-        raise DataFileError(path, f"key {where!r}: not an object: {mapping!r}")
+def json_object(value: Any, path: Path, where: str) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else DataFileError naming the dotted key ``where``."""
+    if not isinstance(value, dict):
+        raise DataFileError(path, f"key {where or '(top level)'!r}: not an object: {value!r}")
+    return value
+
+
+def json_key(mapping: dict[str, Any], key: str, path: Path, where: str = "") -> Any:
+    """``mapping[key]``, raising DataFileError naming the dotted key when it is absent."""
     if key not in mapping:
+        name = f"{where}.{key}" if where else key
         raise DataFileError(path, f"missing key {name!r}")
     return mapping[key]
 
@@ -171,71 +176,106 @@ def dedupe_last(data: FrameOrSeries) -> FrameOrSeries:
     return data[~data.index.duplicated(keep="last")]
 
 
-def unique_sorted(data: FrameOrSeries, path: Path, first_line: int) -> FrameOrSeries:
+def unique_sorted(data: FrameOrSeries, path: Path, lines: int | np.ndarray) -> FrameOrSeries:
     """Drop repeated rows that are identical, refuse conflicting ones, and sort by time.
 
-    ``data`` must be in file order (row ``i`` on line ``first_line + i``). A timestamp that
-    appears twice with different values raises DataFileError naming the column, both values
-    and the line of the later row.
+    ``data`` must be in file order. ``lines`` is the line number of the first row (rows are
+    contiguous) or an array with the line number of every row. A timestamp that appears twice
+    with different values raises DataFileError naming the column, both values and both lines.
     """
     frame = data.to_frame() if isinstance(data, pd.Series) else data
     duplicated = frame.index.duplicated(keep=False)
-    if duplicated.any():
-        _reject_conflicts(frame, path, first_line)
+    conflict = find_conflict(frame) if duplicated.any() else None
+    if conflict is not None:
+        row, _, earlier = conflict
+        message = conflict_message(frame, conflict, f"line {line_of(lines, earlier)}")
+        raise DataFileError(path, message, line=line_of(lines, row))
     result = data[~frame.index.duplicated(keep="first")]
     return result.sort_index(kind="stable")
 
 
-def _reject_conflicts(frame: pd.DataFrame, path: Path, first_line: int) -> None:
+def line_of(lines: int | np.ndarray, position: int) -> int:
+    """Line number of row ``position`` given a first line number or per-row line numbers."""
+    return lines + position if isinstance(lines, int) else int(lines[position])
+
+
+def find_conflict(frame: pd.DataFrame) -> tuple[int, int, int] | None:
+    """First row whose values differ from an earlier row with the same index value.
+
+    Returns ``(row, column, earlier_row)`` as positions, or None when every repeated index value
+    carries identical values.
+    """
     positions = pd.Series(np.arange(len(frame)), index=frame.index)
     first_of = positions.groupby(level=0, sort=False).transform("first").to_numpy()
     values = frame.to_numpy()
     differs = values != values[first_of]
     rows = np.flatnonzero(differs.any(axis=1))
     if rows.size == 0:
-        return
+        return None
     row = int(rows[0])
-    col = int(np.flatnonzero(differs[row])[0])
-    earlier = int(first_of[row])
-    raise DataFileError(
-        path,
+    return row, int(np.flatnonzero(differs[row])[0]), int(first_of[row])
+
+
+def conflict_message(frame: pd.DataFrame, conflict: tuple[int, int, int], earlier: str) -> str:
+    """Message for a repeated timestamp whose value differs from an earlier row's.
+
+    ``earlier`` says where the earlier row is, e.g. ``"line 12"``.
+    """
+    row, col, first = conflict
+    return (
         f"column {frame.columns[col]!r}: conflicting values for duplicated timestamp "
-        f"{frame.index[row]}: {plain(values[row, col])!r} here and "
-        f"{plain(values[earlier, col])!r}"
-        f"on line {first_line + earlier}",
-        line=first_line + row,
+        f"{frame.index[row]}: {plain(frame.iat[row, col])!r} here, "
+        f"{plain(frame.iat[first, col])!r} on {earlier}"
     )
 
 
 def require_positive(
-    numbers: np.ndarray, raw: pd.Series, path: Path, column: str, first_line: int
+    numbers: np.ndarray,
+    raw: pd.Series,
+    path: Path,
+    column: str,
+    first_line: int,
+    allow_zero: bool = False,
 ) -> None:
-    """Raise DataFileError on the first value that is zero or negative."""
-    bad = np.flatnonzero(numbers <= 0)
+    """Raise DataFileError on the first negative value (or zero, unless ``allow_zero``)."""
+    bad = np.flatnonzero(numbers < 0 if allow_zero else numbers <= 0)
     if bad.size:
         position = int(bad[0])
-        raise bad_cell(path, column, "not positive", raw.iloc[position], first_line + position)
+        problem = "negative" if allow_zero else "not positive"
+        raise bad_cell(path, column, problem, raw.iloc[position], first_line + position)
 
 
-def read_time_series(
+def column_series(
+    frame: pd.DataFrame,
+    first_line: int,
     path: Path,
-    time_column: str,
-    value_column: str,
-    comment: str | None = None,
+    columns: tuple[str, str],
     positive: bool = False,
-) -> tuple[pd.Series, int]:
-    """Read one value column indexed by one time column, in file order (not yet sorted).
+) -> pd.Series:
+    """Float column ``columns[1]`` indexed by the UTC times in ``columns[0]``, in file order.
 
-    Returns the series (named ``value_column``, index named ``timestamp``) and the first data
-    line number so that callers can apply their own duplicate policy.
+    The series is named after the value column and its index ``timestamp``. With ``positive``,
+    zero or negative values raise DataFileError.
     """
-    frame, first_line = read_table(path, [time_column, value_column], comment=comment)
+    time_column, value_column = columns
     index = parse_utc(frame[time_column], path, time_column, first_line)
     raw = frame[value_column]
     numbers = to_float(raw, path, value_column, first_line)
     if positive:
         require_positive(numbers, raw, path, value_column, first_line)
-    series = pd.Series(numbers, index=index.rename("timestamp"), name=value_column)
+    return pd.Series(numbers, index=index.rename("timestamp"), name=value_column)
+
+
+def read_time_series(
+    path: Path, time_column: str, value_column: str, positive: bool = False
+) -> tuple[pd.Series, int]:
+    """Read one value column indexed by one time column, in file order (not yet sorted).
+
+    Returns the series (see :func:`column_series`) and the first data line number, so that
+    callers can apply their own duplicate policy.
+    """
+    frame, first_line = read_table(path, [time_column, value_column])
+    series = column_series(frame, first_line, path, (time_column, value_column), positive)
     return series, first_line
 
 

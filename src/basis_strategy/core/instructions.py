@@ -1,0 +1,130 @@
+"""Instructions (orders, immutable) and what executing one produced (conventions 4).
+
+Every instruction names the strategy action that asked for it (`entry_full`, `entry_partial`,
+`exit_full`, `exit_partial`, `sell_dust`, or `flow` for deposits and withdrawals) and the
+trigger (`initial`, `deposit`, `margin_warning:bybit`, `delta`, ...). Amounts are in token
+units of the asset named; `math.inf` means "all of it".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Action = Literal["entry_full", "entry_partial", "exit_full", "exit_partial", "sell_dust", "flow"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Instruction:
+    """Base of every order. `venue` routes it (ADR-001 tight loop)."""
+
+    venue: str
+    action: Action
+    trigger: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiveDeposit(Instruction):
+    """A depositor's capital lands in the wallet (share-class currency)."""
+
+    asset: str
+    amount: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PayWithdrawal(Instruction):
+    """Pay a redemption out of the wallet (share-class currency)."""
+
+    asset: str
+    amount: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SwapOnDex(Instruction):
+    """Sell `sell_amount` of `sell` for `buy` on a DEX at the reference price less costs."""
+
+    sell: str
+    buy: str
+    sell_amount: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApproveToken(Instruction):
+    """ERC-20 approval for a protocol (once per token and spender)."""
+
+    token: str
+    spender: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SupplyToAave(Instruction):
+    asset: str
+    amount: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WithdrawFromAave(Instruction):
+    asset: str
+    amount: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transfer(Instruction):
+    """Move `amount` of `asset` from `venue` (wallet or a CEX) to `destination`.
+
+    From the wallet: an ERC-20 transfer paid in gas. From a CEX: a withdrawal whose flat
+    fee is taken out of the amount sent.
+    """
+
+    destination: str
+    asset: str
+    amount: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuySpot(Instruction):
+    """Spend `quote_amount` USDT on `base` spot at a CEX."""
+
+    base: str
+    quote_amount: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SellSpot(Instruction):
+    """Sell `base_amount` of `base` spot for USDT at a CEX."""
+
+    base: str
+    base_amount: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TradePerp(Instruction):
+    """Change a linear perp position by `size_delta` base units (negative sells)."""
+
+    base: str
+    size_delta: float
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One position change an execution produced, with the P&L it carries.
+
+    `pnl_native` is in units of `pnl_asset` (e.g. a fee in USDT, gas in ETH); the event logger
+    converts it to share-class units with the hour's prices.
+    """
+
+    instrument: str
+    amount: float
+    event_type: str
+    price: float = float("nan")
+    pnl_component: str = ""
+    pnl_native: float = 0.0
+    pnl_asset: str = ""
+    entry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionResult:
+    """What a venue did for one instruction: the legs, in order."""
+
+    legs: tuple[Leg, ...] = field(default_factory=tuple)

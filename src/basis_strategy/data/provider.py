@@ -1,0 +1,258 @@
+"""Historical data provider (ADR-004, 009, 053): every series on one hourly UTC grid.
+
+Built once per run: reads the files the mode needs (cached per process, read-only), checks
+they cover the run window (naming the file and the window when they do not), bridges holes
+explicitly (bounded forward fill, then documented fallbacks or configured proxy venues; each
+bridge is recorded) and holds the result in numpy arrays. `get_data(t)` is O(1) and refuses
+any hour after the engine's clock.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from basis_strategy.config.loader import RunConfig
+from basis_strategy.core.errors import DataError, LookAheadError
+from basis_strategy.data.align import (
+    NS_PER_HOUR,
+    Bridge,
+    asof_hours,
+    ns,
+    project_aave_daily,
+    runs,
+)
+from basis_strategy.data.market import FundingRate, MarketState
+from basis_strategy.data.requirements import (
+    AaveSeries,
+    FundingSeries,
+    PriceSeries,
+    Source,
+    requirements_for,
+)
+from basis_strategy.data.sources._common import locate
+from basis_strategy.data.sources.aave import read_aave_daily
+
+HOUR = timedelta(hours=1)
+SETTLEMENT_HOURS = (0, 8, 16)
+_CACHE: dict[tuple[str, str, int, int], object] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _stamp(ts: pd.Timestamp | datetime) -> str:
+    return pd.Timestamp(ts).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def read_cached(label: str, path: Path, reader: object) -> pd.Series | pd.DataFrame:
+    """Read a file once per process (keyed by path, size and mtime). Callers must not mutate."""
+    stat = path.stat()
+    key = (label, str(path), stat.st_mtime_ns, stat.st_size)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key]  # type: ignore[return-value]
+    value = reader(path)  # type: ignore[operator]
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+    return value  # type: ignore[no-any-return]
+
+
+class HistoricalDataProvider:
+    """Market data for one run, aligned on the hourly grid [start, end]."""
+
+    def __init__(self, config: RunConfig, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        if not self.data_dir.is_dir():
+            raise DataError(f"data folder not found: {self.data_dir}")
+        mode = config.mode
+        self.start, self.end = mode.start, mode.end
+        self.max_ffill_hours = mode.data.max_ffill_hours
+        index = pd.date_range(self.start, self.end, freq="h")
+        self.times: list[datetime] = list(index.to_pydatetime())
+        self._grid_ns = ns(index)
+        self.bridges: list[Bridge] = []
+        self.files: dict[str, str] = {}
+        columns: dict[str, np.ndarray] = {}
+        needs = requirements_for(config)
+        for price in needs.prices:
+            columns[price.name] = self._price_column(price)
+        for aave in needs.aave:
+            li, bi = self._aave_columns(aave)
+            columns[f"aave_li:{aave.asset}"], columns[f"aave_bi:{aave.asset}"] = li, bi
+        self.columns = columns
+        self._names = list(columns)
+        matrix = np.column_stack([columns[name] for name in self._names]) if columns else None
+        self._rows: list[list[float]] = matrix.tolist() if matrix is not None else []
+        self._funding = self._funding_schedule(needs.funding)
+        self._now: datetime | None = None
+
+    # --- reading -------------------------------------------------------------------------
+
+    def _series(self, source: Source) -> pd.Series:
+        path = self._path(source)
+        return read_cached(source.label, path, source.read)  # type: ignore[return-value]
+
+    def _path(self, source: Source) -> Path:
+        if source.is_folder:
+            path = self.data_dir / source.pattern
+            if not path.is_dir():
+                raise DataError(f"{path}: folder not found ({source.label})")
+        else:
+            path = locate(self.data_dir, source.pattern)
+        self.files[source.label] = str(path.relative_to(self.data_dir))
+        return path
+
+    def _coverage_error(self, source: Source, first: object, last: object) -> DataError:
+        return DataError(
+            f"{self.files.get(source.label, source.pattern)} ({source.label}) covers "
+            f"{_stamp(first)} -> {_stamp(last)}; the run needs "  # type: ignore[arg-type]
+            f"{_stamp(self.start)} -> {_stamp(self.end)}"
+        )
+
+    # --- hourly prices ---------------------------------------------------------------------
+
+    def _price_column(self, spec: PriceSeries) -> np.ndarray:
+        loaded = [(source, self._series(source)) for source in spec.sources]
+        self._check_span(spec, loaded)
+        values = np.full(len(self._grid_ns), np.nan)
+        for rank, (source, series) in enumerate(loaded):
+            filled, age = asof_hours(series, self._grid_ns, self.max_ffill_hours)
+            take = np.isnan(values) & ~np.isnan(filled)
+            values[take] = filled[take]
+            as_proxy = rank > 0 or not spec.own_file
+            self._record(spec.name, source, take, age, as_proxy)
+        missing = np.isnan(values)
+        if missing.any():
+            first, last = runs(missing)[0]
+            primary = loaded[0][0]
+            raise DataError(
+                f"{self.files.get(primary.label, primary.pattern)} ({primary.label}): no data "
+                f"{_stamp(self.times[first])} -> {_stamp(self.times[last])} and no bridge within "
+                f"{self.max_ffill_hours} h forward fill or a configured fallback/proxy"
+            )
+        return values
+
+    def _check_span(self, spec: PriceSeries, loaded: list[tuple[Source, pd.Series]]) -> None:
+        spans = loaded if spec.extend else loaded[:1]
+        first = min(series.index[0] for _, series in spans)
+        last = max(series.index[-1] for _, series in spans)
+        grace = pd.Timedelta(hours=self.max_ffill_hours)
+        if first > self.start or last + grace < self.end:
+            raise self._coverage_error(loaded[0][0], first, last)
+
+    def _record(self, name: str, source: Source, take: np.ndarray, age: np.ndarray, as_proxy: bool) -> None:
+        bridged = take if as_proxy else take & (age > 0)
+        for first, last in runs(bridged):
+            self.bridges.append(
+                Bridge(
+                    name,
+                    "proxy" if as_proxy else "forward_fill",
+                    self.files.get(source.label, source.label),
+                    self.times[first],
+                    self.times[last],
+                    last - first + 1,
+                )
+            )
+
+    # --- AAVE ------------------------------------------------------------------------------
+
+    def _aave_columns(self, spec: AaveSeries) -> tuple[np.ndarray, np.ndarray]:
+        source = Source(f"aave v3 {spec.asset} daily rates", spec.pattern, read_aave_daily)
+        daily: pd.DataFrame = self._series(source)  # type: ignore[assignment]
+        max_age = 24 + self.max_ffill_hours
+        first, last = daily.index[0], daily.index[-1]
+        if first > self.start or last + pd.Timedelta(hours=max_age) < self.end:
+            raise self._coverage_error(source, first, last)
+        li, bi = project_aave_daily(daily, self._grid_ns, max_age)
+        if np.isnan(li).any():
+            gap = runs(np.isnan(li))[0]
+            raise DataError(
+                f"{self.files[source.label]}: no daily snapshot within {max_age} h before "
+                f"{_stamp(self.times[gap[0]])}"
+            )
+        return li, bi
+
+    # --- funding ---------------------------------------------------------------------------
+
+    def settlement_positions(self) -> np.ndarray:
+        """Grid positions of funding settlements in (start, end] (00/08/16 UTC)."""
+        hours = (self._grid_ns // NS_PER_HOUR) % 24
+        is_settlement = np.isin(hours, SETTLEMENT_HOURS)
+        is_settlement[0] = False  # nothing is open before the first hour's trades
+        return np.flatnonzero(is_settlement)
+
+    def _funding_schedule(self, specs: tuple[FundingSeries, ...]) -> dict[int, tuple[FundingRate, ...]]:
+        positions = self.settlement_positions()
+        by_hour: dict[int, list[FundingRate]] = {int(p): [] for p in positions}
+        for spec in specs:
+            rates = self._funding_rates(spec, positions)
+            for pos, rate in zip(positions.tolist(), rates.tolist(), strict=True):
+                by_hour[pos].append(FundingRate(spec.venue, spec.base, rate))
+        return {pos: tuple(rates) for pos, rates in by_hour.items() if rates}
+
+    def _funding_rates(self, spec: FundingSeries, positions: np.ndarray) -> np.ndarray:
+        series = self._series(spec.source)
+        times = self._grid_ns[positions]
+        if len(times) and (series.index[0] > self.times[positions[0]] or series.index[-1] < self.times[positions[-1]]):
+            raise self._coverage_error(spec.source, series.index[0], series.index[-1])
+        rates = series.reindex(pd.DatetimeIndex(times).tz_localize(UTC)).to_numpy(dtype=np.float64, copy=True)
+        missing = np.isnan(rates)
+        if missing.any() and spec.proxy is not None:
+            proxy = self._series(spec.proxy.source)
+            proxy_rates = proxy.reindex(pd.DatetimeIndex(times[missing]).tz_localize(UTC))
+            rates[missing] = proxy_rates.to_numpy(dtype=np.float64)
+            self._record_funding_proxies(spec, positions, missing)
+        if np.isnan(rates).any():
+            at = self.times[positions[np.flatnonzero(np.isnan(rates))[0]]]
+            raise DataError(
+                f"{self.files[spec.source.label]} ({spec.source.label}): no funding settlement at "
+                f"{_stamp(at)} and no proxy venue configured (data.funding_proxies)"
+            )
+        return rates
+
+    def _record_funding_proxies(self, spec: FundingSeries, positions: np.ndarray, missing: np.ndarray) -> None:
+        assert spec.proxy is not None
+        times = [self.times[p] for p in positions[missing]]
+        day_runs: list[list[datetime]] = []
+        for t in times:  # group settlements no more than 8 h apart into one bridge
+            if day_runs and t - day_runs[-1][-1] <= timedelta(hours=8):
+                day_runs[-1].append(t)
+            else:
+                day_runs.append([t])
+        for group in day_runs:
+            self.bridges.append(
+                Bridge(
+                    f"funding:{spec.venue}:{spec.base}USDT",
+                    "proxy",
+                    self.files[spec.proxy.source.label],
+                    group[0],
+                    group[-1],
+                    len(group),
+                )
+            )
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def set_clock(self, t: datetime) -> None:
+        """The engine's current hour: nothing after it may be read."""
+        self._now = t
+
+    def position(self, t: datetime) -> int:
+        offset = t - self.start
+        i = int(offset // HOUR)
+        if offset % HOUR or not 0 <= i < len(self.times):
+            raise DataError(f"{t.isoformat()} is not an hour of the run grid {_stamp(self.start)} -> {_stamp(self.end)}")
+        return i
+
+    def get_data(self, t: datetime) -> MarketState:
+        """The market as known at `t` (O(1))."""
+        if self._now is None or t > self._now:
+            raise LookAheadError(f"read at {t.isoformat()} after the clock ({self._now})")
+        i = self.position(t)
+        return MarketState(self.times[i], i, dict(zip(self._names, self._rows[i], strict=True)), self._funding.get(i, ()))
+
+    def bridge_summary(self) -> list[dict[str, object]]:
+        return [bridge.as_dict() for bridge in self.bridges]

@@ -1,0 +1,20 @@
+"""OHLCV bar files (CEX spot and perps, Uniswap v3 candles): the bar open price."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from basis_strategy.data.sources._common import dedupe_last, read_time_series
+
+
+def read_ohlcv_open(path: Path) -> pd.Series:
+    """The ``open`` column indexed by bar open time (``timestamp``), sorted and unique.
+
+    ``timestamp`` is ISO for CEX files and unix seconds for the Uniswap files. Duplicated bars
+    (Bybit repeats some 00:00 bars as identical rows) keep the last row. Non-positive prices raise
+    DataFileError.
+    """
+    series, _ = read_time_series(path, "timestamp", "open", positive=True)
+    return dedupe_last(series.sort_index(kind="stable")).rename("open")

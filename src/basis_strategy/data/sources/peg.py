@@ -1,0 +1,19 @@
+"""LST market price against ETH from the peg-analysis files (24-hour rolling DEX median)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from basis_strategy.data.sources._common import read_time_series, unique_sorted
+
+
+def read_peg_market_rate(path: Path) -> pd.Series:
+    """``market_rate`` (ETH per LST) indexed by ``timestamp``, sorted and unique.
+
+    Only the market rate is read: the file's cost and routing columns are fixed assumptions.
+    Rates must be positive; repeated hours must carry the same rate.
+    """
+    series, first_line = read_time_series(path, "timestamp", "market_rate", positive=True)
+    return unique_sorted(series, path, first_line)
