@@ -62,11 +62,14 @@ def asof_hours(series: pd.Series, grid_ns: np.ndarray, max_age_hours: int) -> tu
     return values, age_hours
 
 
-def project_aave_daily(daily: pd.DataFrame, grid_ns: np.ndarray, max_age_hours: int) -> tuple[np.ndarray, np.ndarray]:
+def project_aave_daily(
+    daily: pd.DataFrame, grid_ns: np.ndarray, max_age_hours: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Hourly liquidity and borrow indices projected from the last daily snapshot (domain 4.1 (a)).
 
     LI(t) = LI(d0) (1 + R_L Δt / SPY); BI(t) = BI(d0) (1 + R_B / SPY)^Δt, Δt in seconds.
-    NaN where the last snapshot is older than `max_age_hours`.
+    Also returns the snapshot's supply and borrow APRs. NaN where the last snapshot is older
+    than `max_age_hours`.
     """
     obs_ns = ns(pd.DatetimeIndex(daily.index))
     pos = last_at_or_before(obs_ns, grid_ns)
@@ -80,9 +83,9 @@ def project_aave_daily(daily: pd.DataFrame, grid_ns: np.ndarray, max_age_hours: 
     li = li0 * (1.0 + rl * dt_seconds / SECONDS_PER_YEAR)
     bi = bi0 * (1.0 + rb / SECONDS_PER_YEAR) ** dt_seconds
     stale = ~found | (dt_seconds > max_age_hours * 3600)
-    li[stale] = np.nan
-    bi[stale] = np.nan
-    return li, bi
+    for column in (li, bi, rl, rb):
+        column[stale] = np.nan
+    return li, bi, rl, rb
 
 
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -4,6 +4,7 @@ Series names:
 - `price:{ASSET}`: USD per unit (ETH, BTC, EIGEN, ETHFI; USDT is 1 by convention, domain 1)
 - `perp:{venue}:{BASE}USDT`: the venue's perp mark (bar open)
 - `aave_li:{ASSET}`, `aave_bi:{ASSET}`: AAVE liquidity / variable borrow index (normalised)
+- `aave_lr:{ASSET}`, `aave_br:{ASSET}`: supply / variable borrow APR of the last snapshot
 - `lst_rate:{LST}`: ρ, ETH per LST (oracle); `lst_market:{LST}`: ρ_mkt (DEX)
 - `gas_gwei`: gas price
 """

@@ -80,8 +80,8 @@ class HistoricalDataProvider:
         for price in needs.prices:
             columns[price.name] = self._price_column(price)
         for aave in needs.aave:
-            li, bi = self._aave_columns(aave)
-            columns[f"aave_li:{aave.asset}"], columns[f"aave_bi:{aave.asset}"] = li, bi
+            for prefix, column in zip(("aave_li", "aave_bi", "aave_lr", "aave_br"), self._aave_columns(aave), strict=True):
+                columns[f"{prefix}:{aave.asset}"] = column
         self.columns = columns
         self._names = list(columns)
         matrix = np.column_stack([columns[name] for name in self._names]) if columns else None
@@ -159,21 +159,22 @@ class HistoricalDataProvider:
 
     # --- AAVE ------------------------------------------------------------------------------
 
-    def _aave_columns(self, spec: AaveSeries) -> tuple[np.ndarray, np.ndarray]:
+    def _aave_columns(self, spec: AaveSeries) -> tuple[np.ndarray, ...]:
         source = Source(f"aave v3 {spec.asset} daily rates", spec.pattern, read_aave_daily)
         daily: pd.DataFrame = self._series(source)  # type: ignore[assignment]
         max_age = 24 + self.max_ffill_hours
         first, last = daily.index[0], daily.index[-1]
         if first > self.start or last + pd.Timedelta(hours=max_age) < self.end:
             raise self._coverage_error(source, first, last)
-        li, bi = project_aave_daily(daily, self._grid_ns, max_age)
+        columns = project_aave_daily(daily, self._grid_ns, max_age)
+        li = columns[0]
         if np.isnan(li).any():
             gap = runs(np.isnan(li))[0]
             raise DataError(
                 f"{self.files[source.label]}: no daily snapshot within {max_age} h before "
                 f"{_stamp(self.times[gap[0]])}"
             )
-        return li, bi
+        return columns
 
     # --- funding ---------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ common unit (USD, ETH); ratios such as the health factor do not depend on it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import overload
 
@@ -78,6 +79,13 @@ def project_borrow_index(
     float64 loses ~7 of the per-second rate's 16 digits (the growth over a year would be off
     by ~4e-9, and short projections could come out below simple interest).
     """
+    if (
+        isinstance(index0, int | float)
+        and isinstance(rate_apr, int | float)
+        and isinstance(dt_seconds, int | float)
+    ):
+        # Scalar fast path: math.exp/log1p are ~5x faster than numpy on Python floats.
+        return index0 * math.exp(dt_seconds * math.log1p(rate_apr / SECONDS_PER_YEAR))
     per_second_log = np.log1p(np.divide(rate_apr, SECONDS_PER_YEAR))
     return index0 * np.exp(np.multiply(dt_seconds, per_second_log))
 
@@ -136,15 +144,16 @@ def liquidate(
 ) -> LiquidationResult | None:
     """One AAVE v3 liquidation call (domain 4.1 "Liquidation simulation", steps 1-5).
 
-    Returns None when there is no debt or `HF >= 1`. Close factor 0.5 when `HF >= 0.95`,
-    1.0 below that, and 1.0 whenever the debt or collateral value is below
-    `full_liquidation_below_value` (AAVE v3.3). Seizure is `debt_to_cover * Pd * (1 + bonus) / Pc`,
-    capped at the collateral held (the debt covered then scales down to
-    `C * Pc / (Pd * (1 + bonus))`). The user's loss is `debt_to_cover * Pd * bonus`.
+    Returns None when there is no debt, nothing to seize, or `HF >= 1`. Close factor 0.5 when
+    `HF >= 0.95`, 1.0 below that, and 1.0 whenever the debt or collateral value is below
+    `full_liquidation_below_value` (AAVE v3.3). Seizure is
+    `debt_to_cover * Pd * (1 + bonus) / Pc`, capped at the collateral held (the debt covered
+    then scales down to `C * Pc / (Pd * (1 + bonus))`). The user's loss is
+    `debt_to_cover * Pd * bonus`.
     """
     collateral_value = collateral_units * collateral_price
     debt_value = debt_units * debt_price
-    if debt_value <= 0.0:
+    if debt_value <= 0.0 or collateral_value <= 0.0:
         return None
     hf = collateral_value * liquidation_threshold / debt_value
     if hf >= 1.0:

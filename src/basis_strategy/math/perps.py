@@ -43,6 +43,7 @@ def apply_fill(
     - A position left at exactly 0 has entry 0.
 
     Value is conserved at the fill price: `q (p - e) == q' (p - e') + realised`.
+    To close exactly, pass `delta_size == -size_base` (the sum is then exactly 0.0).
     """
     new_size = size_base + delta_size
     if delta_size == 0.0:

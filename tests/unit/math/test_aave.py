@@ -23,9 +23,11 @@ from basis_strategy.math.aave import (
     scaled_from_amount,
 )
 
-positive = st.floats(min_value=1e-3, max_value=1e9, allow_nan=False, allow_infinity=False)
-index_values = st.floats(min_value=0.5, max_value=2.0)
-fractions = st.floats(min_value=0.01, max_value=0.99)
+positive = st.floats(
+    allow_subnormal=False, min_value=1e-3, max_value=1e9, allow_nan=False, allow_infinity=False
+)
+index_values = st.floats(allow_subnormal=False, min_value=0.5, max_value=2.0)
+fractions = st.floats(allow_subnormal=False, min_value=0.01, max_value=0.99)
 
 
 def test_seconds_per_year() -> None:
@@ -71,7 +73,9 @@ def test_scaled_balance_grows_with_index(amount: float, index0: float, index1: f
 def test_project_liquidity_index_table(
     index0: float, rate_apr: float, dt_seconds: float, expected: float
 ) -> None:
-    assert project_liquidity_index(index0, rate_apr, dt_seconds) == pytest.approx(expected, rel=1e-14)
+    assert project_liquidity_index(index0, rate_apr, dt_seconds) == pytest.approx(
+        expected, rel=1e-14
+    )
 
 
 @pytest.mark.parametrize(
@@ -102,8 +106,8 @@ def test_borrow_index_compounds_per_second_not_continuously() -> None:
 
 @given(
     index0=index_values,
-    rate_apr=st.floats(min_value=1e-4, max_value=1.0),
-    dt_seconds=st.floats(min_value=1.0, max_value=10 * SECONDS_PER_YEAR),
+    rate_apr=st.floats(allow_subnormal=False, min_value=1e-4, max_value=1.0),
+    dt_seconds=st.floats(allow_subnormal=False, min_value=1.0, max_value=10 * SECONDS_PER_YEAR),
 )
 def test_compound_borrow_index_at_least_simple_liquidity_index(
     index0: float, rate_apr: float, dt_seconds: float
@@ -115,8 +119,10 @@ def test_compound_borrow_index_at_least_simple_liquidity_index(
 
 
 @given(
-    rate_apr=st.floats(min_value=0.01, max_value=1.0),
-    dt_seconds=st.floats(min_value=86_400.0, max_value=10 * SECONDS_PER_YEAR),
+    rate_apr=st.floats(allow_subnormal=False, min_value=0.01, max_value=1.0),
+    dt_seconds=st.floats(
+        allow_subnormal=False, min_value=86_400.0, max_value=10 * SECONDS_PER_YEAR
+    ),
 )
 def test_compound_borrow_index_strictly_beats_simple_over_a_day(
     rate_apr: float, dt_seconds: float
@@ -209,9 +215,10 @@ def test_borrowing_power() -> None:
         (100.0, 95.0),  # HF = 100 * 0.95 / 95 = 1.0 exactly: not liquidatable
         (120.0, 100.0),  # HF 1.14
         (100.0, 0.0),  # no debt
+        (0.0, 10.0),  # bad debt: nothing left to seize
     ],
 )
-def test_liquidate_healthy_is_none(collateral_units: float, debt_units: float) -> None:
+def test_liquidate_healthy_or_empty_is_none(collateral_units: float, debt_units: float) -> None:
     assert liquidate(collateral_units, 1.0, debt_units, 1.0, 0.95, 0.01, 0.0) is None
 
 
@@ -308,11 +315,11 @@ def test_liquidate_until_healthy_empty_when_healthy() -> None:
 
 @given(
     collateral_units=positive,
-    collateral_price=st.floats(min_value=0.01, max_value=1e5),
-    hf=st.floats(min_value=0.05, max_value=0.9999),
-    debt_price=st.floats(min_value=0.01, max_value=1e5),
-    lt=st.floats(min_value=0.5, max_value=0.97),
-    bonus=st.floats(min_value=0.0, max_value=0.15),
+    collateral_price=st.floats(allow_subnormal=False, min_value=0.01, max_value=1e5),
+    hf=st.floats(allow_subnormal=False, min_value=0.05, max_value=0.9999),
+    debt_price=st.floats(allow_subnormal=False, min_value=0.01, max_value=1e5),
+    lt=st.floats(allow_subnormal=False, min_value=0.5, max_value=0.97),
+    bonus=st.floats(allow_subnormal=False, min_value=0.0, max_value=0.15),
     threshold=st.sampled_from([0.0, 2000.0]),
 )
 def test_liquidation_invariants(
@@ -329,7 +336,9 @@ def test_liquidation_invariants(
     assume(abs(hf - 0.95) > 1e-6)
     assume(abs(collateral_units * collateral_price - threshold) > 1e-6 * threshold)
     assume(abs(debt_units * debt_price - threshold) > 1e-6 * threshold)
-    result = liquidate(collateral_units, collateral_price, debt_units, debt_price, lt, bonus, threshold)
+    result = liquidate(
+        collateral_units, collateral_price, debt_units, debt_price, lt, bonus, threshold
+    )
     assert result is not None
     assert result.collateral_seized <= collateral_units
     assert result.debt_repaid <= debt_units * (1 + 1e-12)
@@ -342,7 +351,13 @@ def test_liquidation_invariants(
     # Unit-agnostic: quoting both prices in another unit (and the threshold with them) changes
     # nothing in units and scales the penalty.
     scaled = liquidate(
-        collateral_units, collateral_price * 7.0, debt_units, debt_price * 7.0, lt, bonus, threshold * 7
+        collateral_units,
+        collateral_price * 7.0,
+        debt_units,
+        debt_price * 7.0,
+        lt,
+        bonus,
+        threshold * 7,
     )
     assert scaled is not None
     assert scaled.close_factor == result.close_factor
@@ -354,8 +369,8 @@ def test_liquidation_invariants(
 
 @given(
     collateral_units=positive,
-    hf=st.floats(min_value=0.05, max_value=0.9999),
-    bonus=st.floats(min_value=0.0, max_value=0.1),
+    hf=st.floats(allow_subnormal=False, min_value=0.05, max_value=0.9999),
+    bonus=st.floats(allow_subnormal=False, min_value=0.0, max_value=0.1),
 )
 def test_liquidate_until_healthy_ends_healthy_or_empty(
     collateral_units: float, hf: float, bonus: float

@@ -18,9 +18,9 @@ from basis_strategy.math.perps import (
     unrealised_pnl,
 )
 
-sizes = st.floats(min_value=-1e4, max_value=1e4, allow_nan=False)
-prices = st.floats(min_value=1.0, max_value=1e5)
-rates = st.floats(min_value=-0.01, max_value=0.01)
+sizes = st.floats(allow_subnormal=False, min_value=-1e4, max_value=1e4)
+prices = st.floats(allow_subnormal=False, min_value=1.0, max_value=1e5)
+rates = st.floats(allow_subnormal=False, min_value=-0.01, max_value=0.01)
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,9 @@ rates = st.floats(min_value=-0.01, max_value=0.01)
 def test_funding_cash_flow_table(
     size_base: float, mark: float, rate_per_8h: float, expected_usdt: float
 ) -> None:
-    assert funding_cash_flow(size_base, mark, rate_per_8h) == pytest.approx(expected_usdt, rel=1e-12)
+    assert funding_cash_flow(size_base, mark, rate_per_8h) == pytest.approx(
+        expected_usdt, rel=1e-12
+    )
 
 
 @given(size=sizes, mark=prices, rate=rates)
@@ -161,10 +163,10 @@ def test_liquidation_price_short_rejects_zero_size() -> None:
 
 
 @given(
-    wallet=st.floats(min_value=0.0, max_value=1e7),
-    size_abs=st.floats(min_value=1e-3, max_value=1e4),
+    wallet=st.floats(allow_subnormal=False, min_value=0.0, max_value=1e7),
+    size_abs=st.floats(allow_subnormal=False, min_value=1e-3, max_value=1e4),
     entry=prices,
-    mmr=st.floats(min_value=0.0, max_value=0.1),
+    mmr=st.floats(allow_subnormal=False, min_value=0.0, max_value=0.1),
 )
 def test_liquidation_price_short_puts_equity_at_maintenance(
     wallet: float, size_abs: float, entry: float, mmr: float
@@ -177,8 +179,8 @@ def test_liquidation_price_short_puts_equity_at_maintenance(
 
 
 @given(
-    margin=st.floats(min_value=0.02, max_value=5.0),
-    mmr=st.floats(min_value=0.0, max_value=0.02),
+    margin=st.floats(allow_subnormal=False, min_value=0.02, max_value=5.0),
+    mmr=st.floats(allow_subnormal=False, min_value=0.0, max_value=0.02),
 )
 def test_distance_to_liquidation_is_the_liquidation_move(margin: float, mmr: float) -> None:
     # Surviving a move x needs m >= x + mmr(1 + x): at x = distance the two sides are equal,

@@ -125,7 +125,7 @@ def read_table(
     Leading lines starting with ``comment`` are skipped (a ``#`` inside a data row is kept as
     text). Empty cells stay ``""``. Blank lines at the end are dropped; blank lines inside the
     data are kept as empty rows so that line numbers stay exact. Raises DataFileError when the
-    file is missing, unreadable, or lacks one of ``columns``.
+    file is missing, unreadable, has no data rows, or lacks one of ``columns``.
     """
     path = Path(path)
     if not path.is_file():
@@ -140,8 +140,9 @@ def read_table(
             raise DataFileError(path, f"missing column {column!r}")
     frame = frame.fillna("")
     filled = np.flatnonzero((frame != "").any(axis=1).to_numpy())
-    frame = frame.iloc[: (int(filled[-1]) + 1 if filled.size else 0)]
-    return frame, skip + 2
+    if not filled.size:
+        raise DataFileError(path, "no data rows")
+    return frame.iloc[: int(filled[-1]) + 1], skip + 2
 
 
 def read_json(path: Path) -> Any:

@@ -47,17 +47,24 @@ class _OkxRows:
         self.lines: list[int] = []
 
     def read_file(self, path: Path, instrument: str) -> None:
-        with path.open(encoding="utf-8", newline="") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if header is None:
-                raise DataFileError(path, "empty file (no header)")
-            for column in _OKX_COLUMNS:
-                if column not in header:
-                    raise DataFileError(path, f"missing column {column!r}")
-            want = [header.index(column) for column in _OKX_COLUMNS]
-            for row in reader:
-                self._add_row(path, reader.line_num, row, want, instrument)
+        try:
+            with path.open(encoding="utf-8", newline="") as handle:
+                reader = csv.reader(handle)
+                want = self._columns(path, next(reader, None))
+                for row in reader:
+                    self._add_row(path, reader.line_num, row, want, instrument)
+        except UnicodeDecodeError as err:
+            raise DataFileError(path, f"not valid utf-8 text: {err.reason}") from err
+
+    @staticmethod
+    def _columns(path: Path, header: list[str] | None) -> list[int]:
+        """Positions of the instrument, rate and time columns in ``header``."""
+        if header is None:
+            raise DataFileError(path, "empty file (no header)")
+        for column in _OKX_COLUMNS:
+            if column not in header:
+                raise DataFileError(path, f"missing column {column!r}")
+        return [header.index(column) for column in _OKX_COLUMNS]
 
     def _add_row(
         self, path: Path, line: int, row: list[str], want: list[int], instrument: str

@@ -1,0 +1,198 @@
+"""The tight loop (ADR-001): execution manager -> venue interface manager -> position update
+handler -> position monitor -> reconciliation, once per instruction.
+
+Also the event logger: the one place that numbers events (conventions 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from basis_strategy.components.monitors import ExposureMonitor, PositionMonitor
+from basis_strategy.core.errors import OperationalError
+from basis_strategy.core.events import FLOW, Event
+from basis_strategy.core.instructions import (
+    ExecutionResult,
+    Instruction,
+    PayWithdrawal,
+    ReceiveDeposit,
+    Transfer,
+)
+from basis_strategy.core.instruments import instrument
+from basis_strategy.data.market import MarketState
+from basis_strategy.venues.interface import VenueInterface
+
+NAN = float("nan")
+
+
+class EventLogger:
+    """Numbers and keeps every event; sums this hour's P&L by component and net flows."""
+
+    def __init__(self, currency: str) -> None:
+        self.currency = currency
+        self.events: list[Event] = []
+        self._bundle = 0
+        self.hour_pnl: dict[str, float] = {}
+        self.hour_flow = 0.0
+
+    def new_bundle(self) -> int:
+        self._bundle += 1
+        return self._bundle
+
+    def start_hour(self) -> None:
+        self.hour_pnl = {}
+        self.hour_flow = 0.0
+
+    def log_result(
+        self,
+        t: datetime,
+        bundle: int,
+        result: ExecutionResult,
+        positions: PositionMonitor,
+        market: MarketState,
+        note: str,
+    ) -> None:
+        """Apply each leg to the book and log it with its after-state."""
+        for leg in result.legs:
+            qty, entry = positions.apply(leg.instrument, leg.amount, leg.entry_after)
+            pnl = 0.0
+            if leg.pnl_component:
+                pnl = leg.pnl_native * market.unit_price(leg.pnl_asset, self.currency)
+                if leg.pnl_component == FLOW:
+                    self.hour_flow += pnl
+                else:
+                    self.hour_pnl[leg.pnl_component] = self.hour_pnl.get(leg.pnl_component, 0.0) + pnl
+            self.events.append(
+                Event(
+                    len(self.events) + 1,
+                    t,
+                    bundle,
+                    leg.event_type,
+                    instrument(leg.instrument).venue,
+                    leg.instrument,
+                    leg.amount,
+                    leg.price,
+                    leg.pnl_component,
+                    pnl,
+                    qty,
+                    entry,
+                    note,
+                )
+            )
+
+    def log_mark(self, t: datetime, equity: float, marks: tuple[tuple[str, float], ...]) -> None:
+        """The hour's close: equity and the unit values every holding was marked at."""
+        self.events.append(
+            Event(len(self.events) + 1, t, 0, "EquityMarked", "", "", equity, NAN, "", 0.0, NAN, NAN, "", marks)
+        )
+
+
+class Reconciliation:
+    """Compares the position monitor with each venue's own view after every instruction.
+
+    In a backtest both sides agree by construction; live, the venue side is a real read and
+    a persistent mismatch halts the run (domain 6 step 5).
+    """
+
+    def __init__(self, positions: PositionMonitor, abs_tol: float = 1e-6, rel_tol: float = 1e-4) -> None:
+        self.positions = positions
+        self.abs_tol = abs_tol
+        self.rel_tol = rel_tol
+        self.checks = 0
+
+    def check(self, venue: VenueInterface, keys: list[str]) -> None:
+        actual = venue.positions()
+        for key in keys:
+            expected = self.positions.qty(key)
+            got = actual.get(key, 0.0)
+            if abs(expected - got) > max(self.abs_tol, self.rel_tol * abs(expected)):
+                raise OperationalError(
+                    f"reconciliation mismatch on {key}: book {expected:.12g}, venue {got:.12g}"
+                )
+        self.checks += 1
+
+
+class VenueInterfaceManager:
+    """Routes instructions to venue interfaces and knows which venue owns each position key."""
+
+    def __init__(self, venues: Mapping[str, VenueInterface]) -> None:
+        self.venues = dict(venues)
+
+    def owner(self, key: str) -> VenueInterface:
+        venue = instrument(key).venue
+        return self.venues["wallet" if venue in ("aave_v3", "etherfi", "lido") else venue]
+
+    def route(self, instruction: Instruction, market: MarketState) -> list[ExecutionResult]:
+        results = [self.venues[instruction.venue].execute(instruction, market)]
+        if isinstance(instruction, Transfer):  # the destination credits what arrived
+            fees = sum(
+                leg.pnl_native
+                for leg in results[0].legs
+                if leg.pnl_component == "execution_costs" and leg.pnl_asset == instruction.asset
+            )
+            arrived = instruction.amount + fees  # fees are negative
+            results.append(self.venues[instruction.destination].receive(instruction.asset, arrived, market))
+        return results
+
+
+class ExecutionManager:
+    """Runs one instruction through the tight loop and keeps the share register on flows."""
+
+    def __init__(
+        self,
+        venues: VenueInterfaceManager,
+        positions: PositionMonitor,
+        exposure: ExposureMonitor,
+        logger: EventLogger,
+        reconciliation: Reconciliation,
+        shares: ShareRegister,
+    ) -> None:
+        self.venues = venues
+        self.positions = positions
+        self.exposure = exposure
+        self.logger = logger
+        self.reconciliation = reconciliation
+        self.shares = shares
+        self.instructions = 0
+
+    def run(self, instruction: Instruction, market: MarketState) -> None:
+        equity_before = self.exposure.compute(market).equity
+        bundle = self.logger.new_bundle()
+        note = f"{instruction.action}:{instruction.trigger}"
+        for result in self.venues.route(instruction, market):
+            self.logger.log_result(market.t, bundle, result, self.positions, market, note)
+            keys = [leg.instrument for leg in result.legs]
+            if keys:
+                self.reconciliation.check(self.venues.owner(keys[0]), keys)
+        if isinstance(instruction, ReceiveDeposit):
+            self.shares.issue(instruction.amount, equity_before)
+        elif isinstance(instruction, PayWithdrawal):
+            self.shares.redeem(instruction.amount, equity_before)
+        self.instructions += 1
+
+    def settle(self, market: MarketState) -> None:
+        """Hourly settlements at every venue (funding), booked like any other change."""
+        for name in sorted(self.venues.venues):
+            venue = self.venues.venues[name]
+            result = venue.settle(market)
+            if result.legs:
+                bundle = self.logger.new_bundle()
+                self.logger.log_result(market.t, bundle, result, self.positions, market, "settlement")
+                self.reconciliation.check(venue, [leg.instrument for leg in result.legs])
+
+
+class ShareRegister:
+    """Shares: minted at the pre-deposit NAV per share, burned at NAV per share (domain 5)."""
+
+    def __init__(self) -> None:
+        self.shares = 0.0
+
+    def nav_per_share(self, equity: float) -> float:
+        return equity / self.shares if self.shares > 0 else 1.0
+
+    def issue(self, amount: float, equity_before: float) -> None:
+        self.shares += amount / self.nav_per_share(equity_before)
+
+    def redeem(self, amount: float, equity_before: float) -> None:
+        self.shares -= amount / self.nav_per_share(equity_before)

@@ -1,0 +1,164 @@
+"""Position, exposure and risk monitors (ADR-007, ADR-034, domain 5 and 7).
+
+The position monitor holds the strategy's book. The exposure monitor values it in share-class
+units for one MarketState and reports delta per underlying and each CEX venue's equity and
+notional. The risk monitor turns that into margin ratios and delta drift with levels. Both
+compute lazily and cache by (book version, hour), so a quiet hour values the book once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from basis_strategy.core.instruments import CEX_VENUES, instrument
+from basis_strategy.data.market import MarketState
+
+REWARD_TOKENS = frozenset({"EIGEN", "ETHFI", "KING"})
+
+
+class PositionMonitor:
+    """The book: quantities by position key (AAVE scaled) and perp average entries."""
+
+    def __init__(self) -> None:
+        self.quantities: dict[str, float] = {}
+        self.entries: dict[str, float] = {}
+        self.version = 0
+
+    def apply(self, key: str, amount: float, entry_after: float | None) -> tuple[float, float]:
+        """Apply one change; returns the after-state (quantity, entry or NaN)."""
+        qty = self.quantities.get(key, 0.0) + amount
+        self.quantities[key] = qty
+        if entry_after is not None:
+            self.entries[key] = entry_after
+        self.version += 1
+        return qty, self.entries.get(key, float("nan"))
+
+    def qty(self, key: str) -> float:
+        return self.quantities.get(key, 0.0)
+
+    def held(self) -> list[str]:
+        return [key for key, qty in self.quantities.items() if qty != 0.0]
+
+
+def unit_value(key: str, market: MarketState, currency: str) -> float:
+    """Share-class value of one stored unit of a holding (not perps): sign × I × R × π."""
+    inst = instrument(key)
+    value = inst.sign * market.unit_price(inst.underlying, currency)
+    if inst.index_series is not None:
+        value *= market[inst.index_series]
+    if inst.rate_series is not None:
+        value *= market[inst.rate_series]
+    return value
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """The book valued at one hour."""
+
+    t_index: int
+    values: dict[str, float]
+    equity: float
+    delta_units: dict[str, float]
+    venue_equity_usdt: dict[str, float]
+    venue_notional_usdt: dict[str, float]
+
+
+class ExposureMonitor:
+    """Values the book in share-class units (domain 3 and 5)."""
+
+    def __init__(self, positions: PositionMonitor, currency: str) -> None:
+        self.positions = positions
+        self.currency = currency
+        self._cache: Exposure | None = None
+        self._cache_key = (-1, -1)
+
+    def compute(self, market: MarketState) -> Exposure:
+        key = (self.positions.version, market.index)
+        if self._cache is not None and self._cache_key == key:
+            return self._cache
+        self._cache = self._value(market)
+        self._cache_key = key
+        return self._cache
+
+    def _value(self, market: MarketState) -> Exposure:
+        usdt_price = market.unit_price("USDT", self.currency)
+        values: dict[str, float] = {}
+        delta: dict[str, float] = {}
+        venue_equity: dict[str, float] = {}
+        notional: dict[str, float] = {}
+        entries = self.positions.entries
+        for key, qty in self.positions.quantities.items():
+            if qty == 0.0:
+                continue
+            inst = instrument(key)
+            if inst.is_perp:
+                mark = market["perp:" + inst.venue + ":" + inst.symbol]
+                pnl_usdt = qty * (mark - entries[key])
+                values[key] = pnl_usdt * usdt_price
+                venue_equity[inst.venue] = venue_equity.get(inst.venue, 0.0) + pnl_usdt
+                notional[inst.venue] = notional.get(inst.venue, 0.0) + abs(qty) * mark
+                delta[inst.underlying] = delta.get(inst.underlying, 0.0) + qty
+                continue
+            values[key] = qty * unit_value(key, market, self.currency)
+            if inst.venue in CEX_VENUES and inst.underlying == "USDT":
+                venue_equity[inst.venue] = venue_equity.get(inst.venue, 0.0) + qty
+            if inst.underlying not in ("USDT", *REWARD_TOKENS):
+                units = inst.sign * qty
+                if inst.index_series is not None:
+                    units *= market[inst.index_series]
+                if inst.rate_series is not None:
+                    units *= market[inst.rate_series]
+                delta[inst.underlying] = delta.get(inst.underlying, 0.0) + units
+        return Exposure(market.index, values, sum(values.values()), delta, venue_equity, notional)
+
+
+@dataclass(frozen=True)
+class Risk:
+    """Risk metrics for one book at one hour (domain 7)."""
+
+    margin_ratio: dict[str, float]
+    margin_level: dict[str, str]
+    delta_drift: dict[str, float]
+
+
+class RiskMonitor:
+    """Margin ratio per hedge venue and delta drift per underlying, with levels."""
+
+    def __init__(
+        self,
+        exposure: ExposureMonitor,
+        hedge_venues: tuple[str, ...],
+        bands: tuple[float, float, float] | None,
+    ) -> None:
+        self.exposure = exposure
+        self.hedge_venues = hedge_venues
+        self.bands = bands  # (critical, warning, excess)
+
+    def assess(self, market: MarketState) -> Risk:
+        exposure = self.exposure.compute(market)
+        ratios: dict[str, float] = {}
+        levels: dict[str, str] = {}
+        for venue in self.hedge_venues:
+            notional = exposure.venue_notional_usdt.get(venue, 0.0)
+            if notional <= 0.0:
+                continue
+            ratio = exposure.venue_equity_usdt.get(venue, 0.0) / notional
+            ratios[venue] = ratio
+            levels[venue] = self._level(ratio)
+        drift = {}
+        equity = exposure.equity
+        for asset, units in exposure.delta_units.items():
+            if asset != self.exposure.currency and equity > 0:
+                drift[asset] = abs(units * market.unit_price(asset, self.exposure.currency)) / equity
+        return Risk(ratios, levels, drift)
+
+    def _level(self, ratio: float) -> str:
+        assert self.bands is not None
+        critical, warning, excess = self.bands
+        if ratio <= critical:
+            return "critical"
+        if ratio <= warning:
+            return "warning"
+        if ratio > excess:
+            return "excess"
+        return "ok"

@@ -1,0 +1,108 @@
+"""P&L calculator (domain 12): balance P&L, exact attribution, residual.
+
+An hour's P&L has two parts.
+1. Revaluation of the start-of-hour book from last hour's marks to this hour's, decomposed
+   sequentially per holding: index (supply yield / borrow cost) -> rate (staking yield) ->
+   price (delta, or dust P&L for reward tokens); perps split into delta and basis.
+2. Everything booked by events this hour (funding, gas, execution costs, rewards, ...), each
+   event's amount already in share-class units (the event logger converts it).
+Balance P&L = E_t − E_{t−1} − net flows; the residual = balance P&L − Σ components is a bug
+detector, not a tolerance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from basis_strategy.components.execution import EventLogger
+from basis_strategy.components.monitors import REWARD_TOKENS, ExposureMonitor, PositionMonitor
+from basis_strategy.core.events import COMPONENTS
+from basis_strategy.core.instruments import instrument
+from basis_strategy.data.market import MarketState
+from basis_strategy.math.attribution import holding_terms, perp_terms
+
+Marks = dict[str, tuple[float, float, float]]
+
+
+@dataclass(frozen=True)
+class HourPnL:
+    equity: float
+    net_flow: float
+    pnl: float
+    components: dict[str, float]
+    residual: float
+
+
+def marks_for(key: str, market: MarketState, currency: str) -> tuple[float, float, float]:
+    """(index, rate, price) of a holding; for a perp (mark, spot reference, USDT price)."""
+    inst = instrument(key)
+    if inst.is_perp:
+        mark = market["perp:" + inst.venue + ":" + inst.symbol]
+        return mark, market.usd(inst.underlying), market.unit_price("USDT", currency)
+    index = market[inst.index_series] if inst.index_series is not None else 1.0
+    rate = market[inst.rate_series] if inst.rate_series is not None else 1.0
+    return index, rate, market.unit_price(inst.underlying, currency)
+
+
+class PnLCalculator:
+    """Attributes each hour's equity change; keeps last hour's marks for the next hour."""
+
+    def __init__(
+        self,
+        positions: PositionMonitor,
+        exposure: ExposureMonitor,
+        logger: EventLogger,
+        currency: str,
+    ) -> None:
+        self.positions = positions
+        self.exposure = exposure
+        self.logger = logger
+        self.currency = currency
+        self.prev_marks: Marks = {}
+        self.prev_equity = 0.0
+        self._revaluation: dict[str, float] = {}
+
+    def open_hour(self, market: MarketState) -> None:
+        """Revalue the start-of-hour book (before settlements and trades) at this hour's marks."""
+        terms: dict[str, float] = {}
+        for key, qty in self.positions.quantities.items():
+            if qty != 0.0:
+                self._revalue(key, qty, market, terms)
+        self._revaluation = terms
+
+    def _revalue(self, key: str, qty: float, market: MarketState, terms: dict[str, float]) -> None:
+        inst = instrument(key)
+        m0 = self.prev_marks[key]
+        m1 = marks_for(key, market, self.currency)
+        if inst.is_perp:
+            p = perp_terms(qty, self.positions.entries[key], m0[0], m1[0], m0[1], m1[1], m0[2], m1[2])
+            terms["delta"] = terms.get("delta", 0.0) + p.delta + p.fx
+            terms["basis"] = terms.get("basis", 0.0) + p.basis
+            return
+        h = holding_terms(inst.sign * qty, m0[0], m1[0], m0[1], m1[1], m0[2], m1[2])
+        if h.index:
+            name = "borrow_cost" if inst.kind == "debtToken" else "supply_yield"
+            terms[name] = terms.get(name, 0.0) + h.index
+        if h.rate:
+            terms["staking_yield"] = terms.get("staking_yield", 0.0) + h.rate
+        price_name = "dust_pnl" if inst.underlying in REWARD_TOKENS else "delta"
+        terms[price_name] = terms.get(price_name, 0.0) + h.price
+
+    def close_hour(self, market: MarketState) -> tuple[HourPnL, Marks]:
+        """Balance P&L, attribution and residual on the final book; returns the hour's marks."""
+        equity = self.exposure.compute(market).equity
+        components = dict.fromkeys(COMPONENTS, 0.0)
+        for source in (self._revaluation, self.logger.hour_pnl):
+            for name, amount in source.items():
+                components[name] += amount
+        flow = self.logger.hour_flow
+        pnl = equity - self.prev_equity - flow
+        residual = pnl - sum(components.values())
+        marks = {
+            key: marks_for(key, market, self.currency)
+            for key, qty in self.positions.quantities.items()
+            if qty != 0.0
+        }
+        self.prev_marks = marks
+        self.prev_equity = equity
+        return HourPnL(equity, flow, pnl, components, residual), marks

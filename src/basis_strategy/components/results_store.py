@@ -1,0 +1,194 @@
+"""Results store: records each hour and writes a run's files atomically (ADR-017).
+
+`results/{request_id}/` gets `summary.json`, `hourly_pnl.csv`, `event_log.csv` and
+`balance_sheet.csv`. Files are written into a hidden temporary folder that is renamed into
+place only when all of them are complete; a failed write leaves no run folder behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from basis_strategy.components.monitors import Exposure, PositionMonitor, Risk
+from basis_strategy.components.pnl_calculator import HourPnL, Marks
+from basis_strategy.config.loader import RunConfig
+from basis_strategy.core.events import COMPONENTS, Event
+from basis_strategy.core.instruments import instrument
+from basis_strategy.math.metrics import annualised_return, max_drawdown, total_return
+
+PNL_COLUMNS = ("equity", "shares", "nav_per_share", "net_flow", "pnl", *COMPONENTS, "residual")
+EVENT_COLUMNS = (
+    "seq",
+    "timestamp",
+    "bundle_id",
+    "event_type",
+    "venue",
+    "instrument",
+    "amount",
+    "price",
+    "pnl_component",
+    "pnl_amount",
+    "after_qty",
+    "after_entry",
+    "note",
+    "marks",
+)
+
+
+class ResultsStore:
+    """Hourly P&L rows and balance-sheet rows of one run."""
+
+    def __init__(self, config: RunConfig, currency: str) -> None:
+        self.config = config
+        self.currency = currency
+        self.times: list[datetime] = []
+        self.pnl_rows: list[tuple[float, ...]] = []
+        self.balance_rows: list[dict[str, float]] = []
+
+    def mark_payload(self, marks: Marks) -> tuple[tuple[str, float], ...]:
+        """Unit values for the hour's EquityMarked event: holdings -> share-class value of one
+        stored unit; perps -> mark (USDT), plus `price:USDT` (share-class units per USDT)."""
+        payload = []
+        usdt_price = None
+        for key, (a, b, c) in marks.items():
+            inst = instrument(key)
+            if inst.is_perp:
+                payload.append((key, a))
+                usdt_price = c
+            else:
+                payload.append((key, inst.sign * a * b * c))
+        if usdt_price is not None:
+            payload.append(("price:USDT", usdt_price))
+        return tuple(payload)
+
+    def record(
+        self,
+        t: datetime,
+        hour: HourPnL,
+        shares: float,
+        positions: PositionMonitor,
+        exposure: Exposure,
+        pre_trade: Risk,
+        post_trade: Risk,
+    ) -> None:
+        nav = hour.equity / shares if shares > 0 else math.nan
+        components = hour.components
+        self.times.append(t)
+        self.pnl_rows.append(
+            (hour.equity, shares, nav, hour.net_flow, hour.pnl, *(components[c] for c in COMPONENTS), hour.residual)
+        )
+        row: dict[str, float] = {}
+        for key, qty in positions.quantities.items():
+            if qty != 0.0:
+                row["qty:" + key] = qty
+                row["value:" + key] = exposure.values[key]
+        for venue, ratio in post_trade.margin_ratio.items():
+            row["margin_ratio:" + venue] = ratio
+        for venue, ratio in pre_trade.margin_ratio.items():
+            row["margin_ratio_pre_trade:" + venue] = ratio
+        for asset, drift in post_trade.delta_drift.items():
+            row["delta_drift:" + asset] = drift
+            row["delta_units:" + asset] = exposure.delta_units.get(asset, 0.0)
+        self.balance_rows.append(row)
+
+    # --- frames ---------------------------------------------------------------------------
+
+    def hourly_pnl(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self.pnl_rows, columns=list(PNL_COLUMNS), index=pd.DatetimeIndex(self.times, name="timestamp"))
+        frame["cumulative_pnl"] = frame["pnl"].cumsum()
+        return frame
+
+    def balance_sheet(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self.balance_rows, index=pd.DatetimeIndex(self.times, name="timestamp"))
+        qty_cols = [c for c in frame.columns if c.startswith(("qty:", "value:"))]
+        frame[qty_cols] = frame[qty_cols].fillna(0.0)
+        frame.insert(0, "equity", [row[0] for row in self.pnl_rows])
+        return frame
+
+    @staticmethod
+    def event_frame(events: list[Event]) -> pd.DataFrame:
+        rows = [
+            (
+                e.seq,
+                e.t.isoformat(),
+                e.bundle_id,
+                e.event_type,
+                e.venue,
+                e.instrument,
+                e.amount,
+                e.price,
+                e.pnl_component,
+                e.pnl_amount,
+                e.after_qty,
+                e.after_entry,
+                e.note,
+                json.dumps(dict(e.marks)) if e.marks else "",
+            )
+            for e in events
+        ]
+        return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+
+    def summary(self, request_id: str, events: int, bridges: list[dict[str, object]], files: dict[str, str], reconciliation_checks: int) -> dict[str, Any]:
+        pnl = self.hourly_pnl()
+        mode = self.config.mode
+        nav = pnl["nav_per_share"].to_numpy()
+        hours = len(pnl) - 1
+        residual_ratio = (pnl["residual"].abs() / pnl["equity"].abs().clip(lower=1e-12)).max()
+        return {
+            "request_id": request_id,
+            "mode": mode.mode,
+            "share_class": self.config.share_class.name,
+            "currency": self.currency,
+            "start": mode.start.isoformat(),
+            "end": mode.end.isoformat(),
+            "initial_capital": mode.initial_capital,
+            "final_equity": float(pnl["equity"].iloc[-1]),
+            "net_flows": float(pnl["net_flow"].sum()),
+            "cumulative_pnl": float(pnl["pnl"].sum()),
+            "total_return": total_return(nav[0], nav[-1]),
+            "apy": annualised_return(nav[0], nav[-1], hours) if hours > 0 else 0.0,
+            "max_drawdown": max_drawdown(nav),
+            "pnl_attribution": {c: float(pnl[c].sum()) for c in COMPONENTS},
+            "reconciliation_residual": float(pnl["residual"].sum()),
+            "max_hourly_residual_to_equity": float(residual_ratio),
+            "reconciliation_checks": reconciliation_checks,
+            "hours": len(pnl),
+            "events": events,
+            "data_bridges": bridges,
+            "data_files": files,
+            "config": self.config.resolved(),
+        }
+
+    def write(self, out_dir: Path, request_id: str, *, events: list[Event], bridges: list[dict[str, object]], files: dict[str, str], reconciliation_checks: int) -> Path:
+        """Write every file into a temporary folder, then rename it into place."""
+        final = Path(out_dir) / request_id
+        partial = Path(out_dir) / f".{request_id}.partial"
+        try:
+            partial.mkdir(parents=True, exist_ok=False)
+            summary = self.summary(request_id, len(events), bridges, files, reconciliation_checks)
+            self.hourly_pnl().to_csv(partial / "hourly_pnl.csv", float_format="%.10g")
+            self.balance_sheet().to_csv(partial / "balance_sheet.csv", float_format="%.12g")
+            self.event_frame(events).to_csv(partial / "event_log.csv", index=False, float_format="%.17g")
+            (partial / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default), encoding="utf-8")
+            os.replace(partial, final)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        return final
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,140 @@
+"""EventDrivenStrategyEngine: owns the clock and runs the hourly loop (ADR-001, 004, 041).
+
+The full loop, once per hour t:
+1. Set the clock to t and read the one MarketState of the hour (nothing stamped after t).
+2. Revalue the start-of-hour book from last hour's marks (P&L calculator, part 1).
+3. Settlements: each venue books what accrued at t (funding on positions open at t).
+4. Monitors on the pre-trade book: position -> exposure -> risk (kept for the record).
+5. The strategy manager decides, step by step (domain 8.2). For every instruction, the
+   tight loop: execution manager -> venue interface manager -> venue -> position update
+   (event logger applies each leg to the position monitor and logs its after-state) ->
+   reconciliation against the venue's own view.
+6. P&L calculator on the final book (balance P&L, attribution, residual), the hour's
+   `EquityMarked` event, and the results store records the hour.
+
+A run builds fresh instances of everything (ADR-005); only loaded data is shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from basis_strategy.components.execution import (
+    EventLogger,
+    ExecutionManager,
+    Reconciliation,
+    ShareRegister,
+    VenueInterfaceManager,
+)
+from basis_strategy.components.monitors import ExposureMonitor, PositionMonitor, RiskMonitor
+from basis_strategy.components.pnl_calculator import PnLCalculator
+from basis_strategy.components.results_store import ResultsStore
+from basis_strategy.config.loader import RunConfig
+from basis_strategy.config.models import AaveVenue, CexVenue, DexVenue, RpcVenue
+from basis_strategy.data.provider import HistoricalDataProvider
+from basis_strategy.strategies.base import StrategyManager
+from basis_strategy.strategies.factory import build_strategy
+from basis_strategy.venues.interface import CostSwitches, Ledger, VenueInterface
+from basis_strategy.venues.simulated.cex import SimulatedCex
+from basis_strategy.venues.simulated.chain import SimulatedAave, SimulatedDex, SimulatedWallet
+
+Progress = Callable[[int, int], None]
+
+
+def build_simulated_venues(config: RunConfig) -> dict[str, VenueInterface]:
+    """Backtest venue interfaces: one per CEX account, and the on-chain venues on one wallet."""
+    costs = CostSwitches(gas=config.mode.costs.gas, execution=config.mode.costs.execution)
+    chain = Ledger()
+    rpc = config.venues["alchemy"]
+    assert isinstance(rpc, RpcVenue), "alchemy must be an rpc venue"
+    venues: dict[str, VenueInterface] = {"wallet": SimulatedWallet(chain, costs, rpc)}
+    for name, venue in config.venues.items():
+        if isinstance(venue, CexVenue):
+            venues[name] = SimulatedCex(venue, costs)
+        elif isinstance(venue, AaveVenue):
+            venues[name] = SimulatedAave(chain, costs, venue)
+        elif isinstance(venue, DexVenue):
+            venues[name] = SimulatedDex(chain, costs, venue)
+    return venues
+
+
+@dataclass
+class EngineParts:
+    positions: PositionMonitor
+    exposure: ExposureMonitor
+    risk: RiskMonitor
+    strategy: StrategyManager
+    logger: EventLogger
+    execution: ExecutionManager
+    pnl: PnLCalculator
+    shares: ShareRegister
+    results: ResultsStore
+
+
+class EventDrivenStrategyEngine:
+    """Runs one request: a config, a data provider and venue interfaces (backtest or live)."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        data: HistoricalDataProvider,
+        venues: dict[str, VenueInterface],
+    ) -> None:
+        self.config = config
+        self.data = data
+        currency = config.share_class.currency
+        hedge = config.mode.hedge
+        positions = PositionMonitor()
+        exposure = ExposureMonitor(positions, currency)
+        bands = (hedge.margin_ratio_critical, hedge.margin_ratio_warning, hedge.excess) if hedge else None
+        risk = RiskMonitor(exposure, tuple(hedge.venues) if hedge else (), bands)
+        logger = EventLogger(currency)
+        shares = ShareRegister()
+        execution = ExecutionManager(
+            VenueInterfaceManager(venues), positions, exposure, logger, Reconciliation(positions), shares
+        )
+        self.parts = EngineParts(
+            positions=positions,
+            exposure=exposure,
+            risk=risk,
+            strategy=build_strategy(config, positions, exposure, risk),
+            logger=logger,
+            execution=execution,
+            pnl=PnLCalculator(positions, exposure, logger, currency),
+            shares=shares,
+            results=ResultsStore(config, currency),
+        )
+
+    def run(self, progress: Progress | None = None, every: int = 500) -> ResultsStore:
+        """Run every hour of the grid; returns the results store (not yet written)."""
+        p = self.parts
+        data, strategy, execution, pnl, logger = self.data, p.strategy, p.execution, p.pnl, p.logger
+        total = len(data.times)
+        for i, t in enumerate(data.times):
+            data.set_clock(t)
+            market = data.get_data(t)
+            logger.start_hour()
+            pnl.open_hour(market)
+            execution.settle(market)
+            pre_trade = p.risk.assess(market)
+            for instruction in strategy.decide(market):
+                execution.run(instruction, market)
+            hour, marks = pnl.close_hour(market)
+            logger.log_mark(t, hour.equity, p.results.mark_payload(marks))
+            p.results.record(t, hour, p.shares.shares, p.positions, p.exposure.compute(market), pre_trade, p.risk.assess(market))
+            if progress is not None and (i % every == 0 or i == total - 1):
+                progress(i + 1, total)
+        return p.results
+
+    def write(self, out_dir: Path, request_id: str) -> Path:
+        """Write the run's files atomically into `out_dir/request_id`."""
+        return self.parts.results.write(
+            out_dir,
+            request_id,
+            events=self.parts.logger.events,
+            bridges=self.data.bridge_summary(),
+            files=self.data.files,
+            reconciliation_checks=self.parts.execution.reconciliation.checks,
+        )

@@ -1,0 +1,152 @@
+"""Strategy manager base: the decision order of domain 8.2 and the five actions (ADR-032).
+
+`decide(market)` is a generator: it yields one instruction at a time and the engine runs the
+tight loop on it before asking for the next, so every step sees the book left by the steps
+before it. Steps, in order:
+1. critical risk (override; blocks steps that add exposure until the next hour),
+2. flows (withdrawals, then deposits; the initial capital is the first deposit),
+3. warning risk and excess margin,
+4. dust, 5. delta, 6. position deviation (reserve, gas buffer, legs).
+Subclasses implement the steps their mode needs; the actions (`entry_full`, `entry_partial`,
+`exit_full`, `exit_partial`, `sell_dust`) name what each instruction is for.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import datetime
+
+from basis_strategy.components.monitors import Exposure, ExposureMonitor, PositionMonitor, Risk, RiskMonitor
+from basis_strategy.config.loader import RunConfig
+from basis_strategy.core.instructions import (
+    Action,
+    Instruction,
+    PayWithdrawal,
+    ReceiveDeposit,
+    SwapOnDex,
+)
+from basis_strategy.core.instruments import WALLET_ETH, WALLET_USDT, cash_key
+from basis_strategy.data.market import MarketState
+
+Steps = Iterator[Instruction]
+
+
+class StrategyManager:
+    """Base of the per-mode strategy managers."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        positions: PositionMonitor,
+        exposure: ExposureMonitor,
+        risk: RiskMonitor,
+    ) -> None:
+        self.config = config
+        self.mode = config.mode
+        self.currency = config.share_class.currency
+        self.positions = positions
+        self.exposure = exposure
+        self.risk = risk
+        self.wallet_cash = cash_key("wallet", self.currency)
+        self.flows: dict[datetime, list[float]] = {}
+        self.flows.setdefault(self.mode.start, []).append(self.mode.initial_capital)
+        for flow in self.mode.flows:
+            self.flows.setdefault(flow.at, []).append(flow.amount)
+        self.critical_ran = False
+
+    # --- reading the book -------------------------------------------------------------------
+
+    def book(self, market: MarketState) -> Exposure:
+        return self.exposure.compute(market)
+
+    def assess(self, market: MarketState) -> Risk:
+        return self.risk.assess(market)
+
+    def qty(self, key: str) -> float:
+        return self.positions.qty(key)
+
+    # --- the decision order -----------------------------------------------------------------
+
+    def decide(self, market: MarketState) -> Steps:
+        """Yield this hour's instructions in the order of domain 8.2."""
+        self.critical_ran = False
+        yield from self.risk_critical(market)
+        yield from self.on_flows(market)
+        yield from self.risk_warning(market)
+        yield from self.dust(market)
+        yield from self.delta(market)
+        yield from self.deviation(market)
+
+    def risk_critical(self, market: MarketState) -> Steps:
+        return iter(())
+
+    def risk_warning(self, market: MarketState) -> Steps:
+        return iter(())
+
+    def dust(self, market: MarketState) -> Steps:
+        return iter(())
+
+    def delta(self, market: MarketState) -> Steps:
+        return iter(())
+
+    def deviation(self, market: MarketState) -> Steps:
+        yield from self.settle_gas_debt(market)
+
+    def on_flows(self, market: MarketState) -> Steps:
+        amounts = self.flows.get(market.t, [])
+        withdrawals = [-a for a in amounts if a < 0]
+        deposits = [a for a in amounts if a > 0]
+        for amount in withdrawals:
+            yield from self.withdraw(amount, market)
+        for amount in deposits:
+            yield ReceiveDeposit(venue="wallet", action="flow", trigger="deposit", asset=self.currency, amount=amount)
+            if not self.critical_ran:
+                yield from self.deploy(market)
+
+    # --- actions a mode defines -------------------------------------------------------------
+
+    def deploy(self, market: MarketState) -> Steps:
+        """Invest free wallet cash above the reserve: entry_full on an empty book, else entry_partial."""
+        return iter(())
+
+    def raise_cash(self, amount: float, action: Action, market: MarketState) -> Steps:
+        """Release `amount` of share-class cash into the wallet (exit_partial / exit_full)."""
+        return iter(())
+
+    def withdraw(self, amount: float, market: MarketState) -> Steps:
+        """Pay a redemption: from the reserve, else unwind (domain 8.4)."""
+        equity = self.book(market).equity
+        if amount > equity * (1 + 1e-9):
+            amount = equity  # a redemption cannot exceed the fund
+        free = self.qty(self.wallet_cash)
+        if amount > free:
+            full = amount >= self.mode.full_exit_ratio * equity
+            action: Action = "exit_full" if full else "exit_partial"
+            need = math.inf if full else (amount - free) * (1 + self.mode.withdrawal_cost_buffer)
+            yield from self.raise_cash(need, action, market)
+        paid = min(amount, self.qty(self.wallet_cash))
+        yield PayWithdrawal(venue="wallet", action="flow", trigger="withdrawal", asset=self.currency, amount=paid)
+
+    # --- shared helpers -----------------------------------------------------------------------
+
+    def deployable(self, market: MarketState) -> float:
+        """Wallet cash above the reserve target R_res × E (domain 8.3/8.4)."""
+        reserve = self.mode.reserve_ratio * self.book(market).equity
+        return self.qty(self.wallet_cash) - reserve
+
+    def buy_gas_buffer(self, market: MarketState, action: Action, trigger: str) -> Steps:
+        """USDT class: keep `gas_buffer_eth` ETH in the wallet for gas (domain 5)."""
+        if not self.mode.costs.gas or self.currency != "USDT":
+            return
+        missing_eth = self.mode.gas_buffer_eth - self.qty(WALLET_ETH)
+        if missing_eth <= 1e-12:
+            return
+        usdt = missing_eth * market.usd("ETH") * 1.01  # covers the swap fee and slippage
+        yield from self.raise_cash(usdt - self.qty(WALLET_USDT), "exit_partial", market) if usdt > self.qty(WALLET_USDT) else iter(())
+        yield SwapOnDex(venue="uniswap", action=action, trigger=trigger, sell="USDT", buy="ETH", sell_amount=min(usdt, self.qty(WALLET_USDT)))
+
+    def settle_gas_debt(self, market: MarketState) -> Steps:
+        """Top the gas buffer back up once gas debt passes `gas_debt_settle_eth`."""
+        if self.currency == "USDT" and self.qty(WALLET_ETH) < -self.mode.gas_debt_settle_eth:
+            yield from self.buy_gas_buffer(market, "entry_partial", "gas_debt")

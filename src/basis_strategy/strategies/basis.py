@@ -1,0 +1,190 @@
+"""btc_basis / eth_basis (domain 9.2, 9.3, 11): long spot, short perps, collect funding.
+
+Capital split: spot S = E'/(1 + m*), margin m* × S split by hedge allocation. The on-chain to
+CEX and venue-to-venue capital split is kept by margin bands (domain 11.2): a venue at or
+below the warning (critical) margin ratio is restored to m*, first from other venues' surplus,
+then by selling spot and cutting that venue's short by the same amount; a venue above the
+excess band sends its surplus back to the long leg. Delta drift is fixed with perps only.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from basis_strategy.components.monitors import Exposure
+from basis_strategy.config.loader import RunConfig
+from basis_strategy.core.instructions import Action, BuySpot, SellSpot, TradePerp, Transfer
+from basis_strategy.core.instruments import cash_key, perp_key
+from basis_strategy.data.market import MarketState
+from basis_strategy.strategies.base import Steps, StrategyManager
+
+MIN_USDT = 1.0  # smaller cash moves are not worth an instruction
+MIN_UNITS = 1e-9
+
+
+class Basis(StrategyManager):
+    """Long spot at the spot venue, short perps across the hedge venues."""
+
+    def __init__(self, config: RunConfig, *parts: Any) -> None:
+        super().__init__(config, *parts)
+        hedge = config.mode.hedge
+        assert hedge is not None
+        self.base = config.mode.asset
+        self.hedge_venues = tuple(hedge.venues)
+        self.allocation = dict(hedge.allocation)
+        self.spot_venue = hedge.spot_venue
+        self.target = hedge.target
+        self.tolerance = hedge.delta_tolerance
+        self.spot_key = cash_key(self.spot_venue, self.base)
+        self.cex_venues = tuple(dict.fromkeys((*self.hedge_venues, self.spot_venue)))
+
+    def size(self, venue: str) -> float:
+        return self.qty(perp_key(venue, self.base))
+
+    def usdt(self, venue: str) -> float:
+        return self.qty(cash_key(venue, "USDT"))
+
+    def surplus(self, venue: str, book: Exposure) -> float:
+        """USDT a venue holds above m* × its notional (negative: a deficit)."""
+        equity = book.venue_equity_usdt.get(venue, 0.0)
+        return equity - self.target * book.venue_notional_usdt.get(venue, 0.0)
+
+    # --- entry ----------------------------------------------------------------------------
+
+    def deploy(self, market: MarketState) -> Steps:
+        action: Action = "entry_partial" if self.qty(self.spot_key) > 0 else "entry_full"
+        yield from self.buy_gas_buffer(market, action, "gas_buffer")
+        amount = self.deployable(market)
+        if amount < MIN_USDT * len(self.cex_venues):
+            return
+        spot_usdt = amount / (1 + self.target)
+        for venue in self.cex_venues:
+            send = self.target * spot_usdt * self.allocation.get(venue, 0.0)
+            send += spot_usdt if venue == self.spot_venue else 0.0
+            yield Transfer(venue="wallet", action=action, trigger="deploy", destination=venue, asset="USDT", amount=send)
+        yield from self.add_long_and_hedge(spot_usdt, action, "deploy", None)
+
+    def add_long_and_hedge(self, usdt: float, action: Action, trigger: str, only: str | None) -> Steps:
+        """Buy spot for `usdt` and short the units bought (at `only`, else split by allocation)."""
+        before = self.qty(self.spot_key)
+        yield BuySpot(venue=self.spot_venue, action=action, trigger=trigger, base=self.base, quote_amount=usdt)
+        bought = self.qty(self.spot_key) - before
+        shares = {only: 1.0} if only else self.allocation
+        for venue, share in shares.items():
+            if share > 0:
+                yield TradePerp(venue=venue, action=action, trigger=trigger, base=self.base, size_delta=-share * bought)
+
+    # --- exits ----------------------------------------------------------------------------
+
+    def raise_cash(self, amount: float, action: Action, market: MarketState) -> Steps:
+        if math.isinf(amount):
+            yield from self.unwind(1.0, "exit_full", market)
+            return
+        book = self.book(market)
+        richest = max(self.cex_venues, key=lambda v: self.surplus(v, book))
+        fee = 1.0
+        if amount + fee <= min(self.surplus(richest, book), self.usdt(richest)):
+            yield Transfer(venue=richest, action=action, trigger="raise_cash", destination="wallet", asset="USDT", amount=amount + fee)
+            return
+        cex_equity = sum(book.venue_equity_usdt.values()) + book.values.get(self.spot_key, 0.0)
+        yield from self.unwind(min(1.0, amount / cex_equity), action, market)
+
+    def unwind(self, fraction: float, action: Action, market: MarketState) -> Steps:
+        """Sell `fraction` of the spot, cover the same fraction of every short, bring the
+        released cash to the wallet (domain 9.2 withdraw)."""
+        book = self.book(market)
+        released = {
+            v: fraction * (book.venue_equity_usdt.get(v, 0.0) + (book.values.get(self.spot_key, 0.0) if v == self.spot_venue else 0.0))
+            for v in self.cex_venues
+        }
+        spot = self.qty(self.spot_key) * fraction
+        if spot > MIN_UNITS:
+            yield SellSpot(venue=self.spot_venue, action=action, trigger="unwind", base=self.base, base_amount=spot)
+        for venue in self.hedge_venues:
+            cover = -self.size(venue) * fraction
+            if abs(cover) > MIN_UNITS:
+                yield TradePerp(venue=venue, action=action, trigger="unwind", base=self.base, size_delta=cover)
+        for venue in self.cex_venues:
+            send = self.usdt(venue) if fraction >= 1.0 else min(released[venue], self.usdt(venue))
+            if send > MIN_USDT + 1.0:
+                yield Transfer(venue=venue, action=action, trigger="unwind", destination="wallet", asset="USDT", amount=send)
+
+    # --- margin bands (domain 11.2) ---------------------------------------------------------
+
+    def risk_critical(self, market: MarketState) -> Steps:
+        yield from self.restore_margins(market, ("critical",))
+
+    def risk_warning(self, market: MarketState) -> Steps:
+        yield from self.restore_margins(market, ("critical", "warning"))
+        if not self.critical_ran:
+            yield from self.redeploy_excess(market)
+
+    def restore_margins(self, market: MarketState, levels: tuple[str, ...]) -> Steps:
+        risk = self.assess(market)
+        for venue in self.hedge_venues:
+            if risk.margin_level.get(venue) in levels:
+                if "warning" not in levels:
+                    self.critical_ran = True
+                trigger = f"margin_{risk.margin_level[venue]}:{venue}"
+                yield from self.top_up(venue, trigger, market)
+
+    def top_up(self, venue: str, trigger: str, market: MarketState) -> Steps:
+        """Bring `venue` back to m*: other venues' surplus first, then the long leg."""
+        action: Action = "exit_partial"
+        book = self.book(market)
+        for donor in sorted(self.hedge_venues, key=lambda v: -self.surplus(v, book)):
+            need = -self.surplus(venue, book)
+            give = min(self.surplus(donor, book), self.usdt(donor), need + 1.0)
+            if donor == venue or need <= MIN_USDT or give <= 2 * MIN_USDT + 1.0:
+                continue
+            yield Transfer(venue=donor, action=action, trigger=trigger, destination=venue, asset="USDT", amount=give)
+            book = self.book(market)
+        need = -self.surplus(venue, book)
+        price = market.usd(self.base)
+        units = min(need / (price * (1 + self.target)), self.qty(self.spot_key), -self.size(venue))
+        if need <= MIN_USDT or units <= MIN_UNITS:
+            return
+        before = self.usdt(self.spot_venue)
+        yield SellSpot(venue=self.spot_venue, action=action, trigger=trigger, base=self.base, base_amount=units)
+        yield TradePerp(venue=venue, action=action, trigger=trigger, base=self.base, size_delta=units)
+        proceeds = self.usdt(self.spot_venue) - before
+        if venue != self.spot_venue and proceeds > MIN_USDT + 1.0:
+            yield Transfer(venue=self.spot_venue, action=action, trigger=trigger, destination=venue, asset="USDT", amount=proceeds)
+
+    def redeploy_excess(self, market: MarketState) -> Steps:
+        """A venue above the excess band sends its surplus to the long leg (domain 11.2)."""
+        risk = self.assess(market)
+        for venue in self.hedge_venues:
+            if risk.margin_level.get(venue) != "excess":
+                continue
+            book = self.book(market)
+            usdt = min(self.surplus(venue, book) / (1 + self.target), self.usdt(venue))
+            if usdt <= 10 * MIN_USDT:
+                continue
+            trigger = f"margin_excess:{venue}"
+            if venue != self.spot_venue:
+                yield Transfer(venue=venue, action="entry_partial", trigger=trigger, destination=self.spot_venue, asset="USDT", amount=usdt)
+                usdt -= self.config.venues[venue].withdrawal_fee["USDT"] if self.mode.costs.execution else 0.0  # type: ignore[union-attr]
+            yield from self.add_long_and_hedge(usdt, "entry_partial", trigger, venue)
+
+    # --- delta (domain 8.2 step 5) ------------------------------------------------------------
+
+    def delta(self, market: MarketState) -> Steps:
+        drift = self.assess(market).delta_drift.get(self.base, 0.0)
+        if drift <= self.tolerance:
+            return
+        net = self.book(market).delta_units.get(self.base, 0.0)
+        for venue in self.hedge_venues:
+            change = -net * self.allocation[venue]
+            if abs(change) > MIN_UNITS:
+                yield TradePerp(venue=venue, action="entry_partial" if change < 0 else "exit_partial", trigger="delta", base=self.base, size_delta=change)
+
+    def deviation(self, market: MarketState) -> Steps:
+        yield from super().deviation(market)
+        if self.critical_ran:
+            return
+        equity = self.book(market).equity
+        excess_cash = self.deployable(market)
+        if equity > 0 and excess_cash / equity > self.mode.position_deviation_threshold:
+            yield from self.deploy(market)
