@@ -88,12 +88,21 @@ class EventDrivenStrategyEngine:
         hedge = config.mode.hedge
         positions = PositionMonitor()
         exposure = ExposureMonitor(positions, currency)
-        bands = (hedge.margin_ratio_critical, hedge.margin_ratio_warning, hedge.excess) if hedge else None
+        bands = (
+            (hedge.margin_ratio_critical, hedge.margin_ratio_warning, hedge.excess)
+            if hedge
+            else None
+        )
         risk = RiskMonitor(exposure, tuple(hedge.venues) if hedge else (), bands)
         logger = EventLogger(currency)
         shares = ShareRegister()
         execution = ExecutionManager(
-            VenueInterfaceManager(venues), positions, exposure, logger, Reconciliation(positions), shares
+            VenueInterfaceManager(venues),
+            positions,
+            exposure,
+            logger,
+            Reconciliation(positions),
+            shares,
         )
         self.parts = EngineParts(
             positions=positions,
@@ -122,8 +131,16 @@ class EventDrivenStrategyEngine:
             for instruction in strategy.decide(market):
                 execution.run(instruction, market)
             hour, marks = pnl.close_hour(market)
-            logger.log_mark(t, hour.equity, p.results.mark_payload(marks))
-            p.results.record(t, hour, p.shares.shares, p.positions, p.exposure.compute(market), pre_trade, p.risk.assess(market))
+            logger.log_mark(t, hour.equity, marks)
+            p.results.record(
+                t,
+                hour,
+                p.shares.shares,
+                p.positions,
+                p.exposure.compute(market),
+                pre_trade,
+                p.risk.assess(market),
+            )
             if progress is not None and (i % every == 0 or i == total - 1):
                 progress(i + 1, total)
         return p.results

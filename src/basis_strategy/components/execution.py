@@ -62,7 +62,9 @@ class EventLogger:
                 if leg.pnl_component == FLOW:
                     self.hour_flow += pnl
                 else:
-                    self.hour_pnl[leg.pnl_component] = self.hour_pnl.get(leg.pnl_component, 0.0) + pnl
+                    self.hour_pnl[leg.pnl_component] = (
+                        self.hour_pnl.get(leg.pnl_component, 0.0) + pnl
+                    )
             self.events.append(
                 Event(
                     len(self.events) + 1,
@@ -81,10 +83,27 @@ class EventLogger:
                 )
             )
 
-    def log_mark(self, t: datetime, equity: float, marks: tuple[tuple[str, float], ...]) -> None:
+    def log_mark(
+        self, t: datetime, equity: float, marks: dict[str, tuple[float, float, float]]
+    ) -> None:
         """The hour's close: equity and the unit values every holding was marked at."""
         self.events.append(
-            Event(len(self.events) + 1, t, 0, "EquityMarked", "", "", equity, NAN, "", 0.0, NAN, NAN, "", marks)
+            Event(
+                len(self.events) + 1,
+                t,
+                0,
+                "EquityMarked",
+                "",
+                "",
+                equity,
+                NAN,
+                "",
+                0.0,
+                NAN,
+                NAN,
+                "",
+                marks,
+            )
         )
 
 
@@ -95,7 +114,9 @@ class Reconciliation:
     a persistent mismatch halts the run (domain 6 step 5).
     """
 
-    def __init__(self, positions: PositionMonitor, abs_tol: float = 1e-6, rel_tol: float = 1e-4) -> None:
+    def __init__(
+        self, positions: PositionMonitor, abs_tol: float = 1e-6, rel_tol: float = 1e-4
+    ) -> None:
         self.positions = positions
         self.abs_tol = abs_tol
         self.rel_tol = rel_tol
@@ -118,6 +139,7 @@ class VenueInterfaceManager:
 
     def __init__(self, venues: Mapping[str, VenueInterface]) -> None:
         self.venues = dict(venues)
+        self.settling = [self.venues[name] for name in sorted(self.venues)]
 
     def owner(self, key: str) -> VenueInterface:
         venue = instrument(key).venue
@@ -132,7 +154,9 @@ class VenueInterfaceManager:
                 if leg.pnl_component == "execution_costs" and leg.pnl_asset == instruction.asset
             )
             arrived = instruction.amount + fees  # fees are negative
-            results.append(self.venues[instruction.destination].receive(instruction.asset, arrived, market))
+            results.append(
+                self.venues[instruction.destination].receive(instruction.asset, arrived, market)
+            )
         return results
 
 
@@ -173,12 +197,13 @@ class ExecutionManager:
 
     def settle(self, market: MarketState) -> None:
         """Hourly settlements at every venue (funding), booked like any other change."""
-        for name in sorted(self.venues.venues):
-            venue = self.venues.venues[name]
+        for venue in self.venues.settling:
             result = venue.settle(market)
             if result.legs:
                 bundle = self.logger.new_bundle()
-                self.logger.log_result(market.t, bundle, result, self.positions, market, "settlement")
+                self.logger.log_result(
+                    market.t, bundle, result, self.positions, market, "settlement"
+                )
                 self.reconciliation.check(venue, [leg.instrument for leg in result.legs])
 
 

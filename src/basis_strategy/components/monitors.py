@@ -81,7 +81,8 @@ class ExposureMonitor:
         return self._cache
 
     def _value(self, market: MarketState) -> Exposure:
-        usdt_price = market.unit_price("USDT", self.currency)
+        currency = self.currency
+        usdt_price = market.unit_price("USDT", currency)
         values: dict[str, float] = {}
         delta: dict[str, float] = {}
         venue_equity: dict[str, float] = {}
@@ -99,10 +100,14 @@ class ExposureMonitor:
                 notional[inst.venue] = notional.get(inst.venue, 0.0) + abs(qty) * mark
                 delta[inst.underlying] = delta.get(inst.underlying, 0.0) + qty
                 continue
-            values[key] = qty * unit_value(key, market, self.currency)
-            if inst.venue in CEX_VENUES and inst.underlying == "USDT":
-                venue_equity[inst.venue] = venue_equity.get(inst.venue, 0.0) + qty
-            if inst.underlying not in ("USDT", *REWARD_TOKENS):
+            if inst.kind == "BaseToken" and inst.underlying == currency:
+                values[key] = qty
+            else:
+                values[key] = qty * unit_value(key, market, currency)
+            if inst.underlying == "USDT":
+                if inst.venue in CEX_VENUES:
+                    venue_equity[inst.venue] = venue_equity.get(inst.venue, 0.0) + qty
+            elif inst.underlying not in REWARD_TOKENS:
                 units = inst.sign * qty
                 if inst.index_series is not None:
                     units *= market[inst.index_series]
@@ -133,8 +138,17 @@ class RiskMonitor:
         self.exposure = exposure
         self.hedge_venues = hedge_venues
         self.bands = bands  # (critical, warning, excess)
+        self._cache: Risk | None = None
+        self._cache_key = (-1, -1)
 
     def assess(self, market: MarketState) -> Risk:
+        key = (self.exposure.positions.version, market.index)
+        if self._cache is None or self._cache_key != key:
+            self._cache = self._assess(market)
+            self._cache_key = key
+        return self._cache
+
+    def _assess(self, market: MarketState) -> Risk:
         exposure = self.exposure.compute(market)
         ratios: dict[str, float] = {}
         levels: dict[str, str] = {}
@@ -149,7 +163,9 @@ class RiskMonitor:
         equity = exposure.equity
         for asset, units in exposure.delta_units.items():
             if asset != self.exposure.currency and equity > 0:
-                drift[asset] = abs(units * market.unit_price(asset, self.exposure.currency)) / equity
+                drift[asset] = (
+                    abs(units * market.unit_price(asset, self.exposure.currency)) / equity
+                )
         return Risk(ratios, levels, drift)
 
     def _level(self, ratio: float) -> str:

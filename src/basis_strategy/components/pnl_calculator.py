@@ -33,6 +33,15 @@ class HourPnL:
     residual: float
 
 
+UNIT = (1.0, 1.0, 1.0)
+
+
+def is_cash(key: str, currency: str) -> bool:
+    """A plain balance in the share-class currency: its unit value is always 1."""
+    inst = instrument(key)
+    return inst.kind == "BaseToken" and inst.underlying == currency
+
+
 def marks_for(key: str, market: MarketState, currency: str) -> tuple[float, float, float]:
     """(index, rate, price) of a holding; for a perp (mark, spot reference, USDT price)."""
     inst = instrument(key)
@@ -61,21 +70,28 @@ class PnLCalculator:
         self.prev_marks: Marks = {}
         self.prev_equity = 0.0
         self._revaluation: dict[str, float] = {}
+        self._marks_now: Marks = {}
 
     def open_hour(self, market: MarketState) -> None:
         """Revalue the start-of-hour book (before settlements and trades) at this hour's marks."""
         terms: dict[str, float] = {}
+        self._marks_now = {}
+        currency = self.currency
         for key, qty in self.positions.quantities.items():
-            if qty != 0.0:
+            if qty != 0.0 and not is_cash(key, currency):
                 self._revalue(key, qty, market, terms)
         self._revaluation = terms
 
     def _revalue(self, key: str, qty: float, market: MarketState, terms: dict[str, float]) -> None:
         inst = instrument(key)
         m0 = self.prev_marks[key]
-        m1 = marks_for(key, market, self.currency)
+        m1 = self._marks_now[key] = marks_for(key, market, self.currency)
+        if m0 == m1:  # nothing moved (cash in its own currency): all terms are zero
+            return
         if inst.is_perp:
-            p = perp_terms(qty, self.positions.entries[key], m0[0], m1[0], m0[1], m1[1], m0[2], m1[2])
+            p = perp_terms(
+                qty, self.positions.entries[key], m0[0], m1[0], m0[1], m1[1], m0[2], m1[2]
+            )
             terms["delta"] = terms.get("delta", 0.0) + p.delta + p.fx
             terms["basis"] = terms.get("basis", 0.0) + p.basis
             return
@@ -98,8 +114,11 @@ class PnLCalculator:
         flow = self.logger.hour_flow
         pnl = equity - self.prev_equity - flow
         residual = pnl - sum(components.values())
+        known, currency = self._marks_now, self.currency
         marks = {
-            key: marks_for(key, market, self.currency)
+            key: known[key]
+            if key in known
+            else (UNIT if is_cash(key, currency) else marks_for(key, market, currency))
             for key, qty in self.positions.quantities.items()
             if qty != 0.0
         }

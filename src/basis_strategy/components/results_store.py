@@ -52,23 +52,21 @@ class ResultsStore:
         self.currency = currency
         self.times: list[datetime] = []
         self.pnl_rows: list[tuple[float, ...]] = []
-        self.balance_rows: list[dict[str, float]] = []
+        self.books: list[tuple[dict[str, float], Exposure, Risk, Risk]] = []
 
-    def mark_payload(self, marks: Marks) -> tuple[tuple[str, float], ...]:
+    @staticmethod
+    def mark_payload(marks: Marks) -> dict[str, float]:
         """Unit values for the hour's EquityMarked event: holdings -> share-class value of one
         stored unit; perps -> mark (USDT), plus `price:USDT` (share-class units per USDT)."""
-        payload = []
-        usdt_price = None
+        payload = {}
         for key, (a, b, c) in marks.items():
             inst = instrument(key)
             if inst.is_perp:
-                payload.append((key, a))
-                usdt_price = c
+                payload[key] = a
+                payload["price:USDT"] = c
             else:
-                payload.append((key, inst.sign * a * b * c))
-        if usdt_price is not None:
-            payload.append(("price:USDT", usdt_price))
-        return tuple(payload)
+                payload[key] = inst.sign * a * b * c
+        return payload
 
     def record(
         self,
@@ -80,14 +78,29 @@ class ResultsStore:
         pre_trade: Risk,
         post_trade: Risk,
     ) -> None:
+        """Keep the hour's numbers; rows are formatted only when the run is written."""
         nav = hour.equity / shares if shares > 0 else math.nan
         components = hour.components
         self.times.append(t)
         self.pnl_rows.append(
-            (hour.equity, shares, nav, hour.net_flow, hour.pnl, *(components[c] for c in COMPONENTS), hour.residual)
+            (
+                hour.equity,
+                shares,
+                nav,
+                hour.net_flow,
+                hour.pnl,
+                *(components[c] for c in COMPONENTS),
+                hour.residual,
+            )
         )
+        self.books.append((positions.quantities.copy(), exposure, pre_trade, post_trade))
+
+    @staticmethod
+    def _balance_row(
+        quantities: dict[str, float], exposure: Exposure, pre_trade: Risk, post_trade: Risk
+    ) -> dict[str, float]:
         row: dict[str, float] = {}
-        for key, qty in positions.quantities.items():
+        for key, qty in quantities.items():
             if qty != 0.0:
                 row["qty:" + key] = qty
                 row["value:" + key] = exposure.values[key]
@@ -98,24 +111,29 @@ class ResultsStore:
         for asset, drift in post_trade.delta_drift.items():
             row["delta_drift:" + asset] = drift
             row["delta_units:" + asset] = exposure.delta_units.get(asset, 0.0)
-        self.balance_rows.append(row)
+        return row
 
     # --- frames ---------------------------------------------------------------------------
 
     def hourly_pnl(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self.pnl_rows, columns=list(PNL_COLUMNS), index=pd.DatetimeIndex(self.times, name="timestamp"))
+        frame = pd.DataFrame(
+            self.pnl_rows,
+            columns=list(PNL_COLUMNS),
+            index=pd.DatetimeIndex(self.times, name="timestamp"),
+        )
         frame["cumulative_pnl"] = frame["pnl"].cumsum()
         return frame
 
     def balance_sheet(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self.balance_rows, index=pd.DatetimeIndex(self.times, name="timestamp"))
+        rows = [self._balance_row(*book) for book in self.books]
+        frame = pd.DataFrame(rows, index=pd.DatetimeIndex(self.times, name="timestamp"))
         qty_cols = [c for c in frame.columns if c.startswith(("qty:", "value:"))]
         frame[qty_cols] = frame[qty_cols].fillna(0.0)
         frame.insert(0, "equity", [row[0] for row in self.pnl_rows])
         return frame
 
-    @staticmethod
-    def event_frame(events: list[Event]) -> pd.DataFrame:
+    @classmethod
+    def event_frame(cls, events: list[Event]) -> pd.DataFrame:
         rows = [
             (
                 e.seq,
@@ -131,13 +149,20 @@ class ResultsStore:
                 e.after_qty,
                 e.after_entry,
                 e.note,
-                json.dumps(dict(e.marks)) if e.marks else "",
+                json.dumps(cls.mark_payload(e.marks)) if e.marks else "",
             )
             for e in events
         ]
         return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
 
-    def summary(self, request_id: str, events: int, bridges: list[dict[str, object]], files: dict[str, str], reconciliation_checks: int) -> dict[str, Any]:
+    def summary(
+        self,
+        request_id: str,
+        events: int,
+        bridges: list[dict[str, object]],
+        files: dict[str, str],
+        reconciliation_checks: int,
+    ) -> dict[str, Any]:
         pnl = self.hourly_pnl()
         mode = self.config.mode
         nav = pnl["nav_per_share"].to_numpy()
@@ -168,7 +193,16 @@ class ResultsStore:
             "config": self.config.resolved(),
         }
 
-    def write(self, out_dir: Path, request_id: str, *, events: list[Event], bridges: list[dict[str, object]], files: dict[str, str], reconciliation_checks: int) -> Path:
+    def write(
+        self,
+        out_dir: Path,
+        request_id: str,
+        *,
+        events: list[Event],
+        bridges: list[dict[str, object]],
+        files: dict[str, str],
+        reconciliation_checks: int,
+    ) -> Path:
         """Write every file into a temporary folder, then rename it into place."""
         final = Path(out_dir) / request_id
         partial = Path(out_dir) / f".{request_id}.partial"
@@ -177,8 +211,12 @@ class ResultsStore:
             summary = self.summary(request_id, len(events), bridges, files, reconciliation_checks)
             self.hourly_pnl().to_csv(partial / "hourly_pnl.csv", float_format="%.10g")
             self.balance_sheet().to_csv(partial / "balance_sheet.csv", float_format="%.12g")
-            self.event_frame(events).to_csv(partial / "event_log.csv", index=False, float_format="%.17g")
-            (partial / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default), encoding="utf-8")
+            self.event_frame(events).to_csv(
+                partial / "event_log.csv", index=False, float_format="%.17g"
+            )
+            (partial / "summary.json").write_text(
+                json.dumps(summary, indent=2, default=_json_default), encoding="utf-8"
+            )
             os.replace(partial, final)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)

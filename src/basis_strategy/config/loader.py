@@ -144,7 +144,9 @@ def mode_file(name_or_path: str, configs_dir: Path) -> Path:
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml"):
         return path
-    raise ConfigError("mode", f"must be one of {', '.join(MODE_NAMES)} or a .yaml file, was {name_or_path!r}")
+    raise ConfigError(
+        "mode", f"must be one of {', '.join(MODE_NAMES)} or a .yaml file, was {name_or_path!r}"
+    )
 
 
 def load_run_config(
@@ -169,7 +171,9 @@ def load_run_config(
     except ValidationError as exc:
         error = config_error_from(exc)
         if error.field in env_names:  # say where the bad value came from
-            raise ConfigError(f"{env_names[error.field]} ({error.field})", str(error).split(": ", 1)[1]) from exc
+            raise ConfigError(
+                f"{env_names[error.field]} ({error.field})", str(error).split(": ", 1)[1]
+            ) from exc
         raise error from exc
     share_class = load_share_class(configs_dir, mode.share_class)
     venues = load_venues(configs_dir)

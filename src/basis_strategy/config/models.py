@@ -69,18 +69,27 @@ class Costs(StrictModel):
     execution: bool = True
 
 
+def _price_proxies() -> dict[CexName, CexName]:
+    return {"binance": "bybit", "bybit": "binance", "okx": "binance"}
+
+
+def _funding_proxies() -> dict[CexName, CexName]:
+    return {"okx": "binance"}
+
+
 class DataSettings(StrictModel):
     """How gaps may be bridged. Every bridge used is listed in the run summary."""
 
     max_ffill_hours: Annotated[int, Field(ge=0, le=24)] = 3
-    price_proxies: dict[CexName, CexName] = Field(
-        default_factory=lambda: {"binance": "bybit", "bybit": "binance", "okx": "binance"}
-    )
-    funding_proxies: dict[CexName, CexName] = Field(default_factory=lambda: {"okx": "binance"})
+    price_proxies: dict[CexName, CexName] = Field(default_factory=_price_proxies)
+    funding_proxies: dict[CexName, CexName] = Field(default_factory=_funding_proxies)
 
     @model_validator(mode="after")
     def _no_self_proxy(self) -> DataSettings:
-        for name, proxies in (("price_proxies", self.price_proxies), ("funding_proxies", self.funding_proxies)):
+        for name, proxies in (
+            ("price_proxies", self.price_proxies),
+            ("funding_proxies", self.funding_proxies),
+        ):
             for venue, proxy in proxies.items():
                 if venue == proxy:
                     raise ValueError(f"{name}.{venue}: a venue cannot proxy itself, was {proxy!r}")
@@ -242,7 +251,8 @@ class ModeConfig(StrictModel):
         for i, flow in enumerate(self.flows):
             if not self.start < flow.at <= self.end:
                 raise ValueError(
-                    f"flows.{i}.at: must be after start and not after end, was {flow.at.isoformat()}"
+                    f"flows.{i}.at: must be after start and not after end, "
+                    f"was {flow.at.isoformat()}"
                 )
         return self
 
@@ -310,7 +320,9 @@ class FlashVenue(StrictModel):
     kind: Literal["flash"]
     name: Literal["morpho"]
     flash_loan_fee: Annotated[float, Field(ge=0.0, lt=0.01)]
-    gas_units: dict[Literal["atomic_entry", "atomic_deleverage_one_swap", "atomic_deleverage_two_swaps"], int]
+    gas_units: dict[
+        Literal["atomic_entry", "atomic_deleverage_one_swap", "atomic_deleverage_two_swaps"], int
+    ]
 
 
 class RpcVenue(StrictModel):

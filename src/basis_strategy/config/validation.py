@@ -108,7 +108,9 @@ def check_cross_component(mode: ModeConfig, venues: Mapping[str, VenueConfig]) -
         staking_venue = venues[wanted]
         assert isinstance(staking_venue, StakingVenue)
         if staking_venue.lst != mode.staking.lst_type:
-            raise ConfigError("venues", f"{wanted} issues {staking_venue.lst}, not {mode.staking.lst_type}")
+            raise ConfigError(
+                "venues", f"{wanted} issues {staking_venue.lst}, not {mode.staking.lst_type}"
+            )
 
 
 def _check_hedge_venues(mode: ModeConfig, venues: Mapping[str, VenueConfig]) -> None:

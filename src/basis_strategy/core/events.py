@@ -47,4 +47,5 @@ class Event:
     after_qty: float
     after_entry: float
     note: str
-    marks: tuple[tuple[str, float], ...] = ()
+    # EquityMarked only: position key -> (index, rate, price), or for perps (mark, spot, USDT price)
+    marks: dict[str, tuple[float, float, float]] | None = None

@@ -30,10 +30,7 @@ class Instrument:
     index_series: str | None
     rate_series: str | None
     sign: float
-
-    @property
-    def is_perp(self) -> bool:
-        return self.kind == "Perp"
+    is_perp: bool
 
 
 @cache
@@ -63,7 +60,9 @@ def instrument(key: str) -> Instrument:
         underlying = symbol.removesuffix("USDT")
     elif symbol == "WETH":
         underlying = "ETH"
-    return Instrument(key, venue, kind, symbol, underlying, index_series, rate_series, sign)
+    return Instrument(
+        key, venue, kind, symbol, underlying, index_series, rate_series, sign, kind == "Perp"
+    )
 
 
 def perp_key(venue: str, base: str) -> str:

@@ -49,7 +49,9 @@ def last_at_or_before(obs_ns: np.ndarray, grid_ns: np.ndarray) -> np.ndarray:
     return np.searchsorted(obs_ns, grid_ns, side="right") - 1
 
 
-def asof_hours(series: pd.Series, grid_ns: np.ndarray, max_age_hours: int) -> tuple[np.ndarray, np.ndarray]:
+def asof_hours(
+    series: pd.Series, grid_ns: np.ndarray, max_age_hours: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Value at each grid hour = the last observation at or before it, if at most
     `max_age_hours` old; else NaN. Returns (values, age in hours; -1 where none)."""
     obs_ns = ns(pd.DatetimeIndex(series.index))

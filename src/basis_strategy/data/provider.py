@@ -10,8 +10,10 @@ any hour after the engine's clock.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,17 +49,17 @@ def _stamp(ts: pd.Timestamp | datetime) -> str:
     return pd.Timestamp(ts).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def read_cached(label: str, path: Path, reader: object) -> pd.Series | pd.DataFrame:
+def read_cached(label: str, path: Path, reader: Callable[[Path], Any]) -> Any:
     """Read a file once per process (keyed by path, size and mtime). Callers must not mutate."""
     stat = path.stat()
     key = (label, str(path), stat.st_mtime_ns, stat.st_size)
     with _CACHE_LOCK:
         if key in _CACHE:
-            return _CACHE[key]  # type: ignore[return-value]
-    value = reader(path)  # type: ignore[operator]
+            return _CACHE[key]
+    value = reader(path)
     with _CACHE_LOCK:
         _CACHE[key] = value
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 class HistoricalDataProvider:
@@ -80,7 +82,9 @@ class HistoricalDataProvider:
         for price in needs.prices:
             columns[price.name] = self._price_column(price)
         for aave in needs.aave:
-            for prefix, column in zip(("aave_li", "aave_bi", "aave_lr", "aave_br"), self._aave_columns(aave), strict=True):
+            for prefix, column in zip(
+                ("aave_li", "aave_bi", "aave_lr", "aave_br"), self._aave_columns(aave), strict=True
+            ):
                 columns[f"{prefix}:{aave.asset}"] = column
         self.columns = columns
         self._names = list(columns)
@@ -93,7 +97,7 @@ class HistoricalDataProvider:
 
     def _series(self, source: Source) -> pd.Series:
         path = self._path(source)
-        return read_cached(source.label, path, source.read)  # type: ignore[return-value]
+        return read_cached(source.label, path, source.read)
 
     def _path(self, source: Source) -> Path:
         if source.is_folder:
@@ -108,7 +112,7 @@ class HistoricalDataProvider:
     def _coverage_error(self, source: Source, first: object, last: object) -> DataError:
         return DataError(
             f"{self.files.get(source.label, source.pattern)} ({source.label}) covers "
-            f"{_stamp(first)} -> {_stamp(last)}; the run needs "  # type: ignore[arg-type]
+            f"{_stamp(first)} -> {_stamp(last)}; the run needs "
             f"{_stamp(self.start)} -> {_stamp(self.end)}"
         )
 
@@ -143,7 +147,9 @@ class HistoricalDataProvider:
         if first > self.start or last + grace < self.end:
             raise self._coverage_error(loaded[0][0], first, last)
 
-    def _record(self, name: str, source: Source, take: np.ndarray, age: np.ndarray, as_proxy: bool) -> None:
+    def _record(
+        self, name: str, source: Source, take: np.ndarray, age: np.ndarray, as_proxy: bool
+    ) -> None:
         bridged = take if as_proxy else take & (age > 0)
         for first, last in runs(bridged):
             self.bridges.append(
@@ -161,7 +167,7 @@ class HistoricalDataProvider:
 
     def _aave_columns(self, spec: AaveSeries) -> tuple[np.ndarray, ...]:
         source = Source(f"aave v3 {spec.asset} daily rates", spec.pattern, read_aave_daily)
-        daily: pd.DataFrame = self._series(source)  # type: ignore[assignment]
+        daily: pd.DataFrame = self._series(source)
         max_age = 24 + self.max_ffill_hours
         first, last = daily.index[0], daily.index[-1]
         if first > self.start or last + pd.Timedelta(hours=max_age) < self.end:
@@ -185,7 +191,9 @@ class HistoricalDataProvider:
         is_settlement[0] = False  # nothing is open before the first hour's trades
         return np.flatnonzero(is_settlement)
 
-    def _funding_schedule(self, specs: tuple[FundingSeries, ...]) -> dict[int, tuple[FundingRate, ...]]:
+    def _funding_schedule(
+        self, specs: tuple[FundingSeries, ...]
+    ) -> dict[int, tuple[FundingRate, ...]]:
         positions = self.settlement_positions()
         by_hour: dict[int, list[FundingRate]] = {int(p): [] for p in positions}
         for spec in specs:
@@ -197,9 +205,14 @@ class HistoricalDataProvider:
     def _funding_rates(self, spec: FundingSeries, positions: np.ndarray) -> np.ndarray:
         series = self._series(spec.source)
         times = self._grid_ns[positions]
-        if len(times) and (series.index[0] > self.times[positions[0]] or series.index[-1] < self.times[positions[-1]]):
+        if len(times) and (
+            series.index[0] > self.times[positions[0]]
+            or series.index[-1] < self.times[positions[-1]]
+        ):
             raise self._coverage_error(spec.source, series.index[0], series.index[-1])
-        rates = series.reindex(pd.DatetimeIndex(times).tz_localize(UTC)).to_numpy(dtype=np.float64, copy=True)
+        rates = series.reindex(pd.DatetimeIndex(times).tz_localize(UTC)).to_numpy(
+            dtype=np.float64, copy=True
+        )
         missing = np.isnan(rates)
         if missing.any() and spec.proxy is not None:
             proxy = self._series(spec.proxy.source)
@@ -214,7 +227,9 @@ class HistoricalDataProvider:
             )
         return rates
 
-    def _record_funding_proxies(self, spec: FundingSeries, positions: np.ndarray, missing: np.ndarray) -> None:
+    def _record_funding_proxies(
+        self, spec: FundingSeries, positions: np.ndarray, missing: np.ndarray
+    ) -> None:
         assert spec.proxy is not None
         times = [self.times[p] for p in positions[missing]]
         day_runs: list[list[datetime]] = []
@@ -245,7 +260,10 @@ class HistoricalDataProvider:
         offset = t - self.start
         i = int(offset // HOUR)
         if offset % HOUR or not 0 <= i < len(self.times):
-            raise DataError(f"{t.isoformat()} is not an hour of the run grid {_stamp(self.start)} -> {_stamp(self.end)}")
+            raise DataError(
+                f"{t.isoformat()} is not an hour of the run grid "
+                f"{_stamp(self.start)} -> {_stamp(self.end)}"
+            )
         return i
 
     def get_data(self, t: datetime) -> MarketState:
@@ -253,7 +271,12 @@ class HistoricalDataProvider:
         if self._now is None or t > self._now:
             raise LookAheadError(f"read at {t.isoformat()} after the clock ({self._now})")
         i = self.position(t)
-        return MarketState(self.times[i], i, dict(zip(self._names, self._rows[i], strict=True)), self._funding.get(i, ()))
+        return MarketState(
+            self.times[i],
+            i,
+            dict(zip(self._names, self._rows[i], strict=True)),
+            self._funding.get(i, ()),
+        )
 
     def bridge_summary(self) -> list[dict[str, object]]:
         return [bridge.as_dict() for bridge in self.bridges]

@@ -95,7 +95,9 @@ ETH_USD = PriceSeries(
     "price:ETH",
     (
         Source("bybit ETH spot", f"{SPOT}/eth_usd/bybit_ETHUSDT_spot_1h_*.csv", read_ohlcv_open),
-        Source("uniswap v3 WETH/USDT", f"{SPOT}/eth_usd/uniswapv3_WETHUSDT_1h_*.csv", read_ohlcv_open),
+        Source(
+            "uniswap v3 WETH/USDT", f"{SPOT}/eth_usd/uniswapv3_WETHUSDT_1h_*.csv", read_ohlcv_open
+        ),
         perp_source("binance", "ETH"),
     ),
 )
@@ -107,12 +109,18 @@ BTC_USD = PriceSeries(
     ),
 )
 GAS_PRICE = PriceSeries("gas_gwei", (Source("ethereum gas price", GAS, read_gas_price),))
-HAS_PERP_FILE = {("binance", "BTC"), ("binance", "ETH"), ("bybit", "BTC"), ("bybit", "ETH"), ("okx", "ETH")}
+HAS_PERP_FILE = {
+    ("binance", "BTC"),
+    ("binance", "ETH"),
+    ("bybit", "BTC"),
+    ("bybit", "ETH"),
+    ("okx", "ETH"),
+}
 
 
 def perp_mark_series(config: RunConfig, venue: str, base: str) -> PriceSeries:
     """A venue's mark: its own perp file where it has one, then the configured proxy venues."""
-    proxies: dict[str, str] = dict(config.mode.data.price_proxies)
+    proxies = {str(k): str(v) for k, v in config.mode.data.price_proxies.items()}
     chain = [venue]
     while chain[-1] in proxies and proxies[chain[-1]] not in chain:  # okx -> binance -> bybit
         chain.append(proxies[chain[-1]])
@@ -122,7 +130,7 @@ def perp_mark_series(config: RunConfig, venue: str, base: str) -> PriceSeries:
 
 
 def funding_series(config: RunConfig, venue: str, base: str) -> FundingSeries:
-    proxy_venue = dict(config.mode.data.funding_proxies).get(venue)
+    proxy_venue = {str(k): str(v) for k, v in config.mode.data.funding_proxies.items()}.get(venue)
     proxy = None
     if proxy_venue is not None:
         proxy = FundingSeries(proxy_venue, base, funding_source(proxy_venue, base))

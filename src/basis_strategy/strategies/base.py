@@ -17,7 +17,13 @@ import math
 from collections.abc import Iterator
 from datetime import datetime
 
-from basis_strategy.components.monitors import Exposure, ExposureMonitor, PositionMonitor, Risk, RiskMonitor
+from basis_strategy.components.monitors import (
+    Exposure,
+    ExposureMonitor,
+    PositionMonitor,
+    Risk,
+    RiskMonitor,
+)
 from basis_strategy.config.loader import RunConfig
 from basis_strategy.core.instructions import (
     Action,
@@ -100,14 +106,16 @@ class StrategyManager:
         for amount in withdrawals:
             yield from self.withdraw(amount, market)
         for amount in deposits:
-            yield ReceiveDeposit(venue="wallet", action="flow", trigger="deposit", asset=self.currency, amount=amount)
+            yield ReceiveDeposit(
+                venue="wallet", action="flow", trigger="deposit", asset=self.currency, amount=amount
+            )
             if not self.critical_ran:
                 yield from self.deploy(market)
 
     # --- actions a mode defines -------------------------------------------------------------
 
     def deploy(self, market: MarketState) -> Steps:
-        """Invest free wallet cash above the reserve: entry_full on an empty book, else entry_partial."""
+        """Invest wallet cash above the reserve (entry_full on an empty book, else partial)."""
         return iter(())
 
     def raise_cash(self, amount: float, action: Action, market: MarketState) -> Steps:
@@ -126,7 +134,9 @@ class StrategyManager:
             need = math.inf if full else (amount - free) * (1 + self.mode.withdrawal_cost_buffer)
             yield from self.raise_cash(need, action, market)
         paid = min(amount, self.qty(self.wallet_cash))
-        yield PayWithdrawal(venue="wallet", action="flow", trigger="withdrawal", asset=self.currency, amount=paid)
+        yield PayWithdrawal(
+            venue="wallet", action="flow", trigger="withdrawal", asset=self.currency, amount=paid
+        )
 
     # --- shared helpers -----------------------------------------------------------------------
 
@@ -143,8 +153,19 @@ class StrategyManager:
         if missing_eth <= 1e-12:
             return
         usdt = missing_eth * market.usd("ETH") * 1.01  # covers the swap fee and slippage
-        yield from self.raise_cash(usdt - self.qty(WALLET_USDT), "exit_partial", market) if usdt > self.qty(WALLET_USDT) else iter(())
-        yield SwapOnDex(venue="uniswap", action=action, trigger=trigger, sell="USDT", buy="ETH", sell_amount=min(usdt, self.qty(WALLET_USDT)))
+        yield from (
+            self.raise_cash(usdt - self.qty(WALLET_USDT), "exit_partial", market)
+            if usdt > self.qty(WALLET_USDT)
+            else iter(())
+        )
+        yield SwapOnDex(
+            venue="uniswap",
+            action=action,
+            trigger=trigger,
+            sell="USDT",
+            buy="ETH",
+            sell_amount=min(usdt, self.qty(WALLET_USDT)),
+        )
 
     def settle_gas_debt(self, market: MarketState) -> Steps:
         """Top the gas buffer back up once gas debt passes `gas_debt_settle_eth`."""

@@ -62,18 +62,35 @@ class Basis(StrategyManager):
         for venue in self.cex_venues:
             send = self.target * spot_usdt * self.allocation.get(venue, 0.0)
             send += spot_usdt if venue == self.spot_venue else 0.0
-            yield Transfer(venue="wallet", action=action, trigger="deploy", destination=venue, asset="USDT", amount=send)
+            yield Transfer(
+                venue="wallet",
+                action=action,
+                trigger="deploy",
+                destination=venue,
+                asset="USDT",
+                amount=send,
+            )
         yield from self.add_long_and_hedge(spot_usdt, action, "deploy", None)
 
-    def add_long_and_hedge(self, usdt: float, action: Action, trigger: str, only: str | None) -> Steps:
+    def add_long_and_hedge(
+        self, usdt: float, action: Action, trigger: str, only: str | None
+    ) -> Steps:
         """Buy spot for `usdt` and short the units bought (at `only`, else split by allocation)."""
         before = self.qty(self.spot_key)
-        yield BuySpot(venue=self.spot_venue, action=action, trigger=trigger, base=self.base, quote_amount=usdt)
+        yield BuySpot(
+            venue=self.spot_venue, action=action, trigger=trigger, base=self.base, quote_amount=usdt
+        )
         bought = self.qty(self.spot_key) - before
         shares = {only: 1.0} if only else self.allocation
         for venue, share in shares.items():
             if share > 0:
-                yield TradePerp(venue=venue, action=action, trigger=trigger, base=self.base, size_delta=-share * bought)
+                yield TradePerp(
+                    venue=venue,
+                    action=action,
+                    trigger=trigger,
+                    base=self.base,
+                    size_delta=-share * bought,
+                )
 
     # --- exits ----------------------------------------------------------------------------
 
@@ -85,7 +102,14 @@ class Basis(StrategyManager):
         richest = max(self.cex_venues, key=lambda v: self.surplus(v, book))
         fee = 1.0
         if amount + fee <= min(self.surplus(richest, book), self.usdt(richest)):
-            yield Transfer(venue=richest, action=action, trigger="raise_cash", destination="wallet", asset="USDT", amount=amount + fee)
+            yield Transfer(
+                venue=richest,
+                action=action,
+                trigger="raise_cash",
+                destination="wallet",
+                asset="USDT",
+                amount=amount + fee,
+            )
             return
         cex_equity = sum(book.venue_equity_usdt.values()) + book.values.get(self.spot_key, 0.0)
         yield from self.unwind(min(1.0, amount / cex_equity), action, market)
@@ -95,20 +119,39 @@ class Basis(StrategyManager):
         released cash to the wallet (domain 9.2 withdraw)."""
         book = self.book(market)
         released = {
-            v: fraction * (book.venue_equity_usdt.get(v, 0.0) + (book.values.get(self.spot_key, 0.0) if v == self.spot_venue else 0.0))
+            v: fraction
+            * (
+                book.venue_equity_usdt.get(v, 0.0)
+                + (book.values.get(self.spot_key, 0.0) if v == self.spot_venue else 0.0)
+            )
             for v in self.cex_venues
         }
         spot = self.qty(self.spot_key) * fraction
         if spot > MIN_UNITS:
-            yield SellSpot(venue=self.spot_venue, action=action, trigger="unwind", base=self.base, base_amount=spot)
+            yield SellSpot(
+                venue=self.spot_venue,
+                action=action,
+                trigger="unwind",
+                base=self.base,
+                base_amount=spot,
+            )
         for venue in self.hedge_venues:
             cover = -self.size(venue) * fraction
             if abs(cover) > MIN_UNITS:
-                yield TradePerp(venue=venue, action=action, trigger="unwind", base=self.base, size_delta=cover)
+                yield TradePerp(
+                    venue=venue, action=action, trigger="unwind", base=self.base, size_delta=cover
+                )
         for venue in self.cex_venues:
             send = self.usdt(venue) if fraction >= 1.0 else min(released[venue], self.usdt(venue))
             if send > MIN_USDT + 1.0:
-                yield Transfer(venue=venue, action=action, trigger="unwind", destination="wallet", asset="USDT", amount=send)
+                yield Transfer(
+                    venue=venue,
+                    action=action,
+                    trigger="unwind",
+                    destination="wallet",
+                    asset="USDT",
+                    amount=send,
+                )
 
     # --- margin bands (domain 11.2) ---------------------------------------------------------
 
@@ -138,7 +181,14 @@ class Basis(StrategyManager):
             give = min(self.surplus(donor, book), self.usdt(donor), need + 1.0)
             if donor == venue or need <= MIN_USDT or give <= 2 * MIN_USDT + 1.0:
                 continue
-            yield Transfer(venue=donor, action=action, trigger=trigger, destination=venue, asset="USDT", amount=give)
+            yield Transfer(
+                venue=donor,
+                action=action,
+                trigger=trigger,
+                destination=venue,
+                asset="USDT",
+                amount=give,
+            )
             book = self.book(market)
         need = -self.surplus(venue, book)
         price = market.usd(self.base)
@@ -146,11 +196,22 @@ class Basis(StrategyManager):
         if need <= MIN_USDT or units <= MIN_UNITS:
             return
         before = self.usdt(self.spot_venue)
-        yield SellSpot(venue=self.spot_venue, action=action, trigger=trigger, base=self.base, base_amount=units)
-        yield TradePerp(venue=venue, action=action, trigger=trigger, base=self.base, size_delta=units)
+        yield SellSpot(
+            venue=self.spot_venue, action=action, trigger=trigger, base=self.base, base_amount=units
+        )
+        yield TradePerp(
+            venue=venue, action=action, trigger=trigger, base=self.base, size_delta=units
+        )
         proceeds = self.usdt(self.spot_venue) - before
         if venue != self.spot_venue and proceeds > MIN_USDT + 1.0:
-            yield Transfer(venue=self.spot_venue, action=action, trigger=trigger, destination=venue, asset="USDT", amount=proceeds)
+            yield Transfer(
+                venue=self.spot_venue,
+                action=action,
+                trigger=trigger,
+                destination=venue,
+                asset="USDT",
+                amount=proceeds,
+            )
 
     def redeploy_excess(self, market: MarketState) -> Steps:
         """A venue above the excess band sends its surplus to the long leg (domain 11.2)."""
@@ -164,8 +225,16 @@ class Basis(StrategyManager):
                 continue
             trigger = f"margin_excess:{venue}"
             if venue != self.spot_venue:
-                yield Transfer(venue=venue, action="entry_partial", trigger=trigger, destination=self.spot_venue, asset="USDT", amount=usdt)
-                usdt -= self.config.venues[venue].withdrawal_fee["USDT"] if self.mode.costs.execution else 0.0  # type: ignore[union-attr]
+                before = self.usdt(self.spot_venue)
+                yield Transfer(
+                    venue=venue,
+                    action="entry_partial",
+                    trigger=trigger,
+                    destination=self.spot_venue,
+                    asset="USDT",
+                    amount=usdt,
+                )
+                usdt = self.usdt(self.spot_venue) - before  # what arrived, after the fee
             yield from self.add_long_and_hedge(usdt, "entry_partial", trigger, venue)
 
     # --- delta (domain 8.2 step 5) ------------------------------------------------------------
@@ -178,7 +247,13 @@ class Basis(StrategyManager):
         for venue in self.hedge_venues:
             change = -net * self.allocation[venue]
             if abs(change) > MIN_UNITS:
-                yield TradePerp(venue=venue, action="entry_partial" if change < 0 else "exit_partial", trigger="delta", base=self.base, size_delta=change)
+                yield TradePerp(
+                    venue=venue,
+                    action="entry_partial" if change < 0 else "exit_partial",
+                    trigger="delta",
+                    base=self.base,
+                    size_delta=change,
+                )
 
     def deviation(self, market: MarketState) -> Steps:
         yield from super().deviation(market)

@@ -29,16 +29,22 @@ class PureLending(StrategyManager):
         if amount <= 0:
             return
         if not self.approved:
-            yield ApproveToken(venue="wallet", action=action, trigger="approve", token="USDT", spender="aave_v3")
+            yield ApproveToken(
+                venue="wallet", action=action, trigger="approve", token="USDT", spender="aave_v3"
+            )
             self.approved = True
-        yield SupplyToAave(venue="aave_v3", action=action, trigger="deploy", asset="USDT", amount=amount)
+        yield SupplyToAave(
+            venue="aave_v3", action=action, trigger="deploy", asset="USDT", amount=amount
+        )
 
     def raise_cash(self, amount: float, action: Action, market: MarketState) -> Steps:
         supplied = self.supplied(market)
         if supplied <= 0:
             return
         take = math.inf if amount >= supplied else amount
-        yield WithdrawFromAave(venue="aave_v3", action=action, trigger="withdrawal", asset="USDT", amount=take)
+        yield WithdrawFromAave(
+            venue="aave_v3", action=action, trigger="withdrawal", asset="USDT", amount=take
+        )
 
     def deviation(self, market: MarketState) -> Steps:
         """Rebalance the reserve when a leg is off target by more than the threshold, unless
@@ -54,9 +60,21 @@ class PureLending(StrategyManager):
             return
         if gap < 0:
             amount = min(-gap, self.qty(WALLET_USDT))
-            yield SupplyToAave(venue="aave_v3", action="entry_partial", trigger="deviation", asset="USDT", amount=amount)
+            yield SupplyToAave(
+                venue="aave_v3",
+                action="entry_partial",
+                trigger="deviation",
+                asset="USDT",
+                amount=amount,
+            )
         else:
-            yield WithdrawFromAave(venue="aave_v3", action="exit_partial", trigger="deviation", asset="USDT", amount=gap)
+            yield WithdrawFromAave(
+                venue="aave_v3",
+                action="exit_partial",
+                trigger="deviation",
+                asset="USDT",
+                amount=gap,
+            )
 
     def _worth_moving(self, amount_usdt: float, market: MarketState) -> bool:
         if not self.mode.costs.gas:

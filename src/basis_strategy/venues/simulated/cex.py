@@ -26,13 +26,14 @@ from basis_strategy.math.perps import apply_fill, funding_cash_flow
 from basis_strategy.venues.interface import CostSwitches, ExecutionRejected, Ledger
 
 COST = "execution_costs"
+NOTHING = ExecutionResult()
 
 
 class SimulatedCex:
     """One exchange account (cross margin within the venue)."""
 
     def __init__(self, config: CexVenue, costs: CostSwitches) -> None:
-        self.name = config.name
+        self.name: str = config.name
         self.config = config
         self.costs = costs
         self.ledger = Ledger()
@@ -62,6 +63,8 @@ class SimulatedCex:
 
     def settle(self, market: MarketState) -> ExecutionResult:
         """Funding settling at this hour, paid on the positions held before any trade."""
+        if not market.funding:
+            return NOTHING
         legs = []
         for funding in market.funding:
             if funding.venue != self.name:
@@ -126,7 +129,9 @@ class SimulatedCex:
         self.ledger.require(key, order.amount)
         fee = self.costs.fee_rate(self.config.withdrawal_fee[order.asset])
         if fee >= order.amount:
-            raise ExecutionRejected(f"{self.name}: withdrawal {order.amount} {order.asset} below its fee {fee}")
+            raise ExecutionRejected(
+                f"{self.name}: withdrawal {order.amount} {order.asset} below its fee {fee}"
+            )
         return (Leg(key, -order.amount, "WithdrawalSent", 1.0, COST, -fee, order.asset),)
 
     def withdrawal_fee(self, asset: str) -> float:

@@ -69,18 +69,42 @@ class SimulatedWallet(ChainVenue):
     def _legs(self, instruction: Instruction, market: MarketState) -> tuple[Leg, ...]:
         if isinstance(instruction, ReceiveDeposit):
             key = cash_key("wallet", instruction.asset)
-            return (Leg(key, instruction.amount, "Deposited", 1.0, "flow", instruction.amount, instruction.asset),)
+            return (
+                Leg(
+                    key,
+                    instruction.amount,
+                    "Deposited",
+                    1.0,
+                    "flow",
+                    instruction.amount,
+                    instruction.asset,
+                ),
+            )
         if isinstance(instruction, PayWithdrawal):
             key = cash_key("wallet", instruction.asset)
             self.ledger.require(key, instruction.amount)
-            return (Leg(key, -instruction.amount, "WithdrawalPaid", 1.0, "flow", -instruction.amount, instruction.asset),)
+            return (
+                Leg(
+                    key,
+                    -instruction.amount,
+                    "WithdrawalPaid",
+                    1.0,
+                    "flow",
+                    -instruction.amount,
+                    instruction.asset,
+                ),
+            )
         if isinstance(instruction, Transfer):
             key = cash_key("wallet", instruction.asset)
             self.ledger.require(key, instruction.amount)
-            gas = self.costs.gas_leg(self.config.gas_units["erc20_transfer"], market, "erc20_transfer")
+            gas = self.costs.gas_leg(
+                self.config.gas_units["erc20_transfer"], market, "erc20_transfer"
+            )
             return (Leg(key, -instruction.amount, "TransferSent", 1.0), *gas)
         if isinstance(instruction, ApproveToken):
-            return self.costs.gas_leg(self.config.gas_units["approve"], market, f"approve:{instruction.token}")
+            return self.costs.gas_leg(
+                self.config.gas_units["approve"], market, f"approve:{instruction.token}"
+            )
         return super()._legs(instruction, market)
 
 
@@ -101,7 +125,9 @@ class SimulatedAave(ChainVenue):
             gas = self.costs.gas_leg(self.config.gas_units["supply"], market, "aave_supply")
             return (
                 Leg(cash_key("wallet", asset), -amount, "Supplied", 1.0),
-                Leg(f"aave_v3:aToken:a{asset}", scaled_from_amount(amount, index), "Supplied", index),
+                Leg(
+                    f"aave_v3:aToken:a{asset}", scaled_from_amount(amount, index), "Supplied", index
+                ),
                 *gas,
             )
         if isinstance(instruction, WithdrawFromAave):
@@ -146,7 +172,15 @@ class SimulatedDex(ChainVenue):
         cost = amount * rate
         gas = self.costs.gas_leg(self.config.gas_units["swap"], market, "dex_swap")
         return (
-            Leg(cash_key("wallet", sell), -amount, "Swapped", sell_usd, "execution_costs", -cost, sell),
+            Leg(
+                cash_key("wallet", sell),
+                -amount,
+                "Swapped",
+                sell_usd,
+                "execution_costs",
+                -cost,
+                sell,
+            ),
             Leg(cash_key("wallet", buy), received, "Swapped", buy_usd),
             *gas,
         )

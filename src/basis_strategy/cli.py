@@ -1,0 +1,153 @@
+"""`basis` command line: a thin shell over the services.
+
+    basis backtest MODE [--start --end --capital --data-dir --out --set k=v ...]
+    basis modes
+    basis validate FILE.yaml
+
+Bad input exits with code 2 and a one-line reason on stderr; nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from basis_strategy.config.loader import load_run_config
+from basis_strategy.config.models import MODE_NAMES
+from basis_strategy.config.validation import MODE_RULES
+from basis_strategy.core.errors import BasisError
+from basis_strategy.core.events import COMPONENTS
+from basis_strategy.services.backtest import (
+    BacktestOutcome,
+    prepare,
+    resolve_data_dir,
+    run_backtest,
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="basis", description="Backtest crypto yield strategies.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("backtest", help="run a backtest and write results/{request_id}/")
+    run.add_argument("mode", help="a mode name (see `basis modes`) or a mode YAML file")
+    run.add_argument("--start", help="first hour, UTC (e.g. 2024-01-01 or 2024-01-01T08:00)")
+    run.add_argument("--end", help="last hour, UTC")
+    run.add_argument("--capital", help="initial capital in share-class units")
+    run.add_argument("--data-dir", help="data folder (default: $BASIS_DATA_DIR)")
+    run.add_argument(
+        "--out", default=None, help="results folder (default: $BASIS_RESULTS_DIR or ./results)"
+    )
+    run.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key (dotted for nesting); repeatable",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    commands.add_parser("modes", help="list the strategy modes")
+    check = commands.add_parser("validate", help="validate a mode config file")
+    check.add_argument("file", help="a mode YAML file (or a mode name)")
+    check.add_argument("--data-dir", help="also check data coverage against this folder")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "modes":
+            return _modes()
+        if args.command == "validate":
+            return _validate(args)
+        return _backtest(args)
+    except BasisError as exc:
+        print(f"basis: error: {exc}".replace("\n", " "), file=sys.stderr)
+        return exc.exit_code
+
+
+def _modes() -> int:
+    for name in MODE_NAMES:
+        rule = MODE_RULES[name]
+        print(f"{name:<34} {rule.share_class:<16} {rule.summary}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    if args.data_dir or os.environ.get("BASIS_DATA_DIR"):
+        resolve_data_dir(args.data_dir, os.environ)
+        config, _ = prepare(args.file, data_dir=args.data_dir)
+        print(f"ok: {args.file} ({config.mode.mode}) is valid and its data covers the window")
+    else:
+        config = load_run_config(args.file)
+        print(
+            f"ok: {args.file} ({config.mode.mode}) is valid "
+            "(data coverage not checked: no --data-dir)"
+        )
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    sets = list(args.sets)
+    for key in ("start", "end"):
+        if getattr(args, key):
+            sets.insert(0, f"{key}={getattr(args, key)}")
+    if args.capital:
+        sets.insert(0, f"initial_capital={args.capital}")
+    out = args.out or os.environ.get("BASIS_RESULTS_DIR") or "results"
+    console = Console(stderr=True)
+    if args.quiet or not console.is_terminal:
+        outcome = run_backtest(args.mode, sets, args.data_dir, out)
+    else:
+        columns = (
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} h"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task(args.mode, total=None)
+            outcome = run_backtest(
+                args.mode,
+                sets,
+                args.data_dir,
+                out,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    _print_result(outcome)
+    print(outcome.path)
+    return 0
+
+
+def _print_result(outcome: BacktestOutcome) -> None:
+    s = outcome.summary
+    unit = s["currency"]
+    table = Table(title=f"{s['mode']}  {s['start'][:16]} -> {s['end'][:16]}", show_header=False)
+    rows = [
+        ("initial capital", f"{s['initial_capital']:,.4f} {unit}"),
+        ("final equity", f"{s['final_equity']:,.4f} {unit}"),
+        ("total return", f"{s['total_return']:.4%}"),
+        ("APY (NAV per share)", f"{s['apy']:.4%}"),
+        ("max drawdown", f"{s['max_drawdown']:.4%}"),
+        *(
+            (name, f"{s['pnl_attribution'][name]:,.4f} {unit}")
+            for name in COMPONENTS
+            if s["pnl_attribution"][name]
+        ),
+        ("residual (sum)", f"{s['reconciliation_residual']:.3e} {unit}"),
+        ("hours / events", f"{s['hours']:,} / {s['events']:,}"),
+        ("data bridges", str(len(s["data_bridges"]))),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""Backtest service: one request in, one results folder out (ADR-005, ADR-040).
+
+The CLI (and later the API) are thin shells over `run_backtest`. Every request builds a
+fresh config, data provider, venues and engine; nothing is shared but loaded data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from basis_strategy.config.loader import RunConfig, load_run_config
+from basis_strategy.core.errors import ConfigError
+from basis_strategy.data.provider import HistoricalDataProvider
+from basis_strategy.engine import EventDrivenStrategyEngine, Progress, build_simulated_venues
+from basis_strategy.strategies.factory import runnable
+
+
+@dataclass(frozen=True)
+class BacktestOutcome:
+    path: Path
+    summary: dict[str, Any]
+
+
+def resolve_data_dir(data_dir: str | Path | None, env: Mapping[str, str]) -> Path:
+    """`--data-dir`, else `BASIS_DATA_DIR`; there is no silent default."""
+    chosen = data_dir or env.get("BASIS_DATA_DIR")
+    if not chosen:
+        raise ConfigError("data_dir", "no data folder given: pass --data-dir or set BASIS_DATA_DIR")
+    return Path(chosen)
+
+
+def new_request_id(mode: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{mode}-{uuid.uuid4().hex[:8]}"
+
+
+def prepare(
+    name_or_path: str,
+    sets: Sequence[str] = (),
+    data_dir: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[RunConfig, HistoricalDataProvider]:
+    """Validate the request at every level (config, mode, data) before anything is written."""
+    env = os.environ if env is None else env
+    config = load_run_config(name_or_path, sets, env=env)
+    if not runnable(config.mode.mode):
+        raise ConfigError(
+            "mode", f"{config.mode.mode} is configured and validated but cannot run yet"
+        )
+    data = HistoricalDataProvider(config, resolve_data_dir(data_dir, env))
+    return config, data
+
+
+def run_backtest(
+    name_or_path: str,
+    sets: Sequence[str] = (),
+    data_dir: str | Path | None = None,
+    out_dir: str | Path = "results",
+    env: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+) -> BacktestOutcome:
+    """Run one backtest and write `out_dir/{request_id}/` atomically."""
+    config, data = prepare(name_or_path, sets, data_dir, env)
+    engine = EventDrivenStrategyEngine(config, data, build_simulated_venues(config))
+    engine.run(progress)
+    request_id = new_request_id(config.mode.mode)
+    path = engine.write(Path(out_dir), request_id)
+    summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+    return BacktestOutcome(path, summary)
