@@ -246,7 +246,7 @@ class ModeConfig(StrictModel):
     def _window(self) -> ModeConfig:
         if self.start >= self.end:
             raise ValueError(
-                f"start ({self.start.isoformat()}) must be before end ({self.end.isoformat()})"
+                f"start: must be before end ({self.end.isoformat()}), was {self.start.isoformat()}"
             )
         for i, flow in enumerate(self.flows):
             if not self.start < flow.at <= self.end:

@@ -141,12 +141,13 @@ def _check_hedge_venues(mode: ModeConfig, venues: Mapping[str, VenueConfig]) -> 
 def config_error_from(exc: ValidationError, source: str = "") -> ConfigError:
     """One line naming the field and the bad value from a pydantic error."""
     first = exc.errors()[0]
-    loc = ".".join(str(part) for part in first["loc"] if not _is_union_tag(part))
+    parts = first["loc"][1:] if source and first["loc"] else first["loc"]  # drop a union tag
+    loc = ".".join(str(part) for part in parts)
     field = f"{source}{loc}" if loc else (source.rstrip(".") or "config")
     message = first["msg"].removeprefix("Value error, ")
     sub_field = re.match(r"^([a-z_][a-z0-9_.]*): ", message)
     if sub_field:  # a model rule naming one of its own fields: "allocation: must sum to 1"
-        field = f"{field}.{sub_field.group(1)}"
+        field = f"{source}{loc}.{sub_field.group(1)}" if loc else f"{source}{sub_field.group(1)}"
         message = message[sub_field.end() :]
     if first["type"] == "extra_forbidden":
         message = "unknown key"
@@ -158,7 +159,3 @@ def config_error_from(exc: ValidationError, source: str = "") -> ConfigError:
     if more:
         message += f" (+{more} more error{'s' if more > 1 else ''})"
     return ConfigError(field, message)
-
-
-def _is_union_tag(part: object) -> bool:
-    return isinstance(part, str) and part in {"cex", "lending", "dex", "staking", "flash", "rpc"}
