@@ -127,13 +127,17 @@ class StrategyManager:
         equity = self.book(market).equity
         if amount > equity * (1 + 1e-9):
             amount = equity  # a redemption cannot exceed the fund
-        free = self.qty(self.wallet_cash)
-        if amount > free:
-            full = amount >= self.mode.full_exit_ratio * equity
-            action: Action = "exit_full" if full else "exit_partial"
-            need = math.inf if full else (amount - free) * (1 + self.mode.withdrawal_cost_buffer)
-            yield from self.raise_cash(need, action, market)
-        paid = min(amount, self.qty(self.wallet_cash))
+        full = amount >= self.mode.full_exit_ratio * equity
+        if full:  # exit_full: the redeemer gets what the unwind releases, after its costs
+            yield from self.raise_cash(math.inf, "exit_full", market)
+            amount = min(amount, self.qty(self.wallet_cash))
+        for _ in range(2):  # a second pass covers costs above the buffer; then the venue refuses
+            shortfall = amount - self.qty(self.wallet_cash)
+            if shortfall <= 0:
+                break
+            buffer = 1 + self.mode.withdrawal_cost_buffer
+            yield from self.raise_cash(shortfall * buffer, "exit_partial", market)
+        paid = amount
         yield PayWithdrawal(
             venue="wallet", action="flow", trigger="withdrawal", asset=self.currency, amount=paid
         )
@@ -153,11 +157,8 @@ class StrategyManager:
         if missing_eth <= 1e-12:
             return
         usdt = missing_eth * market.usd("ETH") * 1.01  # covers the swap fee and slippage
-        yield from (
-            self.raise_cash(usdt - self.qty(WALLET_USDT), "exit_partial", market)
-            if usdt > self.qty(WALLET_USDT)
-            else iter(())
-        )
+        if usdt > self.qty(WALLET_USDT):
+            yield from self.raise_cash(usdt - self.qty(WALLET_USDT), "exit_partial", market)
         yield SwapOnDex(
             venue="uniswap",
             action=action,

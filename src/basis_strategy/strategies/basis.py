@@ -14,12 +14,13 @@ from typing import Any
 
 from basis_strategy.components.monitors import Exposure
 from basis_strategy.config.loader import RunConfig
+from basis_strategy.config.models import CexVenue
 from basis_strategy.core.instructions import Action, BuySpot, SellSpot, TradePerp, Transfer
 from basis_strategy.core.instruments import cash_key, perp_key
 from basis_strategy.data.market import MarketState
 from basis_strategy.strategies.base import Steps, StrategyManager
 
-MIN_USDT = 1.0  # smaller cash moves are not worth an instruction
+MIN_USDT = 10.0  # smaller cash moves are not worth an instruction
 MIN_UNITS = 1e-9
 
 
@@ -38,6 +39,12 @@ class Basis(StrategyManager):
         self.tolerance = hedge.delta_tolerance
         self.spot_key = cash_key(self.spot_venue, self.base)
         self.cex_venues = tuple(dict.fromkeys((*self.hedge_venues, self.spot_venue)))
+
+    def fee(self, venue: str) -> float:
+        """The venue's flat USDT withdrawal fee (0 with execution costs off)."""
+        config = self.config.venues[venue]
+        assert isinstance(config, CexVenue)
+        return config.withdrawal_fee["USDT"] if self.mode.costs.execution else 0.0
 
     def size(self, venue: str) -> float:
         return self.qty(perp_key(venue, self.base))
@@ -100,7 +107,7 @@ class Basis(StrategyManager):
             return
         book = self.book(market)
         richest = max(self.cex_venues, key=lambda v: self.surplus(v, book))
-        fee = 1.0
+        fee = self.fee(richest)
         if amount + fee <= min(self.surplus(richest, book), self.usdt(richest)):
             yield Transfer(
                 venue=richest,
@@ -143,7 +150,7 @@ class Basis(StrategyManager):
                 )
         for venue in self.cex_venues:
             send = self.usdt(venue) if fraction >= 1.0 else min(released[venue], self.usdt(venue))
-            if send > MIN_USDT + 1.0:
+            if send > MIN_USDT + self.fee(venue):
                 yield Transfer(
                     venue=venue,
                     action=action,
@@ -178,8 +185,8 @@ class Basis(StrategyManager):
         book = self.book(market)
         for donor in sorted(self.hedge_venues, key=lambda v: -self.surplus(v, book)):
             need = -self.surplus(venue, book)
-            give = min(self.surplus(donor, book), self.usdt(donor), need + 1.0)
-            if donor == venue or need <= MIN_USDT or give <= 2 * MIN_USDT + 1.0:
+            give = min(self.surplus(donor, book), self.usdt(donor), need + self.fee(donor))
+            if donor == venue or need <= MIN_USDT or give <= MIN_USDT + self.fee(donor):
                 continue
             yield Transfer(
                 venue=donor,
@@ -203,7 +210,7 @@ class Basis(StrategyManager):
             venue=venue, action=action, trigger=trigger, base=self.base, size_delta=units
         )
         proceeds = self.usdt(self.spot_venue) - before
-        if venue != self.spot_venue and proceeds > MIN_USDT + 1.0:
+        if venue != self.spot_venue and proceeds > MIN_USDT + self.fee(self.spot_venue):
             yield Transfer(
                 venue=self.spot_venue,
                 action=action,
@@ -221,7 +228,7 @@ class Basis(StrategyManager):
                 continue
             book = self.book(market)
             usdt = min(self.surplus(venue, book) / (1 + self.target), self.usdt(venue))
-            if usdt <= 10 * MIN_USDT:
+            if usdt <= MIN_USDT + self.fee(venue):
                 continue
             trigger = f"margin_excess:{venue}"
             if venue != self.spot_venue:
