@@ -23,13 +23,16 @@ import pytest
 from basis_strategy.services.backtest import run_backtest
 
 DATA_DIR = Path(
-    os.environ.get("BASIS_DATA_DIR") or Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    os.environ.get("BASIS_DATA_DIR")
+    or Path(__file__).resolve().parents[2].parent / "shared" / "data"
 )
 T_CUT = pd.Timestamp("2024-07-15T13:00:00Z")
 LOOKAHEAD_START = "start=2024-05-01T00:00:00Z"
 LOOKAHEAD_END_CUT = "end=2024-07-15T13:00:00Z"
 LOOKAHEAD_END_FULL = "end=2024-09-30T00:00:00Z"
-FLOWS = "flows=[{at: 2024-06-01T00:00:00Z, amount: 50000}, {at: 2024-07-15T00:00:00Z, amount: -30000}]"
+FLOWS = (
+    "flows=[{at: 2024-06-01T00:00:00Z, amount: 50000}, {at: 2024-07-15T00:00:00Z, amount: -30000}]"
+)
 # Margin bands with the warning just above critical: a venue usually jumps from above the
 # warning to at or below critical within one hour, so the critical override really runs.
 STRESSED_BANDS = "hedge.margin_ratio_warning=0.205"
@@ -59,9 +62,17 @@ class Run:
     def events(self) -> pd.DataFrame:
         frame = pd.read_csv(
             self.path / "event_log.csv",
-            dtype={"venue": str, "instrument": str, "pnl_component": str, "note": str, "marks": str},
+            dtype={
+                "venue": str,
+                "instrument": str,
+                "pnl_component": str,
+                "note": str,
+                "marks": str,
+            },
             keep_default_na=False,
-            na_values={c: [""] for c in ("amount", "price", "pnl_amount", "after_qty", "after_entry")},
+            na_values={
+                c: [""] for c in ("amount", "price", "pnl_amount", "after_qty", "after_entry")
+            },
             low_memory=False,
         )
         frame["time"] = pd.to_datetime(frame["timestamp"], utc=True)
@@ -77,7 +88,9 @@ class Run:
         return (self.path / name).read_text(encoding="utf-8")
 
 
-def _run(factory: pytest.TempPathFactory, label: str, mode: str, sets: list[str], data: Path = DATA_DIR) -> Run:
+def _run(
+    factory: pytest.TempPathFactory, label: str, mode: str, sets: list[str], data: Path = DATA_DIR
+) -> Run:
     out = factory.mktemp(label)
     outcome = run_backtest(mode, sets=sets, data_dir=data, out_dir=out, env={})
     return Run(outcome.path, outcome.summary, sets)
@@ -85,7 +98,9 @@ def _run(factory: pytest.TempPathFactory, label: str, mode: str, sets: list[str]
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    assert (DATA_DIR / "README.md").is_file(), f"data folder not found: {DATA_DIR} (set BASIS_DATA_DIR)"
+    assert (DATA_DIR / "README.md").is_file(), (
+        f"data folder not found: {DATA_DIR} (set BASIS_DATA_DIR)"
+    )
     return DATA_DIR
 
 
@@ -131,7 +146,7 @@ def eth_basis_flows(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) ->
 
 # --- no look-ahead: a copy of the data cut after T_CUT ---------------------------------------
 
-TIME_COLUMNS = ("funding_timestamp", "funding_time", "targetDate", "timestamp", "Timestamp")
+TIME_COLUMNS = ("funding_timestamp", "funding_time", "targetDate", "timestamp", "Timestamp", "date")
 
 
 def parse_times(cells: list[str]) -> pd.DatetimeIndex:
@@ -174,8 +189,13 @@ def truncate_csv(path: Path, cut: pd.Timestamp) -> str | None:
 @dataclass(frozen=True)
 class TruncatedData:
     path: Path
+    cut: pd.Timestamp
     time_columns: dict[str, str]  # relative path -> time column used
     untouched: list[str]  # CSV files without a time column
+
+    @staticmethod
+    def parse_times(cells: list[str]) -> pd.DatetimeIndex:
+        return parse_times(cells)
 
 
 @pytest.fixture(scope="session")
@@ -191,27 +211,52 @@ def truncated_data(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> 
             untouched.append(relative)
         else:
             used[relative] = column
-    return TruncatedData(target, used, untouched)
+    return TruncatedData(target, T_CUT, used, untouched)
+
+
+# eth_basis hedged on binance + bybit only: it does not read the OKX ETH perp file, whose first
+# row (2024-08-01) is after the cut, so the cut copy leaves that file with a header only.
+TWO_VENUES = ["hedge.venues=[binance, bybit]", "hedge.allocation={binance: 0.5, bybit: 0.5}"]
 
 
 @dataclass(frozen=True)
 class LookaheadPair:
     mode: str
+    sets: list[str]
     cut: Run
     full: Run
 
 
-def _pair(factory: pytest.TempPathFactory, truncated: TruncatedData, mode: str) -> LookaheadPair:
-    cut = _run(factory, f"{mode}_cut", mode, [LOOKAHEAD_START, LOOKAHEAD_END_CUT], truncated.path)
-    full = _run(factory, f"{mode}_full", mode, [LOOKAHEAD_START, LOOKAHEAD_END_FULL])
-    return LookaheadPair(mode, cut, full)
+def _pair(
+    factory: pytest.TempPathFactory,
+    truncated: TruncatedData,
+    mode: str,
+    sets: list[str],
+    label: str,
+) -> LookaheadPair:
+    cut = _run(
+        factory, f"{label}_cut", mode, [LOOKAHEAD_START, LOOKAHEAD_END_CUT, *sets], truncated.path
+    )
+    full = _run(factory, f"{label}_full", mode, [LOOKAHEAD_START, LOOKAHEAD_END_FULL, *sets])
+    return LookaheadPair(mode, sets, cut, full)
 
 
 @pytest.fixture(scope="session")
-def eth_lookahead(tmp_path_factory: pytest.TempPathFactory, truncated_data: TruncatedData) -> LookaheadPair:
-    return _pair(tmp_path_factory, truncated_data, "eth_basis")
+def eth_lookahead(
+    tmp_path_factory: pytest.TempPathFactory, truncated_data: TruncatedData
+) -> LookaheadPair:
+    return _pair(tmp_path_factory, truncated_data, "eth_basis", [], "eth")
 
 
 @pytest.fixture(scope="session")
-def btc_lookahead(tmp_path_factory: pytest.TempPathFactory, truncated_data: TruncatedData) -> LookaheadPair:
-    return _pair(tmp_path_factory, truncated_data, "btc_basis")
+def eth_two_venue_lookahead(
+    tmp_path_factory: pytest.TempPathFactory, truncated_data: TruncatedData
+) -> LookaheadPair:
+    return _pair(tmp_path_factory, truncated_data, "eth_basis", TWO_VENUES, "eth_two_venues")
+
+
+@pytest.fixture(scope="session")
+def btc_lookahead(
+    tmp_path_factory: pytest.TempPathFactory, truncated_data: TruncatedData
+) -> LookaheadPair:
+    return _pair(tmp_path_factory, truncated_data, "btc_basis", [], "btc")

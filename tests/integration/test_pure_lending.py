@@ -10,7 +10,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-RATES_FILE = "protocol_data/aave/rates/aave_v3_aave-v3-ethereum_USDT_rates_2024-01-01_2025-09-18.csv"
+RATES_FILE = (
+    "protocol_data/aave/rates/aave_v3_aave-v3-ethereum_USDT_rates_2024-01-01_2025-09-18.csv"
+)
 DOMAIN_APY_2024 = 0.0669  # domain 16: index-implied APY of AAVE USDT in 2024
 
 
@@ -23,7 +25,9 @@ def liquidity_index(data_dir) -> pd.Series:
 
 def _supplied(run) -> pd.DataFrame:
     events = run.events
-    return events[(events["event_type"] == "Supplied") & (events["instrument"] == "wallet:BaseToken:USDT")]
+    return events[
+        (events["event_type"] == "Supplied") & (events["instrument"] == "wallet:BaseToken:USDT")
+    ]
 
 
 def test_all_capital_supplied_without_reserve_or_gas_buffer(pure_lending_2024):

@@ -165,7 +165,8 @@ class ResultsStore:
     ) -> dict[str, Any]:
         pnl = self.hourly_pnl()
         mode = self.config.mode
-        nav = pnl["nav_per_share"].to_numpy()
+        # shares are issued at 1.0: returns start there, so entry costs count (domain 5)
+        nav = np.concatenate(([1.0], pnl["nav_per_share"].to_numpy()))
         hours = len(pnl) - 1
         residual_ratio = (pnl["residual"].abs() / pnl["equity"].abs().clip(lower=1e-12)).max()
         return {

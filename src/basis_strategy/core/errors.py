@@ -45,6 +45,13 @@ class DataFileError(DataError):
         super().__init__(f"{where}: {message}")
 
 
+class EmptyDataFileError(DataFileError):
+    """A data file with a header and no rows."""
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__(path, "no data rows")
+
+
 class TemporaryError(BasisError):
     """A transient failure (network, rate limit): the caller may retry."""
 

@@ -26,7 +26,8 @@ class Bridge:
     source: str
     start: datetime
     end: datetime
-    hours: int
+    hours: int  # hours from start to end, inclusive
+    values: int  # values bridged: hours for a price series, settlements for funding
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -36,6 +37,7 @@ class Bridge:
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "hours": self.hours,
+            "values": self.values,
         }
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from basis_strategy.config.loader import RunConfig
-from basis_strategy.core.errors import DataError, LookAheadError
+from basis_strategy.core.errors import DataError, EmptyDataFileError, LookAheadError
 from basis_strategy.data.align import (
     NS_PER_HOUR,
     Bridge,
@@ -119,19 +119,25 @@ class HistoricalDataProvider:
     # --- hourly prices ---------------------------------------------------------------------
 
     def _price_column(self, spec: PriceSeries) -> np.ndarray:
-        loaded = [(source, self._series(source)) for source in spec.sources]
-        self._check_span(spec, loaded)
+        """Own observations (forward-filled at most `max_ffill_hours`), then each fallback in
+        turn for the hours still empty. Fallback files are read only when needed."""
         values = np.full(len(self._grid_ns), np.nan)
-        for rank, (source, series) in enumerate(loaded):
+        for rank, source in enumerate(spec.sources):
+            if rank and not np.isnan(values).any():
+                break
+            series = self._optional_series(source) if spec.extend else self._series(source)
+            if rank == 0 and not spec.extend:
+                self._check_span(source, series)
+            if series is None:
+                continue
             filled, age = asof_hours(series, self._grid_ns, self.max_ffill_hours)
             take = np.isnan(values) & ~np.isnan(filled)
             values[take] = filled[take]
-            as_proxy = rank > 0 or not spec.own_file
-            self._record(spec.name, source, take, age, as_proxy)
+            self._record(spec.name, source, take, age, as_proxy=rank > 0 or not spec.own_file)
         missing = np.isnan(values)
         if missing.any():
             first, last = runs(missing)[0]
-            primary = loaded[0][0]
+            primary = spec.sources[0]
             raise DataError(
                 f"{self.files.get(primary.label, primary.pattern)} ({primary.label}): no data "
                 f"{_stamp(self.times[first])} -> {_stamp(self.times[last])} and no bridge within "
@@ -139,13 +145,18 @@ class HistoricalDataProvider:
             )
         return values
 
-    def _check_span(self, spec: PriceSeries, loaded: list[tuple[Source, pd.Series]]) -> None:
-        spans = loaded if spec.extend else loaded[:1]
-        first = min(series.index[0] for _, series in spans)
-        last = max(series.index[-1] for _, series in spans)
+    def _optional_series(self, source: Source) -> pd.Series | None:
+        """A mark file that may hold no rows for this window: its proxies stand in (domain 3)."""
+        try:
+            return self._series(source)
+        except EmptyDataFileError:
+            return None
+
+    def _check_span(self, source: Source, series: pd.Series) -> None:
         grace = pd.Timedelta(hours=self.max_ffill_hours)
+        first, last = series.index[0], series.index[-1]
         if first > self.start or last + grace < self.end:
-            raise self._coverage_error(loaded[0][0], first, last)
+            raise self._coverage_error(source, first, last)
 
     def _record(
         self, name: str, source: Source, take: np.ndarray, age: np.ndarray, as_proxy: bool
@@ -159,6 +170,7 @@ class HistoricalDataProvider:
                     self.files.get(source.label, source.label),
                     self.times[first],
                     self.times[last],
+                    last - first + 1,
                     last - first + 1,
                 )
             )
@@ -246,6 +258,7 @@ class HistoricalDataProvider:
                     self.files[spec.proxy.source.label],
                     group[0],
                     group[-1],
+                    int((group[-1] - group[0]) / HOUR) + 1,
                     len(group),
                 )
             )

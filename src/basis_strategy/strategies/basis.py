@@ -57,6 +57,12 @@ class Basis(StrategyManager):
         equity = book.venue_equity_usdt.get(venue, 0.0)
         return equity - self.target * book.venue_notional_usdt.get(venue, 0.0)
 
+    def withdrawable(self, venue: str, book: Exposure) -> float:
+        """Surplus that is cash: unrealised profit cannot leave a venue (exchanges exclude
+        it from the withdrawable balance), so the cash left still backs m* on its own."""
+        unrealised = book.venue_equity_usdt.get(venue, 0.0) - self.usdt(venue)
+        return self.surplus(venue, book) - max(unrealised, 0.0)
+
     # --- entry ----------------------------------------------------------------------------
 
     def deploy(self, market: MarketState) -> Steps:
@@ -106,9 +112,9 @@ class Basis(StrategyManager):
             yield from self.unwind(1.0, "exit_full", market)
             return
         book = self.book(market)
-        richest = max(self.cex_venues, key=lambda v: self.surplus(v, book))
+        richest = max(self.cex_venues, key=lambda v: self.withdrawable(v, book))
         fee = self.fee(richest)
-        if amount + fee <= min(self.surplus(richest, book), self.usdt(richest)):
+        if amount + fee <= self.withdrawable(richest, book):
             yield Transfer(
                 venue=richest,
                 action=action,
@@ -183,9 +189,9 @@ class Basis(StrategyManager):
         """Bring `venue` back to m*: other venues' surplus first, then the long leg."""
         action: Action = "exit_partial"
         book = self.book(market)
-        for donor in sorted(self.hedge_venues, key=lambda v: -self.surplus(v, book)):
+        for donor in sorted(self.hedge_venues, key=lambda v: -self.withdrawable(v, book)):
             need = -self.surplus(venue, book)
-            give = min(self.surplus(donor, book), self.usdt(donor), need + self.fee(donor))
+            give = min(self.withdrawable(donor, book), need + self.fee(donor))
             if donor == venue or need <= MIN_USDT or give <= MIN_USDT + self.fee(donor):
                 continue
             yield Transfer(
@@ -226,8 +232,7 @@ class Basis(StrategyManager):
         for venue in self.hedge_venues:
             if risk.margin_level.get(venue) != "excess":
                 continue
-            book = self.book(market)
-            usdt = min(self.surplus(venue, book) / (1 + self.target), self.usdt(venue))
+            usdt = self.withdrawable(venue, self.book(market)) / (1 + self.target)
             if usdt <= MIN_USDT + self.fee(venue):
                 continue
             trigger = f"margin_excess:{venue}"

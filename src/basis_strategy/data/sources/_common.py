@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from basis_strategy.core.errors import DataFileError
+from basis_strategy.core.errors import DataFileError, EmptyDataFileError
 
 FrameOrSeries = TypeVar("FrameOrSeries", pd.Series, pd.DataFrame)
 
@@ -141,7 +141,7 @@ def read_table(
     frame = frame.fillna("")
     filled = np.flatnonzero((frame != "").any(axis=1).to_numpy())
     if not filled.size:
-        raise DataFileError(path, "no data rows")
+        raise EmptyDataFileError(path)
     return frame.iloc[: int(filled[-1]) + 1], skip + 2
 
 

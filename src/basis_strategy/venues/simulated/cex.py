@@ -83,8 +83,8 @@ class SimulatedCex:
     # --- orders --------------------------------------------------------------------------
 
     def _spot_rates(self, base: str, notional: float) -> float:
-        if self.config.spot_taker_fee is None:
-            raise ExecutionRejected(f"{self.name} has no spot market")
+        if self.config.spot_taker_fee is None or base not in self.config.slippage_bps.spot:
+            raise ExecutionRejected(f"{self.name} has no {base}/USDT spot market")
         slippage = self.costs.slippage_rate(notional, self.config.slippage_bps.spot[base])
         return self.costs.fee_rate(self.config.spot_taker_fee) + slippage
 
@@ -111,7 +111,13 @@ class SimulatedCex:
 
     def _trade_perp(self, order: TradePerp, market: MarketState) -> tuple[Leg, ...]:
         key = perp_key(self.name, order.base)
-        mark = market["perp:" + self.name + ":" + order.base + "USDT"]
+        symbol = order.base + "USDT"
+        if (
+            symbol not in self.config.perp_symbols
+            or order.base not in self.config.slippage_bps.perp
+        ):
+            raise ExecutionRejected(f"{self.name} does not list perp {symbol}")
+        mark = market["perp:" + self.name + ":" + symbol]
         notional = abs(order.size_delta) * mark
         slippage = self.costs.slippage_rate(notional, self.config.slippage_bps.perp[order.base])
         fill = mark * (1 + math.copysign(slippage, order.size_delta))
@@ -126,6 +132,8 @@ class SimulatedCex:
 
     def _withdraw(self, order: Transfer) -> tuple[Leg, ...]:
         key = cash_key(self.name, order.asset)
+        if order.asset not in self.config.withdrawal_fee:
+            raise ExecutionRejected(f"{self.name}: no withdrawal of {order.asset} configured")
         self.ledger.require(key, order.amount)
         fee = self.costs.fee_rate(self.config.withdrawal_fee[order.asset])
         if fee >= order.amount:

@@ -1,0 +1,272 @@
+"""`basis` command line, end to end in a subprocess (exit codes, stdout, stderr, files written).
+
+Bad input must exit with code 2, print one line on stderr naming the field or file and the bad
+value, and write nothing at all under --out.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DATA_DIR = Path(os.environ.get("BASIS_DATA_DIR") or REPO.parent / "shared" / "data")
+MODES_DIR = REPO / "configs" / "modes"
+RATES_DIR = "protocol_data/aave/rates"
+USDT_RATES = "aave_v3_aave-v3-ethereum_USDT_rates_2024-01-01_2025-09-18.csv"
+RESULT_FILES = {"summary.json", "hourly_pnl.csv", "balance_sheet.csv", "event_log.csv"}
+SHORT = ["--start", "2024-01-01", "--end", "2024-01-10"]
+
+
+def basis(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run `python -m basis_strategy.cli ARGS` with no BASIS_* variables from this machine."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BASIS_")}
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [sys.executable, "-m", "basis_strategy.cli", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def assert_bad_input(result: subprocess.CompletedProcess[str], out: Path, *needles: str) -> str:
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    message = result.stderr.strip()
+    assert message, "no reason given on stderr"
+    assert "\n" not in message, f"stderr is not one line: {message!r}"
+    assert "Traceback" not in message
+    for needle in needles:
+        assert needle in message, f"{needle!r} not in {message!r}"
+    assert not out.exists() or not any(out.iterdir()), (
+        f"something was written: {list(out.iterdir())}"
+    )
+    return message
+
+
+LENDING_FILES = (
+    "market_data/spot_prices/eth_usd/*",
+    "blockchain_data/gas_prices/*",
+    f"{RATES_DIR}/aave_v3_aave-v3-ethereum_USDT_rates_*.csv",
+)
+# The last ETH/USD fallback (domain 3). The bybit spot file covers every hour of pure_lending's
+# window, yet the engine refuses to start without this file (see test_lending_needs_only_its_files).
+ETH_PERP = "market_data/derivatives/futures_ohlcv/binance_ETHUSDT_perp_1h_*.csv"
+
+
+def _copy(patterns: tuple[str, ...], target: Path) -> Path:
+    assert (DATA_DIR / "README.md").is_file(), f"data folder not found: {DATA_DIR}"
+    for pattern in patterns:
+        sources = sorted(DATA_DIR.glob(pattern))
+        assert sources, pattern
+        for source in sources:
+            destination = target / source.relative_to(DATA_DIR)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination)
+    return target
+
+
+@pytest.fixture(scope="module")
+def lending_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder holding only what pure_lending reads (domain 15.2)."""
+    return _copy(LENDING_FILES, tmp_path_factory.mktemp("lending") / "data")
+
+
+@pytest.fixture(scope="module")
+def lending_data_with_perp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same plus the binance ETH perp file, so that the bad-data tests reach the AAVE file."""
+    return _copy((*LENDING_FILES, ETH_PERP), tmp_path_factory.mktemp("lending_perp") / "data")
+
+
+def _variant(source: Path, tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    shutil.copytree(source, data)
+    return data
+
+
+# --- good input -----------------------------------------------------------------------------
+
+
+def test_modes_lists_all_seven(tmp_path):
+    result = basis("modes", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    names = sorted(p.stem for p in MODES_DIR.glob("*.yaml"))
+    assert len(names) == 7
+    listed = sorted(line.split()[0] for line in result.stdout.splitlines() if line.strip())
+    assert listed == names
+
+
+def test_short_backtest_writes_one_results_folder(tmp_path):
+    out = tmp_path / "out"
+    result = basis(
+        "backtest", "pure_lending", "--data-dir", DATA_DIR, *SHORT, "--out", out, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1].strip()
+    folder = Path(last)
+    assert folder.is_dir(), last
+    assert folder.parent.resolve() == out.resolve()
+    assert [p.name for p in out.iterdir()] == [folder.name]
+    assert {p.name for p in folder.iterdir()} == RESULT_FILES
+    assert "pure_lending" in folder.name
+    assert not (tmp_path / "results").exists()  # --out was honoured
+
+
+def test_validate_a_mode_file(tmp_path):
+    result = basis("validate", MODES_DIR / "btc_basis.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "btc_basis" in result.stdout
+
+
+def test_validate_rejects_an_unknown_key(tmp_path):
+    text = (MODES_DIR / "btc_basis.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "bad_mode.yaml"
+    bad.write_text(text + "\nleverage_boost: 3\n", encoding="utf-8")
+    result = basis("validate", bad, cwd=tmp_path)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    message = result.stderr.strip()
+    assert "\n" not in message
+    assert "leverage_boost" in message
+
+
+# --- bad configuration --------------------------------------------------------------------------
+
+
+def test_unknown_config_key(tmp_path):
+    out = tmp_path / "out"
+    result = basis(
+        "backtest",
+        "pure_lending",
+        "--data-dir",
+        DATA_DIR,
+        *SHORT,
+        "--out",
+        out,
+        "--set",
+        "reserv_ratio=0.1",
+        cwd=tmp_path,
+    )
+    assert_bad_input(result, out, "reserv_ratio", "0.1")
+
+
+def test_wrong_value_type(tmp_path):
+    out = tmp_path / "out"
+    result = basis(
+        "backtest",
+        "pure_lending",
+        "--data-dir",
+        DATA_DIR,
+        *SHORT,
+        "--out",
+        out,
+        "--set",
+        "reserve_ratio=abc",
+        cwd=tmp_path,
+    )
+    assert_bad_input(result, out, "reserve_ratio", "abc")
+
+
+def test_hedge_allocation_must_sum_to_one(tmp_path):
+    out = tmp_path / "out"
+    result = basis(
+        "backtest",
+        "btc_basis",
+        "--data-dir",
+        DATA_DIR,
+        "--out",
+        out,
+        "--set",
+        "hedge.allocation.binance=0.3",
+        cwd=tmp_path,
+    )
+    assert_bad_input(result, out, "hedge.allocation", "must sum to 1", "0.9")
+
+
+def test_margin_thresholds_out_of_order(tmp_path):
+    out = tmp_path / "out"
+    result = basis(
+        "backtest",
+        "btc_basis",
+        "--data-dir",
+        DATA_DIR,
+        "--out",
+        out,
+        "--set",
+        "hedge.margin_ratio_warning=0.15",
+        cwd=tmp_path,
+    )
+    assert_bad_input(result, out, "margin_ratio_warning", "0.15")
+
+
+# --- bad data -----------------------------------------------------------------------------------
+
+
+def test_window_outside_data_coverage(tmp_path):
+    out = tmp_path / "out"
+    result = basis(
+        "backtest",
+        "pure_lending",
+        "--data-dir",
+        DATA_DIR,
+        "--start",
+        "2023-01-01",
+        "--out",
+        out,
+        cwd=tmp_path,
+    )
+    message = assert_bad_input(result, out, "2023-01-01")
+    named = [p.name for p in DATA_DIR.rglob("*.csv") if p.name in message]
+    assert named, f"no data file named in {message!r}"
+    assert "2024-01-01" in message  # the file's own coverage
+
+
+def test_missing_data_file(lending_data_with_perp, tmp_path):
+    data = _variant(lending_data_with_perp, tmp_path)
+    (data / RATES_DIR / USDT_RATES).unlink()
+    out = tmp_path / "out"
+    result = basis(
+        "backtest", "pure_lending", "--data-dir", data, *SHORT, "--out", out, cwd=tmp_path
+    )
+    assert_bad_input(result, out, "aave_v3_aave-v3-ethereum_USDT_rates_")
+
+
+def test_corrupt_csv_value(lending_data_with_perp, tmp_path):
+    data = _variant(lending_data_with_perp, tmp_path)
+    path = data / RATES_DIR / USDT_RATES
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    line_number = 6  # 1-based: the 2024-01-05 snapshot, inside the run window
+    cells = lines[line_number - 1].rstrip("\n").split(",")
+    assert cells[0].startswith("2024-01-05")
+    cells[header.index("liquidityIndex")] = "abc"
+    lines[line_number - 1] = ",".join(cells) + "\n"
+    path.write_text("".join(lines), encoding="utf-8")
+    out = tmp_path / "out"
+    result = basis(
+        "backtest", "pure_lending", "--data-dir", data, *SHORT, "--out", out, cwd=tmp_path
+    )
+    assert_bad_input(result, out, USDT_RATES, f"line {line_number}", "'abc'")
+
+
+@pytest.mark.parametrize("fixture", ["lending_data_with_perp", "lending_data"])
+def test_lending_needs_only_its_files(fixture, request, tmp_path):
+    """Control for the two data tests above: the untouched copies run.
+
+    `lending_data` holds exactly what domain 15.2 lists for pure_lending (AAVE USDT rates,
+    ETH/USD for gas, gas prices); the ETH/USD primary (bybit spot) covers every hour.
+    """
+    out = tmp_path / "out"
+    data = request.getfixturevalue(fixture)
+    result = basis(
+        "backtest", "pure_lending", "--data-dir", data, *SHORT, "--out", out, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(list(out.iterdir())) == 1
