@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from basis_strategy.core.instruments import CEX_VENUES, instrument
+from basis_strategy.core.instruments import CEX_VENUES, Instrument, instrument
 from basis_strategy.data.market import MarketState
 
 REWARD_TOKENS = frozenset({"EIGEN", "ETHFI", "KING"})
@@ -22,10 +22,13 @@ class PositionMonitor:
     def __init__(self) -> None:
         self.quantities: dict[str, float] = {}
         self.entries: dict[str, float] = {}
+        self.instruments: dict[str, Instrument] = {}
         self.version = 0
 
     def apply(self, key: str, amount: float, entry_after: float | None) -> tuple[float, float]:
         """Apply one change; returns the after-state (quantity, entry or NaN)."""
+        if key not in self.instruments:
+            self.instruments[key] = instrument(key)
         qty = self.quantities.get(key, 0.0) + amount
         self.quantities[key] = qty
         if entry_after is not None:
@@ -82,39 +85,49 @@ class ExposureMonitor:
 
     def _value(self, market: MarketState) -> Exposure:
         currency = self.currency
+        series = market.values
         usdt_price = market.unit_price("USDT", currency)
+        prices: dict[str, float] = {}  # share-class units per unit of each underlying
         values: dict[str, float] = {}
         delta: dict[str, float] = {}
-        venue_equity: dict[str, float] = {}
+        cex_equity: dict[str, float] = {}
         notional: dict[str, float] = {}
         entries = self.positions.entries
+        instruments = self.positions.instruments
         for key, qty in self.positions.quantities.items():
             if qty == 0.0:
                 continue
-            inst = instrument(key)
+            inst = instruments[key]
+            underlying, venue = inst.underlying, inst.venue
             if inst.is_perp:
-                mark = market["perp:" + inst.venue + ":" + inst.symbol]
+                mark = series[inst.mark_series]
                 pnl_usdt = qty * (mark - entries[key])
                 values[key] = pnl_usdt * usdt_price
-                venue_equity[inst.venue] = venue_equity.get(inst.venue, 0.0) + pnl_usdt
-                notional[inst.venue] = notional.get(inst.venue, 0.0) + abs(qty) * mark
-                delta[inst.underlying] = delta.get(inst.underlying, 0.0) + qty
+                cex_equity[venue] = cex_equity.get(venue, 0.0) + pnl_usdt
+                notional[venue] = notional.get(venue, 0.0) + abs(qty) * mark
+                delta[underlying] = delta.get(underlying, 0.0) + qty
                 continue
-            if inst.kind == "BaseToken" and inst.underlying == currency:
-                values[key] = qty
-            else:
-                values[key] = qty * unit_value(key, market, currency)
-            if inst.underlying == "USDT":
-                if inst.venue in CEX_VENUES:
-                    venue_equity[inst.venue] = venue_equity.get(inst.venue, 0.0) + qty
-            elif inst.underlying not in REWARD_TOKENS:
-                units = inst.sign * qty
-                if inst.index_series is not None:
-                    units *= market[inst.index_series]
-                if inst.rate_series is not None:
-                    units *= market[inst.rate_series]
-                delta[inst.underlying] = delta.get(inst.underlying, 0.0) + units
-        return Exposure(market.index, values, sum(values.values()), delta, venue_equity, notional)
+            units = self._underlying_units(inst, qty, series)
+            price = prices.get(underlying)
+            if price is None:
+                price = prices[underlying] = market.unit_price(underlying, currency)
+            values[key] = units * price
+            if underlying == "USDT":
+                if venue in CEX_VENUES:
+                    cex_equity[venue] = cex_equity.get(venue, 0.0) + qty
+            elif underlying not in REWARD_TOKENS:
+                delta[underlying] = delta.get(underlying, 0.0) + units
+        return Exposure(market.index, values, sum(values.values()), delta, cex_equity, notional)
+
+    @staticmethod
+    def _underlying_units(inst: Instrument, qty: float, series: dict[str, float]) -> float:
+        """Stored quantity -> units of the underlying (AAVE index, LST rate, debt sign)."""
+        units = inst.sign * qty
+        if inst.index_series is not None:
+            units *= series[inst.index_series]
+        if inst.rate_series is not None:
+            units *= series[inst.rate_series]
+        return units
 
 
 @dataclass(frozen=True)

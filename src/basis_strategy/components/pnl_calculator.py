@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from basis_strategy.components.execution import EventLogger
 from basis_strategy.components.monitors import REWARD_TOKENS, ExposureMonitor, PositionMonitor
 from basis_strategy.core.events import COMPONENTS
-from basis_strategy.core.instruments import instrument
+from basis_strategy.core.instruments import Instrument, instrument
 from basis_strategy.data.market import MarketState
 from basis_strategy.math.attribution import holding_terms, perp_terms
 
@@ -46,7 +46,7 @@ def marks_for(key: str, market: MarketState, currency: str) -> tuple[float, floa
     """(index, rate, price) of a holding; for a perp (mark, spot reference, USDT price)."""
     inst = instrument(key)
     if inst.is_perp:
-        mark = market["perp:" + inst.venue + ":" + inst.symbol]
+        mark = market[inst.mark_series]
         return mark, market.usd(inst.underlying), market.unit_price("USDT", currency)
     index = market[inst.index_series] if inst.index_series is not None else 1.0
     rate = market[inst.rate_series] if inst.rate_series is not None else 1.0
@@ -71,23 +71,37 @@ class PnLCalculator:
         self.prev_equity = 0.0
         self._revaluation: dict[str, float] = {}
         self._marks_now: Marks = {}
+        self._version_at_open = -1
 
     def open_hour(self, market: MarketState) -> None:
         """Revalue the start-of-hour book (before settlements and trades) at this hour's marks."""
         terms: dict[str, float] = {}
-        self._marks_now = {}
-        currency = self.currency
+        marks: Marks = {}
+        instruments = self.positions.instruments
         for key, qty in self.positions.quantities.items():
-            if qty != 0.0 and not is_cash(key, currency):
-                self._revalue(key, qty, market, terms)
+            if qty == 0.0:
+                continue
+            inst = instruments[key]
+            if inst.kind == "BaseToken" and inst.underlying == self.currency:
+                marks[key] = UNIT  # cash in the share-class currency never moves
+                continue
+            m0 = self.prev_marks[key]
+            m1 = marks[key] = marks_for(key, market, self.currency)
+            if m0 != m1:
+                self._revalue(inst, key, qty, m0, m1, terms)
         self._revaluation = terms
+        self._marks_now = marks
+        self._version_at_open = self.positions.version
 
-    def _revalue(self, key: str, qty: float, market: MarketState, terms: dict[str, float]) -> None:
-        inst = instrument(key)
-        m0 = self.prev_marks[key]
-        m1 = self._marks_now[key] = marks_for(key, market, self.currency)
-        if m0 == m1:  # nothing moved (cash in its own currency): all terms are zero
-            return
+    def _revalue(
+        self,
+        inst: Instrument,
+        key: str,
+        qty: float,
+        m0: tuple[float, float, float],
+        m1: tuple[float, float, float],
+        terms: dict[str, float],
+    ) -> None:
         if inst.is_perp:
             p = perp_terms(
                 qty, self.positions.entries[key], m0[0], m1[0], m0[1], m1[1], m0[2], m1[2]
@@ -114,14 +128,16 @@ class PnLCalculator:
         flow = self.logger.hour_flow
         pnl = equity - self.prev_equity - flow
         residual = pnl - sum(components.values())
-        known, currency = self._marks_now, self.currency
-        marks = {
-            key: known[key]
-            if key in known
-            else (UNIT if is_cash(key, currency) else marks_for(key, market, currency))
-            for key, qty in self.positions.quantities.items()
-            if qty != 0.0
-        }
+        marks = self._marks_now
+        if self.positions.version != self._version_at_open:  # trades this hour: new holdings
+            currency = self.currency
+            marks = {
+                key: marks[key]
+                if key in marks
+                else (UNIT if is_cash(key, currency) else marks_for(key, market, currency))
+                for key, qty in self.positions.quantities.items()
+                if qty != 0.0
+            }
         self.prev_marks = marks
         self.prev_equity = equity
         return HourPnL(equity, flow, pnl, components, residual), marks

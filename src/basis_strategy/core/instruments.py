@@ -31,6 +31,7 @@ class Instrument:
     rate_series: str | None
     sign: float
     is_perp: bool
+    mark_series: str  # perps: the venue's mark series (`perp:okx:ETHUSDT`); else ""
 
 
 @cache
@@ -60,8 +61,10 @@ def instrument(key: str) -> Instrument:
         underlying = symbol.removesuffix("USDT")
     elif symbol == "WETH":
         underlying = "ETH"
+    is_perp = kind == "Perp"
+    mark_series = f"perp:{venue}:{symbol}" if is_perp else ""
     return Instrument(
-        key, venue, kind, symbol, underlying, index_series, rate_series, sign, kind == "Perp"
+        key, venue, kind, symbol, underlying, index_series, rate_series, sign, is_perp, mark_series
     )
 
 

@@ -2,7 +2,8 @@
 
 `decide(market)` is a generator: it yields one instruction at a time and the engine runs the
 tight loop on it before asking for the next, so every step sees the book left by the steps
-before it. Steps, in order:
+before it. Each step checks its trigger cheaply and returns nothing to do (`NO_STEPS`) or a
+generator of instructions, so a quiet hour costs a few comparisons. Steps, in order:
 1. critical risk (override; blocks steps that add exposure until the next hour),
 2. flows (withdrawals, then deposits; the initial capital is the first deposit),
 3. warning risk and excess margin,
@@ -14,7 +15,7 @@ Subclasses implement the steps their mode needs; the actions (`entry_full`, `ent
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from basis_strategy.components.monitors import (
@@ -35,7 +36,8 @@ from basis_strategy.core.instructions import (
 from basis_strategy.core.instruments import WALLET_ETH, WALLET_USDT, cash_key
 from basis_strategy.data.market import MarketState
 
-Steps = Iterator[Instruction]
+Steps = Iterable[Instruction]
+NO_STEPS: tuple[Instruction, ...] = ()
 
 
 class StrategyManager:
@@ -74,7 +76,7 @@ class StrategyManager:
 
     # --- the decision order -----------------------------------------------------------------
 
-    def decide(self, market: MarketState) -> Steps:
+    def decide(self, market: MarketState) -> Iterator[Instruction]:
         """Yield this hour's instructions in the order of domain 8.2."""
         self.critical_ran = False
         yield from self.risk_critical(market)
@@ -85,22 +87,25 @@ class StrategyManager:
         yield from self.deviation(market)
 
     def risk_critical(self, market: MarketState) -> Steps:
-        return iter(())
+        return NO_STEPS
 
     def risk_warning(self, market: MarketState) -> Steps:
-        return iter(())
+        return NO_STEPS
 
     def dust(self, market: MarketState) -> Steps:
-        return iter(())
+        return NO_STEPS
 
     def delta(self, market: MarketState) -> Steps:
-        return iter(())
+        return NO_STEPS
 
     def deviation(self, market: MarketState) -> Steps:
-        yield from self.settle_gas_debt(market)
+        return self.settle_gas_debt(market)
 
     def on_flows(self, market: MarketState) -> Steps:
-        amounts = self.flows.get(market.t, [])
+        amounts = self.flows.get(market.t)
+        return NO_STEPS if amounts is None else self._flows(amounts, market)
+
+    def _flows(self, amounts: list[float], market: MarketState) -> Iterator[Instruction]:
         withdrawals = [-a for a in amounts if a < 0]
         deposits = [a for a in amounts if a > 0]
         for amount in withdrawals:
@@ -116,13 +121,13 @@ class StrategyManager:
 
     def deploy(self, market: MarketState) -> Steps:
         """Invest wallet cash above the reserve (entry_full on an empty book, else partial)."""
-        return iter(())
+        return NO_STEPS
 
     def raise_cash(self, amount: float, action: Action, market: MarketState) -> Steps:
         """Release `amount` of share-class cash into the wallet (exit_partial / exit_full)."""
-        return iter(())
+        return NO_STEPS
 
-    def withdraw(self, amount: float, market: MarketState) -> Steps:
+    def withdraw(self, amount: float, market: MarketState) -> Iterator[Instruction]:
         """Pay a redemption: from the reserve, else unwind (domain 8.4)."""
         equity = self.book(market).equity
         if amount > equity * (1 + 1e-9):
@@ -149,7 +154,9 @@ class StrategyManager:
         reserve = self.mode.reserve_ratio * self.book(market).equity
         return self.qty(self.wallet_cash) - reserve
 
-    def buy_gas_buffer(self, market: MarketState, action: Action, trigger: str) -> Steps:
+    def buy_gas_buffer(
+        self, market: MarketState, action: Action, trigger: str
+    ) -> Iterator[Instruction]:
         """USDT class: keep `gas_buffer_eth` ETH in the wallet for gas (domain 5)."""
         if not self.mode.costs.gas or self.currency != "USDT":
             return
@@ -171,4 +178,5 @@ class StrategyManager:
     def settle_gas_debt(self, market: MarketState) -> Steps:
         """Top the gas buffer back up once gas debt passes `gas_debt_settle_eth`."""
         if self.currency == "USDT" and self.qty(WALLET_ETH) < -self.mode.gas_debt_settle_eth:
-            yield from self.buy_gas_buffer(market, "entry_partial", "gas_debt")
+            return self.buy_gas_buffer(market, "entry_partial", "gas_debt")
+        return NO_STEPS

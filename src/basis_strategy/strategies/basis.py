@@ -9,16 +9,25 @@ excess band sends its surplus back to the long leg. Delta drift is fixed with pe
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from basis_strategy.components.monitors import Exposure
 from basis_strategy.config.loader import RunConfig
 from basis_strategy.config.models import CexVenue
-from basis_strategy.core.instructions import Action, BuySpot, SellSpot, TradePerp, Transfer
+from basis_strategy.core.instructions import (
+    Action,
+    BuySpot,
+    Instruction,
+    SellSpot,
+    TradePerp,
+    Transfer,
+)
 from basis_strategy.core.instruments import cash_key, perp_key
 from basis_strategy.data.market import MarketState
-from basis_strategy.strategies.base import Steps, StrategyManager
+from basis_strategy.strategies.base import NO_STEPS, Steps, StrategyManager
 
 MIN_USDT = 10.0  # smaller cash moves are not worth an instruction
 MIN_UNITS = 1e-9
@@ -169,14 +178,24 @@ class Basis(StrategyManager):
     # --- margin bands (domain 11.2) ---------------------------------------------------------
 
     def risk_critical(self, market: MarketState) -> Steps:
-        yield from self.restore_margins(market, ("critical",))
+        if "critical" not in self.assess(market).margin_level.values():
+            return NO_STEPS
+        return self.restore_margins(market, ("critical",))
 
     def risk_warning(self, market: MarketState) -> Steps:
+        levels = self.assess(market).margin_level.values()
+        if "critical" not in levels and "warning" not in levels and "excess" not in levels:
+            return NO_STEPS
+        return self._warnings_and_excess(market)
+
+    def _warnings_and_excess(self, market: MarketState) -> Iterator[Instruction]:
         yield from self.restore_margins(market, ("critical", "warning"))
         if not self.critical_ran:
             yield from self.redeploy_excess(market)
 
-    def restore_margins(self, market: MarketState, levels: tuple[str, ...]) -> Steps:
+    def restore_margins(
+        self, market: MarketState, levels: tuple[str, ...]
+    ) -> Iterator[Instruction]:
         risk = self.assess(market)
         for venue in self.hedge_venues:
             if risk.margin_level.get(venue) in levels:
@@ -253,8 +272,9 @@ class Basis(StrategyManager):
 
     def delta(self, market: MarketState) -> Steps:
         drift = self.assess(market).delta_drift.get(self.base, 0.0)
-        if drift <= self.tolerance:
-            return
+        return NO_STEPS if drift <= self.tolerance else self._rehedge(market)
+
+    def _rehedge(self, market: MarketState) -> Iterator[Instruction]:
         net = self.book(market).delta_units.get(self.base, 0.0)
         for venue in self.hedge_venues:
             change = -net * self.allocation[venue]
@@ -268,10 +288,10 @@ class Basis(StrategyManager):
                 )
 
     def deviation(self, market: MarketState) -> Steps:
-        yield from super().deviation(market)
-        if self.critical_ran:
-            return
+        """Gas debt, then idle wallet cash above the reserve band (deployed)."""
+        gas = super().deviation(market)
         equity = self.book(market).equity
-        excess_cash = self.deployable(market)
-        if equity > 0 and excess_cash / equity > self.mode.position_deviation_threshold:
-            yield from self.deploy(market)
+        idle = self.deployable(market) / equity if equity > 0 else 0.0
+        if self.critical_ran or idle <= self.mode.position_deviation_threshold:
+            return gas
+        return itertools.chain(gas, self.deploy(market))

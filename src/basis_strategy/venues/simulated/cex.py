@@ -40,6 +40,7 @@ class SimulatedCex:
         self.usdt_key = cash_key(self.name, "USDT")
 
     def positions(self) -> dict[str, float]:
+        """A copy of the venue's own ledger."""
         return dict(self.ledger.quantities)
 
     def execute(self, instruction: Instruction, market: MarketState) -> ExecutionResult:

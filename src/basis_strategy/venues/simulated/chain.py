@@ -38,6 +38,7 @@ class ChainVenue:
         self.costs = costs
 
     def positions(self) -> dict[str, float]:
+        """A copy of the venue's own ledger."""
         return dict(self.ledger.quantities)
 
     def receive(self, asset: str, amount: float, market: MarketState) -> ExecutionResult:
