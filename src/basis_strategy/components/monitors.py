@@ -39,19 +39,21 @@ class PositionMonitor:
     def qty(self, key: str) -> float:
         return self.quantities.get(key, 0.0)
 
-    def held(self) -> list[str]:
-        return [key for key, qty in self.quantities.items() if qty != 0.0]
+
+def underlying_units(inst: Instrument, qty: float, series: dict[str, float]) -> float:
+    """Stored quantity -> signed units of the underlying (AAVE index, LST rate, debt sign)."""
+    units = inst.sign * qty
+    if inst.index_series is not None:
+        units *= series[inst.index_series]
+    if inst.rate_series is not None:
+        units *= series[inst.rate_series]
+    return units
 
 
 def unit_value(key: str, market: MarketState, currency: str) -> float:
     """Share-class value of one stored unit of a holding (not perps): sign × I × R × π."""
     inst = instrument(key)
-    value = inst.sign * market.unit_price(inst.underlying, currency)
-    if inst.index_series is not None:
-        value *= market[inst.index_series]
-    if inst.rate_series is not None:
-        value *= market[inst.rate_series]
-    return value
+    return underlying_units(inst, 1.0, market.values) * market.unit_price(inst.underlying, currency)
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class ExposureMonitor:
                 notional[venue] = notional.get(venue, 0.0) + abs(qty) * mark
                 delta[underlying] = delta.get(underlying, 0.0) + qty
                 continue
-            units = self._underlying_units(inst, qty, series)
+            units = underlying_units(inst, qty, series)
             price = prices.get(underlying)
             if price is None:
                 price = prices[underlying] = market.unit_price(underlying, currency)
@@ -118,16 +120,6 @@ class ExposureMonitor:
             elif underlying not in REWARD_TOKENS:
                 delta[underlying] = delta.get(underlying, 0.0) + units
         return Exposure(market.index, values, sum(values.values()), delta, cex_equity, notional)
-
-    @staticmethod
-    def _underlying_units(inst: Instrument, qty: float, series: dict[str, float]) -> float:
-        """Stored quantity -> units of the underlying (AAVE index, LST rate, debt sign)."""
-        units = inst.sign * qty
-        if inst.index_series is not None:
-            units *= series[inst.index_series]
-        if inst.rate_series is not None:
-            units *= series[inst.rate_series]
-        return units
 
 
 @dataclass(frozen=True)

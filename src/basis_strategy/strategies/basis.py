@@ -12,11 +12,12 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from basis_strategy.components.monitors import Exposure
 from basis_strategy.config.loader import RunConfig
 from basis_strategy.config.models import CexVenue
+from basis_strategy.core.errors import ConfigError
 from basis_strategy.core.instructions import (
     Action,
     BuySpot,
@@ -36,8 +37,14 @@ MIN_UNITS = 1e-9
 class Basis(StrategyManager):
     """Long spot at the spot venue, short perps across the hedge venues."""
 
+    asset: ClassVar[str]
+
     def __init__(self, config: RunConfig, *parts: Any) -> None:
         super().__init__(config, *parts)
+        if config.mode.asset != self.asset:
+            raise ConfigError(
+                "asset", f"{type(self).__name__} trades {self.asset}, was {config.mode.asset!r}"
+            )
         hedge = config.mode.hedge
         assert hedge is not None
         self.base = config.mode.asset
@@ -295,3 +302,15 @@ class Basis(StrategyManager):
         if self.critical_ran or idle <= self.mode.position_deviation_threshold:
             return gas
         return itertools.chain(gas, self.deploy(market))
+
+
+class BtcBasis(Basis):
+    """btc_basis (domain 9.2): long BTC spot on the spot venue, BTCUSDT perp shorts."""
+
+    asset = "BTC"
+
+
+class EthBasis(Basis):
+    """eth_basis (domain 9.3): long ETH spot on the spot venue, ETHUSDT perp shorts."""
+
+    asset = "ETH"

@@ -6,13 +6,13 @@ from basis_strategy.components.monitors import ExposureMonitor, PositionMonitor,
 from basis_strategy.config.loader import RunConfig
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.strategies.base import StrategyManager
-from basis_strategy.strategies.basis import Basis
+from basis_strategy.strategies.basis import BtcBasis, EthBasis
 from basis_strategy.strategies.lending import PureLending
 
 STRATEGIES: dict[str, type[StrategyManager]] = {
     "pure_lending": PureLending,
-    "btc_basis": Basis,
-    "eth_basis": Basis,
+    "btc_basis": BtcBasis,
+    "eth_basis": EthBasis,
 }
 
 

@@ -69,7 +69,7 @@ def test_position_monitor_apply_returns_after_state_and_bumps_version() -> None:
     assert (qty, entry != entry) == (5.0, True)  # no entry: NaN
     assert positions.apply("binance:BaseToken:USDT", -5.0, None)[0] == 0.0
     assert positions.version == 3
-    assert positions.held() == ["binance:Perp:BTCUSDT"]
+    assert positions.qty("binance:BaseToken:USDT") == 0.0
 
 
 def test_unit_value_of_each_kind_usdt_class() -> None:
