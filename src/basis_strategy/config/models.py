@@ -81,6 +81,9 @@ class DataSettings(StrictModel):
     """How gaps may be bridged. Every bridge used is listed in the run summary."""
 
     max_ffill_hours: Annotated[int, Field(ge=0, le=24)] = 3
+    # False: forward fill first, then fallbacks (domain 15.1). True: a fallback's live value
+    # beats a stale own value (avoids marking one venue at a frozen price while others move).
+    proxy_first: bool = False
     price_proxies: dict[CexName, CexName] = Field(default_factory=_price_proxies)
     funding_proxies: dict[CexName, CexName] = Field(default_factory=_funding_proxies)
 

@@ -72,6 +72,7 @@ class HistoricalDataProvider:
         mode = config.mode
         self.start, self.end = mode.start, mode.end
         self.max_ffill_hours = mode.data.max_ffill_hours
+        self.proxy_first = mode.data.proxy_first
         index = pd.date_range(self.start, self.end, freq="h")
         self.times: list[datetime] = list(index.to_pydatetime())
         self._grid_ns = ns(index)
@@ -119,21 +120,28 @@ class HistoricalDataProvider:
     # --- hourly prices ---------------------------------------------------------------------
 
     def _price_column(self, spec: PriceSeries) -> np.ndarray:
-        """Own observations (forward-filled at most `max_ffill_hours`), then each fallback in
-        turn for the hours still empty. Fallback files are read only when needed."""
+        """Own observations, then bridges for the hours still empty, each recorded.
+
+        Default order (domain 15.1): own series forward-filled at most `max_ffill_hours`, then
+        each fallback in turn. With `data.proxy_first`, a fallback's observation of the same
+        hour is preferred to a stale own value, and forward fills come last. Fallback files are
+        read only when needed.
+        """
         values = np.full(len(self._grid_ns), np.nan)
-        for rank, source in enumerate(spec.sources):
-            if rank and not np.isnan(values).any():
-                break
-            series = self._optional_series(source) if spec.extend else self._series(source)
-            if rank == 0 and not spec.extend:
-                self._check_span(source, series)
-            if series is None:
-                continue
-            filled, age = asof_hours(series, self._grid_ns, self.max_ffill_hours)
-            take = np.isnan(values) & ~np.isnan(filled)
-            values[take] = filled[take]
-            self._record(spec.name, source, take, age, as_proxy=rank > 0 or not spec.own_file)
+        ages = (0, self.max_ffill_hours) if self.proxy_first else (self.max_ffill_hours,)
+        for max_age in ages:
+            for rank, source in enumerate(spec.sources):
+                if rank and not np.isnan(values).any():
+                    break
+                series = self._optional_series(source) if spec.extend else self._series(source)
+                if rank == 0 and not spec.extend:
+                    self._check_span(source, series)
+                if series is None:
+                    continue
+                filled, age = asof_hours(series, self._grid_ns, max_age)
+                take = np.isnan(values) & ~np.isnan(filled)
+                values[take] = filled[take]
+                self._record(spec.name, source, take, age, as_proxy=rank > 0 or not spec.own_file)
         missing = np.isnan(values)
         if missing.any():
             first, last = runs(missing)[0]

@@ -151,6 +151,18 @@ def test_binance_holes_bridged_by_three_hours_ffill_then_bybit_proxy(
     assert value_at(eth_basis, "perp:binance:ETHUSDT", after) == binance[pd.Timestamp(after)]
 
 
+def test_proxy_first_prefers_a_live_proxy_to_a_stale_own_price(data_dir: Path) -> None:
+    config = load_run_config("eth_basis", ["data.proxy_first=true"], env={})
+    provider = HistoricalDataProvider(config, data_dir)
+    assert bridges_of(provider, "perp:binance:ETHUSDT", "forward_fill") == []
+    proxy = bridges_of(provider, "perp:binance:ETHUSDT", "proxy")
+    assert [b.start.date().isoformat() for b in proxy] == BINANCE_HOLE_DAYS
+    assert all(b.hours == 23 for b in proxy)  # the whole hole, from its first hour
+    bybit = ohlcv_open(data_dir / BYBIT_ETH_PERP)
+    first = proxy[0].start
+    assert value_at(provider, "perp:binance:ETHUSDT", first) == bybit[pd.Timestamp(first)]
+
+
 def test_okx_funding_proxied_from_binance(
     eth_basis: HistoricalDataProvider, data_dir: Path
 ) -> None:
