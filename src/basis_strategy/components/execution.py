@@ -15,6 +15,7 @@ from basis_strategy.core.events import FLOW, Event
 from basis_strategy.core.instructions import (
     ExecutionResult,
     Instruction,
+    Leg,
     PayWithdrawal,
     ReceiveDeposit,
     Transfer,
@@ -44,44 +45,37 @@ class EventLogger:
         self.hour_pnl = {}
         self.hour_flow = 0.0
 
-    def log_result(
+    def log(
         self,
         t: datetime,
         bundle: int,
-        result: ExecutionResult,
-        positions: PositionMonitor,
-        market: MarketState,
+        leg: Leg,
+        pnl: float,
+        after: tuple[float, float],
         note: str,
     ) -> None:
-        """Apply each leg to the book and log it with its after-state."""
-        for leg in result.legs:
-            qty, entry = positions.apply(leg.instrument, leg.amount, leg.entry_after)
-            pnl = 0.0
-            if leg.pnl_component:
-                pnl = leg.pnl_native * market.unit_price(leg.pnl_asset, self.currency)
-                if leg.pnl_component == FLOW:
-                    self.hour_flow += pnl
-                else:
-                    self.hour_pnl[leg.pnl_component] = (
-                        self.hour_pnl.get(leg.pnl_component, 0.0) + pnl
-                    )
-            self.events.append(
-                Event(
-                    len(self.events) + 1,
-                    t,
-                    bundle,
-                    leg.event_type,
-                    instrument(leg.instrument).venue,
-                    leg.instrument,
-                    leg.amount,
-                    leg.price,
-                    leg.pnl_component,
-                    pnl,
-                    qty,
-                    entry,
-                    note,
-                )
+        """Number and keep one change; add its P&L (share-class units) to the hour's sums."""
+        if leg.pnl_component == FLOW:
+            self.hour_flow += pnl
+        elif leg.pnl_component:
+            self.hour_pnl[leg.pnl_component] = self.hour_pnl.get(leg.pnl_component, 0.0) + pnl
+        self.events.append(
+            Event(
+                len(self.events) + 1,
+                t,
+                bundle,
+                leg.event_type,
+                instrument(leg.instrument).venue,
+                leg.instrument,
+                leg.amount,
+                leg.price,
+                leg.pnl_component,
+                pnl,
+                after[0],
+                after[1],
+                note,
             )
+        )
 
     def log_mark(
         self, t: datetime, equity: float, marks: dict[str, tuple[float, float, float]]
@@ -105,6 +99,40 @@ class EventLogger:
                 marks,
             )
         )
+
+
+class PositionUpdateHandler:
+    """Applies what a venue did to the position monitor, logs every change with its
+    after-state, then has reconciliation compare the book with the venue (ADR-001)."""
+
+    def __init__(
+        self,
+        positions: PositionMonitor,
+        logger: EventLogger,
+        reconciliation: Reconciliation,
+        currency: str,
+    ) -> None:
+        self.positions = positions
+        self.logger = logger
+        self.reconciliation = reconciliation
+        self.currency = currency
+
+    def apply(
+        self,
+        result: ExecutionResult,
+        venue: VenueInterface,
+        market: MarketState,
+        bundle: int,
+        note: str,
+    ) -> None:
+        for leg in result.legs:
+            after = self.positions.apply(leg.instrument, leg.amount, leg.entry_after)
+            pnl = 0.0
+            if leg.pnl_component:
+                pnl = leg.pnl_native * market.unit_price(leg.pnl_asset, self.currency)
+            self.logger.log(market.t, bundle, leg, pnl, after, note)
+        if result.legs:
+            self.reconciliation.check(venue, [leg.instrument for leg in result.legs])
 
 
 class Reconciliation:
@@ -141,23 +169,23 @@ class VenueInterfaceManager:
         self.venues = dict(venues)
         self.settling = [self.venues[name] for name in sorted(self.venues)]
 
-    def owner(self, key: str) -> VenueInterface:
-        venue = instrument(key).venue
-        return self.venues["wallet" if venue in ("aave_v3", "etherfi", "lido") else venue]
-
-    def route(self, instruction: Instruction, market: MarketState) -> list[ExecutionResult]:
-        results = [self.venues[instruction.venue].execute(instruction, market)]
-        if isinstance(instruction, Transfer):  # the destination credits what arrived
+    def route(
+        self, instruction: Instruction, market: MarketState
+    ) -> list[tuple[VenueInterface, ExecutionResult]]:
+        """Execute at the instruction's venue; a transfer is then credited at its destination."""
+        venue = self.venues[instruction.venue]
+        sent = venue.execute(instruction, market)
+        done = [(venue, sent)]
+        if isinstance(instruction, Transfer):
             fees = sum(
                 leg.pnl_native
-                for leg in results[0].legs
+                for leg in sent.legs
                 if leg.pnl_component == "execution_costs" and leg.pnl_asset == instruction.asset
             )
+            destination = self.venues[instruction.destination]
             arrived = instruction.amount + fees  # fees are negative
-            results.append(
-                self.venues[instruction.destination].receive(instruction.asset, arrived, market)
-            )
-        return results
+            done.append((destination, destination.receive(instruction.asset, arrived, market)))
+        return done
 
 
 class ExecutionManager:
@@ -166,29 +194,22 @@ class ExecutionManager:
     def __init__(
         self,
         venues: VenueInterfaceManager,
-        positions: PositionMonitor,
+        updates: PositionUpdateHandler,
         exposure: ExposureMonitor,
-        logger: EventLogger,
-        reconciliation: Reconciliation,
         shares: ShareRegister,
     ) -> None:
         self.venues = venues
-        self.positions = positions
+        self.updates = updates
         self.exposure = exposure
-        self.logger = logger
-        self.reconciliation = reconciliation
         self.shares = shares
         self.instructions = 0
 
     def run(self, instruction: Instruction, market: MarketState) -> None:
         equity_before = self.exposure.compute(market).equity
-        bundle = self.logger.new_bundle()
+        bundle = self.updates.logger.new_bundle()
         note = f"{instruction.action}:{instruction.trigger}"
-        for result in self.venues.route(instruction, market):
-            self.logger.log_result(market.t, bundle, result, self.positions, market, note)
-            keys = [leg.instrument for leg in result.legs]
-            if keys:
-                self.reconciliation.check(self.venues.owner(keys[0]), keys)
+        for venue, result in self.venues.route(instruction, market):
+            self.updates.apply(result, venue, market, bundle, note)
         if isinstance(instruction, ReceiveDeposit):
             self.shares.issue(instruction.amount, equity_before)
         elif isinstance(instruction, PayWithdrawal):
@@ -200,11 +221,8 @@ class ExecutionManager:
         for venue in self.venues.settling:
             result = venue.settle(market)
             if result.legs:
-                bundle = self.logger.new_bundle()
-                self.logger.log_result(
-                    market.t, bundle, result, self.positions, market, "settlement"
-                )
-                self.reconciliation.check(venue, [leg.instrument for leg in result.legs])
+                bundle = self.updates.logger.new_bundle()
+                self.updates.apply(result, venue, market, bundle, "settlement")
 
 
 class ShareRegister:

@@ -10,6 +10,7 @@ import pytest
 from basis_strategy.components.execution import (
     EventLogger,
     ExecutionManager,
+    PositionUpdateHandler,
     Reconciliation,
     ShareRegister,
     VenueInterfaceManager,
@@ -63,13 +64,9 @@ class Loop:
         self.logger = EventLogger("USDT")
         self.shares = ShareRegister()
         self.reconciliation = Reconciliation(self.positions)
+        updates = PositionUpdateHandler(self.positions, self.logger, self.reconciliation, "USDT")
         self.manager = ExecutionManager(
-            VenueInterfaceManager(self.venues),
-            self.positions,
-            self.exposure,
-            self.logger,
-            self.reconciliation,
-            self.shares,
+            VenueInterfaceManager(self.venues), updates, self.exposure, self.shares
         )
 
     def deposit(self, amount: float, asset: str = "USDT") -> None:
@@ -230,12 +227,21 @@ def test_settle_logs_funding_and_reconciles() -> None:
     assert loop.reconciliation.checks == checks + 1  # bybit has no position: nothing to settle
 
 
-def test_owner_maps_protocol_keys_to_the_wallet() -> None:
+def test_route_credits_a_transfer_at_its_destination() -> None:
     loop = Loop()
+    loop.deposit(1_000.0)
     manager = VenueInterfaceManager(loop.venues)
-    assert manager.owner("aave_v3:aToken:aUSDT") is loop.venues["wallet"]
-    assert manager.owner("wallet:BaseToken:ETH") is loop.venues["wallet"]
-    assert manager.owner("okx:Perp:BTCUSDT") is loop.venues["okx"]
+    order = Transfer(
+        venue="wallet",
+        action="entry_full",
+        trigger="t",
+        destination="okx",
+        asset="USDT",
+        amount=400.0,
+    )
+    done = manager.route(order, market())
+    assert [venue for venue, _ in done] == [loop.venues["wallet"], loop.venues["okx"]]
+    assert done[1][1].legs[0].amount == 400.0  # ERC-20 transfers arrive whole (gas is ETH)
     assert [v.name for v in manager.settling] == sorted(loop.venues)
 
 
@@ -299,7 +305,11 @@ def test_event_logger_converts_pnl_to_share_class_units() -> None:
         Leg("wallet:BaseToken:ETH", -0.01, "GasPaid", 10.0, "gas", -0.01, "ETH"),
         Leg("wallet:BaseToken:ETH", 2.0, "Deposited", 1.0, "flow", 2.0, "ETH"),
     )
-    logger.log_result(T0, logger.new_bundle(), ExecutionResult(legs), positions, at, "n")
+    venues = build_simulated_venues(load_run_config("btc_basis", env={}))
+    updates = PositionUpdateHandler(positions, logger, Reconciliation(positions), "ETH")
+    for venue, leg in zip((venues["okx"], venues["wallet"], venues["wallet"]), legs, strict=True):
+        venue.ledger.apply((leg,))  # type: ignore[attr-defined]
+        updates.apply(ExecutionResult((leg,)), venue, at, logger.new_bundle(), "n")
     assert [e.pnl_amount for e in logger.events] == pytest.approx([0.01, -0.01, 2.0])
     assert logger.hour_pnl == pytest.approx({"funding": 0.01, "gas": -0.01})
     assert logger.hour_flow == 2.0

@@ -17,7 +17,7 @@ from basis_strategy.components.execution import EventLogger
 from basis_strategy.components.monitors import ExposureMonitor, PositionMonitor
 from basis_strategy.components.pnl_calculator import HourPnL, PnLCalculator, marks_for
 from basis_strategy.core.events import COMPONENTS
-from basis_strategy.core.instructions import ExecutionResult, Leg
+from basis_strategy.core.instructions import Leg
 from basis_strategy.data.market import MarketState
 
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
@@ -70,11 +70,18 @@ class Calc:
         self.exposure = ExposureMonitor(self.positions, currency)
         self.logger = EventLogger(currency)
         self.pnl = PnLCalculator(self.positions, self.exposure, self.logger, currency)
+        self.currency = currency
 
     def log(self, at: MarketState, *legs: Leg) -> None:
-        self.logger.log_result(
-            at.t, self.logger.new_bundle(), ExecutionResult(legs), self.positions, at, "test"
-        )
+        bundle = self.logger.new_bundle()
+        for leg in legs:
+            after = self.positions.apply(leg.instrument, leg.amount, leg.entry_after)
+            pnl = (
+                leg.pnl_native * at.unit_price(leg.pnl_asset, self.currency)
+                if leg.pnl_component
+                else 0.0
+            )
+            self.logger.log(at.t, bundle, leg, pnl, after, "test")
 
     def hour(self, at: MarketState, *legs: Leg) -> HourPnL:
         self.logger.start_hour()

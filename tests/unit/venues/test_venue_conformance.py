@@ -283,7 +283,7 @@ def route(
     system = build_system(costs)
     at = market()
     before = sum(holdings_value(ledger, at) for ledger in ledgers(system))
-    results = VenueInterfaceManager(system).route(case.instruction, at)
+    results = [result for _, result in VenueInterfaceManager(system).route(case.instruction, at)]
     after = sum(holdings_value(ledger, at) for ledger in ledgers(system))
     gross = sum(gross_value(ledger, at) for ledger in ledgers(system))
     return system, before, after, results, gross
