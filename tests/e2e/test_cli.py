@@ -57,9 +57,6 @@ LENDING_FILES = (
     "blockchain_data/gas_prices/*",
     f"{RATES_DIR}/aave_v3_aave-v3-ethereum_USDT_rates_*.csv",
 )
-# The last ETH/USD fallback (domain 3). The bybit spot file covers every hour of pure_lending's
-# window, yet the engine refuses to start without this file (see test_lending_needs_only_its_files).
-ETH_PERP = "market_data/derivatives/futures_ohlcv/binance_ETHUSDT_perp_1h_*.csv"
 
 
 def _copy(patterns: tuple[str, ...], target: Path) -> Path:
@@ -78,12 +75,6 @@ def _copy(patterns: tuple[str, ...], target: Path) -> Path:
 def lending_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data folder holding only what pure_lending reads (domain 15.2)."""
     return _copy(LENDING_FILES, tmp_path_factory.mktemp("lending") / "data")
-
-
-@pytest.fixture(scope="module")
-def lending_data_with_perp(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The same plus the binance ETH perp file, so that the bad-data tests reach the AAVE file."""
-    return _copy((*LENDING_FILES, ETH_PERP), tmp_path_factory.mktemp("lending_perp") / "data")
 
 
 def _variant(source: Path, tmp_path: Path) -> Path:
@@ -228,8 +219,8 @@ def test_window_outside_data_coverage(tmp_path):
     assert "2024-01-01" in message  # the file's own coverage
 
 
-def test_missing_data_file(lending_data_with_perp, tmp_path):
-    data = _variant(lending_data_with_perp, tmp_path)
+def test_missing_data_file(lending_data, tmp_path):
+    data = _variant(lending_data, tmp_path)
     (data / RATES_DIR / USDT_RATES).unlink()
     out = tmp_path / "out"
     result = basis(
@@ -238,8 +229,8 @@ def test_missing_data_file(lending_data_with_perp, tmp_path):
     assert_bad_input(result, out, "aave_v3_aave-v3-ethereum_USDT_rates_")
 
 
-def test_corrupt_csv_value(lending_data_with_perp, tmp_path):
-    data = _variant(lending_data_with_perp, tmp_path)
+def test_corrupt_csv_value(lending_data, tmp_path):
+    data = _variant(lending_data, tmp_path)
     path = data / RATES_DIR / USDT_RATES
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     header = lines[0].rstrip("\n").split(",")
@@ -256,17 +247,29 @@ def test_corrupt_csv_value(lending_data_with_perp, tmp_path):
     assert_bad_input(result, out, USDT_RATES, f"line {line_number}", "'abc'")
 
 
-@pytest.mark.parametrize("fixture", ["lending_data_with_perp", "lending_data"])
-def test_lending_needs_only_its_files(fixture, request, tmp_path):
-    """Control for the two data tests above: the untouched copies run.
+def test_lending_needs_only_its_files(lending_data, tmp_path):
+    """Control for the two data tests above: the untouched copy runs.
 
     `lending_data` holds exactly what domain 15.2 lists for pure_lending (AAVE USDT rates,
     ETH/USD for gas, gas prices); the ETH/USD primary (bybit spot) covers every hour.
     """
     out = tmp_path / "out"
-    data = request.getfixturevalue(fixture)
     result = basis(
-        "backtest", "pure_lending", "--data-dir", data, *SHORT, "--out", out, cwd=tmp_path
+        "backtest", "pure_lending", "--data-dir", lending_data, *SHORT, "--out", out, cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
     assert len(list(out.iterdir())) == 1
+
+
+def test_a_mode_that_cannot_run_yet_is_refused_before_reading_data(tmp_path):
+    out = tmp_path / "out"
+    result = basis(
+        "backtest", "eth_leveraged", "--data-dir", tmp_path / "none", "--out", out, cwd=tmp_path
+    )
+    assert_bad_input(result, out, "mode", "eth_leveraged", "cannot run yet")
+
+
+def test_no_data_folder_given(tmp_path):
+    out = tmp_path / "out"
+    result = basis("backtest", "pure_lending", *SHORT, "--out", out, cwd=tmp_path)
+    assert_bad_input(result, out, "data_dir", "BASIS_DATA_DIR")

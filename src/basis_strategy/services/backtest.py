@@ -19,7 +19,7 @@ from basis_strategy.config.loader import RunConfig, load_run_config
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.data.provider import HistoricalDataProvider
 from basis_strategy.engine import EventDrivenStrategyEngine, Progress, build_simulated_venues
-from basis_strategy.strategies.factory import runnable
+from basis_strategy.strategies.factory import strategy_class
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,7 @@ def prepare(
     """Validate the request at every level (config, mode, data) before anything is written."""
     env = os.environ if env is None else env
     config = load_run_config(name_or_path, sets, env=env)
-    if not runnable(config.mode.mode):
-        raise ConfigError(
-            "mode", f"{config.mode.mode} is configured and validated but cannot run yet"
-        )
+    strategy_class(config.mode.mode)  # refuse a mode that cannot run before reading data
     data = HistoricalDataProvider(config, resolve_data_dir(data_dir, env))
     return config, data
 

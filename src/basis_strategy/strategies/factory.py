@@ -16,19 +16,19 @@ STRATEGIES: dict[str, type[StrategyManager]] = {
 }
 
 
-def runnable(mode: str) -> bool:
-    return mode in STRATEGIES
+def strategy_class(mode: str) -> type[StrategyManager]:
+    """The mode's strategy manager class; the DeFi staking modes validate but do not run yet."""
+    cls = STRATEGIES.get(mode)
+    if cls is None:
+        raise ConfigError(
+            "mode",
+            f"{mode} is configured and validated but cannot run yet "
+            f"(runnable now: {', '.join(STRATEGIES)})",
+        )
+    return cls
 
 
 def build_strategy(
     config: RunConfig, positions: PositionMonitor, exposure: ExposureMonitor, risk: RiskMonitor
 ) -> StrategyManager:
-    """The mode's strategy manager; the DeFi staking modes validate but do not run yet."""
-    cls = STRATEGIES.get(config.mode.mode)
-    if cls is None:
-        raise ConfigError(
-            "mode",
-            f"{config.mode.mode} is configured and validated but cannot run yet "
-            f"(runnable now: {', '.join(STRATEGIES)})",
-        )
-    return cls(config, positions, exposure, risk)
+    return strategy_class(config.mode.mode)(config, positions, exposure, risk)
