@@ -11,7 +11,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from basis_strategy.math.aave import SECONDS_PER_YEAR
+from basis_strategy.math.aave import project_borrow_index, project_liquidity_index
 
 NS_PER_HOUR = 3_600_000_000_000
 NS_PER_SECOND = 1_000_000_000
@@ -84,8 +84,8 @@ def project_aave_daily(
     rl = daily["liquidity_rate"].to_numpy(dtype=np.float64)[safe]
     bi0 = daily["borrow_index"].to_numpy(dtype=np.float64)[safe]
     rb = daily["borrow_rate"].to_numpy(dtype=np.float64)[safe]
-    li = li0 * (1.0 + rl * dt_seconds / SECONDS_PER_YEAR)
-    bi = bi0 * (1.0 + rb / SECONDS_PER_YEAR) ** dt_seconds
+    li = project_liquidity_index(li0, rl, dt_seconds)
+    bi = project_borrow_index(bi0, rb, dt_seconds)
     stale = ~found | (dt_seconds > max_age_hours * 3600)
     for column in (li, bi, rl, rb):
         column[stale] = np.nan

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
+from basis_strategy.config.models import AaveVenue
 from basis_strategy.core.instructions import Action, ApproveToken, SupplyToAave, WithdrawFromAave
 from basis_strategy.core.instruments import WALLET_USDT
 from basis_strategy.data.market import MarketState
 from basis_strategy.math.aave import SECONDS_PER_YEAR
+from basis_strategy.math.costs import gas_cost_eth
 from basis_strategy.strategies.base import Steps, StrategyManager
 
 A_USDT = "aave_v3:aToken:aUSDT"
@@ -17,7 +19,7 @@ MONTH_SECONDS = SECONDS_PER_YEAR / 12
 class PureLending(StrategyManager):
     """Targets: aUSDT underlying = E × (1 − R_res); the reserve is the rest."""
 
-    approved = False
+    approved = False  # USDT approved for AAVE (one transaction, before the first supply)
 
     def supplied(self, market: MarketState) -> float:
         return self.qty(A_USDT) * market["aave_li:USDT"]
@@ -79,6 +81,8 @@ class PureLending(StrategyManager):
     def _worth_moving(self, amount_usdt: float, market: MarketState) -> bool:
         if not self.mode.costs.gas:
             return True
-        gas_usd = 250_000 * market.gas_gwei() * 1e-9 * market.usd("ETH")
+        aave = self.config.venues["aave_v3"]
+        assert isinstance(aave, AaveVenue)
+        gas_usd = gas_cost_eth(aave.gas_units["supply"], market.gas_gwei()) * market.usd("ETH")
         month_yield_usd = amount_usdt * market["aave_lr:USDT"] * MONTH_SECONDS / SECONDS_PER_YEAR
         return gas_usd < month_yield_usd
