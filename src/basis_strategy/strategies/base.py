@@ -136,15 +136,14 @@ class StrategyManager:
         if full:  # exit_full: the redeemer gets what the unwind releases, after its costs
             yield from self.raise_cash(math.inf, "exit_full", market)
             amount = min(amount, self.qty(self.wallet_cash))
-        for _ in range(2):  # a second pass covers costs above the buffer; then the venue refuses
+        buffer = 1 + self.mode.withdrawal_cost_buffer
+        for _ in range(2):  # a second pass covers costs above the buffer; then the payout fails
             shortfall = amount - self.qty(self.wallet_cash)
             if shortfall <= 0:
                 break
-            buffer = 1 + self.mode.withdrawal_cost_buffer
             yield from self.raise_cash(shortfall * buffer, "exit_partial", market)
-        paid = amount
         yield PayWithdrawal(
-            venue="wallet", action="flow", trigger="withdrawal", asset=self.currency, amount=paid
+            venue="wallet", action="flow", trigger="withdrawal", asset=self.currency, amount=amount
         )
 
     # --- shared helpers -----------------------------------------------------------------------
