@@ -117,6 +117,18 @@ def test_validate_a_mode_file(tmp_path):
     assert "btc_basis" in result.stdout
 
 
+def test_validate_with_data_checks_coverage(tmp_path):
+    good = basis("validate", MODES_DIR / "btc_basis.yaml", "--data-dir", DATA_DIR, cwd=tmp_path)
+    assert good.returncode == 0, good.stderr
+    assert "data covers the window" in good.stdout
+    text = (MODES_DIR / "btc_basis.yaml").read_text(encoding="utf-8")
+    early = tmp_path / "early.yaml"
+    early.write_text(text.replace("start: 2024-05-01T00:00:00Z", "start: 2024-01-01T00:00:00Z"))
+    bad = basis("validate", early, "--data-dir", DATA_DIR, cwd=tmp_path)
+    assert bad.returncode == 2, (bad.stdout, bad.stderr)
+    assert "okx" in bad.stderr and "2024-01-01 00:00" in bad.stderr
+
+
 def test_validate_rejects_an_unknown_key(tmp_path):
     text = (MODES_DIR / "btc_basis.yaml").read_text(encoding="utf-8")
     bad = tmp_path / "bad_mode.yaml"

@@ -62,3 +62,50 @@ def test_an_existing_run_folder_is_never_overwritten(
         engine.write(tmp_path, "run-3")
     assert (tmp_path / "run-3" / "summary.json").read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["run-3"]
+
+
+SUMMARY_KEYS = {
+    "request_id",
+    "mode",
+    "share_class",
+    "start",
+    "end",
+    "initial_capital",
+    "final_equity",
+    "total_return",
+    "apy",
+    "max_drawdown",
+    "pnl_attribution",
+    "reconciliation_residual",
+    "hours",
+    "events",
+    "data_bridges",
+    "config",
+}
+
+
+def test_summary_holds_what_the_issue_lists(
+    engine: EventDrivenStrategyEngine, tmp_path: Path
+) -> None:
+    summary = json.loads((engine.write(tmp_path, "run-4") / "summary.json").read_text())
+    assert set(summary) >= SUMMARY_KEYS
+    assert summary["config"]["mode"]["hedge"]["margin_ratio_target"] == 0.5
+    assert set(summary["pnl_attribution"]) >= {"funding", "basis", "delta", "execution_costs"}
+    assert all(
+        {"series", "kind", "source", "start", "end"} <= set(b) for b in summary["data_bridges"]
+    )
+    # returns are measured from the 1.0 issue price, so entry costs count
+    nav_end = summary["final_equity"] / summary["initial_capital"]
+    assert summary["total_return"] == pytest.approx(nav_end - 1, rel=1e-9)
+
+
+def test_progress_is_reported_to_the_last_hour() -> None:
+    config = load_run_config("pure_lending", ["end=2024-01-03T00:00:00Z"], env={})
+    engine = EventDrivenStrategyEngine(
+        config, HistoricalDataProvider(config, DATA), build_simulated_venues(config)
+    )
+    calls: list[tuple[int, int]] = []
+    engine.run(progress=lambda done, total: calls.append((done, total)), every=10)
+    assert calls[0] == (1, 49)
+    assert calls[-1] == (49, 49)
+    assert [done for done, _ in calls] == [1, 11, 21, 31, 41, 49]
