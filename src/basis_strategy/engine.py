@@ -7,8 +7,8 @@ The full loop, once per hour t:
 4. Monitors on the pre-trade book: position -> exposure -> risk (kept for the record).
 5. The strategy manager decides, step by step (domain 8.2). For every instruction, the
    tight loop: execution manager -> venue interface manager -> venue -> position update
-   (event logger applies each leg to the position monitor and logs its after-state) ->
-   reconciliation against the venue's own view.
+   handler (applies each leg to the position monitor; the event logger numbers it and keeps
+   its after-state) -> reconciliation against the venue's own view.
 6. P&L calculator on the final book (balance P&L, attribution, residual), the hour's
    `EquityMarked` event, and the results store records the hour.
 
