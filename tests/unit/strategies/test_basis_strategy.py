@@ -35,7 +35,7 @@ ALLOCATION = {"binance": 0.4, "bybit": 0.3, "okx": 0.3}
 @pytest.fixture(scope="module")
 def data_dir() -> Path:
     if not (DATA_DIR / "README.md").is_file():
-        pytest.skip(f"data folder not found: {DATA_DIR} (set BASIS_DATA_DIR)")
+        pytest.fail(f"data folder not found: {DATA_DIR} (set BASIS_DATA_DIR)")
     return DATA_DIR
 
 
