@@ -1,6 +1,6 @@
 """Session fixtures for the acceptance tests: each backtest runs once and its folder is shared.
 
-The data folder is `$BASIS_DATA_DIR` if set, else `/work/shared/data` next to the repository.
+The data folder is `$BASIS_DATA_DIR` if set, else `../shared/data` next to the repository.
 Runs use `env={}` so that the machine's `BASIS_*` variables cannot change the configuration.
 Output files are read with plain pandas; nothing here uses the engine's own readers.
 """

@@ -17,7 +17,7 @@ WriteFile = Callable[[str, str], Path]
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The historical data folder: $BASIS_DATA_DIR, else /work/shared/data next to the repo."""
+    """The historical data folder: $BASIS_DATA_DIR, else ../shared/data next to the repo."""
     folder = Path(os.environ.get("BASIS_DATA_DIR", DEFAULT_DATA_DIR))
     if not (folder / "README.md").is_file():
         pytest.fail(f"data folder not found: {folder} (set BASIS_DATA_DIR)")
