@@ -52,6 +52,15 @@ def assert_bad_input(result: subprocess.CompletedProcess[str], out: Path, *needl
     return message
 
 
+def backtest(
+    mode: str, *args: str | Path, tmp_path: Path, data: Path = DATA_DIR
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """`basis backtest MODE --data-dir DATA ARGS --out tmp/out`; returns the result and out."""
+    out = tmp_path / "out"
+    result = basis("backtest", mode, "--data-dir", data, *args, "--out", out, cwd=tmp_path)
+    return result, out
+
+
 LENDING_FILES = (
     "market_data/spot_prices/eth_usd/*",
     "blockchain_data/gas_prices/*",
@@ -144,67 +153,23 @@ def test_validate_rejects_an_unknown_key(tmp_path):
 
 
 def test_unknown_config_key(tmp_path):
-    out = tmp_path / "out"
-    result = basis(
-        "backtest",
-        "pure_lending",
-        "--data-dir",
-        DATA_DIR,
-        *SHORT,
-        "--out",
-        out,
-        "--set",
-        "reserv_ratio=0.1",
-        cwd=tmp_path,
-    )
+    result, out = backtest("pure_lending", *SHORT, "--set", "reserv_ratio=0.1", tmp_path=tmp_path)
     assert_bad_input(result, out, "reserv_ratio", "0.1")
 
 
 def test_wrong_value_type(tmp_path):
-    out = tmp_path / "out"
-    result = basis(
-        "backtest",
-        "pure_lending",
-        "--data-dir",
-        DATA_DIR,
-        *SHORT,
-        "--out",
-        out,
-        "--set",
-        "reserve_ratio=abc",
-        cwd=tmp_path,
-    )
+    result, out = backtest("pure_lending", *SHORT, "--set", "reserve_ratio=abc", tmp_path=tmp_path)
     assert_bad_input(result, out, "reserve_ratio", "abc")
 
 
 def test_hedge_allocation_must_sum_to_one(tmp_path):
-    out = tmp_path / "out"
-    result = basis(
-        "backtest",
-        "btc_basis",
-        "--data-dir",
-        DATA_DIR,
-        "--out",
-        out,
-        "--set",
-        "hedge.allocation.binance=0.3",
-        cwd=tmp_path,
-    )
+    result, out = backtest("btc_basis", "--set", "hedge.allocation.binance=0.3", tmp_path=tmp_path)
     assert_bad_input(result, out, "hedge.allocation", "must sum to 1", "0.9")
 
 
 def test_margin_thresholds_out_of_order(tmp_path):
-    out = tmp_path / "out"
-    result = basis(
-        "backtest",
-        "btc_basis",
-        "--data-dir",
-        DATA_DIR,
-        "--out",
-        out,
-        "--set",
-        "hedge.margin_ratio_warning=0.15",
-        cwd=tmp_path,
+    result, out = backtest(
+        "btc_basis", "--set", "hedge.margin_ratio_warning=0.15", tmp_path=tmp_path
     )
     assert_bad_input(result, out, "margin_ratio_warning", "0.15")
 
@@ -213,18 +178,7 @@ def test_margin_thresholds_out_of_order(tmp_path):
 
 
 def test_window_outside_data_coverage(tmp_path):
-    out = tmp_path / "out"
-    result = basis(
-        "backtest",
-        "pure_lending",
-        "--data-dir",
-        DATA_DIR,
-        "--start",
-        "2023-01-01",
-        "--out",
-        out,
-        cwd=tmp_path,
-    )
+    result, out = backtest("pure_lending", "--start", "2023-01-01", tmp_path=tmp_path)
     message = assert_bad_input(result, out, "2023-01-01")
     named = [p.name for p in DATA_DIR.rglob("*.csv") if p.name in message]
     assert named, f"no data file named in {message!r}"
@@ -234,10 +188,7 @@ def test_window_outside_data_coverage(tmp_path):
 def test_missing_data_file(lending_data, tmp_path):
     data = _variant(lending_data, tmp_path)
     (data / RATES_DIR / USDT_RATES).unlink()
-    out = tmp_path / "out"
-    result = basis(
-        "backtest", "pure_lending", "--data-dir", data, *SHORT, "--out", out, cwd=tmp_path
-    )
+    result, out = backtest("pure_lending", *SHORT, tmp_path=tmp_path, data=data)
     assert_bad_input(result, out, "aave_v3_aave-v3-ethereum_USDT_rates_")
 
 
@@ -252,10 +203,7 @@ def test_corrupt_csv_value(lending_data, tmp_path):
     cells[header.index("liquidityIndex")] = "abc"
     lines[line_number - 1] = ",".join(cells) + "\n"
     path.write_text("".join(lines), encoding="utf-8")
-    out = tmp_path / "out"
-    result = basis(
-        "backtest", "pure_lending", "--data-dir", data, *SHORT, "--out", out, cwd=tmp_path
-    )
+    result, out = backtest("pure_lending", *SHORT, tmp_path=tmp_path, data=data)
     assert_bad_input(result, out, USDT_RATES, f"line {line_number}", "'abc'")
 
 
@@ -265,19 +213,13 @@ def test_lending_needs_only_its_files(lending_data, tmp_path):
     `lending_data` holds exactly what domain 15.2 lists for pure_lending (AAVE USDT rates,
     ETH/USD for gas, gas prices); the ETH/USD primary (bybit spot) covers every hour.
     """
-    out = tmp_path / "out"
-    result = basis(
-        "backtest", "pure_lending", "--data-dir", lending_data, *SHORT, "--out", out, cwd=tmp_path
-    )
+    result, out = backtest("pure_lending", *SHORT, tmp_path=tmp_path, data=lending_data)
     assert result.returncode == 0, result.stderr
     assert len(list(out.iterdir())) == 1
 
 
 def test_a_mode_that_cannot_run_yet_is_refused_before_reading_data(tmp_path):
-    out = tmp_path / "out"
-    result = basis(
-        "backtest", "eth_leveraged", "--data-dir", tmp_path / "none", "--out", out, cwd=tmp_path
-    )
+    result, out = backtest("eth_leveraged", tmp_path=tmp_path, data=tmp_path / "none")
     assert_bad_input(result, out, "mode", "eth_leveraged", "cannot run yet")
 
 
