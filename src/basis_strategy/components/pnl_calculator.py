@@ -36,15 +36,12 @@ class HourPnL:
 UNIT = (1.0, 1.0, 1.0)
 
 
-def is_cash(key: str, currency: str) -> bool:
-    """A plain balance in the share-class currency: its unit value is always 1."""
-    inst = instrument(key)
-    return inst.kind == "BaseToken" and inst.underlying == currency
-
-
 def marks_for(key: str, market: MarketState, currency: str) -> tuple[float, float, float]:
-    """(index, rate, price) of a holding; for a perp (mark, spot reference, USDT price)."""
+    """(index, rate, price) of a holding; for a perp (mark, spot reference, USDT price).
+    Cash in the share-class currency is always (1, 1, 1)."""
     inst = instrument(key)
+    if inst.kind == "BaseToken" and inst.underlying == currency:
+        return UNIT
     if inst.is_perp:
         mark = market[inst.mark_series]
         return mark, market.usd(inst.underlying), market.unit_price("USDT", currency)
@@ -81,14 +78,10 @@ class PnLCalculator:
         for key, qty in self.positions.quantities.items():
             if qty == 0.0:
                 continue
-            inst = instruments[key]
-            if inst.kind == "BaseToken" and inst.underlying == self.currency:
-                marks[key] = UNIT  # cash in the share-class currency never moves
-                continue
             m0 = self.prev_marks[key]
             m1 = marks[key] = marks_for(key, market, self.currency)
-            if m0 != m1:
-                self._revalue(inst, key, qty, m0, m1, terms)
+            if m0 != m1:  # unmoved marks (e.g. cash) carry no revaluation terms
+                self._revalue(instruments[key], key, qty, m0, m1, terms)
         self._revaluation = terms
         self._marks_now = marks
         self._version_at_open = self.positions.version
@@ -130,11 +123,8 @@ class PnLCalculator:
         residual = pnl - sum(components.values())
         marks = self._marks_now
         if self.positions.version != self._version_at_open:  # trades this hour: new holdings
-            currency = self.currency
             marks = {
-                key: marks[key]
-                if key in marks
-                else (UNIT if is_cash(key, currency) else marks_for(key, market, currency))
+                key: marks[key] if key in marks else marks_for(key, market, self.currency)
                 for key, qty in self.positions.quantities.items()
                 if qty != 0.0
             }

@@ -135,7 +135,7 @@ class HistoricalDataProvider:
                     break
                 series = self._optional_series(source) if spec.extend else self._series(source)
                 if rank == 0 and not spec.extend:
-                    self._check_span(source, series)
+                    self._check_span(source, series, self.max_ffill_hours)
                 if series is None:
                     continue
                 filled, age = asof_hours(series, self._grid_ns, max_age)
@@ -160,8 +160,11 @@ class HistoricalDataProvider:
         except EmptyDataFileError:
             return None
 
-    def _check_span(self, source: Source, series: pd.Series) -> None:
-        grace = pd.Timedelta(hours=self.max_ffill_hours)
+    def _check_span(
+        self, source: Source, series: pd.Series | pd.DataFrame, grace_hours: int
+    ) -> None:
+        """The run window must lie within the file's span (plus `grace_hours` at its end)."""
+        grace = pd.Timedelta(hours=grace_hours)
         first, last = series.index[0], series.index[-1]
         if first > self.start or last + grace < self.end:
             raise self._coverage_error(source, first, last)
@@ -188,10 +191,8 @@ class HistoricalDataProvider:
     def _aave_columns(self, spec: AaveSeries) -> tuple[np.ndarray, ...]:
         source = Source(f"aave v3 {spec.asset} daily rates", spec.pattern, read_aave_daily)
         daily: pd.DataFrame = self._series(source)
-        max_age = 24 + self.max_ffill_hours
-        first, last = daily.index[0], daily.index[-1]
-        if first > self.start or last + pd.Timedelta(hours=max_age) < self.end:
-            raise self._coverage_error(source, first, last)
+        max_age = 24 + self.max_ffill_hours  # a daily snapshot projects a day ahead
+        self._check_span(source, daily, max_age)
         columns = project_aave_daily(daily, self._grid_ns, max_age)
         li = columns[0]
         if np.isnan(li).any():
