@@ -210,8 +210,8 @@ class ResultsStore:
         try:
             partial.mkdir(parents=True, exist_ok=False)
             summary = self.summary(request_id, len(events), bridges, files, reconciliation_checks)
-            self.hourly_pnl().to_csv(partial / "hourly_pnl.csv", float_format="%.10g")
-            self.balance_sheet().to_csv(partial / "balance_sheet.csv", float_format="%.12g")
+            self.hourly_pnl().to_csv(partial / "hourly_pnl.csv", float_format="%.15g")
+            self.balance_sheet().to_csv(partial / "balance_sheet.csv", float_format="%.15g")
             self.event_frame(events).to_csv(
                 partial / "event_log.csv", index=False, float_format="%.17g"
             )

@@ -28,6 +28,7 @@ from basis_strategy.core.instructions import (
 )
 from basis_strategy.core.instruments import cash_key, perp_key
 from basis_strategy.data.market import MarketState
+from basis_strategy.math.leverage import basis_split, margin_topup_units
 from basis_strategy.strategies.base import NO_STEPS, Steps, StrategyManager
 
 MIN_USDT = 10.0  # smaller cash moves are not worth an instruction
@@ -87,9 +88,9 @@ class Basis(StrategyManager):
         amount = self.deployable(market)
         if amount < MIN_USDT * len(self.cex_venues):
             return
-        spot_usdt = amount / (1 + self.target)
+        spot_usdt, margin_usdt = basis_split(amount, self.target)
         for venue in self.cex_venues:
-            send = self.target * spot_usdt * self.allocation.get(venue, 0.0)
+            send = margin_usdt * self.allocation.get(venue, 0.0)
             send += spot_usdt if venue == self.spot_venue else 0.0
             yield Transfer(
                 venue="wallet",
@@ -230,8 +231,10 @@ class Basis(StrategyManager):
             )
             book = self.book(market)
         need = -self.surplus(venue, book)
-        price = market.usd(self.base)
-        units = min(need / (price * (1 + self.target)), self.qty(self.spot_key), -self.size(venue))
+        mark = market["perp:" + venue + ":" + self.base + "USDT"]
+        equity = book.venue_equity_usdt.get(venue, 0.0)
+        units = margin_topup_units(self.target, -self.size(venue), mark, equity)
+        units = min(units, self.qty(self.spot_key), -self.size(venue))
         if need <= MIN_USDT or units <= MIN_UNITS:
             return
         before = self.usdt(self.spot_venue)
