@@ -105,6 +105,65 @@ class TradePerp(Instruction):
     size_delta: float
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stake(Instruction):
+    """Mint the venue's LST with `amount` wallet ETH at the oracle rate ρ (`u = amount / ρ`)."""
+
+    amount: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestUnstake(Instruction):
+    """Queue `amount` LST units for redemption at ρ: the ETH is `{venue}:Pending:ETH` until
+    the claim, `unstake_delay_days` later, moves it to the wallet (domain 4.2 route (b))."""
+
+    amount: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Wrap(Instruction):
+    """Wallet ETH -> WETH (`amount` > 0) or WETH -> ETH (`amount` < 0), 1:1."""
+
+    amount: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetEmode(Instruction):
+    """Enable AAVE's ETH-correlated e-mode category (once; domain 4.1)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Borrow(Instruction):
+    """Borrow `amount` of `asset` from AAVE (variable rate) into the wallet."""
+
+    asset: str
+    amount: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Repay(Instruction):
+    """Repay `amount` of `asset` debt from the wallet (`math.inf`: all of it)."""
+
+    asset: str
+    amount: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlashBundle(Instruction):
+    """One atomic transaction (ADR-020, domain 10): flash-borrow `amount` of `asset`, run
+    `steps` in order, repay `amount × (1 + fee)`. All or nothing: if any step would fail
+    (a borrow above max LTV, a withdrawal leaving HF < 1, the flash not repaid), nothing is
+    applied. The steps pay no gas of their own; the bundle pays `gas_units[gas_op]` once.
+    `kind` names the sequence: entry, incremental_entry, deleverage, relever, partial_exit,
+    full_exit."""
+
+    kind: str
+    asset: str
+    amount: float
+    steps: tuple[Instruction, ...]
+    gas_op: str
+
+
 @dataclass(frozen=True, slots=True)
 class Leg:
     """One position change an execution produced, with the P&L it carries.

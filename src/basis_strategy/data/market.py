@@ -7,6 +7,9 @@ Series names:
 - `aave_lr:{ASSET}`, `aave_br:{ASSET}`: supply / variable borrow APR of the last snapshot
 - `lst_rate:{LST}`: ρ, ETH per LST (oracle); `lst_market:{LST}`: ρ_mkt (DEX)
 - `gas_gwei`: gas price
+
+Discrete items of the hour: `funding` (settlements at t) and `rewards` (restaking reward
+payouts at t, domain 4.4).
 """
 
 from __future__ import annotations
@@ -24,25 +27,59 @@ class FundingRate:
     rate_per_8h: float
 
 
+@dataclass(frozen=True, slots=True)
+class RewardPayout:
+    """A restaking reward paid at this hour (domain 4.4).
+
+    A holder is owed `per_eeth_hour × Σ_h eETH-equivalent held` over the hours h of
+    [`period_start`, `period_end`) (weETH in the wallet and supplied to AAVE, × ρ). Hours
+    before the run count as zero. `kind`: eigen_weekly, ethfi_topup, seasonal, eeth_apy_gapfill;
+    `estimate` marks the seasonal midpoints and the DefiLlama gap fill.
+    """
+
+    token: str
+    kind: str
+    period_start: datetime
+    period_end: datetime
+    per_eeth_hour: float
+    estimate: bool
+
+
+LSTS = ("weETH", "wstETH")
+
+
 class MarketState:
     """Everything known at `t`: nothing in it is stamped after `t`."""
 
-    __slots__ = ("funding", "index", "t", "values")
+    __slots__ = ("funding", "index", "rewards", "t", "values")
 
     def __init__(
-        self, t: datetime, index: int, values: dict[str, float], funding: tuple[FundingRate, ...]
+        self,
+        t: datetime,
+        index: int,
+        values: dict[str, float],
+        funding: tuple[FundingRate, ...],
+        rewards: tuple[RewardPayout, ...] = (),
     ) -> None:
         self.t = t
         self.index = index
         self.values = values
         self.funding = funding
+        self.rewards = rewards
 
     def __getitem__(self, name: str) -> float:
         return self.values[name]
 
     def usd(self, asset: str) -> float:
-        """USD per unit of `asset` (USDT counts as 1 USD)."""
-        return 1.0 if asset == "USDT" else self.values["price:" + asset]
+        """USD per unit of `asset` (USDT counts as 1 USD; WETH as ETH; an LST at its oracle
+        rate ρ × ETH, domain 3)."""
+        if asset == "USDT":
+            return 1.0
+        if asset == "WETH":
+            return self.values["price:ETH"]
+        if asset in LSTS:
+            return self.values["lst_rate:" + asset] * self.values["price:ETH"]
+        return self.values["price:" + asset]
 
     def unit_price(self, asset: str, currency: str) -> float:
         """Share-class units per unit of `asset` (π in domain 12.2)."""
