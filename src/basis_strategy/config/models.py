@@ -99,6 +99,33 @@ class DataSettings(StrictModel):
         return self
 
 
+class Shock(StrictModel):
+    """A stress applied to the run's market data after alignment (stress runs and tests).
+
+    `series`: globs over series names (`price:ETH`, `perp:*:ETHUSDT`, `lst_rate:weETH`,
+    `lst_market:*`, `aave_br:WETH`, and `funding:{venue}:{BASE}` for funding settlements).
+    `kind: move`: a relative change (−0.03 = −3 %) reached linearly from `start` to `end` and
+    held for the rest of the run. `kind: set`: the series takes `value` at every hour (or
+    settlement) in [`start`, `end`]. Each hour's value depends only on that hour's data.
+    """
+
+    series: list[str] = Field(min_length=1)
+    start: datetime
+    end: datetime
+    kind: Literal["move", "set"]
+    value: float
+
+    _hours = field_validator("start", "end")(as_utc_hour)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Shock:
+        if self.end < self.start:
+            raise ValueError(f"end: must not be before start, was {self.end.isoformat()}")
+        if self.kind == "move" and self.value <= -1.0:
+            raise ValueError(f"value: a move must be > -1, was {self.value}")
+        return self
+
+
 class Staking(StrictModel):
     """Liquid staking settings (domain 13.2)."""
 
@@ -242,6 +269,7 @@ class ModeConfig(StrictModel):
     staking: Staking | None = None
     leverage: Leverage | None = None
     hedge: Hedge | None = None
+    shocks: list[Shock] = Field(default_factory=list)
 
     _hours = field_validator("start", "end")(as_utc_hour)
 
@@ -256,6 +284,11 @@ class ModeConfig(StrictModel):
                 raise ValueError(
                     f"flows.{i}.at: must be after start and not after end, "
                     f"was {flow.at.isoformat()}"
+                )
+        for i, shock in enumerate(self.shocks):
+            if not self.start <= shock.start <= self.end:
+                raise ValueError(
+                    f"shocks.{i}.start: must lie in the run window, was {shock.start.isoformat()}"
                 )
         return self
 
