@@ -73,7 +73,7 @@ class EventLogger:
                 pnl,
                 after[0],
                 after[1],
-                note,
+                f"{note};{leg.detail}" if leg.detail else note,
             )
         )
 

@@ -169,7 +169,8 @@ class Leg:
     """One position change an execution produced, with the P&L it carries.
 
     `pnl_native` is in units of `pnl_asset` (e.g. a fee in USDT, gas in ETH); the event logger
-    converts it to share-class units with the hour's prices.
+    converts it to share-class units with the hour's prices. `detail` is appended to the
+    event's note (e.g. a reward payout's period and KING value).
     """
 
     instrument: str
@@ -180,6 +181,7 @@ class Leg:
     pnl_native: float = 0.0
     pnl_asset: str = ""
     entry_after: float | None = None
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,16 @@ class RewardPayout:
     estimate: bool
 
 
+@dataclass(frozen=True, slots=True)
+class AaveRisk:
+    """A collateral's AAVE v3 risk parameters in the category the account uses (domain 4.1):
+    e-mode (LST collateral, WETH debt) or standard."""
+
+    max_ltv: float
+    liquidation_threshold: float
+    liquidation_bonus: float
+
+
 LSTS = ("weETH", "wstETH")
 
 
