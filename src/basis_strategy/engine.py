@@ -30,11 +30,17 @@ from basis_strategy.components.execution import (
     ShareRegister,
     VenueInterfaceManager,
 )
-from basis_strategy.components.monitors import ExposureMonitor, PositionMonitor, RiskMonitor
+from basis_strategy.components.monitors import (
+    AaveBands,
+    ExposureMonitor,
+    PositionMonitor,
+    RiskMonitor,
+)
 from basis_strategy.components.pnl_calculator import PnLCalculator
 from basis_strategy.components.results_store import ResultsStore
 from basis_strategy.config.loader import RunConfig
 from basis_strategy.config.models import AaveVenue, CexVenue, DexVenue, RpcVenue
+from basis_strategy.core.errors import ConfigError
 from basis_strategy.data.provider import HistoricalDataProvider
 from basis_strategy.strategies.base import StrategyManager
 from basis_strategy.strategies.factory import build_strategy
@@ -60,6 +66,33 @@ def build_simulated_venues(config: RunConfig) -> dict[str, VenueInterface]:
         elif isinstance(venue, DexVenue):
             venues[name] = SimulatedDex(chain, costs, venue)
     return venues
+
+
+def aave_bands(config: RunConfig, data: HistoricalDataProvider) -> AaveBands | None:
+    """LTV thresholds of a leveraged mode, with LT from the data's e-mode parameters."""
+    leverage, staking = config.mode.leverage, config.mode.staking
+    if leverage is None or staking is None:
+        return None
+    risk = data.aave_risk(staking.lst_type, leverage.emode_enabled)
+    if leverage.target_ltv is not None and leverage.target_ltv > risk.max_ltv:
+        raise ConfigError(
+            "leverage.target_ltv",
+            f"must not exceed AAVE's max LTV {risk.max_ltv} for {staking.lst_type} (from the "
+            f"data), was {leverage.target_ltv}",
+        )
+    if leverage.ltv_critical >= risk.liquidation_threshold:
+        raise ConfigError(
+            "leverage.ltv_critical",
+            f"must be below the liquidation threshold {risk.liquidation_threshold} for "
+            f"{staking.lst_type} (from the data), was {leverage.ltv_critical}",
+        )
+    return AaveBands(
+        f"aave_v3:aToken:a{staking.lst_type}",
+        "aave_v3:debtToken:debtWETH",
+        risk.liquidation_threshold,
+        leverage.ltv_warning,
+        leverage.ltv_critical,
+    )
 
 
 @dataclass
@@ -95,7 +128,13 @@ class EventDrivenStrategyEngine:
             if hedge
             else None
         )
-        risk = RiskMonitor(exposure, tuple(hedge.venues) if hedge else (), bands)
+        risk = RiskMonitor(
+            exposure,
+            tuple(hedge.venues) if hedge else (),
+            bands,
+            aave_bands(config, data),
+            config.mode.staking.lst_type if config.mode.staking else None,
+        )
         logger = EventLogger(currency)
         shares = ShareRegister()
         updates = PositionUpdateHandler(positions, logger, Reconciliation(positions), currency)
@@ -165,4 +204,6 @@ class EventDrivenStrategyEngine:
             bridges=self.data.bridge_summary(),
             files=self.data.files,
             reconciliation_checks=self.parts.execution.updates.reconciliation.checks,
+            rejections=self.parts.execution.rejections,
+            shocks=self.data.shocks_applied,
         )

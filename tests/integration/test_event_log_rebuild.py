@@ -8,80 +8,19 @@ P&L is the last equity minus the flows. balance_sheet.csv and summary.json are o
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
+from tests.integration.rebuild import close_enough, is_perp, replay
 
 RUNS = ["btc_basis_full", "pure_lending_full"]
 REL = 1e-9
 
 
-def _is_perp(key: str) -> bool:
-    return key.split(":")[1] == "Perp"
-
-
-def _close(a: float, b: float, scale: float) -> bool:
-    return abs(a - b) <= REL * max(abs(a), abs(b), scale)
-
-
-class Book:
-    """Positions rebuilt from the log, with the largest size seen per instrument (its scale)."""
-
-    def __init__(self) -> None:
-        self.qty: dict[str, float] = {}
-        self.entry: dict[str, float] = {}
-        self.scale: dict[str, float] = {}
-
-    def apply(self, row) -> None:
-        key = row.instrument
-        qty = self.qty.get(key, 0.0) + row.amount
-        self.qty[key] = qty
-        self.scale[key] = max(self.scale.get(key, 0.0), abs(qty), abs(row.after_qty))
-        assert _close(qty, row.after_qty, self.scale[key]), (row.seq, key, qty, row.after_qty)
-        if _is_perp(key):
-            assert not math.isnan(row.after_entry), row
-            self.entry[key] = row.after_entry
-        else:
-            assert math.isnan(row.after_entry), row
-
-    def equity(self, marks: dict[str, float]) -> float:
-        total = 0.0
-        for key, qty in self.qty.items():
-            if abs(qty) <= REL * self.scale[key]:
-                continue  # closed (a dust of rounding), not marked
-            assert key in marks, f"{key} held ({qty}) but not marked"
-            if _is_perp(key):
-                total += qty * (marks[key] - self.entry[key]) * marks["price:USDT"]
-            else:
-                total += qty * marks[key]
-        return total
-
-
-def _replay(run) -> tuple[Book, list[float], float]:
-    """Replay the log; check every EquityMarked amount. Returns book, equities, net flows."""
-    book = Book()
-    equities: list[float] = []
-    flows = 0.0
-    for row in run.events.itertuples(index=False):
-        if row.event_type == "EquityMarked":
-            assert row.instrument == ""
-            equity = book.equity(json.loads(row.marks))
-            assert equity == pytest.approx(row.amount, rel=REL), (row.seq, row.timestamp)
-            equities.append(row.amount)
-            continue
-        book.apply(row)
-        if row.pnl_component == "flow":
-            assert row.event_type in ("Deposited", "WithdrawalPaid"), row
-            assert (row.pnl_amount > 0) == (row.event_type == "Deposited"), row
-            flows += row.pnl_amount
-    return book, equities, flows
-
-
 @pytest.fixture(scope="module", params=RUNS)
 def replayed(request):
     run = request.getfixturevalue(request.param)
-    return run, *_replay(run)
+    return run, *replay(run)
 
 
 def test_log_is_ordered_and_marked_every_hour(replayed):
@@ -104,7 +43,7 @@ def test_final_positions_match_balance_sheet(replayed):
     for key, qty in book.qty.items():
         reported = held.get(key, 0.0)
         reported = 0.0 if math.isnan(reported) else reported
-        assert _close(qty, reported, book.scale[key]), (key, qty, reported)
+        assert close_enough(qty, reported, book.scale[key]), (key, qty, reported)
     for key, reported in held.items():
         if not math.isnan(reported) and reported != 0.0:
             assert key in book.qty, f"{key} in the balance sheet but never in the log"
@@ -117,7 +56,7 @@ def test_final_values_use_rebuilt_entries_and_last_marks(replayed):
     for key, qty in book.qty.items():
         if abs(qty) <= REL * book.scale[key]:
             continue
-        if _is_perp(key):
+        if is_perp(key):
             expected = qty * (marks[key] - book.entry[key]) * marks["price:USDT"]
             scale = abs(qty) * marks[key] * REL
         else:
@@ -128,7 +67,7 @@ def test_final_values_use_rebuilt_entries_and_last_marks(replayed):
             final[f"value:{key}"],
             expected,
         )
-    if any(_is_perp(k) for k in book.qty):
+    if any(is_perp(k) for k in book.qty):
         assert book.entry, "a perp run must have entries"
 
 

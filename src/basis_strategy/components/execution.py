@@ -22,7 +22,7 @@ from basis_strategy.core.instructions import (
 )
 from basis_strategy.core.instruments import instrument
 from basis_strategy.data.market import MarketState
-from basis_strategy.venues.interface import VenueInterface
+from basis_strategy.venues.interface import ExecutionRejected, VenueInterface
 
 NAN = float("nan")
 
@@ -74,6 +74,27 @@ class EventLogger:
                 after[0],
                 after[1],
                 f"{note};{leg.detail}" if leg.detail else note,
+            )
+        )
+
+    def log_rejection(self, t: datetime, bundle: int, venue: str, reason: str, note: str) -> None:
+        """An instruction the venue refused: nothing was applied (e.g. a flash bundle whose
+        borrow would exceed max LTV, ADR-020)."""
+        self.events.append(
+            Event(
+                len(self.events) + 1,
+                t,
+                bundle,
+                "InstructionRejected",
+                venue,
+                "",
+                0.0,
+                NAN,
+                "",
+                0.0,
+                NAN,
+                NAN,
+                f"{note};{reason}",
             )
         )
 
@@ -203,12 +224,22 @@ class ExecutionManager:
         self.exposure = exposure
         self.shares = shares
         self.instructions = 0
+        self.rejections: list[str] = []
 
     def run(self, instruction: Instruction, market: MarketState) -> None:
+        """Execute one instruction. A refusal is logged and the run goes on with the book
+        unchanged (the strategy sees it next step); the summary counts refusals."""
         equity_before = self.exposure.compute(market).equity
         bundle = self.updates.logger.new_bundle()
         note = f"{instruction.action}:{instruction.trigger}"
-        for venue, result in self.venues.route(instruction, market):
+        try:
+            routed = self.venues.route(instruction, market)
+        except ExecutionRejected as refused:
+            reason = f"{type(instruction).__name__} rejected: {refused}"
+            self.updates.logger.log_rejection(market.t, bundle, instruction.venue, reason, note)
+            self.rejections.append(f"{market.t.isoformat()} {reason}")
+            return
+        for venue, result in routed:
             self.updates.apply(result, venue, market, bundle, note)
         if isinstance(instruction, ReceiveDeposit):
             self.shares.issue(instruction.amount, equity_before)

@@ -124,11 +124,40 @@ class ExposureMonitor:
 
 @dataclass(frozen=True)
 class Risk:
-    """Risk metrics for one book at one hour (domain 7)."""
+    """Risk metrics for one book at one hour (domain 7).
+
+    AAVE: `aave_ltv` = debt / collateral at oracle prices (0 without debt), `aave_hf` =
+    LT × collateral / debt (inf without debt), `aave_level` ok / warning / critical /
+    liquidatable (HF < 1). `peg_spread` = ρ_mkt / ρ − 1 of the mode's LST (exit cost).
+    """
 
     margin_ratio: dict[str, float]
     margin_level: dict[str, str]
     delta_drift: dict[str, float]
+    aave_ltv: float = 0.0
+    aave_hf: float = float("inf")
+    aave_level: str = "ok"
+    peg_spread: float | None = None
+
+
+@dataclass(frozen=True)
+class AaveBands:
+    """The leveraged position's keys and thresholds (domain 7): HF thresholds are LT / LTV."""
+
+    collateral_key: str
+    debt_key: str
+    liquidation_threshold: float
+    ltv_warning: float
+    ltv_critical: float
+
+    def level(self, ltv: float, hf: float) -> str:
+        if hf < 1.0:
+            return "liquidatable"
+        if ltv >= self.ltv_critical:
+            return "critical"
+        if ltv >= self.ltv_warning:
+            return "warning"
+        return "ok"
 
 
 class RiskMonitor:
@@ -139,10 +168,14 @@ class RiskMonitor:
         exposure: ExposureMonitor,
         hedge_venues: tuple[str, ...],
         bands: tuple[float, float, float] | None,
+        aave: AaveBands | None = None,
+        lst: str | None = None,
     ) -> None:
         self.exposure = exposure
         self.hedge_venues = hedge_venues
         self.bands = bands  # (critical, warning, excess)
+        self.aave = aave
+        self.lst = lst
         self._cache: Risk | None = None
         self._cache_key = (-1, -1)
 
@@ -171,7 +204,26 @@ class RiskMonitor:
                 drift[asset] = (
                     abs(units * market.unit_price(asset, self.exposure.currency)) / equity
                 )
-        return Risk(ratios, levels, drift)
+        peg = None
+        if self.lst is not None:
+            values = market.values
+            peg = values["lst_market:" + self.lst] / values["lst_rate:" + self.lst] - 1.0
+        if self.aave is None:
+            return Risk(ratios, levels, drift, peg_spread=peg)
+        ltv, hf = self.aave_position(exposure)
+        return Risk(ratios, levels, drift, ltv, hf, self.aave.level(ltv, hf), peg)
+
+    def aave_position(self, exposure: Exposure) -> tuple[float, float]:
+        """(LTV, HF) of the LST-on-WETH position; the ETH/USD price cancels (domain 4.1)."""
+        assert self.aave is not None
+        collateral = exposure.values.get(self.aave.collateral_key, 0.0)
+        debt = -exposure.values.get(self.aave.debt_key, 0.0)
+        if debt <= 0.0:
+            return 0.0, float("inf")
+        if collateral <= 0.0:
+            return float("inf"), 0.0
+        ltv = debt / collateral
+        return ltv, self.aave.liquidation_threshold / ltv
 
     def _level(self, ratio: float) -> str:
         assert self.bands is not None

@@ -111,6 +111,13 @@ class ResultsStore:
         for asset, drift in post_trade.delta_drift.items():
             row["delta_drift:" + asset] = drift
             row["delta_units:" + asset] = exposure.delta_units.get(asset, 0.0)
+        if post_trade.aave_ltv > 0 or pre_trade.aave_ltv > 0:
+            row["aave_ltv"] = post_trade.aave_ltv
+            row["aave_hf"] = post_trade.aave_hf
+            row["aave_ltv_pre_trade"] = pre_trade.aave_ltv
+            row["aave_hf_pre_trade"] = pre_trade.aave_hf
+        if post_trade.peg_spread is not None:
+            row["lst_peg_spread"] = post_trade.peg_spread
         return row
 
     # --- frames ---------------------------------------------------------------------------
@@ -162,6 +169,9 @@ class ResultsStore:
         bridges: list[dict[str, object]],
         files: dict[str, str],
         reconciliation_checks: int,
+        rejections: list[str] | None = None,
+        shocks: list[dict[str, object]] | None = None,
+        liquidations: int = 0,
     ) -> dict[str, Any]:
         pnl = self.hourly_pnl()
         mode = self.config.mode
@@ -187,6 +197,9 @@ class ResultsStore:
             "reconciliation_residual": float(pnl["residual"].sum()),
             "max_hourly_residual_to_equity": float(residual_ratio),
             "reconciliation_checks": reconciliation_checks,
+            "rejected_instructions": rejections or [],
+            "liquidations": liquidations,
+            "shocks_applied": shocks or [],
             "hours": len(pnl),
             "events": events,
             "data_bridges": bridges,
@@ -203,13 +216,25 @@ class ResultsStore:
         bridges: list[dict[str, object]],
         files: dict[str, str],
         reconciliation_checks: int,
+        rejections: list[str] | None = None,
+        shocks: list[dict[str, object]] | None = None,
     ) -> Path:
         """Write every file into a temporary folder, then rename it into place."""
         final = Path(out_dir) / request_id
         partial = Path(out_dir) / f".{request_id}.partial"
         try:
             partial.mkdir(parents=True, exist_ok=False)
-            summary = self.summary(request_id, len(events), bridges, files, reconciliation_checks)
+            liquidations = len({e.bundle_id for e in events if e.event_type == "Liquidated"})
+            summary = self.summary(
+                request_id,
+                len(events),
+                bridges,
+                files,
+                reconciliation_checks,
+                rejections,
+                shocks,
+                liquidations,
+            )
             self.hourly_pnl().to_csv(partial / "hourly_pnl.csv", float_format="%.15g")
             self.balance_sheet().to_csv(partial / "balance_sheet.csv", float_format="%.15g")
             self.event_frame(events).to_csv(

@@ -15,6 +15,7 @@ from basis_strategy.math.aave import project_borrow_index, project_liquidity_ind
 
 NS_PER_HOUR = 3_600_000_000_000
 NS_PER_SECOND = 1_000_000_000
+NS_PER_DAY = 24 * NS_PER_HOUR
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,17 @@ def ns(index: pd.DatetimeIndex) -> np.ndarray:
     return np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
 
 
+def midnight_rows(series: pd.Series) -> pd.Series:
+    """The observations stamped exactly 00:00 UTC (the daily snapshots of an interpolated file)."""
+    return series[ns(pd.DatetimeIndex(series.index)) % NS_PER_DAY == 0]
+
+
+def first_ns(series: pd.Series | pd.DataFrame) -> int:
+    """The first observation's time in ns (the largest int64 when there is none)."""
+    stamps = ns(pd.DatetimeIndex(series.index))
+    return int(stamps[0]) if len(stamps) else int(np.iinfo(np.int64).max)
+
+
 def last_at_or_before(obs_ns: np.ndarray, grid_ns: np.ndarray) -> np.ndarray:
     """Position of the last observation stamped <= each grid time (-1 where none)."""
     return np.searchsorted(obs_ns, grid_ns, side="right") - 1
@@ -56,6 +68,8 @@ def asof_hours(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Value at each grid hour = the last observation at or before it, if at most
     `max_age_hours` old; else NaN. Returns (values, age in hours; -1 where none)."""
+    if series.empty:
+        return np.full(len(grid_ns), np.nan), np.full(len(grid_ns), -1, dtype=np.int64)
     obs_ns = ns(pd.DatetimeIndex(series.index))
     pos = last_at_or_before(obs_ns, grid_ns)
     found = pos >= 0

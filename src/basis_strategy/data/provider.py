@@ -24,18 +24,28 @@ from basis_strategy.data.align import (
     NS_PER_HOUR,
     Bridge,
     asof_hours,
+    first_ns,
+    midnight_rows,
     ns,
     project_aave_daily,
     runs,
 )
-from basis_strategy.data.market import FundingRate, MarketState
+from basis_strategy.data.market import AaveRisk, FundingRate, MarketState, RewardPayout
 from basis_strategy.data.requirements import (
+    EMODE_PARAMS,
+    RESERVE_PARAMS,
     AaveSeries,
     FundingSeries,
+    LstSeries,
     PriceSeries,
+    Requirements,
+    RewardFiles,
     Source,
+    TokenPriceSeries,
     requirements_for,
 )
+from basis_strategy.data.rewards_schedule import RewardInputs, reward_schedule
+from basis_strategy.data.shocks import apply_shocks
 from basis_strategy.data.sources._common import locate
 from basis_strategy.data.sources.aave import read_aave_daily
 
@@ -62,6 +72,10 @@ def read_cached(label: str, path: Path, reader: Callable[[Path], Any]) -> Any:
     return value
 
 
+def _no_rows() -> pd.Series:
+    return pd.Series([], index=pd.DatetimeIndex([], tz=UTC), dtype=np.float64)
+
+
 class HistoricalDataProvider:
     """Market data for one run, aligned on the hourly grid [start, end]."""
 
@@ -78,8 +92,23 @@ class HistoricalDataProvider:
         self._grid_ns = ns(index)
         self.bridges: list[Bridge] = []
         self.files: dict[str, str] = {}
-        columns: dict[str, np.ndarray] = {}
+        self._risk: dict[tuple[str, bool], AaveRisk] = {}
+        self._token_eth: dict[str, np.ndarray] = {}
         needs = requirements_for(config)
+        columns = self._build_columns(needs)
+        self.rewards = self._reward_schedule(needs.rewards, columns)
+        funding = self._funding_schedule(needs.funding)
+        self.columns, self._funding, self.shocks_applied = apply_shocks(
+            mode.shocks, self._grid_ns, columns, funding
+        )
+        self._names = list(self.columns)
+        columns_in_order = [self.columns[name] for name in self._names]
+        matrix = np.column_stack(columns_in_order) if columns_in_order else None
+        self._rows: list[list[float]] = matrix.tolist() if matrix is not None else []
+        self._now: datetime | None = None
+
+    def _build_columns(self, needs: Requirements) -> dict[str, np.ndarray]:
+        columns: dict[str, np.ndarray] = {}
         for price in needs.prices:
             columns[price.name] = self._price_column(price)
         for aave in needs.aave:
@@ -87,18 +116,25 @@ class HistoricalDataProvider:
                 ("aave_li", "aave_bi", "aave_lr", "aave_br"), self._aave_columns(aave), strict=True
             ):
                 columns[f"{prefix}:{aave.asset}"] = column
-        self.columns = columns
-        self._names = list(columns)
-        matrix = np.column_stack([columns[name] for name in self._names]) if columns else None
-        self._rows: list[list[float]] = matrix.tolist() if matrix is not None else []
-        self._funding = self._funding_schedule(needs.funding)
-        self._now: datetime | None = None
+        if needs.lst is not None:
+            rho = self._lst_rate_column(needs.lst)
+            columns[f"lst_rate:{needs.lst.lst}"] = rho
+            columns[f"lst_market:{needs.lst.lst}"] = self._lst_market_column(needs.lst, rho)
+        for token in needs.tokens:
+            self._token_eth[token.token] = self._token_price_eth(token)
+            columns[f"price:{token.token}"] = self._token_eth[token.token] * columns["price:ETH"]
+        return columns
 
     # --- reading -------------------------------------------------------------------------
 
-    def _series(self, source: Source) -> pd.Series:
+    def _series(self, source: Source) -> Any:
+        """What the source's reader returns (a series, a table or a mapping), read once."""
         path = self._path(source)
         return read_cached(source.label, path, source.read)
+
+    def _file(self, source: Source) -> str:
+        """The file a source was read from, relative to the data folder (else its pattern)."""
+        return self.files.get(source.label, source.pattern)
 
     def _path(self, source: Source) -> Path:
         if source.is_folder:
@@ -141,20 +177,30 @@ class HistoricalDataProvider:
                 filled, age = asof_hours(series, self._grid_ns, max_age)
                 take = np.isnan(values) & ~np.isnan(filled)
                 values[take] = filled[take]
-                self._record(spec.name, source, take, age, as_proxy=rank > 0 or not spec.own_file)
-        missing = np.isnan(values)
-        if missing.any():
-            first, last = runs(missing)[0]
-            primary = spec.sources[0]
-            raise DataError(
-                f"{self.files.get(primary.label, primary.pattern)} ({primary.label}): no data "
-                f"{_stamp(self.times[first])} -> {_stamp(self.times[last])} and no bridge within "
-                f"{self.max_ffill_hours} h forward fill or a configured fallback/proxy"
-            )
+                as_proxy = rank > 0 or not spec.own_file
+                self._record(spec.name, self._file(source), take, age, as_proxy=as_proxy)
+        why = (
+            f"no bridge within {self.max_ffill_hours} h forward fill or a configured fallback/proxy"
+        )
+        self._require_values(spec.sources[0], values, why)
         return values
 
-    def _optional_series(self, source: Source) -> pd.Series | None:
-        """A mark file that may hold no rows for this window: its proxies stand in (domain 3)."""
+    def _require_values(
+        self, source: Source, values: np.ndarray, why: str, where: np.ndarray | None = None
+    ) -> None:
+        """DataError naming the file and the first stretch of NaN hours (within `where`)."""
+        missing = np.isnan(values) if where is None else np.isnan(values) & where
+        if missing.any():
+            first, last = runs(missing)[0]
+            raise DataError(
+                f"{self._file(source)} ({source.label}): no data "
+                f"{_stamp(self.times[first])} -> {_stamp(self.times[last])} and {why}"
+            )
+
+    def _optional_series(self, source: Source) -> Any:
+        """A file that may hold no rows for this window (None): a perp mark file, whose proxies
+        stand in (domain 3); the peg and reward-token files, bridged before their first row;
+        the reward event lists (no payout yet)."""
         try:
             return self._series(source)
         except EmptyDataFileError:
@@ -170,21 +216,113 @@ class HistoricalDataProvider:
             raise self._coverage_error(source, first, last)
 
     def _record(
-        self, name: str, source: Source, take: np.ndarray, age: np.ndarray, as_proxy: bool
+        self,
+        name: str,
+        source: str,
+        take: np.ndarray,
+        age: np.ndarray,
+        as_proxy: bool,
+        held_hours: int = 0,
     ) -> None:
-        bridged = take if as_proxy else take & (age > 0)
+        """Record the hours in `take` as bridges: all of them for a proxy, else those whose
+        observation is older than `held_hours` (a daily snapshot is held 23 h by design)."""
+        bridged = take if as_proxy else take & (age > held_hours)
         for first, last in runs(bridged):
             self.bridges.append(
                 Bridge(
                     name,
                     "proxy" if as_proxy else "forward_fill",
-                    self.files.get(source.label, source.label),
+                    source,
                     self.times[first],
                     self.times[last],
                     last - first + 1,
                     last - first + 1,
                 )
             )
+
+    # --- LSTs and reward tokens --------------------------------------------------------------
+
+    def _lst_rate_column(self, spec: LstSeries) -> np.ndarray:
+        """ρ: each 00:00 oracle snapshot held until the next (causal step). A missing day is
+        carried at most 24 + `max_ffill_hours` h. Hours before the file's first 00:00 row take
+        the same snapshot from the AAVE daily `price` columns (LST / WETH), recorded as a proxy.
+        """
+        name = f"lst_rate:{spec.lst}"
+        max_age = 24 + self.max_ffill_hours
+        daily = midnight_rows(self._series(spec.oracle))
+        values, age = asof_hours(daily, self._grid_ns, max_age)
+        held = ~np.isnan(values)
+        self._record(name, self._file(spec.oracle), held, age, as_proxy=False, held_hours=23)
+        lead = np.isnan(values) & (self._grid_ns < first_ns(daily))
+        if lead.any():
+            lst_usd, weth_usd = (self._series(source) for source in spec.snapshots)
+            ratio = (lst_usd / weth_usd).dropna()
+            snapshot, _ = asof_hours(ratio, self._grid_ns, max_age)
+            take = lead & ~np.isnan(snapshot)
+            values[take] = snapshot[take]
+            files = " / ".join(self._file(source) for source in spec.snapshots)
+            self._record(name, files, take, age, as_proxy=True)
+        why = f"no 00:00 snapshot within the {max_age} h before"
+        self._require_values(spec.oracle, values, why)
+        return values
+
+    def _lst_market_column(self, spec: LstSeries, rho: np.ndarray) -> np.ndarray:
+        """ρ_mkt: the peg file's market rate (a trailing 24 h median, usable at its stamp),
+        forward-filled at most `max_ffill_hours`; before its first row, ρ (recorded)."""
+        name = f"lst_market:{spec.lst}"
+        peg = self._optional_series(spec.peg)
+        peg = _no_rows() if peg is None else peg
+        values, age = asof_hours(peg, self._grid_ns, self.max_ffill_hours)
+        self._record(name, self._file(spec.peg), ~np.isnan(values), age, as_proxy=False)
+        lead = np.isnan(values) & (self._grid_ns < first_ns(peg))
+        values[lead] = rho[lead]
+        self._record(name, self._file(spec.oracle), lead, age, as_proxy=True)
+        self._require_values(
+            spec.peg, values, f"no bridge within {self.max_ffill_hours} h forward fill"
+        )
+        return values
+
+    def _token_price_eth(self, spec: TokenPriceSeries) -> np.ndarray:
+        """WETH per token (bar open): NaN before the pool's first bar (no reward of that token
+        exists yet), forward-filled at most `max_ffill_hours` after it."""
+        pool = self._optional_series(spec.pool)
+        pool = _no_rows() if pool is None else pool
+        values, age = asof_hours(pool, self._grid_ns, self.max_ffill_hours)
+        name = f"price:{spec.token}"
+        self._record(name, self._file(spec.pool), ~np.isnan(values), age, as_proxy=False)
+        listed = self._grid_ns >= first_ns(pool)
+        why = f"no bridge within {self.max_ffill_hours} h forward fill"
+        self._require_values(spec.pool, values, why, where=listed)
+        return values
+
+    def _reward_schedule(
+        self, spec: RewardFiles | None, columns: dict[str, np.ndarray]
+    ) -> dict[int, tuple[RewardPayout, ...]]:
+        """Grid position -> reward payouts of that hour; each needs its token's price then."""
+        if spec is None:
+            return {}
+        inputs = RewardInputs(  # a file without rows yet pays nothing (None)
+            eigen=self._optional_series(spec.eigen),
+            topups=self._optional_series(spec.topups),
+            seasonal=None if spec.seasonal is None else self._optional_series(spec.seasonal),
+            reward_apy=None if spec.reward_apy is None else self._optional_series(spec.reward_apy),
+            eigen_price_eth=self._token_eth.get("EIGEN"),
+            sources={
+                "reward_apy": self.files.get("eETH reward APY", ""),
+                "eigen_price": self.files.get("uniswap v3 EIGEN/WETH", ""),
+            },
+        )
+        schedule = reward_schedule(spec.rewards_mode, self.times, inputs)
+        for i, payouts in schedule.items():
+            for payout in payouts:
+                price = columns.get(f"price:{payout.token}")
+                if price is None or np.isnan(price[i]):
+                    label = f"uniswap v3 {payout.token}/WETH"
+                    raise DataError(
+                        f"{self.files.get(label, label)}: no {payout.token} price at "
+                        f"{_stamp(self.times[i])}, when a {payout.kind} payout of it is paid"
+                    )
+        return schedule
 
     # --- AAVE ------------------------------------------------------------------------------
 
@@ -298,7 +436,29 @@ class HistoricalDataProvider:
             i,
             dict(zip(self._names, self._rows[i], strict=True)),
             self._funding.get(i, ()),
+            self.rewards.get(i, ()),
         )
+
+    def aave_risk(self, asset: str, emode: bool) -> AaveRisk:
+        """AAVE v3 risk parameters of `asset` as collateral (domain 4.1): e-mode (LST against
+        WETH) from the risk-parameter JSON, else the real standard ones from the manual reserve
+        table. Read on first use, then cached."""
+        key = (asset, emode)
+        if key not in self._risk:
+            source = EMODE_PARAMS if emode else RESERVE_PARAMS
+            table: dict[str, dict[str, float]] = self._series(source)
+            if asset not in table:
+                raise DataError(
+                    f"{self._file(source)} ({source.label}): no parameters for {asset!r}; "
+                    f"it has {', '.join(sorted(table))}"
+                )
+            params = table[asset]
+            self._risk[key] = AaveRisk(
+                params["max_ltv" if emode else "ltv"],
+                params["liquidation_threshold"],
+                params["liquidation_bonus"],
+            )
+        return self._risk[key]
 
     def bridge_summary(self) -> list[dict[str, object]]:
         return [bridge.as_dict() for bridge in self.bridges]

@@ -11,13 +11,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-
-import pandas as pd
+from typing import Any
 
 from basis_strategy.config.loader import RunConfig
+from basis_strategy.config.models import Staking
+from basis_strategy.data.sources.aave import (
+    read_aave_daily_price,
+    read_aave_emode,
+    read_aave_reserve_params,
+)
 from basis_strategy.data.sources.funding import read_funding, read_okx_daily_funding
 from basis_strategy.data.sources.gas import read_gas_price
 from basis_strategy.data.sources.ohlcv import read_ohlcv_open
+from basis_strategy.data.sources.oracle import read_oracle
+from basis_strategy.data.sources.peg import read_peg_market_rate
+from basis_strategy.data.sources.rewards import (
+    read_eeth_reward_apy,
+    read_eigen_distributions,
+    read_ethfi_topups,
+    read_seasonal_drops,
+)
 
 SPOT = "market_data/spot_prices"
 PERPS = "market_data/derivatives/futures_ohlcv"
@@ -25,15 +38,19 @@ FUNDING = "market_data/derivatives/funding_rates"
 OKX_DAILY = "market_data/okx/funding_rates/daily"
 AAVE_RATES = "protocol_data/aave/rates"
 GAS = "blockchain_data/gas_prices/ethereum_gas_prices_*.csv"
+ORACLE = "protocol_data/aave/oracle"
+PEG = "protocol_data/staking/peg_analysis"
+TOKENS = "market_data/spot_prices/protocol_tokens"
+ETHERFI = "manual_sources/etherfi_distributions"
 
 
 @dataclass(frozen=True)
 class Source:
-    """One file (or folder) and how to read it into a time series."""
+    """One file (or folder) and how to read it (a time series, a table or a mapping)."""
 
     label: str
     pattern: str
-    read: Callable[[Path], pd.Series]
+    read: Callable[[Path], Any]
     is_folder: bool = False
 
 
@@ -71,10 +88,48 @@ class AaveSeries:
 
 
 @dataclass(frozen=True)
+class LstSeries:
+    """ρ and ρ_mkt of one LST (domain 3, 4.2).
+
+    `oracle`: ETH per LST; only its 00:00 rows are observations (the other hours interpolate
+    towards the next day's). `snapshots`: the daily AAVE `price` of the LST and of WETH, whose
+    ratio is the same 00:00 oracle observation; it bridges the hours before the oracle file's
+    first 00:00 row. `peg`: the DEX market rate (trailing 24 h median).
+    """
+
+    lst: str
+    oracle: Source
+    snapshots: tuple[Source, Source]
+    peg: Source
+
+
+@dataclass(frozen=True)
+class TokenPriceSeries:
+    """A reward token's Uniswap v3 pool price in WETH per token (bar open)."""
+
+    token: str
+    pool: Source
+
+
+@dataclass(frozen=True)
+class RewardFiles:
+    """The ether.fi reward files a `rewards_mode` needs (domain 4.4)."""
+
+    rewards_mode: str
+    eigen: Source
+    topups: Source
+    seasonal: Source | None = None
+    reward_apy: Source | None = None
+
+
+@dataclass(frozen=True)
 class Requirements:
     prices: tuple[PriceSeries, ...]
     funding: tuple[FundingSeries, ...]
     aave: tuple[AaveSeries, ...]
+    lst: LstSeries | None = None
+    tokens: tuple[TokenPriceSeries, ...] = ()
+    rewards: RewardFiles | None = None
 
 
 def perp_source(venue: str, base: str) -> Source:
@@ -109,6 +164,16 @@ BTC_USD = PriceSeries(
     ),
 )
 GAS_PRICE = PriceSeries("gas_gwei", (Source("ethereum gas price", GAS, read_gas_price),))
+EMODE_PARAMS = Source(
+    "aave v3 e-mode risk parameters",
+    "protocol_data/aave/risk_params/aave_v3_risk_parameters.json",
+    read_aave_emode,
+)
+RESERVE_PARAMS = Source(
+    "aave v3 reserve parameters",
+    "manual_sources/aave_params/aave_current_v3_prams_etherum_mainnet.csv",
+    read_aave_reserve_params,
+)
 HAS_PERP_FILE = {
     ("binance", "BTC"),
     ("binance", "ETH"),
@@ -138,8 +203,63 @@ def funding_series(config: RunConfig, venue: str, base: str) -> FundingSeries:
 
 
 def aave_series(asset: str) -> AaveSeries:
-    pattern = f"{AAVE_RATES}/aave_v3_aave-v3-ethereum_{asset}_rates_????-??-??_????-??-??.csv"
-    return AaveSeries(asset, pattern)
+    return AaveSeries(asset, aave_rates_pattern(asset))
+
+
+def aave_rates_pattern(asset: str) -> str:
+    """The DAILY rates file (the `*_hourly.csv` files are interpolated and not used)."""
+    return f"{AAVE_RATES}/aave_v3_aave-v3-ethereum_{asset}_rates_????-??-??_????-??-??.csv"
+
+
+def snapshot_price_source(asset: str) -> Source:
+    label = f"aave v3 {asset} daily oracle price"
+    return Source(label, aave_rates_pattern(asset), read_aave_daily_price)
+
+
+def lst_series(lst: str) -> LstSeries:
+    return LstSeries(
+        lst,
+        Source(f"{lst}/ETH oracle", f"{ORACLE}/{lst}_ETH_oracle_*.csv", read_oracle),
+        (snapshot_price_source(lst), snapshot_price_source("WETH")),
+        Source(f"{lst} peg market_rate", f"{PEG}/{lst}_peg_analysis_*.csv", read_peg_market_rate),
+    )
+
+
+def token_price_series(token: str) -> TokenPriceSeries:
+    pattern = f"{TOKENS}/uniswapv3_{token}WETH_1h_*.csv"
+    return TokenPriceSeries(token, Source(f"uniswap v3 {token}/WETH", pattern, read_ohlcv_open))
+
+
+EIGEN_DISTRIBUTIONS = Source(
+    "ether.fi EIGEN distributions",
+    f"{ETHERFI}/eigen_distributions_raw.csv",
+    read_eigen_distributions,
+)
+ETHFI_TOPUPS = Source(
+    "ether.fi ETHFI top-ups", f"{ETHERFI}/ethfi_topups_raw.csv", read_ethfi_topups
+)
+SEASONAL_DROPS = Source(
+    "ether.fi seasonal drops", f"{ETHERFI}/seasonal_drops.csv", read_seasonal_drops
+)
+EETH_REWARD_APY = Source(
+    "eETH reward APY", f"{ETHERFI}/bar-chart-supply-apy-*-eeth.csv", read_eeth_reward_apy
+)
+
+
+def reward_files(rewards_mode: str) -> RewardFiles:
+    if rewards_mode == "base_eigen_seasonal":
+        return RewardFiles(
+            rewards_mode, EIGEN_DISTRIBUTIONS, ETHFI_TOPUPS, SEASONAL_DROPS, EETH_REWARD_APY
+        )
+    return RewardFiles(rewards_mode, EIGEN_DISTRIBUTIONS, ETHFI_TOPUPS)
+
+
+def reward_needs(staking: Staking) -> tuple[tuple[TokenPriceSeries, ...], RewardFiles | None]:
+    """Reward token prices and files: weETH with EIGEN/ETHFI rewards only (domain 4.4)."""
+    if staking.lst_type != "weETH" or staking.rewards_mode == "base_only":
+        return (), None
+    tokens = (token_price_series("EIGEN"), token_price_series("ETHFI"))
+    return tokens, reward_files(staking.rewards_mode)
 
 
 def requirements_for(config: RunConfig) -> Requirements:
@@ -158,4 +278,12 @@ def requirements_for(config: RunConfig) -> Requirements:
             funding.append(funding_series(config, venue, mode.asset))
     if mode.mode == "pure_lending":
         aave.append(aave_series("USDT"))
-    return Requirements(tuple(prices), tuple(funding), tuple(aave))
+    if mode.staking is None:
+        return Requirements(tuple(prices), tuple(funding), tuple(aave))
+    lst = mode.staking.lst_type
+    if mode.leverage is not None:  # LST collateral, WETH debt
+        aave.extend((aave_series(lst), aave_series("WETH")))
+    tokens, rewards = reward_needs(mode.staking)
+    return Requirements(
+        tuple(prices), tuple(funding), tuple(aave), lst_series(lst), tokens, rewards
+    )

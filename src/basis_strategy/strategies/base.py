@@ -35,9 +35,12 @@ from basis_strategy.core.instructions import (
 )
 from basis_strategy.core.instruments import WALLET_ETH, WALLET_USDT, cash_key
 from basis_strategy.data.market import MarketState
+from basis_strategy.math.costs import gas_cost_eth
 
 Steps = Iterable[Instruction]
 NO_STEPS: tuple[Instruction, ...] = ()
+DUST_TOKENS = ("EIGEN", "ETHFI")
+DEX_SWAP_GAS = 180_000  # gas units of one Uniswap swap (domain 4.5), for the dust estimate
 
 
 class StrategyManager:
@@ -93,7 +96,50 @@ class StrategyManager:
         return NO_STEPS
 
     def dust(self, market: MarketState) -> Steps:
-        return NO_STEPS
+        """Sell reward tokens once worth at least the dust threshold (domain 8.5)."""
+        held = [(t, self.qty(cash_key("wallet", t))) for t in DUST_TOKENS]
+        held = [(t, q) for t, q in held if q > 0]
+        if not held:
+            return NO_STEPS
+        value_usd = sum(q * market.usd(t) for t, q in held)
+        if value_usd < self.dust_threshold_usd(len(held), value_usd, market):
+            return NO_STEPS
+        return self._sell_dust(held)
+
+    def dust_threshold_usd(self, tokens: int, value_usd: float, market: MarketState) -> float:
+        """max(dust_min_usd, 10 × estimated conversion cost): one swap per token, plus
+        ETH -> USDT in the USDT class, at 1 % pool fee and slippage on the value."""
+        swaps = tokens + (1 if self.currency == "USDT" else 0)
+        gas_usd = 0.0
+        if self.mode.costs.gas:
+            gas_usd = gas_cost_eth(DEX_SWAP_GAS * swaps, market.gas_gwei()) * market.usd("ETH")
+        cost_usd = gas_usd + (0.01 * value_usd if self.mode.costs.execution else 0.0)
+        return max(self.mode.dust_min_usd, 10 * cost_usd)
+
+    def _sell_dust(self, held: list[tuple[str, float]]) -> Iterator[Instruction]:
+        """Uniswap to ETH; in the USDT class on to USDT (the data has no CEX price for the
+        reward tokens, so the route stays on-chain). The proceeds are then deployed by the
+        position-deviation step."""
+        eth_before = self.qty(WALLET_ETH)
+        for token, qty in held:
+            yield SwapOnDex(
+                venue="uniswap",
+                action="sell_dust",
+                trigger=f"dust:{token}",
+                sell=token,
+                buy="ETH",
+                sell_amount=qty,
+            )
+        received = self.qty(WALLET_ETH) - eth_before
+        if self.currency == "USDT" and received > 0:
+            yield SwapOnDex(
+                venue="uniswap",
+                action="sell_dust",
+                trigger="dust",
+                sell="ETH",
+                buy="USDT",
+                sell_amount=received,
+            )
 
     def delta(self, market: MarketState) -> Steps:
         return NO_STEPS

@@ -56,11 +56,34 @@ class Basis(StrategyManager):
         self.tolerance = hedge.delta_tolerance
         self.spot_key = cash_key(self.spot_venue, self.base)
         self.cex_venues = tuple(dict.fromkeys((*self.hedge_venues, self.spot_venue)))
+        self.long_cash_venue: str = self.spot_venue  # where the long leg is bought and sold
+
+    # --- the long leg (hooks: spot here, on-chain LST in the hedged staking modes) -----------
+
+    def long_units(self, market: MarketState) -> float:
+        """Units of the base asset the long leg holds."""
+        return self.qty(self.spot_key)
+
+    def long_value(self, book: Exposure, market: MarketState) -> float:
+        return book.values.get(self.spot_key, 0.0)
+
+    def buy_long(self, usdt: float, action: Action, trigger: str, market: MarketState) -> Steps:
+        """Spend `usdt` held at the long-leg cash venue on the long leg."""
+        yield BuySpot(
+            venue=self.spot_venue, action=action, trigger=trigger, base=self.base, quote_amount=usdt
+        )
+
+    def sell_long(self, units: float, action: Action, trigger: str, market: MarketState) -> Steps:
+        """Sell `units` of the long leg for USDT at the long-leg cash venue."""
+        yield SellSpot(
+            venue=self.spot_venue, action=action, trigger=trigger, base=self.base, base_amount=units
+        )
 
     def fee(self, venue: str) -> float:
-        """The venue's flat USDT withdrawal fee (0 with execution costs off)."""
-        config = self.config.venues[venue]
-        assert isinstance(config, CexVenue)
+        """The venue's flat USDT withdrawal fee (0 with execution costs off, or the wallet)."""
+        config = self.config.venues.get(venue)
+        if not isinstance(config, CexVenue):
+            return 0.0
         return config.withdrawal_fee["USDT"] if self.mode.costs.execution else 0.0
 
     def size(self, venue: str) -> float:
@@ -83,15 +106,15 @@ class Basis(StrategyManager):
     # --- entry ----------------------------------------------------------------------------
 
     def deploy(self, market: MarketState) -> Steps:
-        action: Action = "entry_partial" if self.qty(self.spot_key) > 0 else "entry_full"
+        action: Action = "entry_partial" if self.long_units(market) > 0 else "entry_full"
         yield from self.buy_gas_buffer(market, action, "gas_buffer")
         amount = self.deployable(market)
         if amount < MIN_USDT * len(self.cex_venues):
             return
-        spot_usdt, margin_usdt = basis_split(amount, self.target)
+        long_usdt, margin_usdt = basis_split(amount, self.target)
         for venue in self.cex_venues:
             send = margin_usdt * self.allocation.get(venue, 0.0)
-            send += spot_usdt if venue == self.spot_venue else 0.0
+            send += long_usdt if venue == self.long_cash_venue else 0.0
             yield Transfer(
                 venue="wallet",
                 action=action,
@@ -100,17 +123,16 @@ class Basis(StrategyManager):
                 asset="USDT",
                 amount=send,
             )
-        yield from self.add_long_and_hedge(spot_usdt, action, "deploy", None)
+        yield from self.add_long_and_hedge(long_usdt, action, "deploy", None, market)
 
     def add_long_and_hedge(
-        self, usdt: float, action: Action, trigger: str, only: str | None
+        self, usdt: float, action: Action, trigger: str, only: str | None, market: MarketState
     ) -> Steps:
-        """Buy spot for `usdt` and short the units bought (at `only`, else split by allocation)."""
-        before = self.qty(self.spot_key)
-        yield BuySpot(
-            venue=self.spot_venue, action=action, trigger=trigger, base=self.base, quote_amount=usdt
-        )
-        bought = self.qty(self.spot_key) - before
+        """Buy the long leg for `usdt` and short the units bought (at `only`, else split by
+        allocation)."""
+        before = self.long_units(market)
+        yield from self.buy_long(usdt, action, trigger, market)
+        bought = self.long_units(market) - before
         shares = {only: 1.0} if only else self.allocation
         for venue, share in shares.items():
             if share > 0:
@@ -141,30 +163,24 @@ class Basis(StrategyManager):
                 amount=amount + fee,
             )
             return
-        cex_equity = sum(book.venue_equity_usdt.values()) + book.values.get(self.spot_key, 0.0)
-        yield from self.unwind(min(1.0, amount / cex_equity), action, market)
+        invested = sum(book.venue_equity_usdt.values()) + self.long_value(book, market)
+        yield from self.unwind(min(1.0, amount / invested), action, market)
 
     def unwind(self, fraction: float, action: Action, market: MarketState) -> Steps:
-        """Sell `fraction` of the spot, cover the same fraction of every short, bring the
-        released cash to the wallet (domain 9.2 withdraw)."""
+        """Sell `fraction` of the long leg, cover the same fraction of every short, bring the
+        released cash to the wallet (domain 9.2, 9.6 withdraw)."""
         book = self.book(market)
         released = {
             v: fraction
             * (
                 book.venue_equity_usdt.get(v, 0.0)
-                + (book.values.get(self.spot_key, 0.0) if v == self.spot_venue else 0.0)
+                + (self.long_value(book, market) if v == self.long_cash_venue else 0.0)
             )
             for v in self.cex_venues
         }
-        spot = self.qty(self.spot_key) * fraction
-        if spot > MIN_UNITS:
-            yield SellSpot(
-                venue=self.spot_venue,
-                action=action,
-                trigger="unwind",
-                base=self.base,
-                base_amount=spot,
-            )
+        units = self.long_units(market) * fraction
+        if units > MIN_UNITS:
+            yield from self.sell_long(units, action, "unwind", market)
         for venue in self.hedge_venues:
             cover = -self.size(venue) * fraction
             if abs(cover) > MIN_UNITS:
@@ -234,20 +250,18 @@ class Basis(StrategyManager):
         mark = market["perp:" + venue + ":" + self.base + "USDT"]
         equity = book.venue_equity_usdt.get(venue, 0.0)
         units = margin_topup_units(self.target, -self.size(venue), mark, equity)
-        units = min(units, self.qty(self.spot_key), -self.size(venue))
+        units = min(units, self.long_units(market), -self.size(venue))
         if need <= MIN_USDT or units <= MIN_UNITS:
             return
-        before = self.usdt(self.spot_venue)
-        yield SellSpot(
-            venue=self.spot_venue, action=action, trigger=trigger, base=self.base, base_amount=units
-        )
+        before = self.usdt(self.long_cash_venue)
+        yield from self.sell_long(units, action, trigger, market)
         yield TradePerp(
             venue=venue, action=action, trigger=trigger, base=self.base, size_delta=units
         )
-        proceeds = self.usdt(self.spot_venue) - before
-        if venue != self.spot_venue and proceeds > MIN_USDT + self.fee(self.spot_venue):
+        proceeds = self.usdt(self.long_cash_venue) - before
+        if venue != self.long_cash_venue and proceeds > MIN_USDT + self.fee(self.long_cash_venue):
             yield Transfer(
-                venue=self.spot_venue,
+                venue=self.long_cash_venue,
                 action=action,
                 trigger=trigger,
                 destination=venue,
@@ -265,18 +279,18 @@ class Basis(StrategyManager):
             if usdt <= MIN_USDT + self.fee(venue):
                 continue
             trigger = f"margin_excess:{venue}"
-            if venue != self.spot_venue:
-                before = self.usdt(self.spot_venue)
+            if venue != self.long_cash_venue:
+                before = self.usdt(self.long_cash_venue)
                 yield Transfer(
                     venue=venue,
                     action="entry_partial",
                     trigger=trigger,
-                    destination=self.spot_venue,
+                    destination=self.long_cash_venue,
                     asset="USDT",
                     amount=usdt,
                 )
-                usdt = self.usdt(self.spot_venue) - before  # what arrived, after the fee
-            yield from self.add_long_and_hedge(usdt, "entry_partial", trigger, venue)
+                usdt = self.usdt(self.long_cash_venue) - before  # what arrived, after the fee
+            yield from self.add_long_and_hedge(usdt, "entry_partial", trigger, venue, market)
 
     # --- delta (domain 8.2 step 5) ------------------------------------------------------------
 
@@ -285,6 +299,8 @@ class Basis(StrategyManager):
         return NO_STEPS if drift <= self.tolerance else self._rehedge(market)
 
     def _rehedge(self, market: MarketState) -> Iterator[Instruction]:
+        """Perps only, split by allocation; a venue the new short leaves at or below critical
+        margin (e.g. re-hedging after a venue liquidation) is restored at once."""
         net = self.book(market).delta_units.get(self.base, 0.0)
         for venue in self.hedge_venues:
             change = -net * self.allocation[venue]
@@ -296,6 +312,8 @@ class Basis(StrategyManager):
                     base=self.base,
                     size_delta=change,
                 )
+        if "critical" in self.assess(market).margin_level.values():
+            yield from self.restore_margins(market, ("critical",))
 
     def deviation(self, market: MarketState) -> Steps:
         """Gas debt, then idle wallet cash above the reserve band (deployed)."""

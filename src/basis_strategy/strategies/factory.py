@@ -7,17 +7,23 @@ from basis_strategy.config.loader import RunConfig
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.strategies.base import StrategyManager
 from basis_strategy.strategies.basis import BtcBasis, EthBasis
+from basis_strategy.strategies.hedged import HedgedStaking
 from basis_strategy.strategies.lending import PureLending
+from basis_strategy.strategies.staking import Leveraged, StakingOnly
 
 STRATEGIES: dict[str, type[StrategyManager]] = {
     "pure_lending": PureLending,
     "btc_basis": BtcBasis,
     "eth_basis": EthBasis,
+    "eth_staking_only": StakingOnly,
+    "eth_leveraged": Leveraged,
+    "usdt_market_neutral_no_leverage": HedgedStaking,
+    "usdt_market_neutral": HedgedStaking,
 }
 
 
 def strategy_class(mode: str) -> type[StrategyManager]:
-    """The mode's strategy manager class; the DeFi staking modes validate but do not run yet."""
+    """The mode's strategy manager class."""
     cls = STRATEGIES.get(mode)
     if cls is None:
         raise ConfigError(

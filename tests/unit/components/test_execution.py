@@ -29,7 +29,7 @@ from basis_strategy.core.instructions import (
 )
 from basis_strategy.data.market import FundingRate, MarketState
 from basis_strategy.engine import build_simulated_venues
-from basis_strategy.venues.interface import ExecutionRejected, VenueInterface
+from basis_strategy.venues.interface import VenueInterface
 from basis_strategy.venues.simulated.cex import SimulatedCex
 from basis_strategy.venues.simulated.chain import SimulatedWallet
 
@@ -191,14 +191,21 @@ def test_cex_withdrawal_arrives_net_of_fee() -> None:
     assert loop.logger.hour_pnl["execution_costs"] == -1.0
 
 
-def test_rejected_instruction_changes_nothing() -> None:
+def test_rejected_instruction_changes_nothing_and_is_logged() -> None:
     loop = Loop()
     loop.deposit(1_000.0)
     events, quantities = len(loop.logger.events), dict(loop.positions.quantities)
-    with pytest.raises(ExecutionRejected):
-        loop.manager.run(wallet_to_binance(1_000.01), market())
-    assert len(loop.logger.events) == events
+    loop.manager.run(wallet_to_binance(1_000.01), market())
     assert loop.positions.quantities == quantities
+    assert len(loop.logger.events) == events + 1
+    refused = loop.logger.events[-1]
+    assert (refused.event_type, refused.instrument, refused.amount) == (
+        "InstructionRejected",
+        "",
+        0.0,
+    )
+    assert "Transfer rejected: wallet:BaseToken:USDT: needs 1000.01" in refused.note
+    assert loop.manager.rejections == [f"{market().t.isoformat()} {refused.note.split(';')[1]}"]
 
 
 def test_settle_logs_funding_and_reconciles() -> None:

@@ -13,6 +13,7 @@ from basis_strategy.core.errors import DataFileError
 from basis_strategy.data.sources._common import locate
 from basis_strategy.data.sources.aave import (
     read_aave_daily,
+    read_aave_daily_price,
     read_aave_emode,
     read_aave_reserve_params,
 )
@@ -110,6 +111,22 @@ def test_daily_errors(write: WriteFile, check_error: CheckError) -> None:
     with pytest.raises(DataFileError) as caught:
         read_aave_daily(path)
     check_error(caught.value, path, 2, "column 'targetDate': not a timestamp: '01/02/2024'")
+
+
+def test_daily_oracle_price(data_dir: Path) -> None:
+    weeth = read_aave_daily_price(locate(data_dir, f"{RATES}/*_weETH_rates_*[0-9].csv"))
+    weth = read_aave_daily_price(locate(data_dir, f"{RATES}/*_WETH_rates_*.csv"))
+    assert (len(weeth), len(weth)) == (506, 638)
+    assert weeth[utc("2024-05-12")] == 3020.35664029  # USD per weETH at the first snapshot
+    assert weth[utc("2024-05-13")] == 2930.25
+    assert weeth.index.is_monotonic_increasing
+
+
+def test_daily_oracle_price_must_be_positive(write: WriteFile, check_error: CheckError) -> None:
+    path = write("p.csv", "targetDate,price\n2024-01-01T00:00:00Z,2300\n2024-01-02T00:00:00Z,0\n")
+    with pytest.raises(DataFileError) as caught:
+        read_aave_daily_price(path)
+    check_error(caught.value, path, 3, "column 'price': not positive: '0'")
 
 
 def test_emode_parameters(data_dir: Path) -> None:

@@ -9,6 +9,7 @@ bad value.
 from basis_strategy.data.sources._common import locate, parse_utc, read_table, to_float
 from basis_strategy.data.sources.aave import (
     read_aave_daily,
+    read_aave_daily_price,
     read_aave_emode,
     read_aave_reserve_params,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "locate",
     "parse_utc",
     "read_aave_daily",
+    "read_aave_daily_price",
     "read_aave_emode",
     "read_aave_reserve_params",
     "read_eeth_reward_apy",

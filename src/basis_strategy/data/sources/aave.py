@@ -10,6 +10,7 @@ import pandas as pd
 
 from basis_strategy.core.errors import DataFileError
 from basis_strategy.data.sources._common import (
+    column_series,
     json_key,
     json_object,
     parse_utc,
@@ -77,6 +78,14 @@ def read_aave_daily(path: Path) -> pd.DataFrame:
         require_positive(values, frame[column], path, column, first_line)
         _check_never_decreases(values, times, frame[column], path, first_line)
     return unique_sorted(data, path, first_line)
+
+
+def read_aave_daily_price(path: Path) -> pd.Series:
+    """The reserve's AAVE oracle ``price`` (USD) of each daily snapshot, indexed by
+    ``targetDate`` (00:00 UTC), sorted and unique. Prices must be positive."""
+    frame, first_line = read_table(path, ["targetDate", "price"])
+    series = column_series(frame, first_line, path, ("targetDate", "price"), positive=True)
+    return unique_sorted(series, path, first_line)
 
 
 def _fraction(value: object, path: Path, where: str) -> float:

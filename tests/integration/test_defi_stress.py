@@ -1,0 +1,128 @@
+"""Stress paths on real data with injected shocks (issue 3 scope 6-8).
+
+Each shock drives one risk path; the test finds the intended action in event_log.csv, checks
+the book is sound at the end of that hour, and rebuilds the books from the log alone.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from tests.integration.conftest import defi_sets
+from tests.integration.rebuild import close_enough, replay
+
+SHOCK_AT = "2024-06-03T00:00:00Z"
+WINDOW = ["end=2024-07-01T00:00:00Z"]
+
+
+def shock(series: str, kind: str, value: float, start: str = SHOCK_AT, end: str = SHOCK_AT) -> str:
+    spec = f"series: [{series}], start: {start}, end: {end}, kind: {kind}, value: {value}"
+    return f"shocks=[{{{spec}}}]"
+
+
+LST_MOVE = "lst_rate:weETH, lst_market:weETH"
+ETH_MOVE = "price:ETH, perp:*:ETHUSDT"
+
+
+def stress_run(runs, mode: str, *extra: str):
+    return runs.get(mode, [*defi_sets(mode, "weETH", "base_only"), *WINDOW, *extra])
+
+
+def notes_at(run, hour: str):
+    events = run.events
+    return events[events["time"] == hour]
+
+
+def assert_rebuilds(run) -> None:
+    book, equities, flows = replay(run)
+    final = run.balance.iloc[-1]
+    for key, qty in book.qty.items():
+        reported = final.get(f"qty:{key}", 0.0)
+        reported = 0.0 if math.isnan(reported) else reported
+        assert close_enough(qty, reported, book.scale[key]), (key, qty, reported)
+    assert equities[-1] - flows == pytest.approx(run.summary["cumulative_pnl"], rel=1e-9)
+    residual = (run.hourly["residual"].abs() / run.hourly["equity"].abs()).max()
+    assert residual <= 1e-6
+
+
+def test_oracle_drop_triggers_atomic_deleverage(runs):
+    """ρ −2.5 %: LTV 0.91 -> 0.933 >= critical 0.93, HF 1.018: deleverage back to 0.91."""
+    run = stress_run(runs, "eth_leveraged", shock(LST_MOVE, "move", -0.025))
+    hour = notes_at(run, SHOCK_AT)
+    assert run.balance.loc[SHOCK_AT, "aave_ltv_pre_trade"] == pytest.approx(0.91 / 0.975, abs=2e-4)
+    assert hour["note"].str.startswith("exit_partial:ltv_critical").any()
+    assert "Liquidated" not in set(hour["event_type"])
+    assert run.balance.loc[SHOCK_AT, "aave_ltv"] == pytest.approx(0.91, abs=1e-6)
+    assert run.summary["liquidations"] == 0
+    assert_rebuilds(run)
+
+
+def test_oracle_rise_triggers_relever(runs):
+    """ρ +3 %: LTV 0.91 -> 0.883 < λ − band: re-lever to 0.91 in one bundle."""
+    run = stress_run(runs, "eth_leveraged", shock(LST_MOVE, "move", 0.03))
+    hour = notes_at(run, SHOCK_AT)
+    assert hour["note"].str.startswith("entry_partial:ltv_band").any()
+    assert run.balance.loc[SHOCK_AT, "aave_ltv"] == pytest.approx(0.91, abs=1e-6)
+    assert_rebuilds(run)
+
+
+def test_oracle_crash_is_liquidated_then_deleveraged(runs):
+    """ρ −6 %: HF 0.98 < 1: AAVE liquidates (close factor 0.5, bonus 1 %) before the strategy
+    acts, the loss is booked as liquidation_penalty, then the strategy deleverages."""
+    run = stress_run(runs, "eth_leveraged", shock(LST_MOVE, "move", -0.06))
+    hour = notes_at(run, SHOCK_AT)
+    liquidated = hour[hour["event_type"] == "Liquidated"]
+    assert not liquidated.empty
+    assert liquidated["seq"].max() < hour[hour["note"].str.contains("ltv_")]["seq"].min()
+    penalty = run.hourly.loc[SHOCK_AT, "liquidation_penalty"]
+    assert penalty < 0
+    assert run.summary["liquidations"] == 1
+    assert run.balance.loc[SHOCK_AT, "aave_hf_pre_trade"] < 1.0
+    assert run.balance.loc[SHOCK_AT, "aave_hf"] >= 1.0
+    assert run.balance.loc[SHOCK_AT, "aave_ltv"] == pytest.approx(0.91, abs=1e-6)
+    assert_rebuilds(run)
+
+
+def test_eth_rally_tops_up_margin_from_the_onchain_leg(runs):
+    """ETH +60 % over a week: CEX margin falls towards the warning band; margin is restored
+    by partial exits of the levered leg (flash bundles) with the shorts cut to match."""
+    rally = shock(ETH_MOVE, "move", 0.6, SHOCK_AT, "2024-06-09T23:00:00Z")
+    run = stress_run(runs, "usdt_market_neutral", rally)
+    events = run.events
+    topups = events[events["note"].str.contains("margin_(warning|critical):", regex=True)]
+    assert not topups.empty
+    assert (topups["event_type"] == "FlashBorrowed").any()
+    assert (topups["instrument"].str.contains("Perp")).any()
+    ratios = run.balance[[c for c in run.balance if c.startswith("margin_ratio:")]]
+    assert ratios.min().min() > 0.2
+    assert run.balance["delta_drift:ETH"].iloc[1:].max() <= 0.01 + 1e-9
+    assert_rebuilds(run)
+
+
+def test_eth_doubling_in_an_hour_liquidates_the_cex_legs_then_rehedges(runs):
+    """ETH +100 % in one hour: margin ratio (1 − 1)/2 = 0 <= mmr, every venue is liquidated
+    (loss booked); the strategy re-hedges and restores margin from the on-chain leg."""
+    run = stress_run(runs, "usdt_market_neutral_no_leverage", shock(ETH_MOVE, "move", 1.0))
+    hour = notes_at(run, SHOCK_AT)
+    liquidated = hour[hour["event_type"] == "Liquidated"]
+    assert set(liquidated["venue"]) == {"binance", "bybit"}
+    assert run.hourly.loc[SHOCK_AT, "liquidation_penalty"] < 0
+    assert hour["note"].str.contains("delta").any()
+    assert run.balance.loc[SHOCK_AT, "delta_drift:ETH"] <= 0.01 + 1e-9
+    after = run.balance.loc[SHOCK_AT:]
+    ratios = after[[c for c in after if c.startswith("margin_ratio:")]]
+    assert ratios.min().min() > 0.2
+    assert_rebuilds(run)
+
+
+def test_negative_funding_for_a_month_is_paid_by_the_shorts(runs):
+    """Funding −0.1 % per 8 h on every venue for a month: each settlement costs the shorts
+    0.1 % of their notional, booked as funding."""
+    month = shock("funding:*:ETH", "set", -0.001, SHOCK_AT, "2024-07-01T00:00:00Z")
+    run = stress_run(runs, "usdt_market_neutral_no_leverage", month)
+    funding = run.events[run.events["event_type"].str.startswith("Funding")]
+    in_window = funding[funding["time"] >= SHOCK_AT]
+    assert not in_window.empty and (in_window["pnl_amount"] < 0).all()
+    assert run.hourly.loc[SHOCK_AT:, "funding"].sum() < 0
+    assert_rebuilds(run)
