@@ -21,8 +21,9 @@ from pathlib import Path
 
 from basis_strategy.config.loader import load_run_config
 from basis_strategy.data.provider import HistoricalDataProvider
-from basis_strategy.engine import EventDrivenStrategyEngine, build_simulated_venues
+from basis_strategy.engine import EventDrivenStrategyEngine
 from basis_strategy.strategies.factory import STRATEGIES
+from basis_strategy.venues.simulated.build import build_simulated_venues
 
 TARGET_STEPS = 20_000
 TARGET_MB = 500
@@ -32,7 +33,7 @@ def measure(mode: str, data_dir: str) -> dict[str, float]:
     config = load_run_config(mode, env={})
     t0 = time.perf_counter()
     data = HistoricalDataProvider(config, Path(data_dir))
-    engine = EventDrivenStrategyEngine(config, data, build_simulated_venues(config))
+    engine = EventDrivenStrategyEngine(config, data, build_simulated_venues(config, data.aave_risk))
     t1 = time.perf_counter()
     engine.run()
     t2 = time.perf_counter()

@@ -39,33 +39,13 @@ from basis_strategy.components.monitors import (
 from basis_strategy.components.pnl_calculator import PnLCalculator
 from basis_strategy.components.results_store import ResultsStore
 from basis_strategy.config.loader import RunConfig
-from basis_strategy.config.models import AaveVenue, CexVenue, DexVenue, RpcVenue
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.data.provider import HistoricalDataProvider
 from basis_strategy.strategies.base import StrategyManager
 from basis_strategy.strategies.factory import build_strategy
-from basis_strategy.venues.interface import CostSwitches, Ledger, VenueInterface
-from basis_strategy.venues.simulated.cex import SimulatedCex
-from basis_strategy.venues.simulated.chain import SimulatedAave, SimulatedDex, SimulatedWallet
+from basis_strategy.venues.interface import VenueInterface
 
 Progress = Callable[[int, int], None]
-
-
-def build_simulated_venues(config: RunConfig) -> dict[str, VenueInterface]:
-    """Backtest venue interfaces: one per CEX account, and the on-chain venues on one wallet."""
-    costs = CostSwitches(gas=config.mode.costs.gas, execution=config.mode.costs.execution)
-    chain = Ledger()
-    rpc = config.venues["alchemy"]
-    assert isinstance(rpc, RpcVenue), "alchemy must be an rpc venue"
-    venues: dict[str, VenueInterface] = {"wallet": SimulatedWallet(chain, costs, rpc)}
-    for name, venue in config.venues.items():
-        if isinstance(venue, CexVenue):
-            venues[name] = SimulatedCex(venue, costs)
-        elif isinstance(venue, AaveVenue):
-            venues[name] = SimulatedAave(chain, costs, venue)
-        elif isinstance(venue, DexVenue):
-            venues[name] = SimulatedDex(chain, costs, venue)
-    return venues
 
 
 def aave_bands(config: RunConfig, data: HistoricalDataProvider) -> AaveBands | None:

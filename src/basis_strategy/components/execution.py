@@ -25,6 +25,7 @@ from basis_strategy.data.market import MarketState
 from basis_strategy.venues.interface import ExecutionRejected, VenueInterface
 
 NAN = float("nan")
+SETTLE_FIRST = frozenset({"etherfi", "lido"})
 
 
 class EventLogger:
@@ -188,7 +189,10 @@ class VenueInterfaceManager:
 
     def __init__(self, venues: Mapping[str, VenueInterface]) -> None:
         self.venues = dict(venues)
-        self.settling = [self.venues[name] for name in sorted(self.venues)]
+        # domain 6 step 2-3: staking first (claims, and the hour's holding that rewards are
+        # computed on), then the rest: AAVE liquidation, then each CEX (funding, liquidation)
+        order = sorted(self.venues, key=lambda name: (name not in SETTLE_FIRST, name))
+        self.settling = [self.venues[name] for name in order]
 
     def route(
         self, instruction: Instruction, market: MarketState

@@ -18,9 +18,9 @@ SECONDS_PER_YEAR = 31_536_000
 
 FloatArray = npt.NDArray[np.float64]
 
-_CLOSE_FACTOR_DEFAULT = 0.5
+CLOSE_FACTOR_DEFAULT = 0.5
 _CLOSE_FACTOR_MAX = 1.0
-_CLOSE_FACTOR_HF_THRESHOLD = 0.95
+CLOSE_FACTOR_HF_THRESHOLD = 0.95
 _MAX_LIQUIDATION_CALLS = 20
 
 
@@ -141,11 +141,14 @@ def liquidate(
     liquidation_threshold: float,
     liquidation_bonus: float,
     full_liquidation_below_value: float,
+    close_factor: float = CLOSE_FACTOR_DEFAULT,
+    close_factor_hf_below: float = CLOSE_FACTOR_HF_THRESHOLD,
 ) -> LiquidationResult | None:
     """One AAVE v3 liquidation call (domain 4.1 "Liquidation simulation", steps 1-5).
 
-    Returns None when there is no debt, nothing to seize, or `HF >= 1`. Close factor 0.5 when
-    `HF >= 0.95`, 1.0 below that, and 1.0 whenever the debt or collateral value is below
+    Returns None when there is no debt, nothing to seize, or `HF >= 1`. Close factor
+    `close_factor` (0.5) when `HF >= close_factor_hf_below` (0.95), 1.0 below that, and 1.0
+    whenever the debt or collateral value is below
     `full_liquidation_below_value` (AAVE v3.3). Seizure is
     `debt_to_cover * Pd * (1 + bonus) / Pc`, capped at the collateral held (the debt covered
     then scales down to `C * Pc / (Pd * (1 + bonus))`). The user's loss is
@@ -158,8 +161,10 @@ def liquidate(
     hf = collateral_value * liquidation_threshold / debt_value
     if hf >= 1.0:
         return None
-    close_factor = _CLOSE_FACTOR_DEFAULT if hf >= _CLOSE_FACTOR_HF_THRESHOLD else _CLOSE_FACTOR_MAX
-    if min(debt_value, collateral_value) < full_liquidation_below_value:
+    if (
+        hf < close_factor_hf_below
+        or min(debt_value, collateral_value) < full_liquidation_below_value
+    ):
         close_factor = _CLOSE_FACTOR_MAX
     bonus_factor = 1.0 + liquidation_bonus
     debt_to_cover = close_factor * debt_units
@@ -183,6 +188,8 @@ def liquidate_until_healthy(
     liquidation_threshold: float,
     liquidation_bonus: float,
     full_liquidation_below_value: float,
+    close_factor: float = CLOSE_FACTOR_DEFAULT,
+    close_factor_hf_below: float = CLOSE_FACTOR_HF_THRESHOLD,
 ) -> list[LiquidationResult]:
     """Repeat `liquidate` while `HF < 1` and collateral remains (domain 4.1 step 6).
 
@@ -203,6 +210,8 @@ def liquidate_until_healthy(
             liquidation_threshold,
             liquidation_bonus,
             full_liquidation_below_value,
+            close_factor,
+            close_factor_hf_below,
         )
         if result is None:
             break

@@ -18,8 +18,9 @@ from typing import Any
 from basis_strategy.config.loader import RunConfig, load_run_config
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.data.provider import HistoricalDataProvider
-from basis_strategy.engine import EventDrivenStrategyEngine, Progress, build_simulated_venues
+from basis_strategy.engine import EventDrivenStrategyEngine, Progress
 from basis_strategy.strategies.factory import strategy_class
+from basis_strategy.venues.simulated.build import build_simulated_venues
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def run_backtest(
 ) -> BacktestOutcome:
     """Run one backtest and write `out_dir/{request_id}/` atomically."""
     config, data = prepare(name_or_path, sets, data_dir, env)
-    engine = EventDrivenStrategyEngine(config, data, build_simulated_venues(config))
+    engine = EventDrivenStrategyEngine(config, data, build_simulated_venues(config, data.aave_risk))
     engine.run(progress)
     request_id = new_request_id(config.mode.mode)
     path = engine.write(Path(out_dir), request_id)

@@ -97,7 +97,8 @@ class LstLeg:
 
     def collateral_units(self, market: MarketState) -> float:
         """LST units supplied to AAVE (underlying of the scaled aToken balance)."""
-        return self.qty(self.collateral_key) * market.values["aave_li:" + self.lst]
+        scaled = self.qty(self.collateral_key)
+        return scaled * market.values["aave_li:" + self.lst] if scaled else 0.0
 
     def collateral_eth(self, market: MarketState) -> float:
         return self.collateral_units(market) * self.rate(market)

@@ -2,12 +2,14 @@
 
 `execute` turns an instruction into the legs it produced (or raises `ExecutionRejected`
 without changing anything); `receive` credits an incoming transfer; `settle` books what
-accrued at the venue this hour (funding); `positions` is the venue's own view of what it
-holds, which reconciliation compares with the position monitor's.
+accrued or happened at the venue this hour (funding, unstake claims, reward payouts,
+liquidations); `positions` is the venue's own view of what it holds, which reconciliation
+compares with the position monitor's.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,6 +21,12 @@ from basis_strategy.math.costs import gas_cost_eth, slippage_bps
 
 class ExecutionRejected(OperationalError):
     """The venue refused an instruction; nothing was applied."""
+
+
+def require_amount(venue: str, what: str, amount: float) -> None:
+    """Refuse a non-positive or non-finite amount."""
+    if not (amount > 0.0 and math.isfinite(amount)):
+        raise ExecutionRejected(f"{venue}: {what} must be a finite amount > 0, was {amount!r}")
 
 
 class VenueInterface(Protocol):
@@ -66,6 +74,13 @@ class Ledger:
 
     def qty(self, key: str) -> float:
         return self.quantities.get(key, 0.0)
+
+    def copy(self) -> Ledger:
+        """An independent copy (a trial ledger for an atomic bundle)."""
+        trial = Ledger()
+        trial.quantities = dict(self.quantities)
+        trial.entries = dict(self.entries)
+        return trial
 
     def apply(self, legs: tuple[Leg, ...]) -> None:
         for leg in legs:

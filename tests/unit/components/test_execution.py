@@ -28,8 +28,8 @@ from basis_strategy.core.instructions import (
     Transfer,
 )
 from basis_strategy.data.market import FundingRate, MarketState
-from basis_strategy.engine import build_simulated_venues
 from basis_strategy.venues.interface import VenueInterface
+from basis_strategy.venues.simulated.build import build_simulated_venues
 from basis_strategy.venues.simulated.cex import SimulatedCex
 from basis_strategy.venues.simulated.chain import SimulatedWallet
 

@@ -11,7 +11,8 @@ import pytest
 from basis_strategy.components.results_store import ResultsStore
 from basis_strategy.config.loader import load_run_config
 from basis_strategy.data.provider import HistoricalDataProvider
-from basis_strategy.engine import EventDrivenStrategyEngine, build_simulated_venues
+from basis_strategy.engine import EventDrivenStrategyEngine
+from basis_strategy.venues.simulated.build import build_simulated_venues
 
 DATA = Path(
     os.environ.get("BASIS_DATA_DIR") or Path(__file__).resolve().parents[4] / "shared" / "data"

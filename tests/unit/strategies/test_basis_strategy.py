@@ -19,8 +19,9 @@ import pytest
 from basis_strategy.config.loader import RunConfig, load_run_config
 from basis_strategy.core.events import COMPONENTS
 from basis_strategy.data.provider import HistoricalDataProvider
-from basis_strategy.engine import EventDrivenStrategyEngine, build_simulated_venues
+from basis_strategy.engine import EventDrivenStrategyEngine
 from basis_strategy.strategies.basis import Basis
+from basis_strategy.venues.simulated.build import build_simulated_venues
 
 DATA_DIR = Path(
     os.environ.get("BASIS_DATA_DIR")

@@ -1,6 +1,8 @@
 """Conformance of every simulated venue to the VenueInterface contract (conventions 7, ADR-008).
 
-One parametrised module over SimulatedCex, SimulatedWallet, SimulatedAave and SimulatedDex:
+One parametrised module over SimulatedCex, SimulatedWallet, SimulatedAave and SimulatedDex
+(the staking, leverage and flash-bundle instructions have their own modules, and
+test_value_conservation.py checks (b) for them in both share classes):
 
 (a) after `execute`, `positions()` is the ledger before plus the legs' amounts per key;
 (b) a trade moves the value of the holdings (at the same market) only by the P&L its legs
@@ -27,6 +29,7 @@ from basis_strategy.components.execution import VenueInterfaceManager
 from basis_strategy.components.monitors import unit_value
 from basis_strategy.config.loader import RunConfig, load_run_config
 from basis_strategy.config.models import AaveVenue, CexVenue, DexVenue, RpcVenue
+from basis_strategy.core.errors import ConfigError
 from basis_strategy.core.instructions import (
     ApproveToken,
     BuySpot,
@@ -43,11 +46,13 @@ from basis_strategy.core.instructions import (
     WithdrawFromAave,
 )
 from basis_strategy.core.instruments import instrument
-from basis_strategy.data.market import FundingRate, MarketState
-from basis_strategy.engine import build_simulated_venues
+from basis_strategy.data.market import AaveRisk, FundingRate, MarketState
 from basis_strategy.venues.interface import CostSwitches, ExecutionRejected, Ledger
+from basis_strategy.venues.simulated.build import build_simulated_venues
 from basis_strategy.venues.simulated.cex import SimulatedCex
 from basis_strategy.venues.simulated.chain import SimulatedAave, SimulatedDex, SimulatedWallet
+from basis_strategy.venues.simulated.flash import SimulatedFlashLender
+from basis_strategy.venues.simulated.staking import SimulatedStaking
 
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
 VALUES = {
@@ -306,19 +311,49 @@ def test_cases_cover_every_supported_instruction_of_every_venue() -> None:
     }
 
 
-@pytest.mark.parametrize("mode", ["btc_basis", "eth_basis", "pure_lending"])
-def test_engine_builds_only_venue_types_covered_here(mode: str) -> None:
-    built = build_simulated_venues(load_run_config(mode, env={}))
+def _risk(asset: str, emode: bool) -> AaveRisk:
+    return AaveRisk(0.93, 0.95, 0.01) if emode else AaveRisk(0.8, 0.85, 0.05)
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "btc_basis",
+        "eth_basis",
+        "pure_lending",
+        "eth_staking_only",
+        "eth_leveraged",
+        "usdt_market_neutral_no_leverage",
+        "usdt_market_neutral",
+    ],
+)
+def test_build_creates_the_modes_venues_on_one_wallet_ledger(mode: str) -> None:
+    config = load_run_config(mode, env={})
+    built = build_simulated_venues(config, _risk)
+    assert set(built) == {"wallet", *config.mode.venues} - {"alchemy"}
     assert {type(v) for v in built.values()} <= {
         SimulatedCex,
         SimulatedWallet,
         SimulatedAave,
         SimulatedDex,
+        SimulatedStaking,
+        SimulatedFlashLender,
     }
     chain = [v.ledger for v in built.values() if not isinstance(v, SimulatedCex)]
     assert all(ledger is chain[0] for ledger in chain), "on-chain venues share one wallet ledger"
     cex = [v.ledger for v in built.values() if isinstance(v, SimulatedCex)]
     assert len({id(ledger) for ledger in cex}) == len(cex), "each CEX account has its own ledger"
+    flash = built.get("morpho")
+    if flash is not None:
+        assert isinstance(flash, SimulatedFlashLender)
+        assert flash.venues == {n: v for n, v in built.items() if n not in (*CEXES, "morpho")}
+
+
+def test_build_needs_the_rpc_venue() -> None:
+    config = load_run_config("pure_lending", env={})
+    venues = {k: v for k, v in config.venues.items() if k != "alchemy"}
+    with pytest.raises(ConfigError, match="alchemy"):
+        build_simulated_venues(RunConfig(config.mode, config.share_class, venues), _risk)
 
 
 # --- (a) positions move by exactly the legs ----------------------------------------------------

@@ -1,4 +1,5 @@
-"""Simulated centralised exchange: spot, linear USDT perps, funding, withdrawals (domain 4.3).
+"""Simulated centralised exchange: spot, linear USDT perps, funding, withdrawals, venue
+liquidation (domain 4.3).
 
 Trades fill at the hour's reference price (spot: the asset's reference price; perps: the
 venue's mark) worsened by slippage, plus a taker fee. The value a trade loses against the
@@ -20,12 +21,13 @@ from basis_strategy.core.instructions import (
     TradePerp,
     Transfer,
 )
-from basis_strategy.core.instruments import cash_key, perp_key
+from basis_strategy.core.instruments import cash_key, instrument, perp_key
 from basis_strategy.data.market import MarketState
 from basis_strategy.math.perps import apply_fill, funding_cash_flow
 from basis_strategy.venues.interface import CostSwitches, ExecutionRejected, Ledger
 
 COST = "execution_costs"
+PENALTY = "liquidation_penalty"
 NOTHING = ExecutionResult()
 
 
@@ -63,9 +65,16 @@ class SimulatedCex:
         return ExecutionResult(legs)
 
     def settle(self, market: MarketState) -> ExecutionResult:
-        """Funding settling at this hour, paid on the positions held before any trade."""
-        if not market.funding:
-            return NOTHING
+        """Funding settling at this hour (on the positions held before any trade), then a
+        venue liquidation if the account fell to its maintenance margin."""
+        funding = self._funding_legs(market)
+        self.ledger.apply(funding)
+        liquidation = self.liquidation_legs(market)
+        self.ledger.apply(liquidation)
+        legs = funding + liquidation
+        return ExecutionResult(legs) if legs else NOTHING
+
+    def _funding_legs(self, market: MarketState) -> tuple[Leg, ...]:
         legs = []
         for funding in market.funding:
             if funding.venue != self.name:
@@ -77,9 +86,47 @@ class SimulatedCex:
             mark = market["perp:" + self.name + ":" + funding.base + "USDT"]
             cash = funding_cash_flow(size, mark, funding.rate_per_8h)
             legs.append(Leg(self.usdt_key, cash, "FundingSettled", mark, "funding", cash, "USDT"))
-        result = tuple(legs)
-        self.ledger.apply(result)
-        return ExecutionResult(result)
+        return tuple(legs)
+
+    def _open_perps(self, market: MarketState) -> list[tuple[str, float, float]]:
+        """(key, size, mark) of every open perp on this venue."""
+        return [
+            (key, size, market["perp:" + self.name + ":" + instrument(key).symbol])
+            for key, size in self.ledger.quantities.items()
+            if size != 0.0 and instrument(key).is_perp
+        ]
+
+    def liquidation_legs(self, market: MarketState) -> tuple[Leg, ...]:
+        """Venue liquidation (domain 4.3) when `Eq <= mmr × notional` with notional > 0.
+
+        `Eq = USDT + Σ q (mark − entry)`, notional `Σ |q| mark`. Every perp closes at mark
+        (its uPnL realised into USDT: value-neutral), then the venue keeps
+        `liquidation_fee × notional`, floored so USDT ends at `max(0, Eq − fee × notional)`;
+        the loss is `liquidation_penalty`. Spot holdings are left alone.
+        """
+        perps = self._open_perps(market)
+        if not perps:
+            return ()
+        upnl = [size * (mark - self.ledger.entries.get(key, 0.0)) for key, size, mark in perps]
+        equity = self.ledger.qty(self.usdt_key) + sum(upnl)
+        notional = sum(abs(size) * mark for _, size, mark in perps)
+        mmr = self.config.maintenance_margin_rate
+        if notional <= 0.0 or equity > mmr * notional:
+            return ()
+        legs: list[Leg] = []
+        for (key, size, mark), pnl in zip(perps, upnl, strict=True):
+            legs.append(Leg(key, -size, "Liquidated", mark, entry_after=0.0))
+            legs.append(Leg(self.usdt_key, pnl, "Liquidated", mark))
+        fee = self.config.liquidation_fee * notional
+        loss = equity - max(0.0, equity - fee)
+        detail = (
+            f"equity_usdt={equity:.10g};notional_usdt={notional:.10g};"
+            f"margin_ratio={equity / notional:.6g};mmr={mmr:g};fee={self.config.liquidation_fee:g}"
+        )
+        legs.append(
+            Leg(self.usdt_key, -loss, "Liquidated", 1.0, PENALTY, -loss, "USDT", detail=detail)
+        )
+        return tuple(legs)
 
     # --- orders --------------------------------------------------------------------------
 
