@@ -163,12 +163,19 @@ def test_risk_parameters_are_required_only_with_debt() -> None:
     assert frozen(ledger) == before
 
 
-@pytest.mark.parametrize(
-    ("field", "value"), [("close_factor", 0.4), ("close_factor_hf_below", 0.9)]
-)
-def test_close_factor_other_than_modelled_is_a_config_error(field: str, value: float) -> None:
-    with pytest.raises(ConfigError, match=field):
-        SimulatedAave(Ledger(), COSTS_OFF, aave_config().model_copy(update={field: value}))
+def test_configured_close_factor_and_threshold_are_used() -> None:
+    """close_factor 0.4 at HF 0.98: the first call covers 40 % of the debt (HF 0.994 after
+    it, so a second call follows); with the full-close threshold at HF 0.99 the same account
+    is closed in one call."""
+    system = chain(COSTS_ON, account_at_hf(0.98, 100.0))
+    system.aave.config = aave_config().model_copy(update={"close_factor": 0.4})
+    legs = system.aave.settle(market()).legs
+    assert legs[0].amount == pytest.approx(-40.0 / BI, rel=1e-12)
+    assert len(legs) == 4
+    system = chain(COSTS_ON, account_at_hf(0.98, 100.0))
+    system.aave.config = aave_config().model_copy(update={"close_factor_hf_below": 0.99})
+    _, collateral_leg = system.aave.settle(market()).legs
+    assert "close_factor=1" in collateral_leg.detail
 
 
 # --- liquidation ----------------------------------------------------------------------------
