@@ -21,6 +21,7 @@ RATES_DIR = "protocol_data/aave/rates"
 USDT_RATES = "aave_v3_aave-v3-ethereum_USDT_rates_2024-01-01_2025-09-18.csv"
 RESULT_FILES = {"summary.json", "hourly_pnl.csv", "balance_sheet.csv", "event_log.csv"}
 SHORT = ["--start", "2024-01-01", "--end", "2024-01-10"]
+SHORT_LST = ["--start", "2024-06-01", "--end", "2024-06-03"]
 
 
 def basis(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -218,9 +219,26 @@ def test_lending_needs_only_its_files(lending_data, tmp_path):
     assert len(list(out.iterdir())) == 1
 
 
-def test_a_mode_that_cannot_run_yet_is_refused_before_reading_data(tmp_path):
-    result, out = backtest("eth_leveraged", tmp_path=tmp_path, data=tmp_path / "none")
-    assert_bad_input(result, out, "mode", "eth_leveraged", "cannot run yet")
+def test_a_defi_mode_runs_from_the_cli(tmp_path):
+    window = ["--start", "2024-06-01", "--end", "2024-06-08"]
+    result, _ = backtest("usdt_market_neutral", *window, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    folder = Path(result.stdout.strip().splitlines()[-1].strip())
+    assert {p.name for p in folder.iterdir()} == RESULT_FILES
+    assert "FlashBorrowed" in (folder / "event_log.csv").read_text(encoding="utf-8")
+
+
+def test_target_ltv_above_the_datas_max_ltv_is_refused(tmp_path):
+    """The config schema allows λ 0.935 < warning < critical; AAVE's e-mode max LTV in the
+    data (0.93) does not."""
+    bands = [
+        "leverage.target_ltv=0.935",
+        "leverage.ltv_warning=0.94",
+        "leverage.ltv_critical=0.945",
+    ]
+    sets = [arg for band in bands for arg in ("--set", band)]
+    result, out = backtest("eth_leveraged", *SHORT_LST, *sets, tmp_path=tmp_path)
+    assert_bad_input(result, out, "leverage.target_ltv", "0.93", "0.935")
 
 
 def test_no_data_folder_given(tmp_path):

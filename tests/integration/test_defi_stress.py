@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 from tests.integration.conftest import defi_sets
 from tests.integration.rebuild import close_enough, replay
@@ -135,4 +136,26 @@ def test_negative_funding_for_a_month_is_paid_by_the_shorts(runs):
     in_window = funding[funding["time"] >= SHOCK_AT]
     assert not in_window.empty and (in_window["pnl_amount"] < 0).all()
     assert run.hourly.loc[SHOCK_AT:, "funding"].sum() < 0
+    assert_rebuilds(run)
+
+
+def test_protocol_unstake_route_pays_the_redeemer_when_the_claim_lands(runs):
+    """unstake_route protocol: a withdrawal above the reserve queues LST at EtherFi; the ETH
+    is pending (earning nothing, still ETH) for the 7-day delay, then claimed and paid."""
+    request, claim = "2024-06-03T00:00:00Z", "2024-06-10T00:00:00Z"
+    flows = f"flows=[{{at: {request}, amount: -10}}]"
+    run = stress_run(runs, "eth_staking_only", "staking.unstake_route=protocol", flows)
+    events = run.events
+    queued = events[(events["event_type"] == "UnstakeRequested") & (events["time"] == request)]
+    assert set(queued["instrument"]) == {"etherfi:LST:weETH", "etherfi:Pending:ETH"}
+    pending = queued.loc[queued["instrument"] == "etherfi:Pending:ETH", "amount"].iloc[0]
+    claimed = events[events["event_type"] == "UnstakeClaimed"]
+    assert set(claimed["time"]) == {pd.Timestamp(claim)}
+    paid = events[events["event_type"] == "WithdrawalPaid"]
+    assert list(paid["time"]) == [pd.Timestamp(claim)]
+    assert paid["pnl_amount"].iloc[0] == pytest.approx(-10.0, rel=1e-12)
+    assert paid["note"].iloc[0] == "flow:withdrawal_claimed"
+    held = run.balance.loc[request:claim, "qty:etherfi:Pending:ETH"]
+    assert list(held.iloc[:-1]) == pytest.approx([pending] * (len(held) - 1), rel=1e-12)
+    assert held.iloc[-1] == 0.0
     assert_rebuilds(run)
