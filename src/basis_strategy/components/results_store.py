@@ -156,7 +156,7 @@ class ResultsStore:
                 e.after_qty,
                 e.after_entry,
                 e.note,
-                json.dumps(cls.mark_payload(e.marks)) if e.marks else "",
+                json.dumps(cls.mark_payload(e.marks)) if e.marks is not None else "",
             )
             for e in events
         ]
