@@ -187,3 +187,33 @@ def test_deposit_is_an_incremental_entry_and_a_full_redemption_a_full_exit(runs,
     assert len(paid) == 1 and run.summary["final_equity"] < 0.01 * deposit
     assert run.summary["rejected_instructions"] == []
     assert_rebuilds(run)
+
+
+def test_usdt_class_gas_debt_is_settled_past_the_line(runs):
+    """A tiny gas buffer and margin transfers: gas draws wallet ETH below zero (gas debt);
+    ETH a trade brings in pays the debt down before it is used, and a debt past
+    −gas_debt_settle_eth at the hour's deviation step is bought back (domain 5)."""
+    rally = shock(ETH_MOVE, "move", 0.6, SHOCK_AT, "2024-06-09T23:00:00Z")  # margin transfers
+    sets = ["gas_buffer_eth=0.002", "gas_debt_settle_eth=0.001", rally]
+    run = stress_run(runs, "usdt_market_neutral", *sets)
+    events = run.events
+    wallet = events[events["instrument"] == "wallet:BaseToken:ETH"]
+    debt = wallet[wallet["after_qty"] < -0.001]
+    settled = events[events["note"].str.startswith("entry_partial:gas_debt")]
+    assert not debt.empty and not settled.empty
+    assert set(settled["time"]) <= set(debt["time"])
+    assert run.balance["qty:wallet:BaseToken:ETH"].min() >= -0.001
+    assert run.summary["rejected_instructions"] == []
+    assert_rebuilds(run)
+
+
+def test_eth_class_gas_debt_is_repaid_out_of_the_next_withdrawal(runs):
+    """ETH class with no reserve: gas leaves wallet ETH negative; the next withdrawal
+    raises enough to pay it off as well as the redeemer."""
+    sets = ["reserve_ratio=0", "flows=[{at: 2024-06-20T00:00:00Z, amount: -1}]"]
+    run = stress_run(runs, "eth_leveraged", *sets)
+    wallet = run.balance["qty:wallet:BaseToken:ETH"]
+    before = wallet.loc[:"2024-06-19T23:00:00Z"]
+    assert before.min() < 0
+    assert wallet.loc["2024-06-20T00:00:00Z"] >= -1e-9
+    assert_rebuilds(run)

@@ -130,7 +130,7 @@ class StrategyManager:
                 buy="ETH",
                 sell_amount=qty,
             )
-        received = self.qty(WALLET_ETH) - eth_before
+        received = self.eth_received_since(eth_before)
         if self.currency == "USDT" and received > 0:
             yield SwapOnDex(
                 venue="uniswap",
@@ -219,6 +219,12 @@ class StrategyManager:
             buy="ETH",
             sell_amount=min(usdt, self.qty(WALLET_USDT)),
         )
+
+    def eth_received_since(self, wallet_eth_before: float) -> float:
+        """Wallet ETH that arrived since the balance was `wallet_eth_before`, at most what the
+        wallet holds: with gas debt (a negative balance) part of it pays the debt down."""
+        now = self.qty(WALLET_ETH)
+        return min(now - wallet_eth_before, now)
 
     def settle_gas_debt(self, market: MarketState) -> Steps:
         """Top the gas buffer back up once gas debt passes `gas_debt_settle_eth`."""

@@ -58,7 +58,7 @@ class HedgedStaking(Basis):
             buy="ETH",
             sell_amount=usdt,
         )
-        yield from self.leg.add(self.qty(WALLET_ETH) - before, action, trigger, market)
+        yield from self.leg.add(self.eth_received_since(before), action, trigger, market)
 
     def sell_long(self, units: float, action: Action, trigger: str, market: MarketState) -> Steps:
         """Release `units` ETH of the leg (all of it when asked for nearly all) and swap the
@@ -68,7 +68,7 @@ class HedgedStaking(Basis):
             yield from self.leg.close(action, trigger, market)
         else:
             yield from self.leg.take(units, action, trigger, market)
-        received = self.qty(WALLET_ETH) - before
+        received = self.eth_received_since(before)
         if received > 0:
             yield SwapOnDex(
                 venue="uniswap",
