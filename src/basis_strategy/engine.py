@@ -39,6 +39,7 @@ from basis_strategy.components.monitors import (
 from basis_strategy.components.pnl_calculator import PnLCalculator
 from basis_strategy.components.results_store import ResultsStore
 from basis_strategy.config.loader import RunConfig
+from basis_strategy.config.models import CexVenue
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.data.provider import HistoricalDataProvider
 from basis_strategy.strategies.base import StrategyManager
@@ -114,6 +115,11 @@ class EventDrivenStrategyEngine:
             bands,
             aave_bands(config, data),
             config.mode.staking.lst_type if config.mode.staking else None,
+            {
+                name: venue.maintenance_margin_rate
+                for name, venue in config.venues.items()
+                if isinstance(venue, CexVenue)
+            },
         )
         logger = EventLogger(currency)
         shares = ShareRegister()

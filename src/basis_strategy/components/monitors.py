@@ -8,7 +8,8 @@ compute lazily and cache by (book version, hour), so a quiet hour values the boo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 from basis_strategy.core.instruments import CEX_VENUES, Instrument, instrument
 from basis_strategy.data.market import MarketState
@@ -129,6 +130,9 @@ class Risk:
     AAVE: `aave_ltv` = debt / collateral at oracle prices (0 without debt), `aave_hf` =
     LT × collateral / debt (inf without debt), `aave_level` ok / warning / critical /
     liquidatable (HF < 1). `peg_spread` = ρ_mkt / ρ − 1 of the mode's LST (exit cost).
+    Distances to liquidation: `cex_liquidation_distance[venue]` = the ETH/BTC rise that
+    brings the margin ratio to the maintenance rate, (MR − mmr) / (1 + mmr);
+    `aave_liquidation_distance` = the fall in ρ relative to WETH that brings HF to 1, 1 − 1/HF.
     """
 
     margin_ratio: dict[str, float]
@@ -138,6 +142,11 @@ class Risk:
     aave_hf: float = float("inf")
     aave_level: str = "ok"
     peg_spread: float | None = None
+    cex_liquidation_distance: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def aave_liquidation_distance(self) -> float:
+        return 1.0 - 1.0 / self.aave_hf if self.aave_hf > 0 else -math.inf
 
 
 @dataclass(frozen=True)
@@ -170,12 +179,14 @@ class RiskMonitor:
         bands: tuple[float, float, float] | None,
         aave: AaveBands | None = None,
         lst: str | None = None,
+        maintenance_margin: dict[str, float] | None = None,
     ) -> None:
         self.exposure = exposure
         self.hedge_venues = hedge_venues
         self.bands = bands  # (critical, warning, excess)
         self.aave = aave
         self.lst = lst
+        self.mmr = maintenance_margin or {}
         self._cache: Risk | None = None
         self._cache_key = (-1, -1)
 
@@ -204,14 +215,19 @@ class RiskMonitor:
                 drift[asset] = (
                     abs(units * market.unit_price(asset, self.exposure.currency)) / equity
                 )
+        distance = {
+            venue: (ratio - self.mmr[venue]) / (1.0 + self.mmr[venue])
+            for venue, ratio in ratios.items()
+            if venue in self.mmr
+        }
         peg = None
         if self.lst is not None:
             values = market.values
             peg = values["lst_market:" + self.lst] / values["lst_rate:" + self.lst] - 1.0
         if self.aave is None:
-            return Risk(ratios, levels, drift, peg_spread=peg)
+            return Risk(ratios, levels, drift, peg_spread=peg, cex_liquidation_distance=distance)
         ltv, hf = self.aave_position(exposure)
-        return Risk(ratios, levels, drift, ltv, hf, self.aave.level(ltv, hf), peg)
+        return Risk(ratios, levels, drift, ltv, hf, self.aave.level(ltv, hf), peg, distance)
 
     def aave_position(self, exposure: Exposure) -> tuple[float, float]:
         """(LTV, HF) of the LST-on-WETH position; the ETH/USD price cancels (domain 4.1)."""

@@ -108,6 +108,8 @@ class ResultsStore:
             row["margin_ratio:" + venue] = ratio
         for venue, ratio in pre_trade.margin_ratio.items():
             row["margin_ratio_pre_trade:" + venue] = ratio
+        for venue, distance in post_trade.cex_liquidation_distance.items():
+            row["liquidation_distance:" + venue] = distance
         for asset, drift in post_trade.delta_drift.items():
             row["delta_drift:" + asset] = drift
             row["delta_units:" + asset] = exposure.delta_units.get(asset, 0.0)
@@ -116,6 +118,7 @@ class ResultsStore:
             row["aave_hf"] = post_trade.aave_hf
             row["aave_ltv_pre_trade"] = pre_trade.aave_ltv
             row["aave_hf_pre_trade"] = pre_trade.aave_hf
+            row["aave_liquidation_distance"] = post_trade.aave_liquidation_distance
         if post_trade.peg_spread is not None:
             row["lst_peg_spread"] = post_trade.peg_spread
         return row

@@ -13,12 +13,11 @@ the perps stay; the delta rule fixes the residual) and re-lever below λ − ban
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 from basis_strategy.components.monitors import Exposure
 from basis_strategy.config.loader import RunConfig
-from basis_strategy.core.instructions import Action, Instruction, SwapOnDex
+from basis_strategy.core.instructions import Action, SwapOnDex
 from basis_strategy.core.instruments import WALLET_ETH
 from basis_strategy.data.market import MarketState
 from basis_strategy.strategies.base import Steps
@@ -105,8 +104,5 @@ class HedgedStaking(Basis):
             return steps
         if self.leg.ltv(market) >= self.target_ltv - self.ltv_band:
             return steps
-        return itertools.chain(steps, self._relever(market))
-
-    def _relever(self, market: MarketState) -> Iterator[Instruction]:
-        """Re-lever (10.4): net ETH is unchanged, so the perps stay."""
-        yield from self.leg.relever("ltv_band", market)
+        # re-lever (10.4): net ETH is unchanged, so the perps stay
+        return itertools.chain(steps, self.leg.relever("ltv_band", market))

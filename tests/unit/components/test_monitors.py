@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 import pytest
 
 from basis_strategy.components.monitors import (
+    AaveBands,
     ExposureMonitor,
     PositionMonitor,
     RiskMonitor,
@@ -223,3 +225,60 @@ def test_risk_is_cached_until_the_book_changes() -> None:
     assert second is not first
     assert second.margin_ratio["binance"] == pytest.approx(10_000 / 59_990)
     assert second.margin_level["binance"] == "critical"
+
+
+# --- AAVE and the LST (domain 7) ---------------------------------------------------------------
+
+LEVERED = {"aave_v3:aToken:aweETH": 100.0, "aave_v3:debtToken:debtWETH": 95.0}  # scaled
+LEVERED_MARKET = {"aave_li:weETH": 1.01, "aave_bi:WETH": 1.02, "lst_rate:weETH": 1.05}
+AAVE = AaveBands("aave_v3:aToken:aweETH", "aave_v3:debtToken:debtWETH", 0.95, 0.92, 0.93)
+
+
+def aave_monitor(holdings: dict[str, float], currency: str = "ETH") -> RiskMonitor:
+    exposure = ExposureMonitor(book(holdings), currency)
+    return RiskMonitor(exposure, (), None, AAVE, "weETH")
+
+
+@pytest.mark.parametrize("currency", ["ETH", "USDT"])
+def test_aave_ltv_and_hf_use_the_oracle_rate_and_not_eth_usd(currency: str) -> None:
+    at = market(**LEVERED_MARKET, **{"lst_market:weETH": 1.047})
+    risk = aave_monitor(LEVERED, currency).assess(at)
+    ltv = 95.0 * 1.02 / (100.0 * 1.01 * 1.05)
+    assert risk.aave_ltv == pytest.approx(ltv, rel=1e-12)
+    assert risk.aave_hf == pytest.approx(0.95 / ltv, rel=1e-12)
+    assert risk.aave_liquidation_distance == pytest.approx(1 - ltv / 0.95, rel=1e-12)
+    assert risk.peg_spread == pytest.approx(1.047 / 1.05 - 1, rel=1e-12)
+    moved = aave_monitor(LEVERED, currency).assess(
+        market(**LEVERED_MARKET, **{"lst_market:weETH": 1.047, "price:ETH": 1500.0})
+    )
+    assert moved.aave_hf == pytest.approx(risk.aave_hf, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("ltv", "level"),
+    [
+        (0.91, "ok"),
+        (0.92, "warning"),
+        (0.929, "warning"),
+        (0.93, "critical"),
+        (0.951, "liquidatable"),
+    ],
+)
+def test_aave_levels_are_ltv_bands_and_hf_below_one(ltv: float, level: str) -> None:
+    assert AAVE.level(ltv, 0.95 / ltv) == level
+
+
+def test_no_debt_means_no_aave_risk() -> None:
+    risk = aave_monitor({"aave_v3:aToken:aweETH": 100.0}).assess(
+        market(**LEVERED_MARKET, **{"lst_market:weETH": 1.05})
+    )
+    assert (risk.aave_ltv, risk.aave_hf, risk.aave_level) == (0.0, math.inf, "ok")
+
+
+def test_cex_liquidation_distance_is_the_rise_to_maintenance() -> None:
+    holdings = {"okx:BaseToken:USDT": 3003.0, "okx:Perp:ETHUSDT": -1.0}
+    exposure = ExposureMonitor(book(holdings, {"okx:Perp:ETHUSDT": 3003.0}), "USDT")
+    monitor = RiskMonitor(exposure, ("okx",), BANDS, maintenance_margin={"okx": 0.01})
+    risk = monitor.assess(market())
+    assert risk.margin_ratio["okx"] == pytest.approx(1.0)
+    assert risk.cex_liquidation_distance["okx"] == pytest.approx(0.99 / 1.01, rel=1e-12)
