@@ -207,7 +207,7 @@ class LstLeg:
         assert self.leverage is not None and self.leverage.target_ltv is not None
         return self.leverage.target_ltv
 
-    def _bundle(
+    def bundle(
         self,
         kind: str,
         amount: float,
@@ -227,7 +227,7 @@ class LstLeg:
             gas_op=gas_op,
         )
 
-    def _lever_steps(
+    def lever_steps(
         self,
         stake_eth: float,
         flash_weth: float,
@@ -262,10 +262,10 @@ class LstLeg:
             equity_eth, self._target(), self.rate(market), 1.0, self.flash_fee, 0.0, gas
         )
         kind = "entry" if action == "entry_full" else "incremental_entry"
-        steps = self._lever_steps(
+        steps = self.lever_steps(
             equity_eth - gas + sized.flash_weth, sized.flash_weth, action, trigger, market
         )
-        yield self._bundle(kind, sized.flash_weth, steps, "atomic_entry", action, trigger)
+        yield self.bundle(kind, sized.flash_weth, steps, "atomic_entry", action, trigger)
 
     def relever(self, trigger: str, market: MarketState) -> Steps:
         """Re-lever from the current LTV up to λ (10.4)."""
@@ -274,8 +274,8 @@ class LstLeg:
         )
         if flash <= MIN_ETH:
             return
-        steps = self._lever_steps(flash, flash, "entry_partial", trigger, market)
-        yield self._bundle("relever", flash, steps, "atomic_entry", "entry_partial", trigger)
+        steps = self.lever_steps(flash, flash, "entry_partial", trigger, market)
+        yield self.bundle("relever", flash, steps, "atomic_entry", "entry_partial", trigger)
 
     def _effective_sale_price(self, lst_units: float, market: MarketState) -> float:
         """p' per LST net of the flash fee (the sale proceeds repay flash × (1 + f))."""
@@ -309,7 +309,7 @@ class LstLeg:
             return
         repay = units * self._effective_sale_price(units, market)
         steps = self._unlever_steps(repay, units, "exit_partial", trigger, all_=False)
-        yield self._bundle(
+        yield self.bundle(
             "deleverage", repay, steps, "atomic_deleverage_one_swap", "exit_partial", trigger
         )
         yield from self.unwrap("exit_partial", trigger)
@@ -330,7 +330,7 @@ class LstLeg:
         if units <= MIN_ETH:
             return
         steps = self._unlever_steps(repay, units, action, trigger, all_=False)
-        yield self._bundle(
+        yield self.bundle(
             "partial_exit", repay, steps, "atomic_deleverage_one_swap", action, trigger
         )
         yield from self.unwrap(action, trigger)
@@ -342,7 +342,7 @@ class LstLeg:
             return
         debt = self.debt_eth(market)
         steps = self._unlever_steps(debt, units, action, trigger, all_=True)
-        yield self._bundle("full_exit", debt, steps, "atomic_deleverage_one_swap", action, trigger)
+        yield self.bundle("full_exit", debt, steps, "atomic_deleverage_one_swap", action, trigger)
         yield from self.unwrap(action, trigger)
 
     def unwrap(self, action: Action, trigger: str) -> Steps:

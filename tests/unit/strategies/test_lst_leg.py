@@ -11,10 +11,19 @@ from datetime import UTC, datetime
 
 import pytest
 
-from basis_strategy.components.monitors import PositionMonitor
+from basis_strategy.components.execution import (
+    EventLogger,
+    ExecutionManager,
+    PositionUpdateHandler,
+    Reconciliation,
+    ShareRegister,
+    VenueInterfaceManager,
+)
+from basis_strategy.components.monitors import ExposureMonitor, PositionMonitor
 from basis_strategy.config.loader import load_run_config
-from basis_strategy.core.instructions import FlashBundle, Instruction, SetEmode
+from basis_strategy.core.instructions import FlashBundle, Instruction, ReceiveDeposit, SetEmode
 from basis_strategy.data.market import AaveRisk, MarketState
+from basis_strategy.math.leverage import flash_entry
 from basis_strategy.strategies.lst import LstLeg
 from basis_strategy.venues.simulated.build import build_simulated_venues
 
@@ -126,3 +135,32 @@ def test_with_costs_the_sale_is_sized_so_the_flash_is_repaid() -> None:
     assert isinstance(done[0], FlashBundle)  # a Wrap of leftover WETH dust may follow
     assert book.leg.ltv(shocked) == pytest.approx(0.91, abs=1e-6)
     assert not math.isnan(book.positions.qty(WALLET_ETH))
+
+
+def test_a_bundle_the_venues_refuse_is_logged_and_changes_nothing() -> None:
+    """A flash entry sized for λ 0.95 borrows above the e-mode max LTV (0.93): the whole
+    bundle is refused, the book is untouched, and the event log holds one
+    InstructionRejected row naming the failing step (ADR-020)."""
+    config = load_run_config("eth_leveraged", list(NO_COSTS), env={})
+    venues = build_simulated_venues(config, lambda asset, emode: EMODE)
+    positions = PositionMonitor()
+    logger = EventLogger("ETH")
+    updates = PositionUpdateHandler(positions, logger, Reconciliation(positions), "ETH")
+    exposure = ExposureMonitor(positions, "ETH")
+    manager = ExecutionManager(VenueInterfaceManager(venues), updates, exposure, ShareRegister())
+    m = market()
+    manager.run(
+        ReceiveDeposit(venue="wallet", action="flow", trigger="deposit", asset="ETH", amount=10),
+        m,
+    )
+    leg = LstLeg(config, positions)
+    too_far = flash_entry(10.0, 0.95, RHO, 0.95).flash_weth
+    steps = leg.lever_steps(10.0 + too_far, too_far, "entry_full", "deploy", m)
+    book_before, events_before = dict(positions.quantities), len(logger.events)
+    manager.run(leg.bundle("entry", too_far, steps, "atomic_entry", "entry_full", "deploy"), m)
+    assert positions.quantities == book_before
+    assert len(logger.events) == events_before + 1
+    refused = logger.events[-1]
+    assert refused.event_type == "InstructionRejected" and refused.venue == "morpho"
+    assert "entry bundle rejected at step" in refused.note and "Borrow" in refused.note
+    assert manager.rejections and "FlashBundle rejected" in manager.rejections[0]
