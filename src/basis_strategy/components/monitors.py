@@ -215,11 +215,8 @@ class RiskMonitor:
                 drift[asset] = (
                     abs(units * market.unit_price(asset, self.exposure.currency)) / equity
                 )
-        distance = {
-            venue: (ratio - self.mmr[venue]) / (1.0 + self.mmr[venue])
-            for venue, ratio in ratios.items()
-            if venue in self.mmr
-        }
+        mmr = self.mmr
+        distance = {v: (r - mmr[v]) / (1.0 + mmr[v]) for v, r in ratios.items() if v in mmr}
         peg = None
         if self.lst is not None:
             values = market.values

@@ -40,6 +40,7 @@ from basis_strategy.math.costs import gas_cost_eth
 Steps = Iterable[Instruction]
 NO_STEPS: tuple[Instruction, ...] = ()
 DUST_TOKENS = ("EIGEN", "ETHFI")
+DUST_KEYS = tuple(cash_key("wallet", token) for token in DUST_TOKENS)
 DEX_SWAP_GAS = 180_000  # gas units of one Uniswap swap (domain 4.5), for the dust estimate
 
 
@@ -97,10 +98,11 @@ class StrategyManager:
 
     def dust(self, market: MarketState) -> Steps:
         """Sell reward tokens once worth at least the dust threshold (domain 8.5)."""
+        quantities = self.positions.quantities
+        if not any(quantities.get(key, 0.0) > 0 for key in DUST_KEYS):
+            return NO_STEPS
         held = [(t, self.qty(cash_key("wallet", t))) for t in DUST_TOKENS]
         held = [(t, q) for t, q in held if q > 0]
-        if not held:
-            return NO_STEPS
         value_usd = sum(q * market.usd(t) for t, q in held)
         if value_usd < self.dust_threshold_usd(len(held), value_usd, market):
             return NO_STEPS

@@ -21,7 +21,7 @@ from basis_strategy.core.instructions import (
     TradePerp,
     Transfer,
 )
-from basis_strategy.core.instruments import cash_key, instrument, perp_key
+from basis_strategy.core.instruments import cash_key, perp_key
 from basis_strategy.data.market import MarketState
 from basis_strategy.math.perps import apply_fill, funding_cash_flow
 from basis_strategy.venues.interface import CostSwitches, ExecutionRejected, Ledger
@@ -40,6 +40,11 @@ class SimulatedCex:
         self.costs = costs
         self.ledger = Ledger()
         self.usdt_key = cash_key(self.name, "USDT")
+        # (position key, mark series) of every perp the venue lists
+        self.perps = tuple(
+            (perp_key(self.name, symbol.removesuffix("USDT")), f"perp:{self.name}:{symbol}")
+            for symbol in config.perp_symbols
+        )
 
     def positions(self) -> dict[str, float]:
         """A copy of the venue's own ledger."""
@@ -67,12 +72,14 @@ class SimulatedCex:
     def settle(self, market: MarketState) -> ExecutionResult:
         """Funding settling at this hour (on the positions held before any trade), then a
         venue liquidation if the account fell to its maintenance margin."""
-        funding = self._funding_legs(market)
-        self.ledger.apply(funding)
+        funding = self._funding_legs(market) if market.funding else ()
+        if funding:
+            self.ledger.apply(funding)
         liquidation = self.liquidation_legs(market)
+        if not liquidation:
+            return ExecutionResult(funding) if funding else NOTHING
         self.ledger.apply(liquidation)
-        legs = funding + liquidation
-        return ExecutionResult(legs) if legs else NOTHING
+        return ExecutionResult(funding + liquidation)
 
     def _funding_legs(self, market: MarketState) -> tuple[Leg, ...]:
         legs = []
@@ -90,10 +97,11 @@ class SimulatedCex:
 
     def _open_perps(self, market: MarketState) -> list[tuple[str, float, float]]:
         """(key, size, mark) of every open perp on this venue."""
+        quantities = self.ledger.quantities
         return [
-            (key, size, market["perp:" + self.name + ":" + instrument(key).symbol])
-            for key, size in self.ledger.quantities.items()
-            if size != 0.0 and instrument(key).is_perp
+            (key, quantities[key], market.values[mark])
+            for key, mark in self.perps
+            if quantities.get(key, 0.0) != 0.0
         ]
 
     def liquidation_legs(self, market: MarketState) -> tuple[Leg, ...]:
@@ -104,15 +112,19 @@ class SimulatedCex:
         `liquidation_fee × notional`, floored so USDT ends at `max(0, Eq − fee × notional)`;
         the loss is `liquidation_penalty`. Spot holdings are left alone.
         """
-        perps = self._open_perps(market)
-        if not perps:
-            return ()
-        upnl = [size * (mark - self.ledger.entries.get(key, 0.0)) for key, size, mark in perps]
-        equity = self.ledger.qty(self.usdt_key) + sum(upnl)
-        notional = sum(abs(size) * mark for _, size, mark in perps)
+        quantities, entries, values = self.ledger.quantities, self.ledger.entries, market.values
+        equity, notional = quantities.get(self.usdt_key, 0.0), 0.0
+        for key, mark_name in self.perps:  # the hourly check: plain float arithmetic
+            size = quantities.get(key, 0.0)
+            if size != 0.0:
+                mark = values[mark_name]
+                equity += size * (mark - entries.get(key, 0.0))
+                notional += abs(size) * mark
         mmr = self.config.maintenance_margin_rate
         if notional <= 0.0 or equity > mmr * notional:
             return ()
+        perps = self._open_perps(market)
+        upnl = [size * (mark - entries.get(key, 0.0)) for key, size, mark in perps]
         legs: list[Leg] = []
         for (key, size, mark), pnl in zip(perps, upnl, strict=True):
             legs.append(Leg(key, -size, "Liquidated", mark, entry_after=0.0))

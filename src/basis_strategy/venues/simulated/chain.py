@@ -370,8 +370,10 @@ class SimulatedAave(ChainVenue):
         (the bonus) is the user's loss, booked as `liquidation_penalty` on the collateral leg.
         """
         debts = _aave_keys(ledger, "debtToken")
+        if not debts:
+            return ()
         collaterals = [c for c in _aave_keys(ledger, "aToken") if c[2] > 0.0]
-        if not debts or not collaterals:
+        if not collaterals:
             return ()
         account = self.account(ledger, market)
         if account.health_factor >= 1.0:
