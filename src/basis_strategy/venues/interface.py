@@ -19,6 +19,12 @@ from basis_strategy.data.market import MarketState
 from basis_strategy.math.costs import gas_cost_eth, slippage_bps
 
 
+def cost_detail(fee: float, slippage: float = 0.0, discount: float = 0.0) -> str:
+    """How an execution cost splits (in the cost leg's `pnl_asset` units, positive = paid):
+    venue or pool fee, slippage, and for LSTs the market rate's gap to the oracle."""
+    return f"fee={fee:.12g};slippage={slippage:.12g};discount={discount:.12g}"
+
+
 class ExecutionRejected(OperationalError):
     """The venue refused an instruction; nothing was applied."""
 

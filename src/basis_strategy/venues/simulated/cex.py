@@ -24,7 +24,7 @@ from basis_strategy.core.instructions import (
 from basis_strategy.core.instruments import cash_key, perp_key
 from basis_strategy.data.market import MarketState
 from basis_strategy.math.perps import apply_fill, funding_cash_flow
-from basis_strategy.venues.interface import CostSwitches, ExecutionRejected, Ledger
+from basis_strategy.venues.interface import CostSwitches, ExecutionRejected, Ledger, cost_detail
 
 COST = "execution_costs"
 PENALTY = "liquidation_penalty"
@@ -142,19 +142,33 @@ class SimulatedCex:
 
     # --- orders --------------------------------------------------------------------------
 
-    def _spot_rates(self, base: str, notional: float) -> float:
+    def _spot_rates(self, base: str, notional: float) -> tuple[float, float]:
+        """(fee rate, slippage rate) of a spot trade of that notional."""
         if self.config.spot_taker_fee is None or base not in self.config.slippage_bps.spot:
             raise ExecutionRejected(f"{self.name} has no {base}/USDT spot market")
         slippage = self.costs.slippage_rate(notional, self.config.slippage_bps.spot[base])
-        return self.costs.fee_rate(self.config.spot_taker_fee) + slippage
+        return self.costs.fee_rate(self.config.spot_taker_fee), slippage
 
     def _buy_spot(self, order: BuySpot, market: MarketState) -> tuple[Leg, ...]:
         self.ledger.require(self.usdt_key, order.quote_amount)
         price = market.usd(order.base)
-        cost = order.quote_amount * self._spot_rates(order.base, order.quote_amount)
+        fee, slippage = (
+            order.quote_amount * r for r in self._spot_rates(order.base, order.quote_amount)
+        )
+        cost = fee + slippage
         units = (order.quote_amount - cost) / price
+        detail = cost_detail(fee, slippage)
         return (
-            Leg(self.usdt_key, -order.quote_amount, "SpotBought", price, COST, -cost, "USDT"),
+            Leg(
+                self.usdt_key,
+                -order.quote_amount,
+                "SpotBought",
+                price,
+                COST,
+                -cost,
+                "USDT",
+                detail=detail,
+            ),
             Leg(cash_key(self.name, order.base), units, "SpotBought", price),
         )
 
@@ -163,10 +177,20 @@ class SimulatedCex:
         self.ledger.require(base_key, order.base_amount)
         price = market.usd(order.base)
         notional = order.base_amount * price
-        cost = notional * self._spot_rates(order.base, notional)
+        fee, slippage = (notional * r for r in self._spot_rates(order.base, notional))
+        cost = fee + slippage
         return (
             Leg(base_key, -order.base_amount, "SpotSold", price),
-            Leg(self.usdt_key, notional - cost, "SpotSold", price, COST, -cost, "USDT"),
+            Leg(
+                self.usdt_key,
+                notional - cost,
+                "SpotSold",
+                price,
+                COST,
+                -cost,
+                "USDT",
+                detail=cost_detail(fee, slippage),
+            ),
         )
 
     def _trade_perp(self, order: TradePerp, market: MarketState) -> tuple[Leg, ...]:
@@ -186,7 +210,17 @@ class SimulatedCex:
         after = apply_fill(size, self.ledger.entries.get(key, 0.0), order.size_delta, fill)
         cost = notional * slippage + fee
         return (
-            Leg(key, order.size_delta, "PerpTraded", fill, COST, -cost, "USDT", after.entry_price),
+            Leg(
+                key,
+                order.size_delta,
+                "PerpTraded",
+                fill,
+                COST,
+                -cost,
+                "USDT",
+                after.entry_price,
+                cost_detail(fee, notional * slippage),
+            ),
             Leg(self.usdt_key, after.realised_pnl - fee, "PerpCashSettled", fill),
         )
 
@@ -200,7 +234,18 @@ class SimulatedCex:
             raise ExecutionRejected(
                 f"{self.name}: withdrawal {order.amount} {order.asset} below its fee {fee}"
             )
-        return (Leg(key, -order.amount, "WithdrawalSent", 1.0, COST, -fee, order.asset),)
+        return (
+            Leg(
+                key,
+                -order.amount,
+                "WithdrawalSent",
+                1.0,
+                COST,
+                -fee,
+                order.asset,
+                detail=cost_detail(fee),
+            ),
+        )
 
     def withdrawal_fee(self, asset: str) -> float:
         return self.costs.fee_rate(self.config.withdrawal_fee[asset])

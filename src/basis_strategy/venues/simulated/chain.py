@@ -39,7 +39,13 @@ from basis_strategy.core.instructions import (
 from basis_strategy.core.instruments import LSTS, WALLET_ETH, cash_key
 from basis_strategy.data.market import AaveRisk, MarketState
 from basis_strategy.math import aave as aave_math
-from basis_strategy.venues.interface import CostSwitches, ExecutionRejected, Ledger, require_amount
+from basis_strategy.venues.interface import (
+    CostSwitches,
+    ExecutionRejected,
+    Ledger,
+    cost_detail,
+    require_amount,
+)
 
 LST_ISSUERS = {"weETH": "etherfi", "wstETH": "lido"}
 WALLET_WETH = cash_key("wallet", "WETH")
@@ -481,14 +487,18 @@ class SimulatedDex(ChainVenue):
         ledger.require(sell_key, amount)
         pair = self._pair(sell, buy)
         sell_usd, buy_usd = market.usd(sell), market.usd(buy)
-        rate = costs.fee_rate(self.config.swap_fee) + costs.slippage_rate(
-            amount * sell_usd, self.config.slippage_bps[pair]
-        )
-        received = amount * self.fill_usd(sell, market) * (1.0 - rate) / self.fill_usd(buy, market)
+        fee_rate = costs.fee_rate(self.config.swap_fee)
+        slippage_rate = costs.slippage_rate(amount * sell_usd, self.config.slippage_bps[pair])
+        # the pool's rate against the reference (1 unless an LST trades off its oracle rate)
+        ratio = self.fill_usd(sell, market) / sell_usd * buy_usd / self.fill_usd(buy, market)
+        received = amount * ratio * (1.0 - fee_rate - slippage_rate) * sell_usd / buy_usd
         cost = amount - received * buy_usd / sell_usd  # sell units lost against the reference
+        detail = cost_detail(
+            amount * ratio * fee_rate, amount * ratio * slippage_rate, amount * (1.0 - ratio)
+        )
         gas = costs.gas_leg(self.config.gas_units["swap"], market, "dex_swap")
         return (
-            Leg(sell_key, -amount, "Swapped", sell_usd, COST, -cost, sell),
+            Leg(sell_key, -amount, "Swapped", sell_usd, COST, -cost, sell, detail=detail),
             Leg(buy_key, received, "Swapped", buy_usd),
             *gas,
         )

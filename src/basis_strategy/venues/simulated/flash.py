@@ -23,7 +23,7 @@ from basis_strategy.core.instructions import (
 )
 from basis_strategy.core.instruments import WALLET_ETH
 from basis_strategy.data.market import MarketState
-from basis_strategy.venues.interface import CostSwitches, ExecutionRejected, Ledger
+from basis_strategy.venues.interface import CostSwitches, ExecutionRejected, Ledger, cost_detail
 from basis_strategy.venues.simulated.chain import COST, ChainVenue, wallet_key
 
 NEGATIVE_TOLERANCE = 1e-9  # float dust a balance may end below zero
@@ -114,7 +114,9 @@ class SimulatedFlashLender(ChainVenue):
             raise self._rejected(bundle, "flash repayment", str(exc)) from exc
         if fee == 0.0:
             return (Leg(key, -due, "FlashRepaid", 1.0),)
-        return (Leg(key, -due, "FlashRepaid", 1.0, COST, -fee, bundle.asset),)
+        return (
+            Leg(key, -due, "FlashRepaid", 1.0, COST, -fee, bundle.asset, detail=cost_detail(fee)),
+        )
 
     def _check_balances(self, bundle: FlashBundle, trial: Ledger, legs: list[Leg]) -> None:
         """No balance the bundle touched may end negative, except wallet ETH (gas debt)."""
