@@ -47,6 +47,7 @@ from basis_strategy.strategies.factory import build_strategy
 from basis_strategy.venues.interface import VenueInterface
 
 Progress = Callable[[int, int], None]
+NAN = float("nan")
 
 
 def aave_bands(config: RunConfig, data: HistoricalDataProvider) -> AaveBands | None:
@@ -176,6 +177,7 @@ class EventDrivenStrategyEngine:
                 p.exposure.compute(market),
                 pre_trade,
                 p.risk.assess(market),
+                market.values.get("benchmark_index", NAN),
             )
             if progress is not None and (i % every == 0 or i == total - 1):
                 progress(i + 1, total)

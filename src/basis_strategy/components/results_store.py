@@ -25,7 +25,16 @@ from basis_strategy.core.events import COMPONENTS, Event
 from basis_strategy.core.instruments import instrument
 from basis_strategy.math.metrics import annualised_return, max_drawdown, total_return
 
-PNL_COLUMNS = ("equity", "shares", "nav_per_share", "net_flow", "pnl", *COMPONENTS, "residual")
+PNL_COLUMNS = (
+    "equity",
+    "shares",
+    "nav_per_share",
+    "net_flow",
+    "pnl",
+    *COMPONENTS,
+    "residual",
+    "benchmark_index",
+)
 EVENT_COLUMNS = (
     "seq",
     "timestamp",
@@ -77,8 +86,10 @@ class ResultsStore:
         exposure: Exposure,
         pre_trade: Risk,
         post_trade: Risk,
+        benchmark_index: float = math.nan,
     ) -> None:
-        """Keep the hour's numbers; rows are formatted only when the run is written."""
+        """Keep the hour's numbers; rows are formatted only when the run is written.
+        `benchmark_index`: the share class's benchmark level this hour (NaN where none)."""
         nav = hour.equity / shares if shares > 0 else math.nan
         components = hour.components
         self.times.append(t)
@@ -91,6 +102,7 @@ class ResultsStore:
                 hour.pnl,
                 *(components[c] for c in COMPONENTS),
                 hour.residual,
+                benchmark_index,
             )
         )
         self.books.append((positions.quantities.copy(), exposure, pre_trade, post_trade))

@@ -126,6 +126,12 @@ class Shock(StrictModel):
         return self
 
 
+class Report(StrictModel):
+    """Run report settings (issue 4): risk-free rate for Sharpe / Sortino (annual fraction)."""
+
+    risk_free_rate: Annotated[float, Field(ge=-0.1, le=0.5)] = 0.0
+
+
 class Staking(StrictModel):
     """Liquid staking settings (domain 13.2)."""
 
@@ -270,6 +276,7 @@ class ModeConfig(StrictModel):
     leverage: Leverage | None = None
     hedge: Hedge | None = None
     shocks: list[Shock] = Field(default_factory=list)
+    report: Report = Field(default_factory=Report)
 
     _hours = field_validator("start", "end")(as_utc_hour)
 

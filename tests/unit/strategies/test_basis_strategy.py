@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from basis_strategy.components.results_store import PNL_COLUMNS
 from basis_strategy.config.loader import RunConfig, load_run_config
 from basis_strategy.core.events import COMPONENTS
 from basis_strategy.data.provider import HistoricalDataProvider
@@ -28,7 +29,8 @@ DATA_DIR = Path(
     or Path(__file__).resolve().parents[3].parent / "shared" / "data"
 )
 WINDOW = ["start=2024-05-01T00:00:00Z", "end=2024-05-03T00:00:00Z"]  # includes a Binance hole
-COLUMNS = ("equity", "shares", "nav_per_share", "net_flow", "pnl", *COMPONENTS, "residual")
+COLUMNS = PNL_COLUMNS
+
 VENUES = ("binance", "bybit", "okx")
 ALLOCATION = {"binance": 0.4, "bybit": 0.3, "okx": 0.3}
 
