@@ -3,6 +3,8 @@
     basis backtest MODE [--start --end --capital --data-dir --out --set k=v ...]
     basis modes
     basis validate FILE.yaml
+    basis report RUN_DIR
+    basis compare RUN_DIR RUN_DIR... [--out DIR]
 
 Bad input exits with code 2 and a one-line reason on stderr; nothing is written.
 """
@@ -12,7 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -23,6 +27,8 @@ from basis_strategy.config.models import MODE_NAMES
 from basis_strategy.config.validation import MODE_RULES
 from basis_strategy.core.errors import BasisError
 from basis_strategy.core.events import COMPONENTS
+from basis_strategy.reports.build import build_report
+from basis_strategy.reports.compare import build_comparison
 from basis_strategy.services.backtest import (
     BacktestOutcome,
     prepare,
@@ -56,17 +62,29 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("validate", help="validate a mode config file")
     check.add_argument("file", help="a mode YAML file (or a mode name)")
     check.add_argument("--data-dir", help="also check data coverage against this folder")
+    report = commands.add_parser("report", help="rebuild a run folder's report (index.html)")
+    report.add_argument("run_dir", help="a results/{request_id}/ folder")
+    compare = commands.add_parser("compare", help="write a side-by-side report of runs")
+    compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders")
+    compare.add_argument(
+        "--out",
+        default=None,
+        help="output folder (default: $BASIS_RESULTS_DIR or ./results, then compare-{UTC time})",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "modes": lambda _: _modes(),
+        "validate": _validate,
+        "backtest": _backtest,
+        "report": _report,
+        "compare": _compare,
+    }
     try:
-        if args.command == "modes":
-            return _modes()
-        if args.command == "validate":
-            return _validate(args)
-        return _backtest(args)
+        return commands[args.command](args)
     except BasisError as exc:
         print(f"basis: error: {exc}".replace("\n", " "), file=sys.stderr)
         return exc.exit_code
@@ -90,6 +108,20 @@ def _validate(args: argparse.Namespace) -> int:
             f"ok: {args.file} ({config.mode.mode}) is valid "
             "(data coverage not checked: no --data-dir)"
         )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    print(build_report(Path(args.run_dir)))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    out = args.out
+    if out is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        out = Path(os.environ.get("BASIS_RESULTS_DIR") or "results") / f"compare-{stamp}"
+    print(build_comparison([Path(d) for d in args.run_dirs], Path(out)))
     return 0
 
 

@@ -185,13 +185,15 @@ class EventDrivenStrategyEngine:
 
     def write(self, out_dir: Path, request_id: str) -> Path:
         """Write the run's files atomically into `out_dir/request_id`."""
+        execution = self.parts.execution
+        facts = {
+            "reconciliation_checks": execution.updates.reconciliation.checks,
+            "rejected_instructions": execution.rejections,
+            "shocks_applied": self.data.shocks_applied,
+            "benchmark": self.data.benchmark,
+            "data_bridges": self.data.bridge_summary(),
+            "data_files": self.data.files,
+        }
         return self.parts.results.write(
-            out_dir,
-            request_id,
-            events=self.parts.logger.events,
-            bridges=self.data.bridge_summary(),
-            files=self.data.files,
-            reconciliation_checks=self.parts.execution.updates.reconciliation.checks,
-            rejections=self.parts.execution.rejections,
-            shocks=self.data.shocks_applied,
+            out_dir, request_id, events=self.parts.logger.events, facts=facts
         )

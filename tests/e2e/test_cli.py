@@ -19,7 +19,14 @@ DATA_DIR = Path(os.environ.get("BASIS_DATA_DIR") or REPO.parent / "shared" / "da
 MODES_DIR = REPO / "configs" / "modes"
 RATES_DIR = "protocol_data/aave/rates"
 USDT_RATES = "aave_v3_aave-v3-ethereum_USDT_rates_2024-01-01_2025-09-18.csv"
-RESULT_FILES = {"summary.json", "hourly_pnl.csv", "balance_sheet.csv", "event_log.csv"}
+RESULT_FILES = {
+    "summary.json",
+    "hourly_pnl.csv",
+    "balance_sheet.csv",
+    "event_log.csv",
+    "index.html",
+    "plots",
+}
 SHORT = ["--start", "2024-01-01", "--end", "2024-01-10"]
 SHORT_LST = ["--start", "2024-06-01", "--end", "2024-06-03"]
 
@@ -245,3 +252,80 @@ def test_no_data_folder_given(tmp_path):
     out = tmp_path / "out"
     result = basis("backtest", "pure_lending", *SHORT, "--out", out, cwd=tmp_path)
     assert_bad_input(result, out, "data_dir", "BASIS_DATA_DIR")
+
+
+# --- reports: basis report / basis compare -------------------------------------------------------
+
+PLOT_PAGES = {
+    f"{name}.html"
+    for name in (
+        "cumulative_pnl",
+        "pnl_components",
+        "delta_neutrality",
+        "margin_ratios",
+        "aave_health",
+        "balance_sheet",
+    )
+}
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Two short pure_lending run folders written by `basis backtest`."""
+    work = tmp_path_factory.mktemp("report-cli")
+    folders = []
+    for capital in ("100000", "5000"):
+        result = basis(
+            "backtest", "pure_lending", "--data-dir", DATA_DIR, *SHORT, "--capital", capital,
+            "--out", work / "out", cwd=work,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        folders.append(Path(result.stdout.strip().splitlines()[-1].strip()))
+    return folders
+
+
+def test_report_rebuilds_a_run_folder(two_runs, tmp_path):
+    folder = two_runs[0]
+    shutil.rmtree(folder / "plots", ignore_errors=True)
+    (folder / "index.html").unlink(missing_ok=True)
+    result = basis("report", folder, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip().splitlines()[-1]) == folder / "index.html"
+    assert (folder / "index.html").is_file()
+    assert {p.name for p in (folder / "plots").iterdir()} == PLOT_PAGES | {"plotly.min.js"}
+
+
+def test_compare_two_runs(two_runs, tmp_path):
+    out = tmp_path / "cmp"
+    result = basis("compare", *two_runs, "--out", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    index = Path(result.stdout.strip().splitlines()[-1])
+    assert index == out / "index.html" and index.is_file()
+    assert (out / "plots" / "plotly.min.js").is_file()
+    text = index.read_text(encoding="utf-8")
+    assert all(folder.name in text for folder in two_runs)
+
+
+def test_compare_default_out_is_under_results(two_runs, tmp_path):
+    result = basis("compare", *two_runs, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    written = list((tmp_path / "results").glob("compare-*/index.html"))
+    assert len(written) == 1
+    assert (tmp_path / result.stdout.strip()).resolve() == written[0].resolve()
+
+
+def test_report_of_a_missing_folder(tmp_path):
+    result = basis("report", tmp_path / "nope", cwd=tmp_path)
+    assert_bad_input(result, tmp_path / "out", str(tmp_path / "nope"))
+
+
+def test_report_of_a_folder_that_is_not_a_run(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = basis("report", tmp_path / "empty", cwd=tmp_path)
+    assert_bad_input(result, tmp_path / "empty", "summary.json", "not a run folder")
+
+
+def test_compare_with_a_bad_folder_writes_nothing(two_runs, tmp_path):
+    out = tmp_path / "cmp"
+    result = basis("compare", two_runs[0], tmp_path / "nope", "--out", out, cwd=tmp_path)
+    assert_bad_input(result, out, str(tmp_path / "nope"))

@@ -1,8 +1,9 @@
 """Results store: records each hour and writes a run's files atomically (ADR-017).
 
-`results/{request_id}/` gets `summary.json`, `hourly_pnl.csv`, `event_log.csv` and
-`balance_sheet.csv`. Files are written into a hidden temporary folder that is renamed into
-place only when all of them are complete; a failed write leaves no run folder behind.
+`results/{request_id}/` gets `summary.json`, `hourly_pnl.csv`, `event_log.csv`,
+`balance_sheet.csv` and the report (`index.html`, `plots/`). Files are written into a hidden
+temporary folder that is renamed into place only when all of them are complete; a failed
+write leaves no run folder behind.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 import math
 import os
 import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,8 @@ from basis_strategy.config.loader import RunConfig
 from basis_strategy.core.events import COMPONENTS, Event
 from basis_strategy.core.instruments import instrument
 from basis_strategy.math.metrics import annualised_return, max_drawdown, total_return
+from basis_strategy.reports.build import build_report
+from basis_strategy.reports.metrics import run_metrics
 
 PNL_COLUMNS = (
     "equity",
@@ -177,23 +182,23 @@ class ResultsStore:
         ]
         return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
 
+    def frames(self, events: list[Event]) -> RunFrames:
+        """The run's three tables, built once (they are written and summarised)."""
+        return RunFrames(self.hourly_pnl(), self.balance_sheet(), self.event_frame(events))
+
     def summary(
-        self,
-        request_id: str,
-        events: int,
-        bridges: list[dict[str, object]],
-        files: dict[str, str],
-        reconciliation_checks: int,
-        rejections: list[str] | None = None,
-        shocks: list[dict[str, object]] | None = None,
-        liquidations: int = 0,
+        self, request_id: str, frames: RunFrames, facts: Mapping[str, object]
     ) -> dict[str, Any]:
-        pnl = self.hourly_pnl()
+        """summary.json: headline figures, the metrics block (issue 4), and `facts` about the
+        run (data bridges and files, reconciliation checks, refused instructions, shocks,
+        benchmark source) as given by the engine."""
+        pnl, events = frames.hourly, frames.events
         mode = self.config.mode
         # shares are issued at 1.0: returns start there, so entry costs count (domain 5)
         nav = np.concatenate(([1.0], pnl["nav_per_share"].to_numpy()))
         hours = len(pnl) - 1
         residual_ratio = (pnl["residual"].abs() / pnl["equity"].abs().clip(lower=1e-12)).max()
+        liquidated = events.loc[events["event_type"] == "Liquidated", "bundle_id"]
         return {
             "request_id": request_id,
             "mode": mode.mode,
@@ -211,14 +216,11 @@ class ResultsStore:
             "pnl_attribution": {c: float(pnl[c].sum()) for c in COMPONENTS},
             "reconciliation_residual": float(pnl["residual"].sum()),
             "max_hourly_residual_to_equity": float(residual_ratio),
-            "reconciliation_checks": reconciliation_checks,
-            "rejected_instructions": rejections or [],
-            "liquidations": liquidations,
-            "shocks_applied": shocks or [],
+            "liquidations": int(liquidated.nunique()),
             "hours": len(pnl),
-            "events": events,
-            "data_bridges": bridges,
-            "data_files": files,
+            "events": len(events),
+            "metrics": run_metrics(pnl, frames.balance, events, self.config),
+            **facts,
             "config": self.config.resolved(),
         }
 
@@ -228,41 +230,34 @@ class ResultsStore:
         request_id: str,
         *,
         events: list[Event],
-        bridges: list[dict[str, object]],
-        files: dict[str, str],
-        reconciliation_checks: int,
-        rejections: list[str] | None = None,
-        shocks: list[dict[str, object]] | None = None,
+        facts: Mapping[str, object],
     ) -> Path:
         """Write every file into a temporary folder, then rename it into place."""
         final = Path(out_dir) / request_id
         partial = Path(out_dir) / f".{request_id}.partial"
         try:
             partial.mkdir(parents=True, exist_ok=False)
-            liquidations = len({e.bundle_id for e in events if e.event_type == "Liquidated"})
-            summary = self.summary(
-                request_id,
-                len(events),
-                bridges,
-                files,
-                reconciliation_checks,
-                rejections,
-                shocks,
-                liquidations,
-            )
-            self.hourly_pnl().to_csv(partial / "hourly_pnl.csv", float_format="%.15g")
-            self.balance_sheet().to_csv(partial / "balance_sheet.csv", float_format="%.15g")
-            self.event_frame(events).to_csv(
-                partial / "event_log.csv", index=False, float_format="%.17g"
-            )
+            frames = self.frames(events)
+            summary = self.summary(request_id, frames, facts)
+            frames.hourly.to_csv(partial / "hourly_pnl.csv", float_format="%.15g")
+            frames.balance.to_csv(partial / "balance_sheet.csv", float_format="%.15g")
+            frames.events.to_csv(partial / "event_log.csv", index=False, float_format="%.17g")
             (partial / "summary.json").write_text(
                 json.dumps(summary, indent=2, default=_json_default), encoding="utf-8"
             )
+            build_report(partial)  # plots/ and index.html, from the files just written
             os.replace(partial, final)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
         return final
+
+
+@dataclass(frozen=True)
+class RunFrames:
+    hourly: pd.DataFrame
+    balance: pd.DataFrame
+    events: pd.DataFrame
 
 
 def _json_default(value: object) -> object:

@@ -35,6 +35,7 @@ from basis_strategy.data.requirements import (
     EMODE_PARAMS,
     RESERVE_PARAMS,
     AaveSeries,
+    BenchmarkSeries,
     FundingSeries,
     LstSeries,
     PriceSeries,
@@ -50,6 +51,8 @@ from basis_strategy.data.sources._common import locate
 from basis_strategy.data.sources.aave import read_aave_daily
 
 HOUR = timedelta(hours=1)
+HOURS_PER_YEAR = 8760
+BENCHMARK = "benchmark_index"
 SETTLEMENT_HOURS = (0, 8, 16)
 _CACHE: dict[tuple[str, str, int, int], object] = {}
 _CACHE_LOCK = threading.Lock()
@@ -101,6 +104,7 @@ class HistoricalDataProvider:
         self.columns, self._funding, self.shocks_applied = apply_shocks(
             mode.shocks, self._grid_ns, columns, funding
         )
+        self.benchmark = self._add_benchmark(needs, columns)
         self._names = list(self.columns)
         columns_in_order = [self.columns[name] for name in self._names]
         matrix = np.column_stack(columns_in_order) if columns_in_order else None
@@ -409,6 +413,84 @@ class HistoricalDataProvider:
                     len(group),
                 )
             )
+
+    # --- benchmark (issue 4) ---------------------------------------------------------------
+
+    def _add_benchmark(
+        self, needs: Requirements, unshocked: dict[str, np.ndarray]
+    ) -> dict[str, object]:
+        """Add the `benchmark_index` column (NaN where there is none) and describe it.
+
+        Added after the shocks and from the unshocked columns: the benchmark is history, and
+        no shock glob reaches it. Never fails for missing benchmark data (information only).
+        """
+        spec = needs.benchmark
+        values = np.full(len(self._grid_ns), np.nan)
+        info: dict[str, object] = {"name": None, "source": None, "method": None, "note": None}
+        if spec is not None and spec.lst is not None and needs.lst is not None:
+            values = unshocked[f"lst_rate:{spec.lst}"].copy()
+            info.update(
+                name=spec.name,
+                source=self._file(needs.lst.oracle),
+                method=f"ETH value of 1 {spec.lst}: the lst_rate:{spec.lst} column (oracle ρ)",
+            )
+        elif spec is not None and spec.apy is not None:
+            values = self._apy_index(spec, info)
+        self.columns[BENCHMARK] = values
+        return {**info, **self._coverage(values)}
+
+    def _apy_index(self, spec: BenchmarkSeries, info: dict[str, object]) -> np.ndarray:
+        """index_t = index_{t−1} × (1 + apy_{t−1})^(1/8760), 1.0 at the first hour with an APY.
+
+        apy: the daily observation stamped 00:00 UTC of its date, held to the next one (23 h by
+        design) plus at most `max_ffill_hours` (a recorded forward fill). Hours without an APY
+        are NaN and accrue nothing. A missing or empty file gives an all-NaN index.
+        """
+        assert spec.apy is not None
+        source = spec.apy
+        info.update(
+            name=spec.name,
+            source=source.pattern,
+            method=(
+                "index_t = index_{t-1} * (1 + apy_{t-1})^(1/8760), 1.0 at the first hour with "
+                "an APY; apy: the daily file's value stamped 00:00 UTC of its date, held to the "
+                f"next day plus at most {self.max_ffill_hours} h"
+            ),
+        )
+        found = any(path.is_file() for path in self.data_dir.glob(source.pattern))
+        daily = self._optional_series(source) if found else None
+        if daily is None:
+            info["note"] = "benchmark file not found" if not found else "benchmark file has no rows"
+            return np.full(len(self._grid_ns), np.nan)
+        info["source"] = self._file(source)
+        apy, age = asof_hours(daily, self._grid_ns, 24 + self.max_ffill_hours)
+        known = ~np.isnan(apy)
+        self._record(BENCHMARK, self._file(source), known, age, as_proxy=False, held_hours=23)
+        growth = np.where(known, (1.0 + np.where(known, apy, 0.0)) ** (1.0 / HOURS_PER_YEAR), 1.0)
+        index = np.concatenate(([1.0], np.cumprod(growth[:-1])))
+        index[~known] = np.nan
+        return index
+
+    def _coverage(self, values: np.ndarray) -> dict[str, object]:
+        """First and last hour with a value and the stretches without one between them."""
+        known = np.flatnonzero(~np.isnan(values))
+        if not known.size:
+            return {"first": None, "last": None, "gaps": []}
+        first, last = int(known[0]), int(known[-1])
+        holes = runs(np.isnan(values[first : last + 1]))
+        gaps = [
+            {
+                "start": self.times[first + a].isoformat(),
+                "end": self.times[first + b].isoformat(),
+                "hours": b - a + 1,
+            }
+            for a, b in holes
+        ]
+        return {
+            "first": self.times[first].isoformat(),
+            "last": self.times[last].isoformat(),
+            "gaps": gaps,
+        }
 
     # --- reads -----------------------------------------------------------------------------
 

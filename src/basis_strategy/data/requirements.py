@@ -13,8 +13,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from basis_strategy.config.loader import RunConfig
 from basis_strategy.config.models import Staking
+from basis_strategy.data.sources._common import bad_cell, read_time_series, unique_sorted
 from basis_strategy.data.sources.aave import (
     read_aave_daily_price,
     read_aave_emode,
@@ -42,6 +46,7 @@ ORACLE = "protocol_data/aave/oracle"
 PEG = "protocol_data/staking/peg_analysis"
 TOKENS = "market_data/spot_prices/protocol_tokens"
 ETHERFI = "manual_sources/etherfi_distributions"
+BENCHMARKS = "protocol_data/staking/benchmark_yields"
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,19 @@ class RewardFiles:
 
 
 @dataclass(frozen=True)
+class BenchmarkSeries:
+    """What a run is compared with (issue 4); information only, never a run input.
+
+    USDT class: `apy`, a daily APY file accrued into an index (the file may be absent).
+    ETH class: `lst`, holding the mode's LST: its `lst_rate:{lst}` column.
+    """
+
+    name: str
+    apy: Source | None = None
+    lst: str | None = None
+
+
+@dataclass(frozen=True)
 class Requirements:
     prices: tuple[PriceSeries, ...]
     funding: tuple[FundingSeries, ...]
@@ -130,6 +148,7 @@ class Requirements:
     lst: LstSeries | None = None
     tokens: tuple[TokenPriceSeries, ...] = ()
     rewards: RewardFiles | None = None
+    benchmark: BenchmarkSeries | None = None
 
 
 def perp_source(venue: str, base: str) -> Source:
@@ -262,9 +281,39 @@ def reward_needs(staking: Staking) -> tuple[tuple[TokenPriceSeries, ...], Reward
     return tokens, reward_files(staking.rewards_mode)
 
 
+def read_benchmark_apy(path: Path) -> pd.Series:
+    """`apy_decimal` (a fraction per year) of the DAILY benchmark file, indexed by `date` read
+    as 00:00 UTC, sorted and unique. The `_hourly` file interpolates linearly towards the next
+    day's value (look-ahead) and is not used. An APY must be > −1."""
+    series, first_line = read_time_series(path, "date", "apy_decimal")
+    bad = np.flatnonzero(series.to_numpy() <= -1.0)
+    if bad.size:
+        at = int(bad[0])
+        raise bad_cell(path, "apy_decimal", "not > -1", series.iloc[at], first_line + at)
+    return unique_sorted(series, path, first_line)
+
+
+SUSDE_APY = Source(
+    "ethena sUSDe daily APY",
+    f"{BENCHMARKS}/ethena_susde_apr_benchmark_????-??-??_????-??-??.csv",
+    read_benchmark_apy,
+)
+
+
+def benchmark_for(config: RunConfig) -> BenchmarkSeries | None:
+    """USDT class: Ethena sUSDe. ETH class: holding the mode's LST. None otherwise."""
+    if config.share_class.currency == "USDT":
+        return BenchmarkSeries("Ethena sUSDe", apy=SUSDE_APY)
+    staking = config.mode.staking
+    if staking is not None:
+        return BenchmarkSeries(f"hold {staking.lst_type}", lst=staking.lst_type)
+    return None
+
+
 def requirements_for(config: RunConfig) -> Requirements:
     """The series a run needs, from its mode and settings (ADR-053)."""
     mode = config.mode
+    benchmark = benchmark_for(config)
     prices: list[PriceSeries] = [ETH_USD]
     funding: list[FundingSeries] = []
     aave: list[AaveSeries] = []
@@ -279,11 +328,11 @@ def requirements_for(config: RunConfig) -> Requirements:
     if mode.mode == "pure_lending":
         aave.append(aave_series("USDT"))
     if mode.staking is None:
-        return Requirements(tuple(prices), tuple(funding), tuple(aave))
+        return Requirements(tuple(prices), tuple(funding), tuple(aave), benchmark=benchmark)
     lst = mode.staking.lst_type
     if mode.leverage is not None:  # LST collateral, WETH debt
         aave.extend((aave_series(lst), aave_series("WETH")))
     tokens, rewards = reward_needs(mode.staking)
     return Requirements(
-        tuple(prices), tuple(funding), tuple(aave), lst_series(lst), tokens, rewards
+        tuple(prices), tuple(funding), tuple(aave), lst_series(lst), tokens, rewards, benchmark
     )

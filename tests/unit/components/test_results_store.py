@@ -17,7 +17,14 @@ from basis_strategy.venues.simulated.build import build_simulated_venues
 DATA = Path(
     os.environ.get("BASIS_DATA_DIR") or Path(__file__).resolve().parents[4] / "shared" / "data"
 )
-FILES = {"summary.json", "hourly_pnl.csv", "event_log.csv", "balance_sheet.csv"}
+FILES = {
+    "summary.json",
+    "hourly_pnl.csv",
+    "event_log.csv",
+    "balance_sheet.csv",
+    "index.html",
+    "plots",
+}
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +89,11 @@ SUMMARY_KEYS = {
     "events",
     "data_bridges",
     "config",
+    "metrics",
+    "benchmark",
+    "liquidations",
+    "rejected_instructions",
+    "shocks_applied",
 }
 
 

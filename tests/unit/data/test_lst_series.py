@@ -53,6 +53,7 @@ LST_FILES = (
     "market_data/spot_prices/protocol_tokens/*",
     "manual_sources/etherfi_distributions/*",
     "manual_sources/aave_params/*",
+    "protocol_data/staking/benchmark_yields/*",
 )
 DEFI_MODES = ("eth_staking_only", "eth_leveraged", "usdt_market_neutral_no_leverage")
 VARIANTS = {
@@ -197,7 +198,8 @@ def first_cell_time(cell: str) -> pd.Timestamp:
     cell = cell.strip()
     if cell.isdigit():
         return pd.Timestamp(int(cell), unit="s", tz="UTC")
-    return pd.Timestamp(cell.replace("+00:00Z", "Z")).tz_convert("UTC")
+    stamp = pd.Timestamp(cell.replace("+00:00Z", "Z"))
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def drop_rows(path: Path, drop: Callable[[pd.Timestamp], bool]) -> int:
