@@ -30,6 +30,7 @@ from basis_strategy.data.align import (
     project_aave_daily,
     runs,
 )
+from basis_strategy.data.benchmark import apy_index, coverage
 from basis_strategy.data.market import AaveRisk, FundingRate, MarketState, RewardPayout
 from basis_strategy.data.requirements import (
     EMODE_PARAMS,
@@ -51,7 +52,6 @@ from basis_strategy.data.sources._common import locate
 from basis_strategy.data.sources.aave import read_aave_daily
 
 HOUR = timedelta(hours=1)
-HOURS_PER_YEAR = 8760
 BENCHMARK = "benchmark_index"
 SETTLEMENT_HOURS = (0, 8, 16)
 _CACHE: dict[tuple[str, str, int, int], object] = {}
@@ -437,7 +437,7 @@ class HistoricalDataProvider:
         elif spec is not None and spec.apy is not None:
             values = self._apy_index(spec, info)
         self.columns[BENCHMARK] = values
-        return {**info, **self._coverage(values)}
+        return {**info, **coverage(values, self.times)}
 
     def _apy_index(self, spec: BenchmarkSeries, info: dict[str, object]) -> np.ndarray:
         """index_t = index_{t−1} × (1 + apy_{t−1})^(1/8760), 1.0 at the first hour with an APY.
@@ -466,31 +466,7 @@ class HistoricalDataProvider:
         apy, age = asof_hours(daily, self._grid_ns, 24 + self.max_ffill_hours)
         known = ~np.isnan(apy)
         self._record(BENCHMARK, self._file(source), known, age, as_proxy=False, held_hours=23)
-        growth = np.where(known, (1.0 + np.where(known, apy, 0.0)) ** (1.0 / HOURS_PER_YEAR), 1.0)
-        index = np.concatenate(([1.0], np.cumprod(growth[:-1])))
-        index[~known] = np.nan
-        return index
-
-    def _coverage(self, values: np.ndarray) -> dict[str, object]:
-        """First and last hour with a value and the stretches without one between them."""
-        known = np.flatnonzero(~np.isnan(values))
-        if not known.size:
-            return {"first": None, "last": None, "gaps": []}
-        first, last = int(known[0]), int(known[-1])
-        holes = runs(np.isnan(values[first : last + 1]))
-        gaps = [
-            {
-                "start": self.times[first + a].isoformat(),
-                "end": self.times[first + b].isoformat(),
-                "hours": b - a + 1,
-            }
-            for a, b in holes
-        ]
-        return {
-            "first": self.times[first].isoformat(),
-            "last": self.times[last].isoformat(),
-            "gaps": gaps,
-        }
+        return apy_index(apy)
 
     # --- reads -----------------------------------------------------------------------------
 
