@@ -5,6 +5,7 @@
     basis validate FILE.yaml
     basis report RUN_DIR
     basis compare RUN_DIR RUN_DIR... [--out DIR]
+    basis serve [--host 127.0.0.1] [--port 8000] [--workers 2] [--data-dir] [--results-dir]
 
 Bad input exits with code 2 and a one-line reason on stderr; nothing is written.
 """
@@ -25,7 +26,7 @@ from rich.table import Table
 from basis_strategy.config.loader import load_run_config
 from basis_strategy.config.models import MODE_NAMES
 from basis_strategy.config.validation import MODE_RULES
-from basis_strategy.core.errors import BasisError
+from basis_strategy.core.errors import BasisError, ConfigError
 from basis_strategy.core.events import COMPONENTS
 from basis_strategy.reports.build import build_report
 from basis_strategy.reports.compare import build_comparison
@@ -35,6 +36,8 @@ from basis_strategy.services.backtest import (
     resolve_data_dir,
     run_backtest,
 )
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,6 +74,14 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="output folder (default: $BASIS_RESULTS_DIR or ./results, then compare-{UTC time})",
     )
+    serve = commands.add_parser("serve", help="run the REST API and web UI (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--workers", type=int, default=2, help="backtest worker processes")
+    serve.add_argument("--data-dir", help="data folder (default: $BASIS_DATA_DIR)")
+    serve.add_argument(
+        "--results-dir", help="results folder (default: $BASIS_RESULTS_DIR or ./results)"
+    )
     return parser
 
 
@@ -82,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "backtest": _backtest,
         "report": _report,
         "compare": _compare,
+        "serve": _serve,
     }
     try:
         return commands[args.command](args)
@@ -122,6 +134,28 @@ def _compare(args: argparse.Namespace) -> int:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         out = Path(os.environ.get("BASIS_RESULTS_DIR") or "results") / f"compare-{stamp}"
     print(build_comparison([Path(d) for d in args.run_dirs], Path(out)))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """The API and web UI on HOST:PORT until interrupted (Ctrl-C stops the service cleanly)."""
+    import uvicorn
+
+    from basis_strategy.api import create_app
+
+    if not 0 < args.port < 65536:
+        raise ConfigError("--port", f"must be in 1..65535, was {args.port}")
+    token = os.environ.get("BASIS_API_TOKEN") or None
+    if token is None and args.host not in LOOPBACK_HOSTS:
+        print(
+            f"basis: warning: serving on {args.host} without BASIS_API_TOKEN: anyone who can "
+            "reach this port can start and cancel runs",
+            file=sys.stderr,
+        )
+    app = create_app(
+        data_dir=args.data_dir, results_dir=args.results_dir, workers=args.workers, api_token=token
+    )
+    uvicorn.run(app, host=args.host, port=args.port, ws="none", server_header=False)
     return 0
 
 

@@ -3,7 +3,8 @@
 `BASIS_RESERVE_RATIO=0.05` sets `reserve_ratio`; a double underscore nests:
 `BASIS_HEDGE__DELTA_TOLERANCE=0.02` sets `hedge.delta_tolerance`. Values are read as YAML
 scalars, so `0.05` is a number and `[binance, bybit]` a list. Variables in `RESERVED_ENV`
-configure the process, not the run. Any other `BASIS_*` variable must name a real key.
+configure the process, not the run, and credentials (`*_API_KEY`, `*_API_SECRET`, `*_TOKEN`,
+`*_URL`, ...) are never read as config. Any other `BASIS_*` variable must name a real key.
 """
 
 from __future__ import annotations
@@ -33,8 +34,14 @@ RESERVED_ENV = frozenset(
         "BASIS_EXECUTION_MODE",
         "BASIS_DATA_MODE",
         "BASIS_LOG_LEVEL",
+        "BASIS_DATABASE_URL",
+        "BASIS_TEST_DATABASE_URL",
+        "BASIS_API_TOKEN",
+        "BASIS_ETH_RPC_URL",
     }
 )
+# credentials (venue API keys and secrets, tokens, URLs with passwords) are never config keys
+SECRET_SUFFIXES = ("_API_KEY", "_API_SECRET", "_PASSPHRASE", "_PASSWORD", "_TOKEN", "_URL")
 _VENUE_ADAPTER: TypeAdapter[VenueConfig] = TypeAdapter(VenueConfig)
 
 
@@ -85,11 +92,16 @@ def parse_set(item: str) -> tuple[list[str], Any]:
     return key.strip().split("."), _scalar(text, key)
 
 
+def is_process_setting(name: str) -> bool:
+    """A `BASIS_*` variable that configures the process (or is a secret), not the run."""
+    return name in RESERVED_ENV or name.endswith(SECRET_SUFFIXES)
+
+
 def env_overrides(env: Mapping[str, str]) -> list[tuple[list[str], Any]]:
     """Config overrides from `BASIS_*` variables (process settings excluded)."""
     found = []
     for name in sorted(env):
-        if name.startswith("BASIS_") and name not in RESERVED_ENV:
+        if name.startswith("BASIS_") and not is_process_setting(name):
             path = [part.lower() for part in name.removeprefix("BASIS_").split("__")]
             found.append((path, _scalar(env[name], name)))
     return found

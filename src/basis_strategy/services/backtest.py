@@ -63,12 +63,14 @@ def run_backtest(
     out_dir: str | Path = "results",
     env: Mapping[str, str] | None = None,
     progress: Progress | None = None,
+    request_id: str | None = None,
 ) -> BacktestOutcome:
-    """Run one backtest and write `out_dir/{request_id}/` atomically."""
+    """Run one backtest and write `out_dir/{request_id}/` atomically (a new id unless given:
+    the backtest service names each run's folder after its id)."""
     config, data = prepare(name_or_path, sets, data_dir, env)
     engine = EventDrivenStrategyEngine(config, data, build_simulated_venues(config, data.aave_risk))
     engine.run(progress)
-    request_id = new_request_id(config.mode.mode)
+    request_id = request_id or new_request_id(config.mode.mode)
     path = engine.write(Path(out_dir), request_id)
     summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
     return BacktestOutcome(path, summary)

@@ -4,11 +4,15 @@ and what the service knows about each run. The REST API serialises these as they
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
+from basis_strategy.core.errors import ConfigError
 
 
 class RunStatus(StrEnum):
@@ -20,6 +24,27 @@ class RunStatus(StrEnum):
 
 
 FINISHED = frozenset({RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED})
+# Request shortcuts and the config keys they set.
+SHORTCUTS = {"start": "start", "end": "end", "capital": "initial_capital"}
+_CONFIG_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*")
+
+
+class RunNotFoundError(LookupError):
+    """No run with this id (the API answers 404)."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"no run with id {run_id!r}")
+
+
+def yaml_value(value: Any) -> str:
+    """`value` as YAML text that `yaml.safe_load` reads back equal: JSON values (lists, dicts,
+    bools, null, floats such as 1e-05 or inf) and datetimes survive a `--set key=value`."""
+    # ASCII only: written raw, characters such as U+0085 would read back as line breaks
+    text = yaml.safe_dump(
+        value, default_flow_style=True, width=2**31 - 1, allow_unicode=False, sort_keys=False
+    )
+    return text.removesuffix("\n").removesuffix("\n...")
 
 
 class BacktestRequest(BaseModel):
@@ -34,6 +59,26 @@ class BacktestRequest(BaseModel):
     end: datetime | None = None
     capital: float | None = Field(default=None, gt=0)
     overrides: dict[str, Any] = Field(default_factory=dict)
+
+    def config_sets(self) -> list[str]:
+        """The request as `--set key=value` strings for `load_run_config`: overrides first,
+        then the shortcuts. A key given both ways, or not a dotted config key, is refused."""
+        sets = []
+        for key, value in self.overrides.items():
+            if not _CONFIG_KEY.fullmatch(key):
+                raise ConfigError(
+                    "overrides",
+                    f"keys must be dotted config keys (hedge.delta_tolerance), was {key!r}",
+                )
+            sets.append(f"{key}={yaml_value(value)}")
+        for name, key in SHORTCUTS.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if key in self.overrides:
+                raise ConfigError(f"overrides.{key}", f"given twice: also as {name}")
+            sets.append(f"{key}={yaml_value(value)}")
+        return sets
 
 
 class RunRecord(BaseModel):

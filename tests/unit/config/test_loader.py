@@ -125,3 +125,16 @@ def test_resolved_config_is_json_ready() -> None:
     resolved = load_run_config("eth_basis", env={}, configs_dir=CONFIGS).resolved()
     assert resolved["mode"]["hedge"]["allocation"] == {"binance": 0.4, "bybit": 0.3, "okx": 0.3}
     assert resolved["venues"]["bybit"]["perp_taker_fee"] == 0.00055
+
+
+def test_process_settings_and_credentials_are_not_config_keys() -> None:
+    env = {
+        "BASIS_DATABASE_URL": "postgresql+psycopg://u:secret@h/db",
+        "BASIS_API_TOKEN": "t0ken",
+        "BASIS_TEST_DATABASE_URL": "sqlite://",
+        "BASIS_BINANCE_API_KEY": "k",
+        "BASIS_BINANCE_API_SECRET": "s",
+        "BASIS_RESERVE_RATIO": "0.05",
+    }
+    config = load_run_config("btc_basis", env=env)
+    assert config.mode.reserve_ratio == 0.05

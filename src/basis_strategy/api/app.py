@@ -1,0 +1,119 @@
+"""The FastAPI application: the REST API and the web UI over one BacktestService (issue 5).
+
+    app = create_app()              # a service from BASIS_DATA_DIR / BASIS_RESULTS_DIR
+    app = create_app(service)       # or one built by the caller
+
+The app owns the service's life: it starts it at startup and stops it at shutdown. With
+`BASIS_API_TOKEN` set (or `api_token` given), POST and DELETE need `Authorization: Bearer`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from basis_strategy import __version__
+from basis_strategy.api import backtests, meta
+from basis_strategy.api.errors import install_error_handlers
+from basis_strategy.api.security import (
+    MAX_BODY_BYTES,
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+    TokenGuard,
+)
+from basis_strategy.api.state import ApiState
+from basis_strategy.services.backtest import resolve_data_dir
+
+if TYPE_CHECKING:
+    from basis_strategy.services.queue import BacktestService
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+DESCRIPTION = """Run and watch backtests of crypto yield strategies.
+
+Submit a run with `POST /api/backtests`, follow its progress with `GET /api/backtests/{id}`,
+then read its summary, paged event log and balance sheet, plots and report. Every error is
+`{"error": {"code": ..., "message": ...}}`; an invalid configuration is a 422 with code
+`invalid_config` naming the field. When the server sets `BASIS_API_TOKEN`, POST and DELETE
+need `Authorization: Bearer <token>`. Request bodies are limited to 64 KiB."""
+
+
+def default_service(
+    data_dir: str | Path | None,
+    results_dir: str | Path | None,
+    database_url: str | None,
+    workers: int,
+) -> BacktestService:
+    """A service from explicit settings, else `BASIS_DATA_DIR`, `BASIS_RESULTS_DIR`
+    (default `./results`) and `BASIS_DATABASE_URL` (default: SQLite in the results folder)."""
+    from basis_strategy.services.queue import BacktestService
+
+    env = os.environ
+    return BacktestService(
+        resolve_data_dir(data_dir, env),
+        Path(results_dir or env.get("BASIS_RESULTS_DIR") or "results"),
+        database_url=database_url or env.get("BASIS_DATABASE_URL") or None,
+        workers=workers,
+    )
+
+
+def create_app(
+    service: BacktestService | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    results_dir: str | Path | None = None,
+    database_url: str | None = None,
+    workers: int = 2,
+    api_token: str | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    """The API and web UI over `service` (built from the other arguments when None).
+
+    `api_token`: the bearer token POST and DELETE require; None reads `BASIS_API_TOKEN`
+    (unset or empty: no token needed). Raises ConfigError when a mode file is invalid or no
+    data folder is known.
+    """
+    token = api_token if api_token is not None else os.environ.get("BASIS_API_TOKEN")
+    if service is None:
+        service = default_service(data_dir, results_dir, database_url, workers)
+    state = ApiState(service=service, guard=TokenGuard(token), modes=meta.mode_catalogue())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await state.service.start()
+        try:
+            yield
+        finally:
+            await state.service.stop()
+
+    app = FastAPI(
+        title="basis-strategy backtests",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.basis = state
+    install_error_handlers(app, [*backtests.router.routes, *meta.router.routes])
+    app.include_router(backtests.router)
+    app.include_router(meta.router)
+    add_ui(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+def add_ui(app: FastAPI) -> None:
+    """The web UI: `/` is its page, `/static/` its script and style sheet (no build step)."""
+    index = STATIC_DIR / "index.html"
+
+    @app.get("/", include_in_schema=False)
+    async def ui() -> FileResponse:
+        return FileResponse(index, media_type="text/html; charset=utf-8")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,0 +1,71 @@
+"""`/api/modes` (each mode's schema and defaults) and `/api/health`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from starlette.concurrency import run_in_threadpool
+
+from basis_strategy import __version__
+from basis_strategy.api.schemas import Health, ModeInfo
+from basis_strategy.api.state import State
+from basis_strategy.config.loader import load_run_config
+from basis_strategy.config.models import MODE_NAMES, ModeConfig
+from basis_strategy.config.validation import MODE_RULES
+
+router = APIRouter(prefix="/api", tags=["service"])
+
+
+def mode_catalogue() -> tuple[ModeInfo, ...]:
+    """Every mode with `ModeConfig`'s JSON schema and the mode file's resolved settings
+    (read with no environment overrides: the defaults a request's overrides start from)."""
+    schema = ModeConfig.model_json_schema()
+    modes = []
+    for name in MODE_NAMES:
+        config = load_run_config(name, env={})
+        rule = MODE_RULES[name]
+        modes.append(
+            ModeInfo(
+                name=name,
+                share_class=rule.share_class,
+                asset=rule.asset,
+                summary=rule.summary,
+                json_schema=schema,
+                defaults=config.mode.model_dump(mode="json"),
+            )
+        )
+    return tuple(modes)
+
+
+def without_secrets(value: Any) -> Any:
+    """A health value with any database URL's password hidden (`***`)."""
+    if isinstance(value, dict):
+        return {key: without_secrets(item) for key, item in value.items()}
+    if isinstance(value, str) and "://" in value:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            return value
+        if url.password is not None:
+            return url.render_as_string(hide_password=True)
+    return value
+
+
+@router.get("/modes", summary="Strategy modes with their JSON schema and defaults")
+async def modes(state: State) -> list[ModeInfo]:
+    """Each mode's `ModeConfig` JSON schema and its defaults; a request's `overrides` are
+    dotted keys into these (`hedge.allocation.binance`)."""
+    return list(state.modes)
+
+
+@router.get("/health", summary="Service health")
+async def health(state: State) -> Health:
+    """Data folder, database, workers, queued runs and version."""
+    facts = without_secrets(dict(await run_in_threadpool(state.service.health)))
+    facts.setdefault("status", "ok")
+    facts.setdefault("version", __version__)
+    facts["token_required"] = state.guard.enabled
+    return Health.model_validate(facts)

@@ -1,0 +1,98 @@
+"""Response bodies of the REST API that are not service records (those are in
+`basis_strategy.services.models` and are served as they are)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from basis_strategy.services.models import BacktestRequest, RunRecord
+
+Cell = str | int | float | None
+
+REQUEST_EXAMPLE = {
+    "mode": "btc_basis",
+    "start": "2024-06-01T00:00:00Z",
+    "end": "2024-06-08T00:00:00Z",
+    "capital": 100000,
+    "overrides": {"hedge.allocation.binance": 0.5, "hedge.allocation.bybit": 0.2},
+}
+
+
+class BacktestSubmission(BacktestRequest):
+    """A BacktestRequest as the API reads it from JSON, exactly as its schema says: `start`
+    and `end` are ISO 8601 date-time strings (not unix seconds) and `capital` is a number
+    (not a numeric string or a boolean)."""
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _iso_text(cls, value: object) -> object:
+        if value is None or isinstance(value, str | datetime):
+            return value
+        raise ValueError("must be an ISO 8601 date-time string, e.g. 2024-06-01T00:00:00Z")
+
+    @field_validator("capital", mode="before")
+    @classmethod
+    def _a_number(cls, value: object) -> object:
+        if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+            return value
+        raise ValueError("must be a number")
+
+    def as_request(self) -> BacktestRequest:
+        """The plain service record of this submission."""
+        return BacktestRequest.model_validate(self.model_dump())
+
+
+class RunList(BaseModel):
+    """One page of runs, newest first, and how many match the filters in all."""
+
+    total: int = Field(ge=0, examples=[42])
+    limit: int = Field(examples=[50])
+    offset: int = Field(examples=[0])
+    items: list[RunRecord]
+
+
+class RowsPage(BaseModel):
+    """Rows [offset, offset + len(rows)) of a run's CSV file; `total` rows in the file.
+    Empty cells are null; numbers are numbers; other cells (timestamps, names) are text."""
+
+    total: int = Field(ge=0, examples=[16234])
+    offset: int = Field(ge=0, examples=[0])
+    limit: int = Field(ge=1, examples=[100])
+    columns: list[str] = Field(examples=[["seq", "timestamp", "event_type", "amount"]])
+    rows: list[list[Cell]] = Field(examples=[[[1, "2024-06-01T00:00:00+00:00", "Deposited", 1e5]]])
+
+
+class ModeInfo(BaseModel):
+    """A strategy mode: its JSON schema (the `ModeConfig` model) and its defaults (the
+    resolved `configs/modes/{name}.yaml`, which `overrides` change by dotted key)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    name: str = Field(examples=["btc_basis"])
+    share_class: str = Field(examples=["usdt_stable"])
+    asset: str = Field(examples=["BTC"])
+    summary: str = Field(examples=["Long BTC spot, short BTC perps on several venues."])
+    json_schema: dict[str, Any]
+    defaults: dict[str, Any]
+
+
+class Health(BaseModel):
+    """The service's state: data folder, database, workers, queued runs, version. No URL or
+    secret is shown (a database URL's password would be masked)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str = Field(examples=["ok"])
+    version: str = Field(examples=["0.1.0"])
+    token_required: bool = Field(description="POST and DELETE need a bearer token")
+    data: dict[str, Any] = Field(
+        default_factory=dict, examples=[{"path": "/srv/data", "exists": True}]
+    )
+    database: dict[str, Any] = Field(
+        default_factory=dict, examples=[{"dialect": "sqlite", "reachable": True}]
+    )
+    workers: dict[str, Any] = Field(default_factory=dict, examples=[{"configured": 2, "busy": 1}])
+    queued: int | None = Field(default=None, examples=[3])
