@@ -178,13 +178,25 @@ def finite_values(values: pd.Series) -> FloatArray:
     return np.where(np.isfinite(y), y, np.nan)
 
 
+FLOAT32_SAFE = 1e30
+
+
+def compact(values: FloatArray) -> FloatArray:
+    """float32 for the page's size (7 digits are plenty on a plot), float64 for values float32
+    cannot hold."""
+    finite = values[np.isfinite(values)]
+    if finite.size and np.abs(finite).max() >= FLOAT32_SAFE:
+        return values.astype(np.float64)
+    return values.astype(np.float32)
+
+
 def line(
     hours: IntArray, values: FloatArray, name: str, max_points: int = MAX_LINE_POINTS, **kw: Any
 ) -> go.Scatter:
     """A min/max-downsampled line at its true hours (x in ms since epoch, float32 y)."""
     keep = minmax_indices(values, max_points)
     x = hours[keep].astype(np.float64) * HOUR_MS
-    return go.Scatter(x=x, y=values[keep].astype(np.float32), name=name, mode="lines", **kw)
+    return go.Scatter(x=x, y=compact(values[keep]), name=name, mode="lines", **kw)
 
 
 def grid_trace(
@@ -192,7 +204,7 @@ def grid_trace(
 ) -> go.Scatter | go.Bar:
     """A trace on the grid: no x array, only `x0` and `dx` (bars span their bucket)."""
     x0 = pd.Timestamp(grid.start_ms + offset_hours * HOUR_MS, unit="ms").isoformat()
-    y = values.astype(np.float32)
+    y = compact(values)
     if bar:
         return go.Bar(
             x0=x0, dx=grid.dx_ms, y=y, name=name, xperiod=grid.dx_ms, xperiodalignment="start"

@@ -447,3 +447,13 @@ def test_comparison_checks_every_folder_before_writing(tmp_path):
     with pytest.raises(DataError, match="nope"):
         build_comparison([first, tmp_path / "nope"], tmp_path / "cmp")
     assert not (tmp_path / "cmp").exists()
+
+
+def test_values_float32_cannot_hold_are_kept_in_float64() -> None:
+    from basis_strategy.reports.plots import compact
+
+    small = np.array([1.5, -2.0, np.nan])
+    assert compact(small).dtype == np.float32
+    huge = np.array([1e300, 2.0])
+    kept = compact(huge)  # no overflow warning (warnings are errors in this suite)
+    assert kept.dtype == np.float64 and kept[0] == 1e300
