@@ -6,6 +6,7 @@
     basis report RUN_DIR
     basis compare RUN_DIR RUN_DIR... [--out DIR]
     basis serve [--host 127.0.0.1] [--port 8000] [--workers 2] [--data-dir] [--results-dir]
+    basis data check [--mode MODE] [--start --end] [--json PATH] DIR
 
 Bad input exits with code 2 and a one-line reason on stderr; nothing is written.
 """
@@ -13,11 +14,13 @@ Bad input exits with code 2 and a one-line reason on stderr; nothing is written.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -28,6 +31,7 @@ from basis_strategy.config.models import MODE_NAMES
 from basis_strategy.config.validation import MODE_RULES
 from basis_strategy.core.errors import BasisError, ConfigError
 from basis_strategy.core.events import COMPONENTS
+from basis_strategy.data.check import check_folder, render
 from basis_strategy.reports.build import build_report
 from basis_strategy.reports.compare import build_comparison
 from basis_strategy.services.backtest import (
@@ -82,7 +86,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--results-dir", help="results folder (default: $BASIS_RESULTS_DIR or ./results)"
     )
+    _data_parser(commands)
     return parser
+
+
+def _data_parser(commands: Any) -> None:
+    """`basis data <sub>`: data-folder tools (only `check` so far)."""
+    data = commands.add_parser("data", help="data folder tools")
+    subs = data.add_subparsers(dest="data_command", required=True)
+    check = subs.add_parser("check", help="coverage and quality report of a data folder")
+    check.add_argument("dir", help="the data folder")
+    check.add_argument("--mode", help="check only this mode (default: all seven)")
+    check.add_argument("--start", help="first hour, UTC (default: the mode YAML's)")
+    check.add_argument("--end", help="last hour, UTC (default: the mode YAML's)")
+    check.add_argument("--json", dest="json_path", help="also write the report as JSON here")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -94,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "report": _report,
         "compare": _compare,
         "serve": _serve,
+        "data": _data,
     }
     try:
         return commands[args.command](args)
@@ -121,6 +139,25 @@ def _validate(args: argparse.Namespace) -> int:
             "(data coverage not checked: no --data-dir)"
         )
     return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {"check": _data_check}
+    return commands[args.data_command](args)
+
+
+def _data_check(args: argparse.Namespace) -> int:
+    """Exit 0 when every checked mode can run, 1 when one cannot, 2 on bad input."""
+    sets = [f"{key}={getattr(args, key)}" for key in ("start", "end") if getattr(args, key)]
+    modes = [args.mode] if args.mode else None
+    report = check_folder(Path(args.dir), modes, sets)
+    render(report, Console(width=260))
+    if args.json_path:
+        Path(args.json_path).write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+    for mode in report.modes:
+        if not mode.can_run:
+            print(f"basis: {mode.mode} cannot run: {mode.error}", file=sys.stderr)
+    return 0 if report.ok else 1
 
 
 def _report(args: argparse.Namespace) -> int:
