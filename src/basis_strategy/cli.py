@@ -32,6 +32,7 @@ from basis_strategy.config.validation import MODE_RULES
 from basis_strategy.core.errors import BasisError, ConfigError
 from basis_strategy.core.events import COMPONENTS
 from basis_strategy.data.check import check_folder, render
+from basis_strategy.data.synth import SCENARIOS, write_scenario
 from basis_strategy.reports.build import build_report
 from basis_strategy.reports.compare import build_comparison
 from basis_strategy.services.backtest import (
@@ -91,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _data_parser(commands: Any) -> None:
-    """`basis data <sub>`: data-folder tools (only `check` so far)."""
+    """`basis data <sub>`: data-folder tools (`check`, `synth`)."""
     data = commands.add_parser("data", help="data folder tools")
     subs = data.add_subparsers(dest="data_command", required=True)
     check = subs.add_parser("check", help="coverage and quality report of a data folder")
@@ -100,6 +101,12 @@ def _data_parser(commands: Any) -> None:
     check.add_argument("--start", help="first hour, UTC (default: the mode YAML's)")
     check.add_argument("--end", help="last hour, UTC (default: the mode YAML's)")
     check.add_argument("--json", dest="json_path", help="also write the report as JSON here")
+    synth = subs.add_parser("synth", help="write a synthetic data folder (a named scenario)")
+    synth.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--start", required=True, help="first day, UTC (e.g. 2024-06-01)")
+    synth.add_argument("--end", required=True, help="last day, UTC")
+    synth.add_argument("--out", required=True, help="an empty or new folder")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -142,7 +149,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
-    commands: dict[str, Callable[[argparse.Namespace], int]] = {"check": _data_check}
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "check": _data_check,
+        "synth": _data_synth,
+    }
     return commands[args.data_command](args)
 
 
@@ -158,6 +168,21 @@ def _data_check(args: argparse.Namespace) -> int:
         if not mode.can_run:
             print(f"basis: {mode.mode} cannot run: {mode.error}", file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def _data_synth(args: argparse.Namespace) -> int:
+    start, end = (_utc_day(getattr(args, key), key) for key in ("start", "end"))
+    out = write_scenario(args.scenario, args.seed, start, end, Path(args.out))
+    print(f"synthetic data ({args.scenario}, seed {args.seed}): {out}")
+    return 0
+
+
+def _utc_day(text: str, field: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(field, f"not a date (YYYY-MM-DD), was {text!r}") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -230,6 +255,13 @@ def _backtest(args: argparse.Namespace) -> int:
 
 def _print_result(outcome: BacktestOutcome) -> None:
     s = outcome.summary
+    origin = s.get("data_origin") or {}
+    if origin.get("synthetic"):
+        print(
+            f"basis: SYNTHETIC DATA (scenario {origin.get('scenario')}, seed "
+            f"{origin.get('seed')}): these figures are not history",
+            file=sys.stderr,
+        )
     unit = s["currency"]
     table = Table(title=f"{s['mode']}  {s['start'][:16]} -> {s['end'][:16]}", show_header=False)
     rows = [

@@ -191,6 +191,7 @@ class EventDrivenStrategyEngine:
             "rejected_instructions": execution.rejections,
             "shocks_applied": self.data.shocks_applied,
             "benchmark": self.data.benchmark,
+            "data_origin": self.data.origin,
             "data_bridges": self.data.bridge_summary(),
             "data_files": self.data.files,
         }

@@ -9,6 +9,7 @@ any hour after the engine's clock.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -79,6 +80,23 @@ def _no_rows() -> pd.Series:
     return pd.Series([], index=pd.DatetimeIndex([], tz=UTC), dtype=np.float64)
 
 
+def data_origin(data_dir: Path) -> dict[str, object]:
+    """What the folder's `manifest.json` says about it: synthetic (scenario, seed) or not."""
+    manifest = data_dir / "manifest.json"
+    if not manifest.is_file():
+        return {"synthetic": False}
+    try:
+        content = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{manifest}: not a readable JSON manifest ({exc})") from None
+    if not isinstance(content, dict):
+        raise DataError(f"{manifest}: must be a JSON object")
+    keys = ("synthetic", "scenario", "seed", "generated_at")
+    return {"synthetic": bool(content.get("synthetic"))} | {
+        k: content[k] for k in keys[1:] if k in content
+    }
+
+
 class HistoricalDataProvider:
     """Market data for one run, aligned on the hourly grid [start, end]."""
 
@@ -86,6 +104,7 @@ class HistoricalDataProvider:
         self.data_dir = Path(data_dir)
         if not self.data_dir.is_dir():
             raise DataError(f"data folder not found: {self.data_dir}")
+        self.origin = data_origin(self.data_dir)
         mode = config.mode
         self.start, self.end = mode.start, mode.end
         self.max_ffill_hours = mode.data.max_ffill_hours

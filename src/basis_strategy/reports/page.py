@@ -166,6 +166,18 @@ def plot_sections(plots: Sequence[Plot]) -> str:
     return "\n".join(parts)
 
 
+def synthetic_banner(summary: Mapping[str, Any]) -> str:
+    """A loud line when the run's data folder is synthetic (its manifest says so)."""
+    origin = summary.get("data_origin") or {}
+    if not origin.get("synthetic"):
+        return ""
+    text = (
+        f"SYNTHETIC DATA: scenario {origin.get('scenario')!s}, seed {origin.get('seed')!s}. "
+        "These figures are not history."
+    )
+    return f'<p class="synthetic" id="synthetic"><strong>{html.escape(text)}</strong></p>\n'
+
+
 def run_page(summary: Mapping[str, Any], plots: Sequence[Plot], sampling_note: str) -> str:
     """index.html of one run: summary, attribution and metrics tables, plots, config."""
     title = f"{summary['mode']} — {summary.get('request_id', '')}"
@@ -179,7 +191,7 @@ def run_page(summary: Mapping[str, Any], plots: Sequence[Plot], sampling_note: s
     links = " · ".join(f'<a href="{f}">{f}</a>' for f in files)
     config = html.escape(json.dumps(summary["config"], indent=2, default=str))
     body = f"""<h1>{html.escape(title)}</h1>
-<p class="note">Files: {links}</p>
+{synthetic_banner(summary)}<p class="note">Files: {links}</p>
 <div class="tables">
 <div><h2>Summary</h2>
 {table(summary_rows(summary))}</div>
