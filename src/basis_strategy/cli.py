@@ -229,6 +229,12 @@ def _backtest(args: argparse.Namespace) -> int:
     if args.capital:
         sets.insert(0, f"initial_capital={args.capital}")
     out = args.out or os.environ.get("BASIS_RESULTS_DIR") or "results"
+    if not (args.data_dir or os.environ.get("BASIS_DATA_DIR")):
+        print(
+            "basis: no data folder given (--data-dir or BASIS_DATA_DIR): running on the "
+            "SYNTHETIC 'base' scenario, not on history",
+            file=sys.stderr,
+        )
     console = Console(stderr=True)
     if args.quiet or not console.is_terminal:
         outcome = run_backtest(args.mode, sets, args.data_dir, out)

@@ -6,6 +6,7 @@ value, and write nothing at all under --out.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -248,10 +249,24 @@ def test_target_ltv_above_the_datas_max_ltv_is_refused(tmp_path):
     assert_bad_input(result, out, "leverage.target_ltv", "0.93", "0.935")
 
 
-def test_no_data_folder_given(tmp_path):
+def test_no_data_folder_runs_on_the_synthetic_base_scenario_and_says_so(tmp_path):
+    """No --data-dir and no BASIS_DATA_DIR: the run uses the synthetic `base` scenario over
+    its window (written once under BASIS_SYNTH_DIR), says so on stderr and in its summary."""
     out = tmp_path / "out"
-    result = basis("backtest", "pure_lending", *SHORT, "--out", out, cwd=tmp_path)
-    assert_bad_input(result, out, "data_dir", "BASIS_DATA_DIR")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BASIS_")}
+    env["BASIS_SYNTH_DIR"] = str(tmp_path / "synth")
+    result = subprocess.run(
+        [sys.executable, "-m", "basis_strategy.cli", "backtest", "pure_lending", *SHORT,
+         "--out", str(out), "--quiet"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "SYNTHETIC 'base' scenario" in result.stderr
+    folder = Path(result.stdout.strip().splitlines()[-1])
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["data_origin"]["synthetic"] is True
+    assert summary["data_origin"]["scenario"] == "base"
+    assert (tmp_path / "synth").is_dir()
 
 
 # --- reports: basis report / basis compare -------------------------------------------------------

@@ -38,6 +38,7 @@ RESERVED_ENV = frozenset(
         "BASIS_TEST_DATABASE_URL",
         "BASIS_API_TOKEN",
         "BASIS_ETH_RPC_URL",
+        "BASIS_SYNTH_DIR",
     }
 )
 # credentials (venue API keys and secrets, tokens, URLs with passwords) are never config keys

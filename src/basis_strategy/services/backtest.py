@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 from basis_strategy.config.loader import RunConfig, load_run_config
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.data.provider import HistoricalDataProvider
+from basis_strategy.data.synth import write_scenario
 from basis_strategy.engine import EventDrivenStrategyEngine, Progress
 from basis_strategy.strategies.factory import strategy_class
 from basis_strategy.venues.simulated.build import build_simulated_venues
@@ -52,8 +54,30 @@ def prepare(
     env = os.environ if env is None else env
     config = load_run_config(name_or_path, sets, env=env)
     strategy_class(config.mode.mode)  # refuse a mode that cannot run before reading data
-    data = HistoricalDataProvider(config, resolve_data_dir(data_dir, env))
+    chosen = data_dir or env.get("BASIS_DATA_DIR")
+    folder = Path(chosen) if chosen else synthetic_base(config, env)
+    data = HistoricalDataProvider(config, folder)
     return config, data
+
+
+SYNTH_SEED = 0
+
+
+def synthetic_base(config: RunConfig, env: Mapping[str, str]) -> Path:
+    """No data folder given: the synthetic `base` scenario over the run's window (issue 6),
+    written once into `BASIS_SYNTH_DIR` (default ~/.cache/basis-strategy/synthetic) and
+    reused. Runs on it say so (summary `data_origin`, report banner, CLI stderr)."""
+    root = Path(env.get("BASIS_SYNTH_DIR") or Path.home() / ".cache" / "basis-strategy" / "synth")
+    start, end = config.mode.start, config.mode.end
+    folder = root / f"base-seed{SYNTH_SEED}-{start:%Y%m%d}-{end:%Y%m%d}"
+    if not (folder / "manifest.json").is_file():
+        partial = root / f".{folder.name}.{uuid.uuid4().hex[:8]}.partial"
+        write_scenario("base", SYNTH_SEED, start, end, partial)
+        try:
+            os.replace(partial, folder)
+        except OSError:  # another process wrote it first
+            shutil.rmtree(partial, ignore_errors=True)
+    return folder
 
 
 def run_backtest(
