@@ -12,29 +12,17 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Request, Route, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Request, Route
 
 from basis_strategy.reports.build import build_report
 from basis_strategy.services.backtest import run_backtest
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("BASIS_DATA_DIR") or REPO.parent / "shared" / "data")
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ALL_PLOTS = (
     "cumulative_pnl",
     "pnl_components",
@@ -52,17 +40,6 @@ TRACES_JS = """el => el._fullData.map(t => {
     for (const v of values) { if (Number.isFinite(v)) finite += 1; }
     return {name: t.name, type: t.type, points: values.length, finite: finite};
 })"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.is_file(), f"{CHROMIUM} not found: install Debian's chromium (.ci/run does)"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
