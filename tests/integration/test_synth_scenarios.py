@@ -29,6 +29,8 @@ def run_on(scenario: str, mode: str, sets: list[str], tmp_path: Path) -> pd.Data
     ("scenario", "mode", "sets", "path"),
     [
         ("lst_depeg", "eth_leveraged", [], "ltv_critical"),
+        # two weeks of ~75 % WETH borrow APR push LTV past the warning: deleverage to target
+        ("rate_spike", "eth_leveraged", [], "ltv_warning"),
         ("bull_squeeze", "usdt_market_neutral_no_leverage", TWO_VENUES, "margin_"),
     ],
 )

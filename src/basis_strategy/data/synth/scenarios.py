@@ -33,7 +33,8 @@ class ScenarioParams:
     funding_upside_scale: float = 1.0
     lst_oracle_drop: float = 0.0  # fractional one-off drop of ρ (both LSTs)
     lst_market_discount: float = 0.0  # extra market discount, decaying (half-life 5 days)
-    weth_utilisation_spike: float | None = None  # WETH utilisation held there for 10 days
+    weth_utilisation_spike: float | None = None  # WETH utilisation held there ...
+    spike_days: int = 14  # ... for this many days
 
 
 SCENARIOS: dict[str, ScenarioParams] = {
@@ -44,7 +45,8 @@ SCENARIOS: dict[str, ScenarioParams] = {
     ),
     "bear_negative_funding": ScenarioParams(eth_drift=-2.0, btc_drift=-1.0, funding_shift=-1.6e-4),
     "lst_depeg": ScenarioParams(lst_oracle_drop=0.03, lst_market_discount=0.04),
-    "rate_spike": ScenarioParams(weth_utilisation_spike=0.95),
+    # WETH utilisation pinned at 99 % for two weeks: the borrow rate goes far up the second slope
+    "rate_spike": ScenarioParams(weth_utilisation_spike=0.99),
 }
 
 
@@ -140,7 +142,7 @@ def _utilisation(
         noise = ar1(rng, days, stats.utilisation_ar1, stats.utilisation_sd)
         u = np.clip(stats.utilisation + noise, 0.0005, 0.99)
         if asset == "WETH" and params.weth_utilisation_spike is not None:
-            u[event : event + 10] = params.weth_utilisation_spike
+            u[event : event + params.spike_days] = params.weth_utilisation_spike
         out[asset] = u
     return out
 
