@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -107,6 +108,17 @@ def _data_parser(commands: Any) -> None:
     synth.add_argument("--start", required=True, help="first day, UTC (e.g. 2024-06-01)")
     synth.add_argument("--end", required=True, help="last day, UTC")
     synth.add_argument("--out", required=True, help="an empty or new folder")
+    fetch = subs.add_parser("download", help="fetch the real history (ccxt, archive RPC)")
+    fetch.add_argument("--start", required=True, help="first hour, UTC (e.g. 2024-06-01)")
+    fetch.add_argument("--end", required=True, help="last hour, UTC, included")
+    fetch.add_argument("--assets", default="ETH,BTC", help="comma-separated (default ETH,BTC)")
+    fetch.add_argument("--venues", default="binance,bybit,okx", help="comma-separated")
+    fetch.add_argument(
+        "--only",
+        choices=("cex", "chain"),
+        help="one part (default both; chain needs BASIS_ETH_RPC_URL)",
+    )
+    fetch.add_argument("--out", required=True, help="data folder (created; resumed if present)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,6 +164,7 @@ def _data(args: argparse.Namespace) -> int:
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "check": _data_check,
         "synth": _data_synth,
+        "download": _data_download,
     }
     return commands[args.data_command](args)
 
@@ -174,6 +187,34 @@ def _data_synth(args: argparse.Namespace) -> int:
     start, end = (_utc_day(getattr(args, key), key) for key in ("start", "end"))
     out = write_scenario(args.scenario, args.seed, start, end, Path(args.out))
     print(f"synthetic data ({args.scenario}, seed {args.seed}): {out}")
+    return 0
+
+
+def _data_download(args: argparse.Namespace) -> int:
+    from basis_strategy.data.download.run import PARTS, download  # ccxt and web3: on demand
+
+    start, end = (_utc_day(getattr(args, key), key) for key in ("start", "end"))
+    results = download(
+        Path(args.out),
+        pd.Timestamp(start),
+        pd.Timestamp(end),
+        assets=[a for a in args.assets.split(",") if a],
+        venues=[v for v in args.venues.split(",") if v],
+        parts=[args.only] if args.only else PARTS,
+        env=os.environ,
+        progress=sys.stderr.isatty(),
+    )
+    table = Table("file", "rows", "first", "last", "holes", title=f"downloaded into {args.out}")
+    for r in results:
+        table.add_row(
+            r["path"] or r["pattern"],
+            str(r["rows"]),
+            str(r["first"] or ""),
+            str(r["last"] or ""),
+            str(len(r["gaps"])),
+        )
+    Console(width=200).print(table)
+    print(f"manifest: {Path(args.out) / 'manifest.json'}")
     return 0
 
 

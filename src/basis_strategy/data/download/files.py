@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,9 @@ class CsvSink:
     def _read_existing(self) -> pd.DataFrame:
         if self.path is None:
             return pd.DataFrame(columns=[TIME, *self.layout.columns])
-        frame = pd.read_csv(self.path, dtype=str, keep_default_na=False)
+        with self.path.open(encoding="utf-8") as handle:  # the seed's oracle files start
+            comments = sum(1 for _ in takewhile(lambda line: line.startswith("#"), handle))
+        frame = pd.read_csv(self.path, dtype=str, keep_default_na=False, skiprows=comments)
         times, bad = try_parse_utc(frame[self.layout.time_column])
         if bad is not None:
             raise DataError(f"{self.path}: line {bad + 2}: not a timestamp")

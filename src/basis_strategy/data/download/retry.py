@@ -16,12 +16,15 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """`attempts` tries in all; waits `base_seconds * 2**k`, capped at `max_seconds`."""
+    """`attempts` tries in all; waits `base_seconds * 2**k`, capped at `max_seconds`.
+    `min_interval_seconds` spaces calls out before any limit is hit (for clients without a
+    rate limiter of their own; ccxt has one)."""
 
     attempts: int = 6
     base_seconds: float = 1.0
     max_seconds: float = 60.0
     sleep: Callable[[float], None] = time.sleep
+    min_interval_seconds: float = 0.0
 
     def wait_seconds(self, failures: int) -> float:
         return float(min(self.max_seconds, self.base_seconds * 2 ** (failures - 1)))

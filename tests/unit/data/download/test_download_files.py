@@ -122,3 +122,17 @@ def test_retries_back_off_then_give_up(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError):
         with_retries(wrong, "page 3", (TimeoutError,), policy)
+
+
+def test_a_seed_file_with_comment_lines_is_extended(tmp_path: Path) -> None:
+    folder = tmp_path / LAYOUT.folder
+    folder.mkdir(parents=True)
+    seed = folder / "binance_ETHUSDT_perp_1h_2024-01-01_2024-01-01.csv"
+    seed.write_text(
+        "# Source: seed\n# Asset: ETH\ntimestamp,open,high,low,close,volume\n"
+        "2024-01-01T00:00:00Z,1,1,1,1,1\n"
+    )
+    with CsvSink(tmp_path, LAYOUT, Manifest(tmp_path), "x") as sink:
+        sink.add(bars(1, 2), (T0 + H, T0 + 2 * H))
+    (written,) = folder.glob("*.csv")
+    assert list(read_ohlcv_open(written)) == [1.0, 101.0, 102.0]

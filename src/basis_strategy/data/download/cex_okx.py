@@ -1,0 +1,132 @@
+"""OKX funding into the daily archive folder the data provider reads.
+
+The provider takes OKX funding only from `market_data/okx/funding_rates/daily/
+okx_funding_rates_YYYY-MM-DD.csv` (`read_okx_daily_funding`: the rows of one instrument, its
+`real_funding_rate` at `funding_time`); the aggregated `okx_*USDT_funding_rates_*.csv` files hold
+OKX's predicted rate and are not read (domain 14.27). So the download writes the archive's
+layout: one file per UTC day of `funding_time`, holding every instrument's rows of that day
+(ETH-USDT-SWAP and BTC-USDT-SWAP share the files; rows of other instruments already there are
+kept), with OKX's settled `realizedRate` as `real_funding_rate`, OKX's `fundingRate` field as
+`funding_rate`, and the settlement time `fundingTime` as `funding_time`.
+
+OKX serves only about the last three months through funding-rate-history: older windows come
+back empty (recorded as fetched, without rows); OKX's historical-data archive, which the seed's
+daily files come from, is the only source for them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from basis_strategy.core.errors import DataError
+from basis_strategy.data.download.cex_layouts import OKX_DAILY_COLUMNS, SETTLEMENT, okx_daily_key
+from basis_strategy.data.download.files import TIME, coverage
+from basis_strategy.data.download.manifest import Manifest, Range, merge_ranges
+from basis_strategy.data.requirements import OKX_DAILY
+from basis_strategy.data.sources._common import try_parse_utc
+from basis_strategy.data.sources.funding import OKX_DAILY_PATTERN
+
+
+def _read_day(path: Path) -> pd.DataFrame:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in OKX_DAILY_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: missing columns {missing}")
+    return frame
+
+
+def _instrument_times(path: Path, frame: pd.DataFrame, instrument: str) -> pd.Series:
+    cells = frame.loc[frame["instrument"] == instrument, "funding_time"]
+    times, bad = try_parse_utc(cells)
+    if bad is not None:
+        raise DataError(f"{path}: column 'funding_time': not a timestamp: {cells.iloc[bad]!r}")
+    return pd.Series(times)
+
+
+class OkxDailySink:
+    """The `CsvSink` of one OKX instrument's funding in the daily archive folder: `add()` each
+    page; the day files are rewritten (atomically) at most every `flush_seconds` and on exit. A
+    settlement already in the folder is kept as it is (never duplicated)."""
+
+    def __init__(
+        self,
+        out: Path,
+        instrument: str,
+        manifest: Manifest,
+        source: str,
+        *,
+        flush_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.folder = Path(out) / OKX_DAILY
+        self.instrument, self.manifest, self.source = instrument, manifest, source
+        self.key = okx_daily_key(instrument)
+        self.flush_seconds, self.clock = flush_seconds, clock
+        self.fetched: list[Range] = manifest.fetched(self.key)
+        self.times = self._existing_times()
+        self._pending: list[pd.DataFrame] = []
+        self._recorded = False
+        self._last_flush = clock()
+
+    def __enter__(self) -> OkxDailySink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.flush()
+
+    def _existing_times(self) -> set[pd.Timestamp]:
+        times: set[pd.Timestamp] = set()
+        for path in sorted(self.folder.glob(OKX_DAILY_PATTERN)):
+            times.update(_instrument_times(path, _read_day(path), self.instrument))
+        return times
+
+    def add(self, rows: pd.DataFrame, fetched: Range) -> None:
+        """Rows with `_time` and the archive's columns; `fetched`: the range they complete."""
+        missing = [c for c in (TIME, *OKX_DAILY_COLUMNS) if c not in rows.columns]
+        if missing:
+            raise DataError(f"{self.key}: rows lack columns {missing}")
+        self._pending.append(rows)
+        self.fetched = merge_ranges([*self.fetched, fetched])
+        if self.clock() - self._last_flush >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending and self._recorded:
+            return
+        new = pd.concat(self._pending, ignore_index=True) if self._pending else None
+        self._pending = []
+        if new is not None and not new.empty:
+            new = new[~new[TIME].isin(self.times)].drop_duplicates(TIME, keep="first")
+            for day, rows in new.groupby(new[TIME].dt.strftime("%Y-%m-%d"), sort=True):
+                self._merge_day(str(day), rows)
+        self._record()
+        self._last_flush = self.clock()
+
+    def _merge_day(self, day: str, rows: pd.DataFrame) -> None:
+        path = self.folder / OKX_DAILY_PATTERN.replace("????-??-??", day)
+        rows = rows.sort_values(TIME, kind="stable")
+        text = rows[list(OKX_DAILY_COLUMNS)].astype(str)
+        if path.is_file():
+            existing = _read_day(path)
+            text = pd.concat([existing, text], ignore_index=True).fillna("")[existing.columns]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.partial")
+        text.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+        self.times.update(rows[TIME])
+
+    def _record(self) -> None:
+        times = pd.Series(sorted(self.times), dtype="datetime64[ns, UTC]")
+        self.manifest.record(
+            self.key,
+            path=OKX_DAILY if self.times else "",
+            source=self.source,
+            fetched=self.fetched,
+            coverage=coverage(times, SETTLEMENT),
+        )
+        self._recorded = True
