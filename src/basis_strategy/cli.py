@@ -33,11 +33,13 @@ from basis_strategy.config.validation import MODE_RULES
 from basis_strategy.core.errors import BasisError, ConfigError
 from basis_strategy.core.events import COMPONENTS
 from basis_strategy.data.check import check_folder, render
+from basis_strategy.data.db import DEFAULT_DATA_DB_URL, load_folder
 from basis_strategy.data.synth import SCENARIOS, write_scenario
 from basis_strategy.reports.build import build_report
 from basis_strategy.reports.compare import build_comparison
 from basis_strategy.services.backtest import (
     BacktestOutcome,
+    data_mode,
     prepare,
     resolve_data_dir,
     run_backtest,
@@ -108,6 +110,9 @@ def _data_parser(commands: Any) -> None:
     synth.add_argument("--start", required=True, help="first day, UTC (e.g. 2024-06-01)")
     synth.add_argument("--end", required=True, help="last day, UTC")
     synth.add_argument("--out", required=True, help="an empty or new folder")
+    load = subs.add_parser("load", help="load a data folder into a database (BASIS_DATA_MODE=db)")
+    load.add_argument("dir", help="the data folder")
+    load.add_argument("--db", help=f"SQLAlchemy URL (default: {DEFAULT_DATA_DB_URL})")
     fetch = subs.add_parser("download", help="fetch the real history (ccxt, archive RPC)")
     fetch.add_argument("--start", required=True, help="first hour, UTC (e.g. 2024-06-01)")
     fetch.add_argument("--end", required=True, help="last hour, UTC, included")
@@ -147,7 +152,10 @@ def _modes() -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    if args.data_dir or os.environ.get("BASIS_DATA_DIR"):
+    if data_mode(os.environ) == "db":
+        config, _ = prepare(args.file, data_dir=args.data_dir)
+        print(f"ok: {args.file} ({config.mode.mode}) is valid and its data covers the window")
+    elif args.data_dir or os.environ.get("BASIS_DATA_DIR"):
         resolve_data_dir(args.data_dir, os.environ)
         config, _ = prepare(args.file, data_dir=args.data_dir)
         print(f"ok: {args.file} ({config.mode.mode}) is valid and its data covers the window")
@@ -165,6 +173,7 @@ def _data(args: argparse.Namespace) -> int:
         "check": _data_check,
         "synth": _data_synth,
         "download": _data_download,
+        "load": _data_load,
     }
     return commands[args.data_command](args)
 
@@ -187,6 +196,20 @@ def _data_synth(args: argparse.Namespace) -> int:
     start, end = (_utc_day(getattr(args, key), key) for key in ("start", "end"))
     out = write_scenario(args.scenario, args.seed, start, end, Path(args.out))
     print(f"synthetic data ({args.scenario}, seed {args.seed}): {out}")
+    return 0
+
+
+def _data_load(args: argparse.Namespace) -> int:
+    url = args.db or DEFAULT_DATA_DB_URL
+    report = load_folder(Path(args.dir), url)
+    print(
+        f"loaded {report.files} files ({report.tables} tables, {report.rows:,} rows, "
+        f"{report.documents} documents) from {report.folder} into {report.url_masked} "
+        f"in {report.seconds:.1f} s"
+    )
+    for problem in report.problems:
+        print(f"basis: warning: stored unreadable: {problem}", file=sys.stderr)
+    print(f"run on it with: BASIS_DATA_MODE=db BASIS_DATABASE_URL={report.url_masked}")
     return 0
 
 
@@ -270,7 +293,8 @@ def _backtest(args: argparse.Namespace) -> int:
     if args.capital:
         sets.insert(0, f"initial_capital={args.capital}")
     out = args.out or os.environ.get("BASIS_RESULTS_DIR") or "results"
-    if not (args.data_dir or os.environ.get("BASIS_DATA_DIR")):
+    csv = data_mode(os.environ) == "csv"
+    if csv and not (args.data_dir or os.environ.get("BASIS_DATA_DIR")):
         print(
             "basis: no data folder given (--data-dir or BASIS_DATA_DIR): running on the "
             "SYNTHETIC 'base' scenario, not on history",

@@ -356,3 +356,17 @@ def test_tight_margin_bands_run_to_the_end(mode, tmp_path, data_dir):
         assert cash.min() >= -1e-9, (venue, cash.idxmin(), cash.min())
         assert (sheet[f"margin_ratio:{venue}"].iloc[1:] > CRITICAL).all()
     assert outcome.summary["max_hourly_residual_to_equity"] <= 1e-6
+
+
+def test_a_redemption_larger_than_what_the_book_can_release_fails_loudly(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """A 1,000 USDT fund keeps ~0.05 ETH for gas outside the book: a 960 USDT redemption
+    (below the full-exit ratio) unwinds everything, still falls short, and is refused and
+    logged, instead of the strategy dividing by an empty book."""
+    flows = "flows=[{at: 2024-06-02T00:00:00Z, amount: -960}]"
+    window = ["start=2024-06-01T00:00:00Z", "end=2024-06-03T00:00:00Z", "initial_capital=1000"]
+    outcome = run_backtest("btc_basis", [*window, flows], data_dir, tmp_path, env={})
+    (rejected,) = outcome.summary["rejected_instructions"]
+    assert "PayWithdrawal" in str(rejected) and "needs 960" in str(rejected)
+    assert outcome.summary["net_flows"] == 1000  # the initial capital; nothing was paid out

@@ -29,7 +29,8 @@ from basis_strategy.api.security import (
     TokenGuard,
 )
 from basis_strategy.api.state import ApiState
-from basis_strategy.services.backtest import resolve_data_dir
+from basis_strategy.core.errors import ConfigError
+from basis_strategy.services.backtest import data_mode, resolve_data_dir
 
 if TYPE_CHECKING:
     from basis_strategy.services.queue import BacktestService
@@ -50,13 +51,20 @@ def default_service(
     database_url: str | None,
     workers: int,
 ) -> BacktestService:
-    """A service from explicit settings, else `BASIS_DATA_DIR`, `BASIS_RESULTS_DIR`
-    (default `./results`) and `BASIS_DATABASE_URL` (default: SQLite in the results folder)."""
+    """A service from explicit settings, else `BASIS_DATA_DIR` (none with `BASIS_DATA_MODE=db`),
+    `BASIS_RESULTS_DIR` (default `./results`) and `BASIS_DATABASE_URL` (default: SQLite in the
+    results folder)."""
     from basis_strategy.services.queue import BacktestService
 
     env = os.environ
+    if data_mode(env) == "db":
+        if data_dir:
+            raise ConfigError("BASIS_DATA_MODE", f"db, yet a data folder was given: {data_dir}")
+        folder = None  # runs read the database BASIS_DATABASE_URL names
+    else:
+        folder = resolve_data_dir(data_dir, env)
     return BacktestService(
-        resolve_data_dir(data_dir, env),
+        folder,
         Path(results_dir or env.get("BASIS_RESULTS_DIR") or "results"),
         database_url=database_url or env.get("BASIS_DATABASE_URL") or None,
         workers=workers,

@@ -89,7 +89,9 @@ class Health(BaseModel):
     version: str = Field(examples=["0.1.0"])
     token_required: bool = Field(description="POST and DELETE need a bearer token")
     data: dict[str, Any] = Field(
-        default_factory=dict, examples=[{"path": "/srv/data", "exists": True}]
+        default_factory=dict,
+        description="csv: the folder runs read; db: the database BASIS_DATABASE_URL names",
+        examples=[{"source": "csv", "path": "/srv/data", "exists": True}, {"source": "db"}],
     )
     database: dict[str, Any] = Field(
         default_factory=dict, examples=[{"dialect": "sqlite", "reachable": True}]

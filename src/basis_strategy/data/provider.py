@@ -1,6 +1,7 @@
 """Historical data provider (ADR-004, 009, 053): every series on one hourly UTC grid.
 
-Built once per run: reads the files the mode needs (cached per process, read-only), checks
+Built once per run from a data root (a data folder, or the database it was loaded into:
+`data.store`): reads the files the mode needs (cached per process, read-only), checks
 they cover the run window (naming the file and the window when they do not), bridges holes
 explicitly (bounded forward fill, then documented fallbacks or configured proxy venues; each
 bridge is recorded) and holds the result in numpy arrays. `get_data(t)` is O(1) and refuses
@@ -9,7 +10,7 @@ any hour after the engine's clock.
 
 from __future__ import annotations
 
-import json
+import os
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -49,13 +50,14 @@ from basis_strategy.data.requirements import (
 )
 from basis_strategy.data.rewards_schedule import RewardInputs, reward_schedule
 from basis_strategy.data.shocks import apply_shocks
-from basis_strategy.data.sources._common import locate
 from basis_strategy.data.sources.aave import read_aave_daily
+from basis_strategy.data.store import DataRoot, FolderData
+from basis_strategy.data.stored import FileRef
 
 HOUR = timedelta(hours=1)
 BENCHMARK = "benchmark_index"
 SETTLEMENT_HOURS = (0, 8, 16)
-_CACHE: dict[tuple[str, str, int, int], object] = {}
+_CACHE: dict[tuple[object, ...], object] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -63,14 +65,16 @@ def _stamp(ts: pd.Timestamp | datetime) -> str:
     return pd.Timestamp(ts).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def read_cached(label: str, path: Path, reader: Callable[[Path], Any]) -> Any:
-    """Read a file once per process (keyed by path, size and mtime). Callers must not mutate."""
-    stat = path.stat()
-    key = (label, str(path), stat.st_mtime_ns, stat.st_size)
+def read_cached(
+    label: str, ref: FileRef, reader: Callable[[FileRef], Any], version: tuple[object, ...]
+) -> Any:
+    """Read a file once per process, keyed by `version` (`DataRoot.cache_key`: a folder file's
+    path, size and mtime; a stored file's URL, path and load). Callers must not mutate."""
+    key = (label, *version)
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
-    value = reader(path)
+    value = reader(ref)
     with _CACHE_LOCK:
         _CACHE[key] = value
     return value
@@ -82,29 +86,21 @@ def _no_rows() -> pd.Series:
 
 def data_origin(data_dir: Path) -> dict[str, object]:
     """What the folder's `manifest.json` says about it: synthetic (scenario, seed) or not."""
-    manifest = data_dir / "manifest.json"
-    if not manifest.is_file():
-        return {"synthetic": False}
-    try:
-        content = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{manifest}: not a readable JSON manifest ({exc})") from None
-    if not isinstance(content, dict):
-        raise DataError(f"{manifest}: must be a JSON object")
-    keys = ("synthetic", "scenario", "seed", "generated_at")
-    return {"synthetic": bool(content.get("synthetic"))} | {
-        k: content[k] for k in keys[1:] if k in content
-    }
+    return FolderData(data_dir).origin()
 
 
 class HistoricalDataProvider:
-    """Market data for one run, aligned on the hourly grid [start, end]."""
+    """Market data for one run, aligned on the hourly grid [start, end].
 
-    def __init__(self, config: RunConfig, data_dir: Path) -> None:
-        self.data_dir = Path(data_dir)
-        if not self.data_dir.is_dir():
-            raise DataError(f"data folder not found: {self.data_dir}")
-        self.origin = data_origin(self.data_dir)
+    `data`: a data folder (a path), or any `DataRoot` (`basis_strategy.data.db.DatabaseData`
+    for a database); the same files give the same columns either way.
+    """
+
+    def __init__(self, config: RunConfig, data: str | os.PathLike[str] | DataRoot) -> None:
+        self.root: DataRoot = (
+            FolderData(Path(data)) if isinstance(data, str | os.PathLike) else data
+        )
+        self.origin = self.root.origin()
         mode = config.mode
         self.start, self.end = mode.start, mode.end
         self.max_ffill_hours = mode.data.max_ffill_hours
@@ -152,22 +148,24 @@ class HistoricalDataProvider:
 
     def _series(self, source: Source) -> Any:
         """What the source's reader returns (a series, a table or a mapping), read once."""
-        path = self._path(source)
-        return read_cached(source.label, path, source.read)
+        ref = self._path(source)
+        return read_cached(source.label, ref, source.read, self.root.cache_key(ref))
 
     def _file(self, source: Source) -> str:
         """The file a source was read from, relative to the data folder (else its pattern)."""
         return self.files.get(source.label, source.pattern)
 
-    def _path(self, source: Source) -> Path:
+    def _path(self, source: Source) -> FileRef:
         if source.is_folder:
-            path = self.data_dir / source.pattern
-            if not path.is_dir():
-                raise DataError(f"{path}: folder not found ({source.label})")
+            folder = self.root.folder(source.pattern)
+            if folder is None:
+                where = self.root.where(source.pattern)
+                raise DataError(f"{where}: folder not found ({source.label})")
+            ref = folder
         else:
-            path = locate(self.data_dir, source.pattern)
-        self.files[source.label] = str(path.relative_to(self.data_dir))
-        return path
+            ref = self.root.locate(source.pattern)
+        self.files[source.label] = self.root.relative(ref)
+        return ref
 
     def _coverage_error(self, source: Source, first: object, last: object) -> DataError:
         return DataError(
@@ -476,7 +474,7 @@ class HistoricalDataProvider:
                 f"next day plus at most {self.max_ffill_hours} h"
             ),
         )
-        found = any(path.is_file() for path in self.data_dir.glob(source.pattern))
+        found = self.root.exists(source.pattern)
         daily = self._optional_series(source) if found else None
         if daily is None:
             info["note"] = "benchmark file not found" if not found else "benchmark file has no rows"

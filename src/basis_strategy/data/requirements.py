@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +34,7 @@ from basis_strategy.data.sources.rewards import (
     read_ethfi_topups,
     read_seasonal_drops,
 )
+from basis_strategy.data.stored import FileRef
 
 SPOT = "market_data/spot_prices"
 PERPS = "market_data/derivatives/futures_ohlcv"
@@ -51,11 +51,14 @@ BENCHMARKS = "protocol_data/staking/benchmark_yields"
 
 @dataclass(frozen=True)
 class Source:
-    """One file (or folder) and how to read it (a time series, a table or a mapping)."""
+    """One file (or folder) and how to read it (a time series, a table or a mapping).
+
+    `pattern`: a glob relative to the data folder (`*`, `?`, `[...]` within one path segment).
+    """
 
     label: str
     pattern: str
-    read: Callable[[Path], Any]
+    read: Callable[[FileRef], Any]
     is_folder: bool = False
 
 
@@ -281,7 +284,7 @@ def reward_needs(staking: Staking) -> tuple[tuple[TokenPriceSeries, ...], Reward
     return tokens, reward_files(staking.rewards_mode)
 
 
-def read_benchmark_apy(path: Path) -> pd.Series:
+def read_benchmark_apy(path: FileRef) -> pd.Series:
     """`apy_decimal` (a fraction per year) of the DAILY benchmark file, indexed by `date` read
     as 00:00 UTC, sorted and unique. The `_hourly` file interpolates linearly towards the next
     day's value (look-ahead) and is not used. An APY must be > −1."""

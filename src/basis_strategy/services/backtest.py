@@ -18,7 +18,9 @@ from typing import Any
 
 from basis_strategy.config.loader import RunConfig, load_run_config
 from basis_strategy.core.errors import ConfigError
+from basis_strategy.data.db import DatabaseData
 from basis_strategy.data.provider import HistoricalDataProvider
+from basis_strategy.data.store import DataRoot, FolderData
 from basis_strategy.data.synth import write_scenario
 from basis_strategy.engine import EventDrivenStrategyEngine, Progress
 from basis_strategy.strategies.factory import strategy_class
@@ -54,10 +56,42 @@ def prepare(
     env = os.environ if env is None else env
     config = load_run_config(name_or_path, sets, env=env)
     strategy_class(config.mode.mode)  # refuse a mode that cannot run before reading data
-    chosen = data_dir or env.get("BASIS_DATA_DIR")
-    folder = Path(chosen) if chosen else synthetic_base(config, env)
-    data = HistoricalDataProvider(config, folder)
+    data = HistoricalDataProvider(config, open_data(config, data_dir, env))
     return config, data
+
+
+DATA_MODE_ENV = "BASIS_DATA_MODE"
+DATABASE_URL_ENV = "BASIS_DATABASE_URL"
+DATA_MODES = ("csv", "db")
+
+
+def data_mode(env: Mapping[str, str]) -> str:
+    """`BASIS_DATA_MODE`: `csv` (unset or empty too) or `db`; ConfigError for anything else."""
+    mode = env.get(DATA_MODE_ENV) or "csv"
+    if mode not in DATA_MODES:
+        raise ConfigError(DATA_MODE_ENV, f"must be one of {', '.join(DATA_MODES)}, was {mode!r}")
+    return mode
+
+
+def open_data(config: RunConfig, data_dir: str | Path | None, env: Mapping[str, str]) -> DataRoot:
+    """The run's data (ADR-009). csv: `--data-dir`, else `BASIS_DATA_DIR`, else the synthetic
+    base scenario. db: the data set loaded into the database `BASIS_DATABASE_URL` names
+    (`basis data load`); a data folder given as well is refused as a contradiction."""
+    chosen = data_dir or env.get("BASIS_DATA_DIR")
+    if data_mode(env) == "csv":
+        return FolderData(Path(chosen) if chosen else synthetic_base(config, env))
+    if chosen:
+        raise ConfigError(
+            DATA_MODE_ENV,
+            f"db reads the data set loaded into {DATABASE_URL_ENV}, yet a data folder was "
+            f"given too (--data-dir or BASIS_DATA_DIR: {str(chosen)!r}): drop one of them",
+        )
+    url = env.get(DATABASE_URL_ENV)
+    if not url:
+        raise ConfigError(
+            DATABASE_URL_ENV, f"must name the data database when {DATA_MODE_ENV}=db; not set"
+        )
+    return DatabaseData(url)
 
 
 SYNTH_SEED = 0

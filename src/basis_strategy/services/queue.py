@@ -87,6 +87,21 @@ def server_env(environ: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def worker_data(environ: Mapping[str, str], data_dir: Path | None) -> tuple[str, dict[str, str]]:
+    """The data folder and environment a run's worker gets. `BASIS_DATA_MODE=db`: no folder
+    (neither the service's nor `BASIS_DATA_DIR`: the data set is in the database) and
+    `BASIS_DATABASE_URL`, the server setting naming that database; else the service's folder
+    and `server_env`."""
+    env = server_env(environ)
+    if environ.get("BASIS_DATA_MODE") != "db":
+        if data_dir is None:
+            raise ConfigError("data_dir", "no data folder given and BASIS_DATA_MODE is not db")
+        return str(data_dir), env
+    env.pop("BASIS_DATA_DIR", None)
+    url = environ.get("BASIS_DATABASE_URL")
+    return "", env | ({"BASIS_DATABASE_URL": url} if url else {})
+
+
 def exit_reason(exitcode: int | None) -> str:
     """Why a worker process ended without reporting a result."""
     if exitcode is None:
@@ -183,18 +198,21 @@ class BacktestService:
 
     def __init__(
         self,
-        data_dir: Path,
+        data_dir: Path | None,
         results_dir: Path,
         database_url: str | None = None,
         workers: int = 2,
     ) -> None:
+        """`data_dir` None: runs read the database `BASIS_DATABASE_URL` names
+        (`BASIS_DATA_MODE=db`)."""
         if workers < 1:
             raise ConfigError("workers", f"must be at least 1, was {workers}")
-        self.data_dir = Path(data_dir).resolve()
+        self.data_dir = Path(data_dir).resolve() if data_dir is not None else None
         self.results_dir = Path(results_dir).resolve()
         self.results_dir.mkdir(parents=True, exist_ok=True)
         self.workers = workers
         self.env = server_env(os.environ)
+        self._worker_dir, self._worker_env = worker_data(os.environ, self.data_dir)
         self.store = RunStore(database_url or RunStore.default_url(self.results_dir))
         self._context = process_context()
         self._queue: asyncio.Queue[str] | None = None
@@ -304,12 +322,17 @@ class BacktestService:
         """Data folder, database, workers, queued runs and version (no URL, no secret)."""
         reachable = self.store.ping()
         return {
-            "data": {"path": str(self.data_dir), "exists": self.data_dir.is_dir()},
+            "data": self._data_health(),
             "database": {"dialect": self.store.dialect, "reachable": reachable},
             "workers": {"configured": self.workers, "busy": self.busy()},
             "queued": self._queued() if reachable else None,
             "version": package_version(),
         }
+
+    def _data_health(self) -> dict[str, Any]:
+        if self.data_dir is None:
+            return {"source": "db"}
+        return {"source": "csv", "path": str(self.data_dir), "exists": self.data_dir.is_dir()}
 
     def busy(self) -> int:
         """Runs being worked on now (a worker whose run has ended may still be exiting)."""
@@ -357,9 +380,9 @@ class BacktestService:
             run_id,
             record.mode,
             record.request.config_sets(),
-            str(self.data_dir),
+            self._worker_dir,
             str(self.results_dir),
-            self.env,
+            self._worker_env,
         )
         process = self._context.Process(
             target=run_worker, args=args, name=f"basis-run-{run_id}", daemon=True

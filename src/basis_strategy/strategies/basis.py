@@ -164,7 +164,8 @@ class Basis(StrategyManager):
             )
             return
         invested = sum(book.venue_equity_usdt.values()) + self.long_value(book, market)
-        yield from self.unwind(min(1.0, amount / invested), action, market)
+        if invested > 0:  # else nothing is left to release (e.g. only the gas ETH remains)
+            yield from self.unwind(min(1.0, amount / invested), action, market)
 
     def unwind(self, fraction: float, action: Action, market: MarketState) -> Steps:
         """Sell `fraction` of the long leg, cover the same fraction of every short, bring the

@@ -280,7 +280,7 @@ async def test_a_run_that_fails_reports_the_data_error_and_the_server_carries_on
 
 async def test_health(service: BacktestService, tmp_path: Path) -> None:
     assert service.health() == {
-        "data": {"path": str(DATA_DIR.resolve()), "exists": True},
+        "data": {"source": "csv", "path": str(DATA_DIR.resolve()), "exists": True},
         "database": {"dialect": "sqlite", "reachable": True},
         "workers": {"configured": 2, "busy": 0},
         "queued": 0,
@@ -291,7 +291,11 @@ async def test_health(service: BacktestService, tmp_path: Path) -> None:
     assert service.health()["workers"] == {"configured": 2, "busy": 1}
     await service.cancel(run_id)
     missing = BacktestService(tmp_path / "no_data", tmp_path / "other")
-    assert missing.health()["data"] == {"path": str(tmp_path / "no_data"), "exists": False}
+    assert missing.health()["data"] == {
+        "source": "csv",
+        "path": str(tmp_path / "no_data"),
+        "exists": False,
+    }
     missing.store.close()
 
 
@@ -343,3 +347,14 @@ def test_progress_is_throttled_but_the_last_hour_always_sent() -> None:
     assert len(messages) <= 3  # the loop above takes far less than 0.2 s
     receive.close()
     send.close()
+
+
+def test_a_service_without_a_folder_reads_the_database_in_db_mode_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BASIS_DATA_MODE", raising=False)
+    with pytest.raises(ConfigError, match="BASIS_DATA_MODE is not db"):
+        BacktestService(None, tmp_path / "results")
+    monkeypatch.setenv("BASIS_DATA_MODE", "db")
+    service = BacktestService(None, tmp_path / "results")
+    assert service.health()["data"] == {"source": "db"}

@@ -2,7 +2,8 @@
 
 Every problem found in a file is raised as ``DataFileError(path, message, line)`` where ``line``
 is the 1-based physical line number (the header is line 1 when there are no comment lines) and
-the message names the column and the bad value.
+the message names the column and the bad value. A reader's ``path`` is a `FileRef`: a file of a
+data folder, or a file stored in a database (named ``URL#relative/path`` in messages).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from basis_strategy.core.errors import DataFileError, EmptyDataFileError
+from basis_strategy.data.stored import FileRef, StoredFile, StoredTable
 
 FrameOrSeries = TypeVar("FrameOrSeries", pd.Series, pd.DataFrame)
 
@@ -25,6 +27,7 @@ _UNIX_MAX = 1e11  # year 5138
 _UNIX_TEXT = re.compile(r"\d+(?:\.\d*)?")
 _OFFSET_THEN_Z = re.compile(r"(?<=[+-]\d\d:\d\d)Z$")
 _PANDAS_LINE = re.compile(r"line (\d+)")
+COMMENT = "#"  # the only comment marker of the data files (and of stored files)
 
 
 def plain(value: object) -> object:
@@ -32,9 +35,14 @@ def plain(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def bad_cell(path: Path, column: str, problem: str, value: object, line: int) -> DataFileError:
+def file_error(path: FileRef, message: str, line: int | None = None) -> DataFileError:
+    """DataFileError naming a folder file by its path, a stored one as ``URL#relative/path``."""
+    return DataFileError(path if isinstance(path, Path) else str(path), message, line=line)
+
+
+def bad_cell(path: FileRef, column: str, problem: str, value: object, line: int) -> DataFileError:
     """Build the standard error for one bad cell: ``column 'x': <problem>: '<value>'``."""
-    return DataFileError(path, f"column {column!r}: {problem}: {plain(value)!r}", line=line)
+    return file_error(path, f"column {column!r}: {problem}: {plain(value)!r}", line=line)
 
 
 def try_parse_utc(values: pd.Series) -> tuple[pd.DatetimeIndex, int | None]:
@@ -60,7 +68,7 @@ def try_parse_utc(values: pd.Series) -> tuple[pd.DatetimeIndex, int | None]:
     return index, (int(bad[0]) if bad.size else None)
 
 
-def parse_utc(values: pd.Series, path: Path, column: str, first_line: int) -> pd.DatetimeIndex:
+def parse_utc(values: pd.Series, path: FileRef, column: str, first_line: int) -> pd.DatetimeIndex:
     """Parse a column of timestamps to a UTC DatetimeIndex (same order as the input).
 
     ``first_line`` is the physical line number of the first value; an unparseable cell raises
@@ -79,7 +87,7 @@ def try_to_float(values: pd.Series) -> tuple[np.ndarray, int | None]:
     return numbers, (int(bad[0]) if bad.size else None)
 
 
-def to_float(values: pd.Series, path: Path, column: str, first_line: int) -> np.ndarray:
+def to_float(values: pd.Series, path: FileRef, column: str, first_line: int) -> np.ndarray:
     """Convert a column to a float64 array; empty, NaN, infinite or text cells raise."""
     numbers, bad = try_to_float(values)
     if bad is not None:
@@ -87,7 +95,7 @@ def to_float(values: pd.Series, path: Path, column: str, first_line: int) -> np.
     return numbers
 
 
-def _count_comment_lines(path: Path, comment: str, encoding: str) -> int:
+def count_comment_lines(path: Path, comment: str, encoding: str) -> int:
     """Number of leading lines that start with ``comment`` (the header follows them)."""
     count = 0
     with path.open(encoding=encoding) as handle:
@@ -98,8 +106,18 @@ def _count_comment_lines(path: Path, comment: str, encoding: str) -> int:
     return count
 
 
-def _read_csv_strings(path: Path, skip: int, encoding: str) -> pd.DataFrame:
-    """Read every cell as text, converting pandas' parser failures to DataFileError."""
+class CsvProblem(Exception):
+    """Why pandas cannot read a CSV file (and the line, when it says), before a path is named."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+def parse_csv_strings(path: Path, skip: int, encoding: str) -> pd.DataFrame:
+    """Every cell as text (blank lines kept as rows of ``""``); CsvProblem when pandas cannot
+    parse the file, UnicodeDecodeError when it is not ``encoding`` text."""
     try:
         return pd.read_csv(
             path,
@@ -110,65 +128,102 @@ def _read_csv_strings(path: Path, skip: int, encoding: str) -> pd.DataFrame:
             encoding=encoding,
         )
     except pd.errors.EmptyDataError as err:
-        raise DataFileError(path, "empty file (no header)") from err
+        raise CsvProblem("empty file (no header)") from err
     except pd.errors.ParserError as err:
         match = _PANDAS_LINE.search(str(err))
-        line = int(match.group(1)) if match else None
-        raise DataFileError(path, f"malformed CSV: {err}", line=line) from err
+        raise CsvProblem(f"malformed CSV: {err}", int(match.group(1)) if match else None) from err
+
+
+def read_csv_strings(path: Path, skip: int, encoding: str) -> pd.DataFrame:
+    """Read every cell as text, converting pandas' parser failures to DataFileError."""
+    try:
+        return parse_csv_strings(path, skip, encoding)
+    except CsvProblem as problem:
+        raise DataFileError(path, problem.message, line=problem.line) from problem.__cause__
 
 
 def read_table(
-    path: Path, columns: list[str], comment: str | None = None, encoding: str = "utf-8"
+    path: FileRef, columns: list[str], comment: str | None = None, encoding: str = "utf-8"
 ) -> tuple[pd.DataFrame, int]:
     """Read a CSV with every cell as a string; return the frame and the first data line number.
 
     Leading lines starting with ``comment`` are skipped (a ``#`` inside a data row is kept as
     text). Empty cells stay ``""``. Blank lines at the end are dropped; blank lines inside the
     data are kept as empty rows so that line numbers stay exact. Raises DataFileError when the
-    file is missing, unreadable, has no data rows, or lacks one of ``columns``.
+    file is missing, unreadable, has no data rows, or lacks one of ``columns``. A stored file
+    (database source) gives the same frame from its loaded cells.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataFileError(path, "file not found")
-    try:
-        skip = _count_comment_lines(path, comment, encoding) if comment else 0
-        frame = _read_csv_strings(path, skip, encoding)
-    except UnicodeDecodeError as err:
-        raise DataFileError(path, f"not valid {encoding} text: {err.reason}") from err
+    if isinstance(path, StoredFile):
+        frame, skip = _stored_strings(path, comment)
+    else:
+        path = Path(path)
+        frame, skip = _file_strings(path, comment, encoding)
     for column in columns:
         if column not in frame.columns:
-            raise DataFileError(path, f"missing column {column!r}")
+            raise file_error(path, f"missing column {column!r}")
     frame = frame.fillna("")
     filled = np.flatnonzero((frame != "").any(axis=1).to_numpy())
     if not filled.size:
-        raise EmptyDataFileError(path)
+        raise EmptyDataFileError(path if isinstance(path, Path) else str(path))
     return frame.iloc[: int(filled[-1]) + 1], skip + 2
 
 
-def read_json(path: Path) -> Any:
-    """Load a JSON file, turning a missing file or invalid JSON into DataFileError."""
-    path = Path(path)
+def _file_strings(path: Path, comment: str | None, encoding: str) -> tuple[pd.DataFrame, int]:
+    """A folder file's cells as text and the number of comment lines skipped."""
     if not path.is_file():
         raise DataFileError(path, "file not found")
     try:
+        skip = count_comment_lines(path, comment, encoding) if comment else 0
+        return read_csv_strings(path, skip, encoding), skip
+    except UnicodeDecodeError as err:
+        raise DataFileError(path, f"not valid {encoding} text: {err.reason}") from err
+
+
+def stored_comment_lines(ref: StoredFile, table: StoredTable, comment: str | None) -> int:
+    """Comment lines to skip in a stored file. The loader set apart the leading ``#`` lines;
+    a reader that does not skip them (or skips another marker) cannot read the file."""
+    if comment not in (None, COMMENT):
+        raise file_error(ref, f"stored files only set apart {COMMENT!r} comment lines")
+    if table.comment_lines and comment is None:
+        raise file_error(
+            ref, f"starts with {table.comment_lines} comment line(s) ('#'): not a header line"
+        )
+    return table.comment_lines
+
+
+def _stored_strings(ref: StoredFile, comment: str | None) -> tuple[pd.DataFrame, int]:
+    """A stored file's cells as the frame `read_csv_strings` gives for the source file."""
+    table = ref.backend.table(ref.relative)
+    skip = stored_comment_lines(ref, table, comment)
+    return pd.DataFrame(table.cells, columns=list(table.columns), dtype=str), skip
+
+
+def read_json(path: FileRef) -> Any:
+    """Load a JSON file, turning a missing file or invalid JSON into DataFileError."""
+    try:
+        if isinstance(path, StoredFile):
+            return json.loads(path.backend.text(path.relative))
+        path = Path(path)
+        if not path.is_file():
+            raise DataFileError(path, "file not found")
         with path.open(encoding="utf-8") as handle:
             return json.load(handle)
     except json.JSONDecodeError as err:
-        raise DataFileError(path, f"invalid JSON: {err.msg}", line=err.lineno) from err
+        raise file_error(path, f"invalid JSON: {err.msg}", line=err.lineno) from err
 
 
-def json_object(value: Any, path: Path, where: str) -> dict[str, Any]:
+def json_object(value: Any, path: FileRef, where: str) -> dict[str, Any]:
     """``value`` if it is a JSON object, else DataFileError naming the dotted key ``where``."""
     if not isinstance(value, dict):
-        raise DataFileError(path, f"key {where or '(top level)'!r}: not an object: {value!r}")
+        raise file_error(path, f"key {where or '(top level)'!r}: not an object: {value!r}")
     return value
 
 
-def json_key(mapping: dict[str, Any], key: str, path: Path, where: str = "") -> Any:
+def json_key(mapping: dict[str, Any], key: str, path: FileRef, where: str = "") -> Any:
     """``mapping[key]``, raising DataFileError naming the dotted key when it is absent."""
     if key not in mapping:
         name = f"{where}.{key}" if where else key
-        raise DataFileError(path, f"missing key {name!r}")
+        raise file_error(path, f"missing key {name!r}")
     return mapping[key]
 
 
@@ -177,7 +232,7 @@ def dedupe_last(data: FrameOrSeries) -> FrameOrSeries:
     return data[~data.index.duplicated(keep="last")]
 
 
-def unique_sorted(data: FrameOrSeries, path: Path, lines: int | np.ndarray) -> FrameOrSeries:
+def unique_sorted(data: FrameOrSeries, path: FileRef, lines: int | np.ndarray) -> FrameOrSeries:
     """Drop repeated rows that are identical, refuse conflicting ones, and sort by time.
 
     ``data`` must be in file order. ``lines`` is the line number of the first row (rows are
@@ -190,7 +245,7 @@ def unique_sorted(data: FrameOrSeries, path: Path, lines: int | np.ndarray) -> F
     if conflict is not None:
         row, _, earlier = conflict
         message = conflict_message(frame, conflict, f"line {line_of(lines, earlier)}")
-        raise DataFileError(path, message, line=line_of(lines, row))
+        raise file_error(path, message, line=line_of(lines, row))
     result = data[~frame.index.duplicated(keep="first")]
     return result.sort_index(kind="stable")
 
@@ -233,7 +288,7 @@ def conflict_message(frame: pd.DataFrame, conflict: tuple[int, int, int], earlie
 def require_positive(
     numbers: np.ndarray,
     raw: pd.Series,
-    path: Path,
+    path: FileRef,
     column: str,
     first_line: int,
     allow_zero: bool = False,
@@ -249,7 +304,7 @@ def require_positive(
 def column_series(
     frame: pd.DataFrame,
     first_line: int,
-    path: Path,
+    path: FileRef,
     columns: tuple[str, str],
     positive: bool = False,
 ) -> pd.Series:
@@ -268,7 +323,7 @@ def column_series(
 
 
 def read_time_series(
-    path: Path, time_column: str, value_column: str, positive: bool = False
+    path: FileRef, time_column: str, value_column: str, positive: bool = False
 ) -> tuple[pd.Series, int]:
     """Read one value column indexed by one time column, in file order (not yet sorted).
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from basis_strategy.core.errors import DataFileError
 from basis_strategy.data.sources._common import (
     column_series,
+    file_error,
     json_key,
     json_object,
     parse_utc,
@@ -20,6 +19,7 @@ from basis_strategy.data.sources._common import (
     to_float,
     unique_sorted,
 )
+from basis_strategy.data.stored import FileRef
 
 DAILY_COLUMNS = {
     "liquidityIndex": "liquidity_index",
@@ -45,7 +45,7 @@ _PERCENT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*%\s*")
 
 
 def _check_never_decreases(
-    values: np.ndarray, times: pd.DatetimeIndex, raw: pd.Series, path: Path, first_line: int
+    values: np.ndarray, times: pd.DatetimeIndex, raw: pd.Series, path: FileRef, first_line: int
 ) -> None:
     """Raise on the first value (in time order) below its predecessor."""
     order = np.argsort(times.to_numpy(), kind="stable")
@@ -53,7 +53,7 @@ def _check_never_decreases(
     if drops.size == 0:
         return
     previous, current = int(order[drops[0]]), int(order[drops[0] + 1])
-    raise DataFileError(
+    raise file_error(
         path,
         f"column {raw.name!r}: index decreases: {raw.iloc[current]!r} after "
         f"{raw.iloc[previous]!r} on line {first_line + previous}",
@@ -61,7 +61,7 @@ def _check_never_decreases(
     )
 
 
-def read_aave_daily(path: Path) -> pd.DataFrame:
+def read_aave_daily(path: FileRef) -> pd.DataFrame:
     """Daily AAVE reserve snapshot indexed by ``targetDate`` (00:00 UTC), sorted and unique.
 
     Columns ``liquidity_index``, ``liquidity_rate``, ``borrow_index``, ``borrow_rate``: indices
@@ -80,7 +80,7 @@ def read_aave_daily(path: Path) -> pd.DataFrame:
     return unique_sorted(data, path, first_line)
 
 
-def read_aave_daily_price(path: Path) -> pd.Series:
+def read_aave_daily_price(path: FileRef) -> pd.Series:
     """The reserve's AAVE oracle ``price`` (USD) of each daily snapshot, indexed by
     ``targetDate`` (00:00 UTC), sorted and unique. Prices must be positive."""
     frame, first_line = read_table(path, ["targetDate", "price"])
@@ -88,13 +88,13 @@ def read_aave_daily_price(path: Path) -> pd.Series:
     return unique_sorted(series, path, first_line)
 
 
-def _fraction(value: object, path: Path, where: str) -> float:
+def _fraction(value: object, path: FileRef, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise DataFileError(path, f"key {where!r}: not a fraction between 0 and 1: {value!r}")
+        raise file_error(path, f"key {where!r}: not a fraction between 0 and 1: {value!r}")
     return float(value)
 
 
-def read_aave_emode(path: Path) -> dict[str, dict[str, float]]:
+def read_aave_emode(path: FileRef) -> dict[str, dict[str, float]]:
     """E-mode parameters per collateral asset from ``aave_v3_risk_parameters.json``.
 
     Returns e.g. ``{"weETH": {"max_ltv": 0.93, "liquidation_threshold": 0.95,
@@ -115,26 +115,26 @@ def read_aave_emode(path: Path) -> dict[str, dict[str, float]]:
     return result
 
 
-def _check_emode_asset(asset: str, params: dict[str, float], path: Path) -> None:
+def _check_emode_asset(asset: str, params: dict[str, float], path: FileRef) -> None:
     for block, field in EMODE_FIELDS.items():
         if field not in params:
-            raise DataFileError(path, f"missing key 'emode.{block}.{asset}_WETH'")
+            raise file_error(path, f"missing key 'emode.{block}.{asset}_WETH'")
     if params["max_ltv"] > params["liquidation_threshold"]:
-        raise DataFileError(
+        raise file_error(
             path,
             f"key 'emode.ltv_limits.{asset}_WETH': above the liquidation threshold "
             f"{params['liquidation_threshold']!r}: {params['max_ltv']!r}",
         )
 
 
-def _percent(cell: str, path: Path, where: str, line: int) -> float:
+def _percent(cell: str, path: FileRef, where: str, line: int) -> float:
     match = _PERCENT.fullmatch(cell)
     if match is None:
-        raise DataFileError(path, f"{where}: not a percentage: {cell!r}", line=line)
+        raise file_error(path, f"{where}: not a percentage: {cell!r}", line=line)
     return float(match.group(1)) / 100.0
 
 
-def _parameter_rows(frame: pd.DataFrame, path: Path) -> dict[str, int]:
+def _parameter_rows(frame: pd.DataFrame, path: FileRef) -> dict[str, int]:
     """Position of each wanted parameter row (first column = parameter name)."""
     names = frame.iloc[:, 0].str.strip().tolist()
     rows: dict[str, int] = {}
@@ -142,12 +142,12 @@ def _parameter_rows(frame: pd.DataFrame, path: Path) -> dict[str, int]:
         count = names.count(label)
         if count != 1:
             problem = "missing row" if count == 0 else f"row appears {count} times:"
-            raise DataFileError(path, f"{problem} {label!r}")
+            raise file_error(path, f"{problem} {label!r}")
         rows[label] = names.index(label)
     return rows
 
 
-def read_aave_reserve_params(path: Path) -> dict[str, dict[str, float]]:
+def read_aave_reserve_params(path: FileRef) -> dict[str, dict[str, float]]:
     """Standard-mode reserve parameters per asset from the transposed manual CSV.
 
     The first column holds parameter names and every other column is an asset. Returns, for
@@ -156,7 +156,7 @@ def read_aave_reserve_params(path: Path) -> dict[str, dict[str, float]]:
     """
     frame, first_line = read_table(path, [], encoding="utf-8-sig")
     if frame.shape[1] < 2:
-        raise DataFileError(path, "expected a parameter-name column and at least one asset column")
+        raise file_error(path, "expected a parameter-name column and at least one asset column")
     rows = _parameter_rows(frame, path)
     result: dict[str, dict[str, float]] = {}
     for asset in frame.columns[1:]:

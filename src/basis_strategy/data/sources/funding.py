@@ -8,6 +8,7 @@ archive's settled ``real_funding_rate`` with :func:`read_okx_daily_funding`; the
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -16,18 +17,21 @@ from basis_strategy.core.errors import DataFileError
 from basis_strategy.data.sources._common import (
     bad_cell,
     conflict_message,
+    file_error,
     find_conflict,
     read_time_series,
+    stored_comment_lines,
     try_parse_utc,
     try_to_float,
     unique_sorted,
 )
+from basis_strategy.data.stored import FileRef, StoredFile
 
 OKX_DAILY_PATTERN = "okx_funding_rates_????-??-??.csv"
 _OKX_COLUMNS = ("instrument", "real_funding_rate", "funding_time")
 
 
-def read_funding(path: Path) -> pd.Series:
+def read_funding(path: FileRef) -> pd.Series:
     """``funding_rate`` indexed by ``funding_timestamp``, sorted and unique.
 
     Identical repeated rows are dropped; a timestamp repeated with a different rate raises
@@ -43,36 +47,33 @@ class _OkxRows:
     def __init__(self) -> None:
         self.times: list[str] = []
         self.rates: list[str] = []
-        self.files: list[Path] = []
+        self.files: list[FileRef] = []
         self.lines: list[int] = []
 
-    def read_file(self, path: Path, instrument: str) -> None:
-        try:
-            with path.open(encoding="utf-8", newline="") as handle:
-                reader = csv.reader(handle)
-                want = self._columns(path, next(reader, None))
-                for row in reader:
-                    self._add_row(path, reader.line_num, row, want, instrument)
-        except UnicodeDecodeError as err:
-            raise DataFileError(path, f"not valid utf-8 text: {err.reason}") from err
+    def read_file(self, path: FileRef, instrument: str) -> None:
+        records = _stored_records(path) if isinstance(path, StoredFile) else _file_records(path)
+        want = self._columns(path, next(records, None))
+        for line, row in records:
+            self._add_row(path, line, row, want, instrument)
 
     @staticmethod
-    def _columns(path: Path, header: list[str] | None) -> list[int]:
-        """Positions of the instrument, rate and time columns in ``header``."""
+    def _columns(path: FileRef, header: tuple[int, list[str]] | None) -> list[int]:
+        """Positions of the instrument, rate and time columns in the header row."""
         if header is None:
-            raise DataFileError(path, "empty file (no header)")
+            raise file_error(path, "empty file (no header)")
+        names = header[1]
         for column in _OKX_COLUMNS:
-            if column not in header:
-                raise DataFileError(path, f"missing column {column!r}")
-        return [header.index(column) for column in _OKX_COLUMNS]
+            if column not in names:
+                raise file_error(path, f"missing column {column!r}")
+        return [names.index(column) for column in _OKX_COLUMNS]
 
     def _add_row(
-        self, path: Path, line: int, row: list[str], want: list[int], instrument: str
+        self, path: FileRef, line: int, row: list[str], want: list[int], instrument: str
     ) -> None:
         if not row:
             return
         if len(row) <= max(want):
-            raise DataFileError(path, f"expected at least {max(want) + 1} fields", line=line)
+            raise file_error(path, f"expected at least {max(want) + 1} fields", line=line)
         if row[want[0]] != instrument:
             return
         self.rates.append(row[want[1]])
@@ -103,10 +104,33 @@ class _OkxRows:
         row, _, earlier = conflict
         where = f"line {self.lines[earlier]} of {self.files[earlier].name}"
         message = conflict_message(frame, conflict, where)
-        raise DataFileError(self.files[row], message, line=self.lines[row])
+        raise file_error(self.files[row], message, line=self.lines[row])
 
 
-def read_okx_daily_funding(folder: Path, instrument: str) -> pd.Series:
+def _file_records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(physical line, fields) of every record of a folder file, the header first."""
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            for row in reader:
+                yield reader.line_num, row
+    except UnicodeDecodeError as err:
+        raise DataFileError(path, f"not valid utf-8 text: {err.reason}") from err
+
+
+def _stored_records(ref: StoredFile) -> Iterator[tuple[int, list[str]]]:
+    """The same records from a stored file: its cells cut to each line's field count."""
+    table = ref.backend.table(ref.relative)
+    stored_comment_lines(ref, table, None)  # a '#' line would be this reader's header
+    header = list(table.columns)
+    if table.bom and header:  # the csv module keeps the mark; pandas drops it
+        header[0] = "\ufeff" + header[0]
+    yield table.comment_lines + 1, header
+    for line, fields, cells in zip(table.lines, table.fields, table.cells, strict=True):
+        yield line, list(cells[:fields])
+
+
+def read_okx_daily_funding(folder: FileRef, instrument: str) -> pd.Series:
     """OKX settled funding (``real_funding_rate``) for one instrument from the daily archive.
 
     Reads every ``okx_funding_rates_YYYY-MM-DD.csv`` in ``folder``, keeps the rows whose
@@ -115,15 +139,27 @@ def read_okx_daily_funding(folder: Path, instrument: str) -> pd.Series:
     DataFileError naming the file and line. A missing folder, no files, or no row for the
     instrument raise DataFileError.
     """
+    paths = _daily_files(folder)
+    rows = _OkxRows()
+    for path in paths:
+        rows.read_file(path, instrument)
+    if not rows.times:
+        raise file_error(folder, f"no rows for instrument {instrument!r}")
+    return rows.to_series()
+
+
+def _daily_files(folder: FileRef) -> Sequence[FileRef]:
+    """The daily files of the folder, sorted by name; DataFileError when there are none."""
+    if isinstance(folder, StoredFile):
+        stored = folder.backend.children(folder.relative, OKX_DAILY_PATTERN)
+        if not stored:
+            pattern = StoredFile(f"{folder.relative}/{OKX_DAILY_PATTERN}", folder.backend)
+            raise file_error(pattern, "file not found")
+        return stored
     folder = Path(folder)
     if not folder.is_dir():
         raise DataFileError(folder, "folder not found")
     paths = sorted(folder.glob(OKX_DAILY_PATTERN))
     if not paths:
         raise DataFileError(folder / OKX_DAILY_PATTERN, "file not found")
-    rows = _OkxRows()
-    for path in paths:
-        rows.read_file(path, instrument)
-    if not rows.times:
-        raise DataFileError(folder, f"no rows for instrument {instrument!r}")
-    return rows.to_series()
+    return paths

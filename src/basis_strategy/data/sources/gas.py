@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
-from basis_strategy.core.errors import DataFileError
 from basis_strategy.data.sources._common import (
+    file_error,
     json_key,
     json_object,
     parse_utc,
@@ -17,9 +15,10 @@ from basis_strategy.data.sources._common import (
     to_float,
     unique_sorted,
 )
+from basis_strategy.data.stored import FileRef
 
 
-def read_gas_price(path: Path) -> pd.Series:
+def read_gas_price(path: FileRef) -> pd.Series:
     """``gas_price_avg_gwei`` (gwei) indexed by the hour label ``timestamp``, sorted and unique.
 
     Negative prices and conflicting repeated hours raise DataFileError.
@@ -33,18 +32,18 @@ def read_gas_price(path: Path) -> pd.Series:
     return unique_sorted(series, path, first_line)
 
 
-def _gas_units(value: object, path: Path, where: str) -> int:
+def _gas_units(value: object, path: FileRef, where: str) -> int:
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or not float(value).is_integer()
         or value <= 0
     ):
-        raise DataFileError(path, f"key {where!r}: not a positive whole number: {value!r}")
+        raise file_error(path, f"key {where!r}: not a positive whole number: {value!r}")
     return int(value)
 
 
-def read_gas_units(path: Path) -> dict[str, int]:
+def read_gas_units(path: FileRef) -> dict[str, int]:
     """Operation name → assumed ``gas_units`` from ``operation_gas_costs_summary_*.json``."""
     top = json_object(read_json(path), path, "")
     operations = json_object(json_key(top, "operation_costs", path), path, "operation_costs")
@@ -54,5 +53,5 @@ def read_gas_units(path: Path) -> dict[str, int]:
         value = json_key(json_object(entry, path, where), "gas_units", path, where)
         units[name] = _gas_units(value, path, f"{where}.gas_units")
     if not units:
-        raise DataFileError(path, "key 'operation_costs': no operations")
+        raise file_error(path, "key 'operation_costs': no operations")
     return units

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
 from basis_strategy.data.sources._common import dedupe_last, read_time_series
+from basis_strategy.data.stored import FileRef
 
 
-def read_ohlcv_open(path: Path) -> pd.Series:
+def read_ohlcv_open(path: FileRef) -> pd.Series:
     """The ``open`` column indexed by bar open time (``timestamp``), sorted and unique.
 
     ``timestamp`` is ISO for CEX files and unix seconds for the Uniswap files. Duplicated bars

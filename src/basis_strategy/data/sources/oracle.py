@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
-from basis_strategy.core.errors import DataFileError
-from basis_strategy.data.sources._common import column_series, read_table, unique_sorted
+from basis_strategy.data.sources._common import column_series, file_error, read_table, unique_sorted
+from basis_strategy.data.stored import FileRef
 
 VALUE_COLUMNS = ("oracle_price_eth", "oracle_price_usd")
 
 
-def read_oracle(path: Path) -> pd.Series:
+def read_oracle(path: FileRef) -> pd.Series:
     """The oracle price indexed by ``timestamp``, sorted and unique.
 
     The value column is ``oracle_price_eth`` or ``oracle_price_usd``, whichever the file has; the
@@ -24,6 +22,6 @@ def read_oracle(path: Path) -> pd.Series:
     if len(present) != 1:
         wanted = " or ".join(repr(column) for column in VALUE_COLUMNS)
         problem = "missing column" if not present else "ambiguous: both columns"
-        raise DataFileError(path, f"{problem} {wanted}")
+        raise file_error(path, f"{problem} {wanted}")
     series = column_series(frame, first_line, path, ("timestamp", present[0]), positive=True)
     return unique_sorted(series, path, first_line)

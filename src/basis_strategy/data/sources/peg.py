@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
 from basis_strategy.data.sources._common import read_time_series, unique_sorted
+from basis_strategy.data.stored import FileRef
 
 
-def read_peg_market_rate(path: Path) -> pd.Series:
+def read_peg_market_rate(path: FileRef) -> pd.Series:
     """``market_rate`` (ETH per LST) indexed by ``timestamp``, sorted and unique.
 
     Only the market rate is read: the file's cost and routing columns are fixed assumptions.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,17 +16,18 @@ from basis_strategy.data.sources._common import (
     try_to_float,
     unique_sorted,
 )
+from basis_strategy.data.stored import FileRef
 
 _NUMBER = r"(\d+(?:\.\d+)?|\.\d+)"
 _REWARD_TEXT = re.compile(rf"\s*~?\s*{_NUMBER}\s*(?:[–-]\s*{_NUMBER})?\s*")
 
 
-def _dates(frame: pd.DataFrame, column: str, path: Path, first_line: int) -> pd.DatetimeIndex:
+def _dates(frame: pd.DataFrame, column: str, path: FileRef, first_line: int) -> pd.DatetimeIndex:
     return parse_utc(frame[column], path, column, first_line)
 
 
 def _period(
-    frame: pd.DataFrame, columns: tuple[str, str], path: Path, first_line: int
+    frame: pd.DataFrame, columns: tuple[str, str], path: FileRef, first_line: int
 ) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
     """Start and (inclusive) end dates; an end before its start raises DataFileError."""
     start = _dates(frame, columns[0], path, first_line)
@@ -40,7 +40,7 @@ def _period(
     return start, end
 
 
-def _amount(frame: pd.DataFrame, column: str, path: Path, first_line: int) -> np.ndarray:
+def _amount(frame: pd.DataFrame, column: str, path: FileRef, first_line: int) -> np.ndarray:
     numbers = to_float(frame[column], path, column, first_line)
     require_positive(numbers, frame[column], path, column, first_line, allow_zero=True)
     return numbers
@@ -50,7 +50,7 @@ def _sorted(data: pd.DataFrame, by: str) -> pd.DataFrame:
     return data.sort_values(by, kind="stable").reset_index(drop=True)
 
 
-def read_eigen_distributions(path: Path) -> pd.DataFrame:
+def read_eigen_distributions(path: FileRef) -> pd.DataFrame:
     """Weekly EIGEN distributions: ``period_start``, ``period_end``, ``eigen_per_eeth``.
 
     Dates are UTC timestamps at 00:00; ``period_end`` is the inclusive last day, kept as the date
@@ -71,7 +71,7 @@ def read_eigen_distributions(path: Path) -> pd.DataFrame:
     return _sorted(data, "period_start")
 
 
-def read_ethfi_topups(path: Path) -> pd.DataFrame:
+def read_ethfi_topups(path: FileRef) -> pd.DataFrame:
     """ETHFI top-ups: ``payout_date``, ``period_start``, ``period_end``, ``ethfi_per_eeth``.
 
     ``ethfi_per_eeth`` is the file's ``ethfi_per_eeth_distributed``. Sorted by ``payout_date``.
@@ -102,7 +102,7 @@ def parse_reward_text(text: str) -> float | None:
     return (low + high) / 2.0 if high >= low else None
 
 
-def _reward_mid(frame: pd.DataFrame, path: Path, first_line: int) -> np.ndarray:
+def _reward_mid(frame: pd.DataFrame, path: FileRef, first_line: int) -> np.ndarray:
     column = "reward_per_eeth"
     values = [parse_reward_text(text) for text in frame[column]]
     for row, value in enumerate(values):
@@ -112,7 +112,7 @@ def _reward_mid(frame: pd.DataFrame, path: Path, first_line: int) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
-def read_seasonal_drops(path: Path) -> pd.DataFrame:
+def read_seasonal_drops(path: FileRef) -> pd.DataFrame:
     """ether.fi season airdrops and top-ups, sorted by ``payout``.
 
     Columns ``start``, ``end``, ``payout`` (UTC dates), ``event``, ``token`` and
@@ -137,7 +137,7 @@ def read_seasonal_drops(path: Path) -> pd.DataFrame:
     return _sorted(data, "payout")
 
 
-def read_eeth_reward_apy(path: Path) -> pd.Series:
+def read_eeth_reward_apy(path: FileRef) -> pd.Series:
     """The DefiLlama eETH ``Reward`` APY as a fraction, indexed by day (unix ``Timestamp``).
 
     Rows with an empty ``Reward`` are dropped; other cells must be numbers (percent in the
@@ -157,7 +157,7 @@ def read_eeth_reward_apy(path: Path) -> pd.Series:
 
 
 def _require_midnight(
-    days: pd.DatetimeIndex, raw: pd.Series, path: Path, lines: np.ndarray
+    days: pd.DatetimeIndex, raw: pd.Series, path: FileRef, lines: np.ndarray
 ) -> None:
     off = np.flatnonzero(days != days.normalize())
     if off.size:
