@@ -34,14 +34,6 @@ SETTLEMENT = pd.Timedelta(hours=8)
 
 OHLCV = ("timestamp", "open", "high", "low", "close", "volume")
 FUNDING_COLUMNS = ("funding_timestamp", "funding_rate", "symbol", "source")
-OKX_DAILY_COLUMNS = (
-    "instrument",
-    "contract_type",
-    "funding_rate",
-    "real_funding_rate",
-    "funding_time",
-    "date",
-)
 
 # Rows per request: each endpoint's documented maximum (Binance klines 1000 (ccxt's cap; fapi
 # allows 1500) and fundingRate 1000; Bybit kline 1000 and funding/history 200; OKX

@@ -24,12 +24,12 @@ from pathlib import Path
 import pandas as pd
 
 from basis_strategy.core.errors import DataError
-from basis_strategy.data.download.cex_layouts import OKX_DAILY_COLUMNS, SETTLEMENT, okx_daily_key
+from basis_strategy.data.download.cex_layouts import SETTLEMENT, okx_daily_key
 from basis_strategy.data.download.files import TIME, coverage
 from basis_strategy.data.download.manifest import Manifest, Range, merge_ranges
 from basis_strategy.data.requirements import OKX_DAILY
 from basis_strategy.data.sources._common import try_parse_utc
-from basis_strategy.data.sources.funding import OKX_DAILY_PATTERN
+from basis_strategy.data.sources.funding import OKX_DAILY_COLUMNS, OKX_DAILY_PATTERN
 
 
 def _read_day(path: Path) -> pd.DataFrame:

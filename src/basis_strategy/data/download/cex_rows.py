@@ -9,8 +9,9 @@ from typing import Any
 import pandas as pd
 
 from basis_strategy.core.errors import DataError
-from basis_strategy.data.download.cex_layouts import OKX_DAILY_COLUMNS, CexSeries
+from basis_strategy.data.download.cex_layouts import CexSeries
 from basis_strategy.data.download.files import TIME
+from basis_strategy.data.sources.funding import OKX_DAILY_COLUMNS
 
 PRICES = ("open", "high", "low", "close")
 

@@ -28,6 +28,15 @@ from basis_strategy.data.sources._common import (
 from basis_strategy.data.stored import FileRef, StoredFile
 
 OKX_DAILY_PATTERN = "okx_funding_rates_????-??-??.csv"
+# the archive's layout (writers of daily files use it; the reader needs only _OKX_COLUMNS)
+OKX_DAILY_COLUMNS = (
+    "instrument",
+    "contract_type",
+    "funding_rate",
+    "real_funding_rate",
+    "funding_time",
+    "date",
+)
 _OKX_COLUMNS = ("instrument", "real_funding_rate", "funding_time")
 
 

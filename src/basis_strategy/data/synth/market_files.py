@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from basis_strategy.data.sources.funding import OKX_DAILY_COLUMNS
 from basis_strategy.data.synth.scenarios import Paths
 
 
@@ -139,14 +140,7 @@ def write_funding(out: Path, paths: Paths, span: str) -> None:
     table = pd.DataFrame(rows, columns=["date", "instrument", "real_funding_rate", "funding_time"])
     table["contract_type"] = "SWAP"
     table["funding_rate"] = table["real_funding_rate"]
-    columns = [
-        "instrument",
-        "contract_type",
-        "funding_rate",
-        "real_funding_rate",
-        "funding_time",
-        "date",
-    ]
+    columns = list(OKX_DAILY_COLUMNS)
     for day, group in table.groupby("date", sort=True):
         write_csv(daily / f"okx_funding_rates_{day}.csv", group[columns])
 

@@ -17,7 +17,6 @@ from basis_strategy.core.errors import ConfigError, DataError, OperationalError
 from basis_strategy.data.download.cex import Pager, download_cex
 from basis_strategy.data.download.cex_layouts import (
     ASSETS,
-    OKX_DAILY_COLUMNS,
     VENUES,
     cex_series,
     okx_daily_key,
@@ -33,6 +32,7 @@ from basis_strategy.data.requirements import (
     perp_source,
 )
 from basis_strategy.data.sources import read_funding, read_ohlcv_open, read_okx_daily_funding
+from basis_strategy.data.sources.funding import OKX_DAILY_COLUMNS
 
 try:  # a package when the test tree has __init__.py files, a rootdir module otherwise
     from .ccxt_replay import INTERRUPT, Interaction, Replay, recorded, replaying
