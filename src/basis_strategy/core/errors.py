@@ -41,7 +41,8 @@ class DataFileError(DataError):
     def __init__(self, path: Path | str, message: str, line: int | None = None) -> None:
         self.path = Path(path)
         self.line = line
-        where = f"{self.path}" if line is None else f"{self.path}, line {line}"
+        name = str(path)  # as given: a stored file's `sqlite:///x.sqlite#a.csv` keeps its `//`
+        where = name if line is None else f"{name}, line {line}"
         super().__init__(f"{where}: {message}")
 
 

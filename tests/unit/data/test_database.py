@@ -192,7 +192,7 @@ def test_a_bad_cell_names_the_database_the_file_and_the_line(
     text = str(error)
     assert error.line == 3 and "line 3: column 'open': not a number: 'abc'" in text
     assert "#bad/number.csv" in text
-    assert re.search(r"sqlite:/.*\.sqlite#|postgresql\+psycopg:/", text), text
+    assert re.search(r"sqlite:///.*\.sqlite#|postgresql\+psycopg://", text), text
 
 
 def test_the_okx_reader_checks_rows_as_the_csv_module_splits_them(
