@@ -264,27 +264,35 @@ class HistoricalDataProvider:
     # --- LSTs and reward tokens --------------------------------------------------------------
 
     def _lst_rate_column(self, spec: LstSeries) -> np.ndarray:
-        """ρ: each 00:00 oracle snapshot held until the next (causal step). A missing day is
-        carried at most 24 + `max_ffill_hours` h. Hours before the file's first 00:00 row take
-        the same snapshot from the AAVE daily `price` columns (LST / WETH), recorded as a proxy.
+        """ρ: each 00:00 oracle snapshot held until the next (causal step); a file read on
+        chain every hour (`oracle_hourly`) gives every hour's read instead. A missing day is
+        carried at most 24 + `max_ffill_hours` h (a missing hour of an hourly file
+        `max_ffill_hours`). Hours before the file's first row take the 00:00 snapshot from the
+        AAVE daily `price` columns (LST / WETH), recorded as a proxy.
         """
         name = f"lst_rate:{spec.lst}"
-        max_age = 24 + self.max_ffill_hours
-        daily = midnight_rows(self._series(spec.oracle))
+        hourly = bool(self._series(spec.oracle_hourly))
+        held_hours = 0 if hourly else 23
+        daily_max_age = 24 + self.max_ffill_hours
+        max_age = self.max_ffill_hours if hourly else daily_max_age
+        oracle = self._series(spec.oracle)
+        daily = oracle if hourly else midnight_rows(oracle)
         values, age = asof_hours(daily, self._grid_ns, max_age)
         held = ~np.isnan(values)
-        self._record(name, self._file(spec.oracle), held, age, as_proxy=False, held_hours=23)
+        self._record(
+            name, self._file(spec.oracle), held, age, as_proxy=False, held_hours=held_hours
+        )
         lead = np.isnan(values) & (self._grid_ns < first_ns(daily))
         if lead.any():
             lst_usd, weth_usd = (self._series(source) for source in spec.snapshots)
             ratio = (lst_usd / weth_usd).dropna()
-            snapshot, _ = asof_hours(ratio, self._grid_ns, max_age)
+            snapshot, _ = asof_hours(ratio, self._grid_ns, daily_max_age)
             take = lead & ~np.isnan(snapshot)
             values[take] = snapshot[take]
             files = " / ".join(self._file(source) for source in spec.snapshots)
             self._record(name, files, take, age, as_proxy=True)
-        why = f"no 00:00 snapshot within the {max_age} h before"
-        self._require_values(spec.oracle, values, why)
+        kind = "read" if hourly else "00:00 snapshot"
+        self._require_values(spec.oracle, values, f"no {kind} within the {max_age} h before")
         return values
 
     def _lst_market_column(self, spec: LstSeries, rho: np.ndarray) -> np.ndarray:

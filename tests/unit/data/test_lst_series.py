@@ -247,6 +247,43 @@ def test_a_missing_0000_row_is_carried_24_plus_ffill_hours_then_fails(tmp_path: 
     ]
 
 
+def as_onchain_hourly(path: Path) -> pd.DataFrame:
+    """Rewrite the oracle file as `basis data download` writes it: no comment lines, every row
+    `source` = aave_oracle_onchain (read at its hour's block)."""
+    frame = pd.read_csv(path, comment="#", dtype=str)
+    frame["source"] = "aave_oracle_onchain"
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def test_an_oracle_read_on_chain_every_hour_gives_rho_every_hour(tmp_path: Path) -> None:
+    data = copy_files(tmp_path)
+    path = data / ORACLE.format("weETH")
+    as_onchain_hourly(path)
+    provider = build("eth_staking_only", SHORT, data)
+    oracle = raw_oracle("weETH")
+    hours = [provider.start + h * HOUR for h in range(48)]
+    assert [column_at(provider, "lst_rate:weETH", t) for t in hours] == [
+        oracle[pd.Timestamp(t)] for t in hours
+    ]
+    # a missing hour is carried max_ffill_hours (3), not a day
+    cut_window(path, "2024-06-05T10:00:00Z", 4)
+    with pytest.raises(
+        DataError, match=r"no data 2024-06-05 13:00 UTC.*no read within the 3 h before"
+    ):
+        build("eth_staking_only", SHORT, data)
+
+
+def test_a_file_with_one_row_not_read_on_chain_stays_daily(tmp_path: Path) -> None:
+    data = copy_files(tmp_path)
+    path = data / ORACLE.format("weETH")
+    frame = as_onchain_hourly(path)
+    frame.loc[100, "source"] = "aave_oracle_derived"
+    frame.to_csv(path, index=False)
+    rho = build("eth_staking_only", SHORT, data).columns["lst_rate:weETH"]
+    assert len(set(rho[:24].tolist())) == 1  # the 00:00 snapshot held all day
+
+
 def test_peg_hole_forward_filled_then_fails(tmp_path: Path) -> None:
     data = copy_files(tmp_path)
     peg_path = data / PEG.format("weETH")

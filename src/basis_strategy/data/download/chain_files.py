@@ -20,6 +20,7 @@ from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 from basis_strategy.data.download.chain_blocks import Block
 from basis_strategy.data.download.chain_rpc import ChainRpc
 from basis_strategy.data.download.files import TIME, CsvLayout
+from basis_strategy.data.sources.oracle import OBSERVED_HOURLY_SOURCE
 
 DAY = pd.Timedelta(days=1)
 RAY = 10**27
@@ -242,7 +243,7 @@ class AaveReads:
             TIME: hour,
             "oracle_price_eth": lst_usd / weth_usd,
             "asset": lst,
-            "source": "aave_oracle_onchain",
+            "source": OBSERVED_HOURLY_SOURCE,  # the engine then takes every hour's read
             "quote_currency": "ETH",
         }
 

@@ -8,6 +8,10 @@ from basis_strategy.data.sources._common import column_series, file_error, read_
 from basis_strategy.data.stored import FileRef
 
 VALUE_COLUMNS = ("oracle_price_eth", "oracle_price_usd")
+# `source` of rows read from the chain at each hour's block (`basis data download`): every row
+# is an observation at its stamp. Any other file (the seed's `aave_oracle_derived`) is an
+# interpolation between daily snapshots, of which only the 00:00 rows are known at their time.
+OBSERVED_HOURLY_SOURCE = "aave_oracle_onchain"
 
 
 def read_oracle(path: FileRef) -> pd.Series:
@@ -25,3 +29,12 @@ def read_oracle(path: FileRef) -> pd.Series:
         raise file_error(path, f"{problem} {wanted}")
     series = column_series(frame, first_line, path, ("timestamp", present[0]), positive=True)
     return unique_sorted(series, path, first_line)
+
+
+def oracle_observed_hourly(path: FileRef) -> bool:
+    """True when every row's ``source`` is :data:`OBSERVED_HOURLY_SOURCE` (a file the download
+    read hour by hour on chain); False for any other file (no ``source`` column included)."""
+    frame, _ = read_table(path, ["timestamp"], comment="#")
+    if "source" not in frame.columns:
+        return False
+    return bool((frame["source"].str.strip() == OBSERVED_HOURLY_SOURCE).all())

@@ -25,6 +25,7 @@ from basis_strategy.data.download.retry import RetryPolicy
 from basis_strategy.data.requirements import GAS, aave_rates_pattern, lst_series
 from basis_strategy.data.sources import read_aave_daily, read_gas_price, read_oracle
 from basis_strategy.data.sources.aave import read_aave_daily_price
+from basis_strategy.data.sources.oracle import oracle_observed_hourly
 
 try:  # a package when tests/unit/data/download has an __init__.py, plain modules otherwise
     from .rpc_node import Node, base_fee, expected_reserve, make_chain, serve, tips
@@ -170,8 +171,10 @@ def test_files_read_back_through_the_provider_readers_with_the_chain_values(
         usdt["totalAToken"].iloc[0]
         == expected_reserve(node, "USDT", block_of[START])["total_atoken"]
     )  # 6 decimals
-    rate = read_oracle(one(tmp_path, lst_series("wstETH").oracle.pattern))
+    oracle = one(tmp_path, lst_series("wstETH").oracle.pattern)
+    rate = read_oracle(oracle)
     assert len(rate) == HOURS and rate.name == "oracle_price_eth"
+    assert oracle_observed_hourly(oracle)  # so the engine takes every hour's read as ρ
     for hour, value in rate.items():
         n = block_of[hour]
         assert value == node.state("wstETH", n).price / node.state("WETH", n).price
