@@ -265,18 +265,18 @@ class HistoricalDataProvider:
 
     def _lst_rate_column(self, spec: LstSeries) -> np.ndarray:
         """ρ: each 00:00 oracle snapshot held until the next (causal step); a file read on
-        chain every hour (`oracle_hourly`) gives every hour's read instead. A missing day is
+        chain every hour (`observed_hourly`) gives every hour's read instead. A missing day is
         carried at most 24 + `max_ffill_hours` h (a missing hour of an hourly file
         `max_ffill_hours`). Hours before the file's first row take the 00:00 snapshot from the
         AAVE daily `price` columns (LST / WETH), recorded as a proxy.
         """
         name = f"lst_rate:{spec.lst}"
-        hourly = bool(self._series(spec.oracle_hourly))
+        reads = self._series(spec.oracle)
+        hourly = reads.observed_hourly
         held_hours = 0 if hourly else 23
         daily_max_age = 24 + self.max_ffill_hours
         max_age = self.max_ffill_hours if hourly else daily_max_age
-        oracle = self._series(spec.oracle)
-        daily = oracle if hourly else midnight_rows(oracle)
+        daily = reads.rate if hourly else midnight_rows(reads.rate)
         values, age = asof_hours(daily, self._grid_ns, max_age)
         held = ~np.isnan(values)
         self._record(

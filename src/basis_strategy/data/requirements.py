@@ -26,7 +26,7 @@ from basis_strategy.data.sources.aave import (
 from basis_strategy.data.sources.funding import read_funding, read_okx_daily_funding
 from basis_strategy.data.sources.gas import read_gas_price
 from basis_strategy.data.sources.ohlcv import read_ohlcv_open
-from basis_strategy.data.sources.oracle import oracle_observed_hourly, read_oracle
+from basis_strategy.data.sources.oracle import read_oracle_reads
 from basis_strategy.data.sources.peg import read_peg_market_rate
 from basis_strategy.data.sources.rewards import (
     read_eeth_reward_apy,
@@ -100,15 +100,14 @@ class LstSeries:
     """ρ and ρ_mkt of one LST (domain 3, 4.2).
 
     `oracle`: ETH per LST; only its 00:00 rows are observations (the other hours interpolate
-    towards the next day's), unless `oracle_hourly` (the same file) says every row was read on
-    chain at its hour (a downloaded file). `snapshots`: the daily AAVE `price` of the LST and
+    towards the next day's), unless every row was read on chain at its hour (a downloaded file:
+    `OracleReads.observed_hourly`). `snapshots`: the daily AAVE `price` of the LST and
     of WETH, whose ratio is the same 00:00 oracle observation; it bridges the hours before the
     oracle file's first row. `peg`: the DEX market rate (trailing 24 h median).
     """
 
     lst: str
     oracle: Source
-    oracle_hourly: Source
     snapshots: tuple[Source, Source]
     peg: Source
 
@@ -241,11 +240,9 @@ def snapshot_price_source(asset: str) -> Source:
 
 
 def lst_series(lst: str) -> LstSeries:
-    oracle = f"{ORACLE}/{lst}_ETH_oracle_*.csv"
     return LstSeries(
         lst,
-        Source(f"{lst}/ETH oracle", oracle, read_oracle),
-        Source(f"{lst}/ETH oracle sampling", oracle, oracle_observed_hourly),
+        Source(f"{lst}/ETH oracle", f"{ORACLE}/{lst}_ETH_oracle_*.csv", read_oracle_reads),
         (snapshot_price_source(lst), snapshot_price_source("WETH")),
         Source(f"{lst} peg market_rate", f"{PEG}/{lst}_peg_analysis_*.csv", read_peg_market_rate),
     )

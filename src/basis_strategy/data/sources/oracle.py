@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from basis_strategy.data.sources._common import column_series, file_error, read_table, unique_sorted
@@ -14,8 +16,17 @@ VALUE_COLUMNS = ("oracle_price_eth", "oracle_price_usd")
 OBSERVED_HOURLY_SOURCE = "aave_oracle_onchain"
 
 
-def read_oracle(path: FileRef) -> pd.Series:
-    """The oracle price indexed by ``timestamp``, sorted and unique.
+@dataclass(frozen=True)
+class OracleReads:
+    """An oracle file's prices and whether every row was read on chain at its hour."""
+
+    rate: pd.Series
+    observed_hourly: bool
+
+
+def read_oracle_reads(path: FileRef) -> OracleReads:
+    """The oracle price indexed by ``timestamp``, sorted and unique, and whether every row's
+    ``source`` is :data:`OBSERVED_HOURLY_SOURCE` (False without a ``source`` column).
 
     The value column is ``oracle_price_eth`` or ``oracle_price_usd``, whichever the file has; the
     series is named after it. Timestamps may be ``YYYY-MM-DD HH:MM:SS+00:00`` or unix seconds
@@ -28,13 +39,12 @@ def read_oracle(path: FileRef) -> pd.Series:
         problem = "missing column" if not present else "ambiguous: both columns"
         raise file_error(path, f"{problem} {wanted}")
     series = column_series(frame, first_line, path, ("timestamp", present[0]), positive=True)
-    return unique_sorted(series, path, first_line)
+    observed = "source" in frame.columns and bool(
+        (frame["source"].str.strip() == OBSERVED_HOURLY_SOURCE).all()
+    )
+    return OracleReads(unique_sorted(series, path, first_line), observed)
 
 
-def oracle_observed_hourly(path: FileRef) -> bool:
-    """True when every row's ``source`` is :data:`OBSERVED_HOURLY_SOURCE` (a file the download
-    read hour by hour on chain); False for any other file (no ``source`` column included)."""
-    frame, _ = read_table(path, ["timestamp"], comment="#")
-    if "source" not in frame.columns:
-        return False
-    return bool((frame["source"].str.strip() == OBSERVED_HOURLY_SOURCE).all())
+def read_oracle(path: FileRef) -> pd.Series:
+    """The prices of :func:`read_oracle_reads`."""
+    return read_oracle_reads(path).rate

@@ -25,7 +25,7 @@ from basis_strategy.data.download.retry import RetryPolicy
 from basis_strategy.data.requirements import GAS, aave_rates_pattern, lst_series
 from basis_strategy.data.sources import read_aave_daily, read_gas_price, read_oracle
 from basis_strategy.data.sources.aave import read_aave_daily_price
-from basis_strategy.data.sources.oracle import oracle_observed_hourly
+from basis_strategy.data.sources.oracle import read_oracle_reads
 
 try:  # a package when tests/unit/data/download has an __init__.py, plain modules otherwise
     from .rpc_node import Node, base_fee, expected_reserve, make_chain, serve, tips
@@ -174,7 +174,7 @@ def test_files_read_back_through_the_provider_readers_with_the_chain_values(
     oracle = one(tmp_path, lst_series("wstETH").oracle.pattern)
     rate = read_oracle(oracle)
     assert len(rate) == HOURS and rate.name == "oracle_price_eth"
-    assert oracle_observed_hourly(oracle)  # so the engine takes every hour's read as ρ
+    assert read_oracle_reads(oracle).observed_hourly  # the engine takes every hour's read
     for hour, value in rate.items():
         n = block_of[hour]
         assert value == node.state("wstETH", n).price / node.state("WETH", n).price
