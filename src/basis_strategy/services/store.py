@@ -23,13 +23,18 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Select
-from sqlalchemy.engine import Connection, Dialect, Engine, RowMapping, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.engine import Connection, Dialect, Engine, RowMapping
+from sqlalchemy.exc import SQLAlchemyError
 
-from basis_strategy.core.errors import ConfigError, OperationalError
+from basis_strategy.core.database import (
+    DATABASE_URL_ENV,
+    create_engine,
+    database_errors,
+    mask_url,
+)
+from basis_strategy.core.errors import OperationalError
 from basis_strategy.services.models import BacktestRequest, RunRecord, RunStatus
 
-DATABASE_URL_ENV = "BASIS_DATABASE_URL"
 RESTARTED = "server restarted before the run finished"
 
 
@@ -68,23 +73,6 @@ runs = sa.Table(
 )
 FIELDS = frozenset(runs.c.keys()) - {"id"}
 TIMES = ("submitted_at", "started_at", "finished_at")
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by `***` (safe to log or show)."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable database URL>"
-
-
-def scrub(text: str, url: str) -> str:
-    """`text` with the URL's password (if any) replaced by `***`."""
-    try:
-        password = make_url(url).password
-    except ArgumentError:
-        return "<error text withheld: unparseable database URL>"
-    return text.replace(str(password), "***") if password else text
 
 
 def _column_value(name: str, value: Any) -> Any:
@@ -135,33 +123,17 @@ class RunStore:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def _connect(self, url: str) -> Engine:
-        try:
-            parsed = make_url(url)
-        except ArgumentError as exc:
-            raise ConfigError(DATABASE_URL_ENV, "not a database URL (scheme://...)") from exc
-        if parsed.get_backend_name() != "sqlite":
-            try:
-                return sa.create_engine(parsed, pool_pre_ping=True)
-            except (ArgumentError, ImportError) as exc:
-                raise ConfigError(DATABASE_URL_ENV, f"unusable: {self.url_masked}") from exc
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(parsed, connect_args={"timeout": 30})
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    @staticmethod
+    def _connect(url: str) -> Engine:
+        engine = create_engine(url)
+        database = engine.url.database
+        if engine.dialect.name == "sqlite" and database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
         return engine
 
-    @contextmanager
-    def _errors(self, doing: str) -> Iterator[None]:
+    def _errors(self, doing: str) -> AbstractContextManager[None]:
         """Database failures as OperationalError naming the (masked) URL, never its password."""
-        try:
-            yield
-        except SQLAlchemyError as exc:
-            origin = getattr(exc, "orig", None) or exc
-            lines = str(origin).strip().splitlines()
-            reason = scrub(lines[0], self._url) if lines else ""
-            message = f"run store {self.url_masked}: cannot {doing}: {type(origin).__name__}"
-            raise OperationalError(f"{message}: {reason}" if reason else message) from None
+        return database_errors(self._url, "run store", doing, OperationalError)
 
     @contextmanager
     def _write(self, doing: str) -> Iterator[Connection]:
@@ -252,10 +224,3 @@ def _filtered(query: Select[Any], mode: str | None, status: RunStatus | None) ->
     if status is not None:
         query = query.where(runs.c.status == RunStatus(status).value)
     return query
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()

@@ -5,8 +5,9 @@ any SQLAlchemy URL); `DatabaseData(url)` reads the active load back as a data ro
 same readers and so the same results as the folder.
 """
 
+from basis_strategy.core.database import mask_url
 from basis_strategy.data.db.load import LoadReport, load_folder
 from basis_strategy.data.db.read import DatabaseData
-from basis_strategy.data.db.schema import DEFAULT_DATA_DB_URL, mask_url
+from basis_strategy.data.db.schema import DEFAULT_DATA_DB_URL
 
 __all__ = ["DEFAULT_DATA_DB_URL", "DatabaseData", "LoadReport", "load_folder", "mask_url"]

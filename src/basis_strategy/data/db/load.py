@@ -24,18 +24,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from basis_strategy.core.database import create_engine, mask_url
 from basis_strategy.core.errors import DataError
 from basis_strategy.data.db.parse import ParsedFile, parse_file
 from basis_strategy.data.db.schema import (
     TABLE_PREFIX,
     column_names,
-    create_engine,
     data_table,
     database_errors,
     documents,
     files,
     loads,
-    mask_url,
     metadata,
     sqlite_file,
     table_name,

@@ -17,13 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from basis_strategy.core.database import mask_url
 from basis_strategy.core.errors import DataError, DataFileError
 from basis_strategy.data.db.schema import (
     database_errors,
     documents,
     files,
     loads,
-    mask_url,
     shared_engine,
     sqlite_file,
 )

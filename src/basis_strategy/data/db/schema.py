@@ -19,19 +19,19 @@ import hashlib
 import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError
 
-from basis_strategy.core.errors import ConfigError, DataError
+from basis_strategy.core.database import create_engine
+from basis_strategy.core.database import database_errors as core_database_errors
+from basis_strategy.core.errors import DataError
 
 DEFAULT_DATA_DB_URL = "sqlite:///basis_data.sqlite"
-DATABASE_URL_ENV = "BASIS_DATABASE_URL"
 TABLE_PREFIX = "bd_"
 MAX_NAME = 63  # PostgreSQL truncates longer identifiers
 RESERVED = ("source_line", "source_fields")
@@ -121,19 +121,6 @@ def column_names(header: Sequence[str]) -> list[str]:
     return names
 
 
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by `***` (safe to log or show)."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable database URL>"
-
-
-def _scrub(text: str, url: str) -> str:
-    password = make_url(url).password
-    return text.replace(str(password), "***") if password else text
-
-
 def sqlite_file(url: str) -> Path | None:
     """The database file of a SQLite URL (None for another database or an in-memory one)."""
     try:
@@ -143,22 +130,6 @@ def sqlite_file(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     return Path(str(parsed.database))
-
-
-def create_engine(url: str) -> Engine:
-    """An engine for `url`; ConfigError naming BASIS_DATABASE_URL when it is unusable."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise ConfigError(DATABASE_URL_ENV, "not a database URL (scheme://...)") from exc
-    try:
-        if parsed.get_backend_name() != "sqlite":
-            return sa.create_engine(parsed, pool_pre_ping=True)
-        engine = sa.create_engine(parsed, connect_args={"timeout": 30})
-    except (ArgumentError, ImportError) as exc:
-        raise ConfigError(DATABASE_URL_ENV, f"unusable: {mask_url(url)}") from exc
-    sa.event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
 
 
 _ENGINES: dict[tuple[int, str], Engine] = {}
@@ -174,21 +145,6 @@ def shared_engine(url: str) -> Engine:
         return _ENGINES[key]
 
 
-@contextmanager
-def database_errors(url: str, doing: str) -> Iterator[None]:
+def database_errors(url: str, doing: str) -> AbstractContextManager[None]:
     """Database failures as DataError naming the masked URL (never its password)."""
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        origin = getattr(exc, "orig", None) or exc
-        lines = str(origin).strip().splitlines()
-        reason = _scrub(lines[0], url) if lines else ""
-        message = f"data database {mask_url(url)}: cannot {doing}: {type(origin).__name__}"
-        raise DataError(f"{message}: {reason}" if reason else message) from None
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+    return core_database_errors(url, "data database", doing, DataError)

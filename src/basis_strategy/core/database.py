@@ -1,0 +1,71 @@
+"""SQLAlchemy engines for the databases `BASIS_DATABASE_URL` names (the run store, the data
+source): one way to open them, and URLs shown only with the password masked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from basis_strategy.core.errors import BasisError, ConfigError
+
+DATABASE_URL_ENV = "BASIS_DATABASE_URL"
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by `***` (safe to log or show)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` with the URL's password (if any) replaced by `***`."""
+    try:
+        password = make_url(url).password
+    except ArgumentError:
+        return "<error text withheld: unparseable database URL>"
+    return text.replace(str(password), "***") if password else text
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for `url` (SQLite: WAL journal, 30 s busy timeout; others: pre-ping);
+    ConfigError naming BASIS_DATABASE_URL when the URL is unusable."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(DATABASE_URL_ENV, "not a database URL (scheme://...)") from exc
+    try:
+        if parsed.get_backend_name() != "sqlite":
+            return sa.create_engine(parsed, pool_pre_ping=True)
+        engine = sa.create_engine(parsed, connect_args={"timeout": 30})
+    except (ArgumentError, ImportError) as exc:
+        raise ConfigError(DATABASE_URL_ENV, f"unusable: {mask_url(url)}") from exc
+    sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@contextmanager
+def database_errors(url: str, what: str, doing: str, error: type[BasisError]) -> Iterator[None]:
+    """SQLAlchemy failures as `error`: `{what} {masked url}: cannot {doing}: {type}: {reason}`,
+    never the password."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        origin = getattr(exc, "orig", None) or exc
+        lines = str(origin).strip().splitlines()
+        reason = scrub(lines[0], url) if lines else ""
+        message = f"{what} {mask_url(url)}: cannot {doing}: {type(origin).__name__}"
+        raise error(f"{message}: {reason}" if reason else message) from None
