@@ -40,7 +40,7 @@ from basis_strategy.data.download.cex_layouts import (
 )
 from basis_strategy.data.download.cex_okx import OkxDailySink
 from basis_strategy.data.download.cex_rows import candle_rows, funding_rows, okx_daily_rows
-from basis_strategy.data.download.files import TIME, CsvSink
+from basis_strategy.data.download.files import TIME, CsvSink, PageSink
 from basis_strategy.data.download.manifest import Manifest, Range
 from basis_strategy.data.download.retry import RetryPolicy, with_retries
 
@@ -157,10 +157,9 @@ class Pager:
             )
 
 
-Sink = CsvSink | OkxDailySink
-
-
-def fetch_range(pager: Pager, sink: Sink, start: pd.Timestamp, end: pd.Timestamp, bar: Any) -> None:
+def fetch_range(
+    pager: Pager, sink: PageSink, start: pd.Timestamp, end: pd.Timestamp, bar: Any
+) -> None:
     """Page through [start, end) forward, handing each page to `sink` as it arrives."""
     step = pager.series.step
     since = start
@@ -178,7 +177,7 @@ def _source(series: CexSeries) -> str:
     return f"ccxt {ccxt.__version__} {series.venue} {method} {series.symbol}"
 
 
-def _sink(out: Path, series: CexSeries, manifest: Manifest) -> Sink:
+def _sink(out: Path, series: CexSeries, manifest: Manifest) -> PageSink:
     if series.layout is None:
         return OkxDailySink(out, series.instrument, manifest, _source(series))
     return CsvSink(out, series.layout, manifest, _source(series))

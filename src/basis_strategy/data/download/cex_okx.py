@@ -25,8 +25,8 @@ import pandas as pd
 
 from basis_strategy.core.errors import DataError
 from basis_strategy.data.download.cex_layouts import SETTLEMENT, okx_daily_key
-from basis_strategy.data.download.files import TIME, coverage
-from basis_strategy.data.download.manifest import Manifest, Range, merge_ranges
+from basis_strategy.data.download.files import TIME, PageSink
+from basis_strategy.data.download.manifest import Manifest
 from basis_strategy.data.requirements import OKX_DAILY
 from basis_strategy.data.sources._common import try_parse_utc
 from basis_strategy.data.sources.funding import OKX_DAILY_COLUMNS, OKX_DAILY_PATTERN
@@ -48,10 +48,10 @@ def _instrument_times(path: Path, frame: pd.DataFrame, instrument: str) -> pd.Se
     return pd.Series(times)
 
 
-class OkxDailySink:
-    """The `CsvSink` of one OKX instrument's funding in the daily archive folder: `add()` each
-    page; the day files are rewritten (atomically) at most every `flush_seconds` and on exit. A
-    settlement already in the folder is kept as it is (never duplicated)."""
+class OkxDailySink(PageSink):
+    """The sink of one OKX instrument's funding in the daily archive folder: the day files are
+    rewritten atomically. A settlement already in the folder is kept as it is (never
+    duplicated)."""
 
     def __init__(
         self,
@@ -63,21 +63,11 @@ class OkxDailySink:
         flush_seconds: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        key = okx_daily_key(instrument)
+        super().__init__(manifest, key, OKX_DAILY_COLUMNS, source, flush_seconds, clock)
         self.folder = Path(out) / OKX_DAILY
-        self.instrument, self.manifest, self.source = instrument, manifest, source
-        self.key = okx_daily_key(instrument)
-        self.flush_seconds, self.clock = flush_seconds, clock
-        self.fetched: list[Range] = manifest.fetched(self.key)
+        self.instrument = instrument
         self.times = self._existing_times()
-        self._pending: list[pd.DataFrame] = []
-        self._recorded = False
-        self._last_flush = clock()
-
-    def __enter__(self) -> OkxDailySink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.flush()
 
     def _existing_times(self) -> set[pd.Timestamp]:
         times: set[pd.Timestamp] = set()
@@ -85,27 +75,13 @@ class OkxDailySink:
             times.update(_instrument_times(path, _read_day(path), self.instrument))
         return times
 
-    def add(self, rows: pd.DataFrame, fetched: Range) -> None:
-        """Rows with `_time` and the archive's columns; `fetched`: the range they complete."""
-        missing = [c for c in (TIME, *OKX_DAILY_COLUMNS) if c not in rows.columns]
-        if missing:
-            raise DataError(f"{self.key}: rows lack columns {missing}")
-        self._pending.append(rows)
-        self.fetched = merge_ranges([*self.fetched, fetched])
-        if self.clock() - self._last_flush >= self.flush_seconds:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self._pending and self._recorded:
-            return
-        new = pd.concat(self._pending, ignore_index=True) if self._pending else None
-        self._pending = []
+    def _write(self, new: pd.DataFrame | None) -> None:
         if new is not None and not new.empty:
             new = new[~new[TIME].isin(self.times)].drop_duplicates(TIME, keep="first")
             for day, rows in new.groupby(new[TIME].dt.strftime("%Y-%m-%d"), sort=True):
                 self._merge_day(str(day), rows)
-        self._record()
-        self._last_flush = self.clock()
+        times = pd.Series(sorted(self.times), dtype="datetime64[ns, UTC]")
+        self._record(OKX_DAILY if self.times else "", times, SETTLEMENT)
 
     def _merge_day(self, day: str, rows: pd.DataFrame) -> None:
         path = self.folder / OKX_DAILY_PATTERN.replace("????-??-??", day)
@@ -119,14 +95,3 @@ class OkxDailySink:
         text.to_csv(tmp, index=False)
         os.replace(tmp, path)
         self.times.update(rows[TIME])
-
-    def _record(self) -> None:
-        times = pd.Series(sorted(self.times), dtype="datetime64[ns, UTC]")
-        self.manifest.record(
-            self.key,
-            path=OKX_DAILY if self.times else "",
-            source=self.source,
-            fetched=self.fetched,
-            coverage=coverage(times, SETTLEMENT),
-        )
-        self._recorded = True

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import takewhile
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pandas as pd
 
@@ -68,13 +68,68 @@ def coverage(times: pd.Series, step: pd.Timedelta) -> dict[str, Any]:
     }
 
 
-class CsvSink:
-    """Collects a series' rows and keeps its file and manifest entry current.
+class PageSink:
+    """Collects a series' pages and keeps its files and manifest entry current.
 
-    Use as a context manager: `add()` each page as it arrives; the file is rewritten at most
-    every `flush_seconds` and always on exit (also when the download fails or is interrupted),
-    so a resumed download keeps every page already fetched. Rows whose time is already on disk
-    are dropped (the file never holds a duplicate timestamp)."""
+    Use as a context manager: `add()` each page as it arrives; `_write(new rows or None)`
+    (a subclass's) runs at most every `flush_seconds` and always on exit (also when the download
+    fails or is interrupted), so a resumed download keeps every page already fetched."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        key: str,
+        required: tuple[str, ...],
+        source: str,
+        flush_seconds: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self.manifest, self.key, self.required, self.source = manifest, key, required, source
+        self.flush_seconds, self.clock = flush_seconds, clock
+        self.fetched: list[Range] = manifest.fetched(key)
+        self._pending: list[pd.DataFrame] = []
+        self._written = False  # once written, a flush with nothing new does nothing
+        self._last_flush = clock()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.flush()
+
+    def add(self, rows: pd.DataFrame, fetched: Range) -> None:
+        """Rows with a UTC `_time` column and the required columns (as text or numbers);
+        `fetched` is the range these rows complete (a hole in it is the venue's own gap)."""
+        missing = [c for c in (TIME, *self.required) if c not in rows.columns]
+        if missing:
+            raise DataError(f"{self.key}: rows lack columns {missing}")
+        self._pending.append(rows)
+        self.fetched = merge_ranges([*self.fetched, fetched])
+        if self.clock() - self._last_flush >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending and self._written:
+            return
+        new = pd.concat(self._pending, ignore_index=True) if self._pending else None
+        self._pending = []
+        self._write(new)
+        self._written = True
+        self._last_flush = self.clock()
+
+    def _write(self, new: pd.DataFrame | None) -> None:
+        raise NotImplementedError
+
+    def _record(self, path: str, times: pd.Series, step: pd.Timedelta) -> None:
+        coverage_now = coverage(times, step)
+        self.manifest.record(
+            self.key, path=path, source=self.source, fetched=self.fetched, coverage=coverage_now
+        )
+
+
+class CsvSink(PageSink):
+    """The sink of one file named after its coverage. Rows whose time is already on disk are
+    dropped (the file never holds a duplicate timestamp)."""
 
     def __init__(
         self,
@@ -86,19 +141,12 @@ class CsvSink:
         flush_seconds: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.out, self.layout, self.manifest, self.source = Path(out), layout, manifest, source
-        self.flush_seconds, self.clock = flush_seconds, clock
-        self.fetched: list[Range] = manifest.fetched(layout.pattern)
+        required = tuple(c for c in layout.columns if c != layout.time_column)
+        super().__init__(manifest, layout.pattern, required, source, flush_seconds, clock)
+        self.out, self.layout = Path(out), layout
         self.path: Path | None = self._existing_path()
         self.frame = self._read_existing()
-        self._pending: list[pd.DataFrame] = []
-        self._last_flush = clock()
-
-    def __enter__(self) -> CsvSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.flush()
+        self._written = self.path is not None
 
     def _existing_path(self) -> Path | None:
         matches = sorted(self.out.glob(self.layout.pattern))
@@ -119,23 +167,7 @@ class CsvSink:
         frame.insert(0, TIME, pd.Series(times, index=frame.index))
         return frame
 
-    def add(self, rows: pd.DataFrame, fetched: Range) -> None:
-        """Rows with a UTC `_time` column and the layout's other columns (as text or numbers);
-        `fetched` is the range these rows complete (a hole in it is the venue's own gap)."""
-        missing = [c for c in (TIME, *self.layout.columns) if c not in rows.columns]
-        missing = [c for c in missing if c != self.layout.time_column]
-        if missing:
-            raise DataError(f"{self.layout.pattern}: rows lack columns {missing}")
-        self._pending.append(rows)
-        self.fetched = merge_ranges([*self.fetched, fetched])
-        if self.clock() - self._last_flush >= self.flush_seconds:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self._pending and self.path is not None:
-            return
-        new = pd.concat(self._pending, ignore_index=True) if self._pending else None
-        self._pending = []
+    def _write(self, new: pd.DataFrame | None) -> None:
         if new is not None:
             new = new.copy()
             new[self.layout.time_column] = self.layout.format_time(new[TIME])
@@ -143,19 +175,9 @@ class CsvSink:
             self.frame = pd.concat([self.frame, new], ignore_index=True)
         frame = self.frame.drop_duplicates(TIME, keep="first").sort_values(TIME, kind="stable")
         self.frame = frame.reset_index(drop=True)
-        self._write()
-        self._last_flush = self.clock()
-
-    def _write(self) -> None:
         times = self.frame[TIME]
         if times.empty:
-            self.manifest.record(
-                self.layout.pattern,
-                path="",
-                source=self.source,
-                fetched=self.fetched,
-                coverage=coverage(times, self.layout.step),
-            )
+            self._record("", times, self.layout.step)
             return
         target = self.out / self.layout.name(times.iloc[0], times.iloc[-1])
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -165,10 +187,4 @@ class CsvSink:
         if self.path is not None and self.path != target:
             self.path.unlink(missing_ok=True)
         self.path = target
-        self.manifest.record(
-            self.layout.pattern,
-            path=str(target.relative_to(self.out)),
-            source=self.source,
-            fetched=self.fetched,
-            coverage=coverage(times, self.layout.step),
-        )
+        self._record(str(target.relative_to(self.out)), times, self.layout.step)
