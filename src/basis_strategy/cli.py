@@ -41,7 +41,6 @@ from basis_strategy.services.backtest import (
     BacktestOutcome,
     data_mode,
     prepare,
-    resolve_data_dir,
     run_backtest,
 )
 
@@ -152,11 +151,8 @@ def _modes() -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    if data_mode(os.environ) == "db":
-        config, _ = prepare(args.file, data_dir=args.data_dir)
-        print(f"ok: {args.file} ({config.mode.mode}) is valid and its data covers the window")
-    elif args.data_dir or os.environ.get("BASIS_DATA_DIR"):
-        resolve_data_dir(args.data_dir, os.environ)
+    """Coverage is checked against the data the run would read: a folder, or the database."""
+    if data_mode(os.environ) == "db" or args.data_dir or os.environ.get("BASIS_DATA_DIR"):
         config, _ = prepare(args.file, data_dir=args.data_dir)
         print(f"ok: {args.file} ({config.mode.mode}) is valid and its data covers the window")
     else:
