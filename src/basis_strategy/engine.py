@@ -27,9 +27,9 @@ from basis_strategy.components.execution import (
     ExecutionManager,
     PositionUpdateHandler,
     Reconciliation,
-    ShareRegister,
     VenueInterfaceManager,
 )
+from basis_strategy.components.fund import FundBooks
 from basis_strategy.components.monitors import (
     AaveBands,
     ExposureMonitor,
@@ -86,7 +86,7 @@ class EngineParts:
     logger: EventLogger
     execution: ExecutionManager
     pnl: PnLCalculator
-    shares: ShareRegister
+    fund: FundBooks
     results: ResultsStore
 
 
@@ -123,18 +123,18 @@ class EventDrivenStrategyEngine:
             },
         )
         logger = EventLogger(currency)
-        shares = ShareRegister()
+        fund = FundBooks(config.mode.flows.cost_allocation)
         updates = PositionUpdateHandler(positions, logger, Reconciliation(positions), currency)
-        execution = ExecutionManager(VenueInterfaceManager(venues), updates, exposure, shares)
+        execution = ExecutionManager(VenueInterfaceManager(venues), updates, exposure, fund)
         self.parts = EngineParts(
             positions=positions,
             exposure=exposure,
             risk=risk,
-            strategy=build_strategy(config, positions, exposure, risk),
+            strategy=build_strategy(config, positions, exposure, risk, fund.register),
             logger=logger,
             execution=execution,
             pnl=PnLCalculator(positions, exposure, logger, currency),
-            shares=shares,
+            fund=fund,
             results=ResultsStore(config, currency),
         )
 
@@ -172,7 +172,7 @@ class EventDrivenStrategyEngine:
             p.results.record(
                 t,
                 hour,
-                p.shares.shares,
+                p.fund.shares,
                 p.positions,
                 p.exposure.compute(market),
                 pre_trade,
@@ -189,6 +189,11 @@ class EventDrivenStrategyEngine:
         facts = {
             "reconciliation_checks": execution.updates.reconciliation.checks,
             "rejected_instructions": execution.rejections,
+            "flows": self.parts.fund.summary(),
+            "rebalancing": {
+                **self.parts.fund.rebalancing.as_dict(),
+                "skipped": self.parts.strategy.gate.skipped_summary(),
+            },
             "shocks_applied": self.data.shocks_applied,
             "benchmark": self.data.benchmark,
             "data_origin": self.data.origin,

@@ -105,17 +105,25 @@ def test_flows_are_logged_with_their_amounts(eth_basis_flows):
 
 
 def test_flows_do_not_move_nav_per_share(eth_basis_flows):
+    """Shares move at the pre-flow NAV per share, net of the flow's own costs, which its
+    investor pays (`flows.cost_allocation: investor`, the default)."""
     hourly = eth_basis_flows.hourly
     nav, shares, equity = hourly["nav_per_share"], hourly["shares"], hourly["equity"]
     np.testing.assert_allclose(nav, equity / shares, rtol=1e-9)
-    for t, amount in ((DEPOSIT_AT, 50_000.0), (WITHDRAWAL_AT, -30_000.0)):
+    records = eth_basis_flows.summary["flows"][1:]
+    assert [r["kind"] for r in records] == ["deposit", "withdrawal"]
+    flows = ((DEPOSIT_AT, 50_000.0), (WITHDRAWAL_AT, -30_000.0))
+    for (t, amount), record in zip(flows, records, strict=True):
         before = hourly.index[hourly.index.get_loc(t) - 1]
         assert abs(nav[t] / nav[before] - 1.0) < 0.002, (t, nav[before], nav[t])
         # the flow is not P&L: the hour's pnl is small next to the flow and equity
         assert abs(hourly.loc[t, "pnl"]) < 0.002 * equity[before]
-        # shares are minted / burned at about NAV per share
+        # shares are minted / burned at the NAV per share before the flow, net of its costs
+        assert record["amount"] == pytest.approx(amount, rel=1e-12)
+        assert 0 < record["costs"] < 0.005 * abs(amount)
         minted = shares[t] - shares[before]
-        assert minted * nav[before] == pytest.approx(amount, rel=0.002)
+        assert minted * record["nav_before"] == pytest.approx(amount - record["costs"], rel=1e-9)
+        assert record["nav_after"] == pytest.approx(record["nav_before"], rel=1e-12)
     # shares change only on flow hours
     changed = hourly.index[shares.diff().fillna(shares.iloc[0]) != 0]
     assert list(changed) == [hourly.index[0], DEPOSIT_AT, WITHDRAWAL_AT]

@@ -9,15 +9,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from basis_strategy.components.fund import FundBooks
 from basis_strategy.components.monitors import ExposureMonitor, PositionMonitor
 from basis_strategy.core.errors import OperationalError
 from basis_strategy.core.events import FLOW, Event
 from basis_strategy.core.instructions import (
+    EndGroup,
     ExecutionResult,
+    FundInstruction,
     Instruction,
     Leg,
     PayWithdrawal,
     ReceiveDeposit,
+    RefuseFlow,
+    StartFlow,
+    StartRebalance,
     Transfer,
 )
 from basis_strategy.core.instruments import instrument
@@ -96,6 +102,27 @@ class EventLogger:
                 NAN,
                 NAN,
                 f"{note};{reason}",
+            )
+        )
+
+    def log_note(self, t: datetime, event_type: str, note: str) -> None:
+        """A record of the fund's own books (a flow or an optional action starting or
+        settling): no position changes."""
+        self.events.append(
+            Event(
+                len(self.events) + 1,
+                t,
+                0,
+                event_type,
+                "fund",
+                "",
+                0.0,
+                NAN,
+                "",
+                0.0,
+                NAN,
+                NAN,
+                note,
             )
         )
 
@@ -214,42 +241,72 @@ class VenueInterfaceManager:
 
 
 class ExecutionManager:
-    """Runs one instruction through the tight loop and keeps the share register on flows."""
+    """Runs one instruction through the tight loop; orders to the fund's own books (flows,
+    optional actions) go to the fund books instead of a venue."""
 
     def __init__(
         self,
         venues: VenueInterfaceManager,
         updates: PositionUpdateHandler,
         exposure: ExposureMonitor,
-        shares: ShareRegister,
+        fund: FundBooks,
     ) -> None:
         self.venues = venues
         self.updates = updates
         self.exposure = exposure
-        self.shares = shares
+        self.fund = fund
         self.instructions = 0
         self.rejections: list[str] = []
 
     def run(self, instruction: Instruction, market: MarketState) -> None:
         """Execute one instruction. A refusal is logged and the run goes on with the book
         unchanged (the strategy sees it next step); the summary counts refusals."""
+        if isinstance(instruction, FundInstruction):
+            self._fund(instruction, market)
+            return
+        logger = self.updates.logger
         equity_before = self.exposure.compute(market).equity
-        bundle = self.updates.logger.new_bundle()
-        note = f"{instruction.action}:{instruction.trigger}"
+        bundle = logger.new_bundle()
+        note = f"{instruction.action}:{instruction.trigger}{self.fund.group_note()}"
         try:
             routed = self.venues.route(instruction, market)
         except ExecutionRejected as refused:
-            reason = f"{type(instruction).__name__} rejected: {refused}"
-            self.updates.logger.log_rejection(market.t, bundle, instruction.venue, reason, note)
-            self.rejections.append(f"{market.t.isoformat()} {reason}")
+            self._reject(
+                market,
+                bundle,
+                instruction,
+                f"{type(instruction).__name__} rejected: {refused}",
+                note,
+            )
             return
+        flow_before = logger.hour_flow
         for venue, result in routed:
             self.updates.apply(result, venue, market, bundle, note)
-        if isinstance(instruction, ReceiveDeposit):
-            self.shares.issue(instruction.amount, equity_before)
-        elif isinstance(instruction, PayWithdrawal):
-            self.shares.redeem(instruction.amount, equity_before)
+        if isinstance(instruction, ReceiveDeposit | PayWithdrawal):
+            self.fund.cash_flow(instruction, logger.hour_flow - flow_before, equity_before)
         self.instructions += 1
+
+    def _reject(
+        self, market: MarketState, bundle: int, instruction: Instruction, reason: str, note: str
+    ) -> None:
+        self.updates.logger.log_rejection(market.t, bundle, instruction.venue, reason, note)
+        self.rejections.append(f"{market.t.isoformat()} {reason}")
+
+    def _fund(self, instruction: FundInstruction, market: MarketState) -> None:
+        logger, t = self.updates.logger, market.t
+        if isinstance(instruction, RefuseFlow):
+            self.fund.refuse(instruction, t)
+            note = f"{instruction.action}:{instruction.trigger}"
+            self._reject(market, logger.new_bundle(), instruction, instruction.reason, note)
+            return
+        equity = self.exposure.compute(market).equity
+        if isinstance(instruction, StartFlow | StartRebalance):
+            kind = "FlowStarted" if isinstance(instruction, StartFlow) else "RebalanceStarted"
+            logger.log_note(t, kind, self.fund.open(instruction, t, equity))
+        elif isinstance(instruction, EndGroup):
+            flow = self.fund.group is not None and isinstance(self.fund.group.start, StartFlow)
+            note = self.fund.close(equity)
+            logger.log_note(t, "FlowSettled" if flow else "RebalanceDone", note)
 
     def settle(self, market: MarketState) -> None:
         """Hourly settlements at every venue (funding), booked like any other change."""
@@ -258,19 +315,3 @@ class ExecutionManager:
             if result.legs:
                 bundle = self.updates.logger.new_bundle()
                 self.updates.apply(result, venue, market, bundle, "settlement")
-
-
-class ShareRegister:
-    """Shares: minted at the pre-deposit NAV per share, burned at NAV per share (domain 5)."""
-
-    def __init__(self) -> None:
-        self.shares = 0.0
-
-    def nav_per_share(self, equity: float) -> float:
-        return equity / self.shares if self.shares > 0 else 1.0
-
-    def issue(self, amount: float, equity_before: float) -> None:
-        self.shares += amount / self.nav_per_share(equity_before)
-
-    def redeem(self, amount: float, equity_before: float) -> None:
-        self.shares -= amount / self.nav_per_share(equity_before)

@@ -47,19 +47,65 @@ def as_utc_hour(value: datetime) -> datetime:
 
 
 class Flow(StrictModel):
-    """A scheduled deposit (amount > 0) or withdrawal (amount < 0), in share-class units."""
+    """A scheduled deposit or withdrawal in share-class units (`amount`: > 0 deposits,
+    < 0 withdraws), or the redemption of every share (`shares: all`)."""
 
     at: datetime
-    amount: float
+    amount: float | None = None
+    shares: Literal["all"] | None = None
 
     _hour = field_validator("at")(as_utc_hour)
 
     @field_validator("amount")
     @classmethod
-    def _non_zero(cls, value: float) -> float:
+    def _non_zero(cls, value: float | None) -> float | None:
         if value == 0:
             raise ValueError("must not be 0 (> 0 deposits, < 0 withdraws)")
         return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Flow:
+        if (self.amount is None) == (self.shares is None):
+            raise ValueError("give exactly one of amount and shares")
+        return self
+
+
+class Flows(StrictModel):
+    """Deposits and withdrawals after the initial capital, and who pays their costs.
+
+    `cost_allocation`: `investor` charges a deposit's entry costs and a withdrawal's exit costs
+    to the investor who causes them (shares are minted / burned at the NAV per share before
+    the flow, net of its costs), so other holders' NAV per share does not move; `pool` spreads
+    them over every holder (shares at the NAV per share of the deposit / payout instruction).
+    """
+
+    cost_allocation: Literal["investor", "pool"] = "investor"
+    schedule: list[Flow] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_is_a_schedule(cls, value: object) -> object:
+        """`flows: [...]` is short for `flows: {schedule: [...]}`."""
+        return {"schedule": value} if isinstance(value, list) else value
+
+
+class Rebalancing(StrictModel):
+    """When optional actions run (issue 11): redeploying excess margin, re-levering inside the
+    LTV band, deploying idle cash, refilling the reserve, selling dust.
+
+    Mandatory actions (critical risk, flows, liquidation recovery), warning-level risk
+    reduction and the delta rule are never gated. An optional action that adds carry runs only
+    when its expected benefit over `horizon_days` is at least `benefit_cost_ratio` × its full
+    expected cost (gas at the hour's price, fees, slippage, LST discount, flash fee), it moves
+    at least `min_amount_usd`, and it costs at most `max_cost_fraction` of what it moves; a
+    reserve refill (no carry gained) needs the last two. `optional: false` runs none of them.
+    """
+
+    optional: bool = True
+    horizon_days: Annotated[float, Field(gt=0.0, le=365.0)] = 60.0
+    benefit_cost_ratio: Annotated[float, Field(ge=1.0, le=100.0)] = 2.0
+    min_amount_usd: NonNegative = 1000.0
+    max_cost_fraction: Annotated[float, Field(gt=0.0, le=0.1)] = 0.01
 
 
 class Costs(StrictModel):
@@ -271,7 +317,8 @@ class ModeConfig(StrictModel):
     full_exit_ratio: Annotated[float, Field(gt=0.5, le=1.0)] = 0.99
     costs: Costs = Field(default_factory=Costs)
     data: DataSettings = Field(default_factory=DataSettings)
-    flows: list[Flow] = Field(default_factory=list)
+    flows: Flows = Field(default_factory=Flows)
+    rebalancing: Rebalancing = Field(default_factory=Rebalancing)
     staking: Staking | None = None
     leverage: Leverage | None = None
     hedge: Hedge | None = None
@@ -286,10 +333,10 @@ class ModeConfig(StrictModel):
             raise ValueError(
                 f"start: must be before end ({self.end.isoformat()}), was {self.start.isoformat()}"
             )
-        for i, flow in enumerate(self.flows):
+        for i, flow in enumerate(self.flows.schedule):
             if not self.start < flow.at <= self.end:
                 raise ValueError(
-                    f"flows.{i}.at: must be after start and not after end, "
+                    f"flows.schedule.{i}.at: must be after start and not after end, "
                     f"was {flow.at.isoformat()}"
                 )
         for i, shock in enumerate(self.shocks):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Action = Literal["entry_full", "entry_partial", "exit_full", "exit_partial", "sell_dust", "flow"]
+FlowKind = Literal["deposit", "withdrawal", "full_redemption"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -162,6 +163,52 @@ class FlashBundle(Instruction):
     amount: float
     steps: tuple[Instruction, ...]
     gas_op: str
+
+
+# --- the fund's own books: handled by the execution manager, never routed to a venue --------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FundInstruction(Instruction):
+    """An order to the fund's own books (shares, flow and rebalance records; issue 11)."""
+
+    venue: str = "fund"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartFlow(FundInstruction):
+    """A deposit or withdrawal begins: the instructions up to `EndGroup` are its own, and
+    with `cost_allocation: investor` their costs are charged to its investor. `amount`:
+    requested, share-class units (> 0 deposit, < 0 withdrawal; NaN when given in shares);
+    `shares`: shares asked to redeem (`math.inf`: all of them; 0 when given as an amount)."""
+
+    kind: FlowKind
+    amount: float
+    shares: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartRebalance(FundInstruction):
+    """An optional action begins (issue 11): its expected figures, share-class units."""
+
+    amount: float
+    expected_cost: float
+    expected_benefit: float
+    horizon_days: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EndGroup(FundInstruction):
+    """The flow or rebalance started last is complete: settle its shares and costs."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefuseFlow(FundInstruction):
+    """A flow the fund cannot honour (e.g. a withdrawal above equity): nothing is done and
+    the refusal is recorded."""
+
+    amount: float
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from basis_strategy.data.align import (
     runs,
 )
 from basis_strategy.data.benchmark import apy_index, coverage
+from basis_strategy.data.estimates import estimate_columns
 from basis_strategy.data.market import AaveRisk, FundingRate, MarketState, RewardPayout
 from basis_strategy.data.requirements import (
     EMODE_PARAMS,
@@ -118,6 +119,9 @@ class HistoricalDataProvider:
         funding = self._funding_schedule(needs.funding)
         self.columns, self._funding, self.shocks_applied = apply_shocks(
             mode.shocks, self._grid_ns, columns, funding
+        )
+        self.columns.update(
+            estimate_columns(self.columns, self._funding, self.rewards, len(self.times))
         )
         self.benchmark = self._add_benchmark(needs, columns)
         self._names = list(self.columns)

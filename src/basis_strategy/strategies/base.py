@@ -9,15 +9,17 @@ generator of instructions, so a quiet hour costs a few comparisons. Steps, in or
 3. warning risk and excess margin,
 4. dust, 5. delta, 6. position deviation (reserve, gas buffer, legs).
 Subclasses implement the steps their mode needs; the actions (`entry_full`, `entry_partial`,
-`exit_full`, `exit_partial`, `sell_dust`) name what each instruction is for.
+`exit_full`, `exit_partial`, `sell_dust`) name what each instruction is for. Optional actions
+(steps 3-excess, 4 and 6) pass the cost-aware gate (`rebalancing.py`); flows (`flows.py`) are
+framed so the fund books can charge their costs to their investor.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
+from basis_strategy.components.fund import ShareRegister
 from basis_strategy.components.monitors import (
     Exposure,
     ExposureMonitor,
@@ -26,16 +28,12 @@ from basis_strategy.components.monitors import (
     RiskMonitor,
 )
 from basis_strategy.config.loader import RunConfig
-from basis_strategy.core.instructions import (
-    Action,
-    Instruction,
-    PayWithdrawal,
-    ReceiveDeposit,
-    SwapOnDex,
-)
+from basis_strategy.config.models import Flow
+from basis_strategy.core.instructions import Action, Instruction, SwapOnDex
 from basis_strategy.core.instruments import WALLET_ETH, WALLET_USDT, cash_key
 from basis_strategy.data.market import MarketState
-from basis_strategy.math.costs import gas_cost_eth
+from basis_strategy.strategies.flows import Redemptions
+from basis_strategy.strategies.rebalancing import CostModel, Proposal, RebalanceGate
 
 Steps = Iterable[Instruction]
 NO_STEPS: tuple[Instruction, ...] = ()
@@ -44,7 +42,7 @@ DUST_KEYS = tuple(cash_key("wallet", token) for token in DUST_TOKENS)
 DEX_SWAP_GAS = 180_000  # gas units of one Uniswap swap (domain 4.5), for the dust estimate
 
 
-class StrategyManager:
+class StrategyManager(Redemptions):
     """Base of the per-mode strategy managers."""
 
     def __init__(
@@ -53,6 +51,7 @@ class StrategyManager:
         positions: PositionMonitor,
         exposure: ExposureMonitor,
         risk: RiskMonitor,
+        shares: ShareRegister,
     ) -> None:
         self.config = config
         self.mode = config.mode
@@ -60,11 +59,14 @@ class StrategyManager:
         self.positions = positions
         self.exposure = exposure
         self.risk = risk
+        self.shares = shares  # read only: the fund books own it
+        self.gate = RebalanceGate(config)
+        self.costs = CostModel(config)
         self.wallet_cash = cash_key("wallet", self.currency)
-        self.flows: dict[datetime, list[float]] = {}
-        self.flows.setdefault(self.mode.start, []).append(self.mode.initial_capital)
-        for flow in self.mode.flows:
-            self.flows.setdefault(flow.at, []).append(flow.amount)
+        self.flows: dict[datetime, list[Flow]] = {}
+        initial = Flow(at=self.mode.start, amount=self.mode.initial_capital)
+        for flow in (initial, *self.mode.flows.schedule):
+            self.flows.setdefault(flow.at, []).append(flow)
         self.critical_ran = False
 
     # --- reading the book -------------------------------------------------------------------
@@ -106,19 +108,19 @@ class StrategyManager:
         value_usd = sum(q * market.usd(t) for t, q in held)
         if value_usd < self.dust_threshold_usd(len(held), value_usd, market):
             return NO_STEPS
-        return self._sell_dust(held)
+        if not self.gate.enabled("dust"):
+            return NO_STEPS
+        return self.sell_dust_tokens(held)
 
     def dust_threshold_usd(self, tokens: int, value_usd: float, market: MarketState) -> float:
         """max(dust_min_usd, 10 × estimated conversion cost): one swap per token, plus
         ETH -> USDT in the USDT class, at 1 % pool fee and slippage on the value."""
         swaps = tokens + (1 if self.currency == "USDT" else 0)
-        gas_usd = 0.0
-        if self.mode.costs.gas:
-            gas_usd = gas_cost_eth(DEX_SWAP_GAS * swaps, market.gas_gwei()) * market.usd("ETH")
-        cost_usd = gas_usd + (0.01 * value_usd if self.mode.costs.execution else 0.0)
+        gas = self.costs.gas(DEX_SWAP_GAS * swaps, market) * market.usd(self.currency)
+        cost_usd = gas + (0.01 * value_usd if self.mode.costs.execution else 0.0)
         return max(self.mode.dust_min_usd, 10 * cost_usd)
 
-    def _sell_dust(self, held: list[tuple[str, float]]) -> Iterator[Instruction]:
+    def sell_dust_tokens(self, held: list[tuple[str, float]]) -> Iterator[Instruction]:
         """Uniswap to ETH; in the USDT class on to USDT (the data has no CEX price for the
         reward tokens, so the route stays on-chain). The proceeds are then deployed by the
         position-deviation step."""
@@ -149,22 +151,6 @@ class StrategyManager:
     def deviation(self, market: MarketState) -> Steps:
         return self.settle_gas_debt(market)
 
-    def on_flows(self, market: MarketState) -> Steps:
-        amounts = self.flows.get(market.t)
-        return NO_STEPS if amounts is None else self._flows(amounts, market)
-
-    def _flows(self, amounts: list[float], market: MarketState) -> Iterator[Instruction]:
-        withdrawals = [-a for a in amounts if a < 0]
-        deposits = [a for a in amounts if a > 0]
-        for amount in withdrawals:
-            yield from self.withdraw(amount, market)
-        for amount in deposits:
-            yield ReceiveDeposit(
-                venue="wallet", action="flow", trigger="deposit", asset=self.currency, amount=amount
-            )
-            if not self.critical_ran:
-                yield from self.deploy(market)
-
     # --- actions a mode defines -------------------------------------------------------------
 
     def deploy(self, market: MarketState) -> Steps:
@@ -175,26 +161,13 @@ class StrategyManager:
         """Release `amount` of share-class cash into the wallet (exit_partial / exit_full)."""
         return NO_STEPS
 
-    def withdraw(self, amount: float, market: MarketState) -> Iterator[Instruction]:
-        """Pay a redemption: from the reserve, else unwind (domain 8.4)."""
-        equity = self.book(market).equity
-        if amount > equity * (1 + 1e-9):
-            amount = equity  # a redemption cannot exceed the fund
-        full = amount >= self.mode.full_exit_ratio * equity
-        if full:  # exit_full: the redeemer gets what the unwind releases, after its costs
-            yield from self.raise_cash(math.inf, "exit_full", market)
-            amount = min(amount, self.qty(self.wallet_cash))
-        buffer = 1 + self.mode.withdrawal_cost_buffer
-        for _ in range(2):  # a second pass covers costs above the buffer; then the payout fails
-            shortfall = amount - self.qty(self.wallet_cash)
-            if shortfall <= 0:
-                break
-            yield from self.raise_cash(shortfall * buffer, "exit_partial", market)
-        yield PayWithdrawal(
-            venue="wallet", action="flow", trigger="withdrawal", asset=self.currency, amount=amount
-        )
-
     # --- shared helpers -----------------------------------------------------------------------
+
+    def gated(self, proposal: Proposal, action: Action, steps: Steps, market: MarketState) -> Steps:
+        """An optional action's steps when the gate allows it (issue 11), else none."""
+        if not self.gate.allows(proposal, market):
+            return NO_STEPS
+        return self.gate.run(proposal, action, steps)
 
     def deployable(self, market: MarketState) -> float:
         """Wallet cash above the reserve target R_res × E (domain 8.3/8.4)."""

@@ -3,8 +3,10 @@
 Capital split: spot S = E'/(1 + m*), margin m* × S split by hedge allocation. The on-chain to
 CEX and venue-to-venue capital split is kept by margin bands (domain 11.2): a venue at or
 below the warning (critical) margin ratio is restored to m*, first from other venues' surplus,
-then by selling spot and cutting that venue's short by the same amount; a venue above the
-excess band sends its surplus back to the long leg. Delta drift is fixed with perps only.
+then by selling spot and cutting that venue's short by the same amount. Venues above the excess
+band send their surplus back to the long leg in one plan an hour (one purchase of the long
+leg, one short per venue), and only when it pays for itself (issue 11); so is idle wallet cash
+deployed. Delta drift is fixed with perps only.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from basis_strategy.core.instruments import cash_key, perp_key
 from basis_strategy.data.market import MarketState
 from basis_strategy.math.leverage import basis_split, margin_topup_units
 from basis_strategy.strategies.base import NO_STEPS, Steps, StrategyManager
+from basis_strategy.strategies.rebalancing import Proposal
 
 MIN_USDT = 10.0  # smaller cash moves are not worth an instruction
 MIN_UNITS = 1e-9
@@ -49,8 +52,8 @@ class Basis(StrategyManager):
         hedge = config.mode.hedge
         assert hedge is not None
         self.base = config.mode.asset
-        self.hedge_venues = tuple(hedge.venues)
-        self.allocation = dict(hedge.allocation)
+        self.hedge_venues: tuple[str, ...] = tuple(hedge.venues)
+        self.allocation: dict[str, float] = {v: a for v, a in hedge.allocation.items()}
         self.spot_venue = hedge.spot_venue
         self.target = hedge.target
         self.tolerance = hedge.delta_tolerance
@@ -78,6 +81,37 @@ class Basis(StrategyManager):
         yield SellSpot(
             venue=self.spot_venue, action=action, trigger=trigger, base=self.base, base_amount=units
         )
+
+    def long_apr(self, market: MarketState) -> float:
+        """Expected yield of the long leg per unit of value held (spot: none)."""
+        return 0.0
+
+    def long_entry_cost(self, usdt: float, market: MarketState) -> float:
+        """Expected cost (share-class units) of `buy_long(usdt)`."""
+        return self.costs.spot(self.spot_venue, self.base, usdt, market)
+
+    def funding_apr(self, venue: str, market: MarketState) -> float:
+        """The venue's trailing funding, annualised (0 before any settlement is known)."""
+        apr = market.values.get(f"funding_apr:{venue}:{self.base}", math.nan)
+        return apr if math.isfinite(apr) else 0.0
+
+    def hedge_proposal(
+        self,
+        trigger: str,
+        long_usdt: float,
+        shorts: dict[str, float],
+        moves: float,
+        market: MarketState,
+    ) -> Proposal:
+        """Buy `long_usdt` of the long leg and short it split by `shorts` (USDT per venue),
+        after `moves` of transfer costs: its full cost and the carry it adds over the horizon."""
+        cost = moves + self.long_entry_cost(long_usdt, market)
+        carry = long_usdt * self.long_apr(market)
+        for venue, usdt in shorts.items():
+            cost += self.costs.perp(venue, self.base, usdt, market)
+            carry += usdt * self.funding_apr(venue, market)
+        benefit = self.costs.usd(carry, market) * self.gate.horizon_years
+        return Proposal(trigger, self.costs.usd(long_usdt, market), cost, benefit)
 
     def fee(self, venue: str) -> float:
         """The venue's flat USDT withdrawal fee (0 with execution costs off, or the wallet)."""
@@ -123,18 +157,34 @@ class Basis(StrategyManager):
                 asset="USDT",
                 amount=send,
             )
-        yield from self.add_long_and_hedge(long_usdt, action, "deploy", None, market)
+        yield from self.add_long_and_hedge(long_usdt, action, "deploy", self.allocation, market)
+
+    def deploy_proposal(self, amount: float, market: MarketState) -> Proposal:
+        """Deploying `amount` idle wallet USDT: transfers, the long leg and its shorts."""
+        long_usdt, _ = basis_split(amount, self.target)
+        moves = sum(
+            self.costs.wallet_transfer(market)
+            for v in self.cex_venues
+            if v != "wallet" and (self.allocation.get(v, 0.0) > 0 or v == self.long_cash_venue)
+        )
+        shorts = {v: long_usdt * a for v, a in self.allocation.items()}
+        proposal = self.hedge_proposal("deploy", long_usdt, shorts, moves, market)
+        return Proposal("deploy", self.costs.usd(amount, market), proposal.cost, proposal.benefit)
 
     def add_long_and_hedge(
-        self, usdt: float, action: Action, trigger: str, only: str | None, market: MarketState
+        self,
+        usdt: float,
+        action: Action,
+        trigger: str,
+        split: dict[str, float],
+        market: MarketState,
     ) -> Steps:
-        """Buy the long leg for `usdt` and short the units bought (at `only`, else split by
-        allocation)."""
+        """Buy the long leg for `usdt` and short the units bought, split across venues by
+        `split` (shares summing to 1)."""
         before = self.long_units(market)
         yield from self.buy_long(usdt, action, trigger, market)
         bought = self.long_units(market) - before
-        shares = {only: 1.0} if only else self.allocation
-        for venue, share in shares.items():
+        for venue, share in split.items():
             if share > 0:
                 yield TradePerp(
                     venue=venue,
@@ -190,7 +240,8 @@ class Basis(StrategyManager):
                 )
         for venue in self.cex_venues:
             send = self.usdt(venue) if fraction >= 1.0 else min(released[venue], self.usdt(venue))
-            if send > MIN_USDT + self.fee(venue):
+            least = self.fee(venue) + (0.0 if fraction >= 1.0 else MIN_USDT)
+            if send > least:
                 yield Transfer(
                     venue=venue,
                     action=action,
@@ -221,67 +272,111 @@ class Basis(StrategyManager):
     def restore_margins(
         self, market: MarketState, levels: tuple[str, ...]
     ) -> Iterator[Instruction]:
+        """Bring every venue at one of `levels` back to m* in one plan (domain 11.2): other
+        venues' surplus first, then idle wallet cash, then one release of the long leg for
+        all of them, its proceeds split by what each venue still needs."""
         risk = self.assess(market)
-        for venue in self.hedge_venues:
-            if risk.margin_level.get(venue) in levels:
-                if "warning" not in levels:
-                    self.critical_ran = True
-                trigger = f"margin_{risk.margin_level[venue]}:{venue}"
-                yield from self.top_up(venue, trigger, market)
+        short = [v for v in self.hedge_venues if risk.margin_level.get(v) in levels]
+        if not short:
+            return
+        if "warning" not in levels:
+            self.critical_ran = True
+        triggers = {v: f"margin_{risk.margin_level[v]}:{v}" for v in short}
+        for venue in short:
+            yield from self._from_donors(venue, triggers[venue], market)
+            yield from self._from_wallet(venue, triggers[venue], market)
+        yield from self._from_long_leg(short, triggers, market)
 
-    def top_up(self, venue: str, trigger: str, market: MarketState) -> Steps:
-        """Bring `venue` back to m*: other venues' surplus first, then the long leg."""
-        action: Action = "exit_partial"
+    def _need(self, venue: str, market: MarketState) -> float:
+        return -self.surplus(venue, self.book(market))
+
+    def _from_donors(self, venue: str, trigger: str, market: MarketState) -> Steps:
+        """CEX -> CEX: other venues' withdrawable surplus, richest first."""
         book = self.book(market)
         for donor in sorted(self.hedge_venues, key=lambda v: -self.withdrawable(v, book)):
-            need = -self.surplus(venue, book)
-            give = min(self.withdrawable(donor, book), need + self.fee(donor))
+            need = self._need(venue, market)
+            give = min(self.withdrawable(donor, self.book(market)), need + self.fee(donor))
             if donor == venue or need <= MIN_USDT or give <= MIN_USDT + self.fee(donor):
                 continue
-            yield Transfer(
-                venue=donor,
-                action=action,
-                trigger=trigger,
-                destination=venue,
-                asset="USDT",
-                amount=give,
-            )
-            book = self.book(market)
-        need = -self.surplus(venue, book)
-        mark = market["perp:" + venue + ":" + self.base + "USDT"]
-        equity = book.venue_equity_usdt.get(venue, 0.0)
-        units = margin_topup_units(self.target, -self.size(venue), mark, equity)
-        units = min(units, self.long_units(market), -self.size(venue))
-        if need <= MIN_USDT or units <= MIN_UNITS:
+            yield self._move(donor, venue, give, trigger)
+
+    def _from_wallet(self, venue: str, trigger: str, market: MarketState) -> Steps:
+        """Wallet cash above the reserve (e.g. sold dust not yet deployed)."""
+        need = self._need(venue, market)
+        give = min(self.deployable(market), need)
+        if venue != self.long_cash_venue and need > MIN_USDT and give > MIN_USDT:
+            yield self._move("wallet", venue, give, trigger)
+
+    def _from_long_leg(
+        self, venues: list[str], triggers: dict[str, str], market: MarketState
+    ) -> Iterator[Instruction]:
+        """Release x_v units for each venue (domain 11.2) in one sale, cut each short by its
+        x_v and send each its share of the proceeds."""
+        book = self.book(market)
+        action: Action = "exit_partial"
+        units: dict[str, float] = {}
+        for venue in venues:
+            mark = market["perp:" + venue + ":" + self.base + "USDT"]
+            equity = book.venue_equity_usdt.get(venue, 0.0)
+            x = margin_topup_units(self.target, -self.size(venue), mark, equity)
+            x = min(x, -self.size(venue))
+            if self._need(venue, market) > MIN_USDT and x > MIN_UNITS:
+                units[venue] = x
+        total = sum(units.values())
+        if total > self.long_units(market):  # cannot release more than the leg holds
+            units = {v: x * self.long_units(market) / total for v, x in units.items()}
+            total = self.long_units(market)
+        if total <= MIN_UNITS:
             return
+        trigger = ",".join(triggers[v] for v in units)
         before = self.usdt(self.long_cash_venue)
-        yield from self.sell_long(units, action, trigger, market)
-        yield TradePerp(
-            venue=venue, action=action, trigger=trigger, base=self.base, size_delta=units
-        )
+        yield from self.sell_long(total, action, trigger, market)
         proceeds = self.usdt(self.long_cash_venue) - before
-        if venue != self.long_cash_venue and proceeds > MIN_USDT + self.fee(self.long_cash_venue):
-            yield Transfer(
-                venue=self.long_cash_venue,
-                action=action,
-                trigger=trigger,
-                destination=venue,
-                asset="USDT",
-                amount=proceeds,
+        for venue, x in units.items():
+            yield TradePerp(
+                venue=venue, action=action, trigger=triggers[venue], base=self.base, size_delta=x
             )
+            send = proceeds * x / total
+            if venue != self.long_cash_venue and send > MIN_USDT + self.fee(self.long_cash_venue):
+                yield self._move(self.long_cash_venue, venue, send, triggers[venue])
+
+    @staticmethod
+    def _move(source: str, destination: str, usdt: float, trigger: str) -> Transfer:
+        return Transfer(
+            venue=source,
+            action="exit_partial",
+            trigger=trigger,
+            destination=destination,
+            asset="USDT",
+            amount=usdt,
+        )
 
     def redeploy_excess(self, market: MarketState) -> Steps:
-        """A venue above the excess band sends its surplus to the long leg (domain 11.2)."""
-        risk = self.assess(market)
-        for venue in self.hedge_venues:
-            if risk.margin_level.get(venue) != "excess":
-                continue
-            usdt = self.withdrawable(venue, self.book(market)) / (1 + self.target)
-            if usdt <= MIN_USDT + self.fee(venue):
-                continue
-            trigger = f"margin_excess:{venue}"
+        """Venues above the excess band send their surplus to the long leg (domain 11.2), all
+        in one plan: one withdrawal per venue, one purchase of the long leg, one short per
+        venue. Each venue gives `withdrawable / (1 + m*)`, which leaves it at m* once its
+        short grows by the same value. Only when the plan pays for itself (issue 11)."""
+        risk, book = self.assess(market), self.book(market)
+        parts: dict[str, float] = {
+            venue: self.withdrawable(venue, book) / (1 + self.target)
+            for venue in self.hedge_venues
+            if risk.margin_level.get(venue) == "excess"
+        }
+        parts = {v: usdt for v, usdt in parts.items() if usdt > self.fee(v)}
+        if not parts:
+            return NO_STEPS
+        moves = sum(self.costs.withdrawal(v, market) for v in parts if v != self.long_cash_venue)
+        total = sum(parts.values())
+        proposal = self.hedge_proposal("margin_excess", total, parts, moves, market)
+        if not self.gate.allows(proposal, market):
+            return NO_STEPS
+        return self.gate.run(proposal, "entry_partial", self._redeploy(parts, market))
+
+    def _redeploy(self, parts: dict[str, float], market: MarketState) -> Iterator[Instruction]:
+        trigger = "margin_excess"
+        before = self.usdt(self.long_cash_venue)
+        for venue, usdt in parts.items():
             if venue != self.long_cash_venue:
-                before = self.usdt(self.long_cash_venue)
                 yield Transfer(
                     venue=venue,
                     action="entry_partial",
@@ -290,8 +385,11 @@ class Basis(StrategyManager):
                     asset="USDT",
                     amount=usdt,
                 )
-                usdt = self.usdt(self.long_cash_venue) - before  # what arrived, after the fee
-            yield from self.add_long_and_hedge(usdt, "entry_partial", trigger, venue, market)
+        arrived = self.usdt(self.long_cash_venue) - before  # after the withdrawal fees
+        usdt = arrived + parts.get(self.long_cash_venue, 0.0)
+        total = sum(parts.values())
+        split = {venue: part / total for venue, part in parts.items()}
+        yield from self.add_long_and_hedge(usdt, "entry_partial", trigger, split, market)
 
     # --- delta (domain 8.2 step 5) ------------------------------------------------------------
 
@@ -317,13 +415,16 @@ class Basis(StrategyManager):
             yield from self.restore_margins(market, ("critical",))
 
     def deviation(self, market: MarketState) -> Steps:
-        """Gas debt, then idle wallet cash above the reserve band (deployed)."""
+        """Gas debt, then idle wallet cash above the reserve band (deployed when it pays)."""
         gas = super().deviation(market)
         equity = self.book(market).equity
         idle = self.deployable(market) / equity if equity > 0 else 0.0
         if self.critical_ran or idle <= self.mode.position_deviation_threshold:
             return gas
-        return itertools.chain(gas, self.deploy(market))
+        proposal = self.deploy_proposal(self.deployable(market), market)
+        if not self.gate.allows(proposal, market):
+            return gas
+        return itertools.chain(gas, self.gate.run(proposal, "entry_partial", self.deploy(market)))
 
 
 class BtcBasis(Basis):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from basis_strategy.components.fund import ShareRegister
 from basis_strategy.components.monitors import ExposureMonitor, PositionMonitor, RiskMonitor
 from basis_strategy.config.loader import RunConfig
 from basis_strategy.core.errors import ConfigError
@@ -35,6 +36,10 @@ def strategy_class(mode: str) -> type[StrategyManager]:
 
 
 def build_strategy(
-    config: RunConfig, positions: PositionMonitor, exposure: ExposureMonitor, risk: RiskMonitor
+    config: RunConfig,
+    positions: PositionMonitor,
+    exposure: ExposureMonitor,
+    risk: RiskMonitor,
+    shares: ShareRegister,
 ) -> StrategyManager:
-    return strategy_class(config.mode.mode)(config, positions, exposure, risk)
+    return strategy_class(config.mode.mode)(config, positions, exposure, risk, shares)

@@ -47,6 +47,15 @@ class HedgedStaking(Basis):
     def long_value(self, book: Exposure, market: MarketState) -> float:
         return self.leg.net_eth(market) * market.usd("ETH")
 
+    def long_apr(self, market: MarketState) -> float:
+        return self.leg.carry_apr(market)
+
+    def long_entry_cost(self, usdt: float, market: MarketState) -> float:
+        """USDT -> ETH on Uniswap, then the leg's entry (bundle or mint)."""
+        swap = self.costs.swap(usdt, "ETH/USDT", market)
+        eth = usdt / market.usd("ETH")
+        return swap + self.leg.entry_cost_eth(eth, market) * market.usd("ETH")
+
     def buy_long(self, usdt: float, action: Action, trigger: str, market: MarketState) -> Steps:
         before = self.qty(WALLET_ETH)
         yield SwapOnDex(
@@ -104,5 +113,9 @@ class HedgedStaking(Basis):
             return steps
         if self.leg.ltv(market) >= self.target_ltv - self.ltv_band:
             return steps
-        # re-lever (10.4): net ETH is unchanged, so the perps stay
-        return itertools.chain(steps, self.leg.relever("ltv_band", market))
+        # re-lever (10.4) when it pays: net ETH is unchanged, so the perps stay
+        proposal = self.leg.relever_proposal(market, market.usd("ETH"), self.gate.horizon_years)
+        if not self.gate.allows(proposal, market):
+            return steps
+        relever = self.gate.run(proposal, "entry_partial", self.leg.relever("ltv_band", market))
+        return itertools.chain(steps, relever)

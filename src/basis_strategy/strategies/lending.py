@@ -8,12 +8,10 @@ from basis_strategy.config.models import AaveVenue
 from basis_strategy.core.instructions import Action, ApproveToken, SupplyToAave, WithdrawFromAave
 from basis_strategy.core.instruments import WALLET_USDT
 from basis_strategy.data.market import MarketState
-from basis_strategy.math.aave import SECONDS_PER_YEAR
-from basis_strategy.math.costs import gas_cost_eth
 from basis_strategy.strategies.base import Steps, StrategyManager
+from basis_strategy.strategies.rebalancing import Proposal
 
 A_USDT = "aave_v3:aToken:aUSDT"
-MONTH_SECONDS = SECONDS_PER_YEAR / 12
 
 
 class PureLending(StrategyManager):
@@ -49,8 +47,9 @@ class PureLending(StrategyManager):
         )
 
     def deviation(self, market: MarketState) -> Steps:
-        """Rebalance the reserve when a leg is off target by more than the threshold, unless
-        the gas would cost more than about a month of yield on the amount moved (9.1)."""
+        """Rebalance the reserve when a leg is off target by more than the threshold: idle
+        cash is supplied when a horizon of supply yield pays for its gas, a short reserve is
+        refilled when the amount and its cost pass the gate (issue 11, domain 9.1)."""
         yield from super().deviation(market)
         equity = self.book(market).equity
         if equity <= 0:
@@ -58,31 +57,29 @@ class PureLending(StrategyManager):
         gap = self.supplied(market) - equity * (1 - self.mode.reserve_ratio)
         if abs(gap) / equity <= self.mode.position_deviation_threshold:
             return
-        if gap < 0 and not self._worth_moving(-gap, market):
-            return
+        aave = self.config.venues["aave_v3"]
+        assert isinstance(aave, AaveVenue)
         if gap < 0:
             amount = min(-gap, self.qty(WALLET_USDT))
-            yield SupplyToAave(
+            benefit = amount * market["aave_lr:USDT"] * self.gate.horizon_years
+            cost = self.costs.gas(aave.gas_units["supply"], market)
+            supply = SupplyToAave(
                 venue="aave_v3",
                 action="entry_partial",
                 trigger="deviation",
                 asset="USDT",
                 amount=amount,
             )
+            proposal = Proposal("deploy", amount, cost, benefit)
+            yield from self.gated(proposal, "entry_partial", (supply,), market)
         else:
-            yield WithdrawFromAave(
+            withdraw = WithdrawFromAave(
                 venue="aave_v3",
                 action="exit_partial",
                 trigger="deviation",
                 asset="USDT",
                 amount=gap,
             )
-
-    def _worth_moving(self, amount_usdt: float, market: MarketState) -> bool:
-        if not self.mode.costs.gas:
-            return True
-        aave = self.config.venues["aave_v3"]
-        assert isinstance(aave, AaveVenue)
-        gas_usd = gas_cost_eth(aave.gas_units["supply"], market.gas_gwei()) * market.usd("ETH")
-        month_yield_usd = amount_usdt * market["aave_lr:USDT"] * MONTH_SECONDS / SECONDS_PER_YEAR
-        return gas_usd < month_yield_usd
+            cost = self.costs.gas(aave.gas_units["withdraw"], market)
+            refill = Proposal("reserve_refill", gap, cost, None)
+            yield from self.gated(refill, "exit_partial", (withdraw,), market)

@@ -41,6 +41,7 @@ from basis_strategy.math.leverage import (
     partial_exit,
     relever_flash,
 )
+from basis_strategy.strategies.rebalancing import Proposal
 
 Steps = Iterator[Instruction]
 
@@ -141,6 +142,87 @@ class LstLeg:
         """ETH value (at ρ) of the LST a DEX buy with `eth` returns."""
         bought = eth * (1.0 - self._dex_rate(eth * market.usd("ETH")))
         return bought * self.rate(market) / market.values["lst_market:" + self.lst]
+
+    # --- expected carry and costs (cost-aware rebalancing, issue 11) ---------------------------
+
+    def staking_apr(self, market: MarketState) -> float:
+        """Trailing growth of ρ plus the restaking rewards' trailing rate (0 without history)."""
+        values = market.values
+        apr = values.get("lst_apr:" + self.lst, math.nan) + values.get("reward_apr", 0.0)
+        return apr if math.isfinite(apr) else 0.0
+
+    def spread_apr(self, market: MarketState) -> float:
+        """Carry of one more unit of collateral funded by one more unit of debt (levered):
+        staking + LST supply APR − WETH borrow APR."""
+        supply = market.values.get("aave_lr:" + self.lst, 0.0)
+        return self.staking_apr(market) + supply - market.values["aave_br:WETH"]
+
+    def carry_apr(self, market: MarketState) -> float:
+        """Expected yield per unit of equity in the leg: staking unlevered; levered at λ,
+        (y_c − λ y_d) / (1 − λ) (domain 9.5)."""
+        if not self.levered:
+            return self.staking_apr(market)
+        ltv = self._target()
+        collateral = self.staking_apr(market) + market.values.get("aave_lr:" + self.lst, 0.0)
+        return (collateral - ltv * market.values["aave_br:WETH"]) / (1.0 - ltv)
+
+    def entry_cost_eth(self, eth: float, market: MarketState) -> float:
+        """Expected cost (ETH) of `add(eth)`: the flash bundle's gas and fee, or the cheaper of
+        mint and DEX buy."""
+        if self.levered:
+            assert self.flash is not None
+            flash = eth * self._target() / (1.0 - self._target())
+            return (
+                self.gas_eth(self.flash.gas_units["atomic_entry"], market) + flash * self.flash_fee
+            )
+        mint = self.gas_eth(self.staking.gas_units["stake"], market)
+        buy = (
+            eth
+            - self._dex_buy_value(eth, market)
+            + self.gas_eth(self.dex.gas_units["swap"], market)
+        )
+        return min(mint, buy)
+
+    def relever_size(self, market: MarketState) -> float:
+        """Flash WETH a re-lever to λ would take (10.4)."""
+        return relever_flash(
+            self.collateral_eth(market), self.debt_eth(market), self._target(), self.flash_fee
+        )
+
+    def relever_proposal(
+        self, market: MarketState, share_per_eth: float, horizon_years: float
+    ) -> Proposal:
+        """Re-levering to λ: the flash size moved, the bundle's gas and fee, and the spread
+        earned on the added collateral and debt over the horizon (share-class units)."""
+        assert self.flash is not None
+        flash = self.relever_size(market)
+        cost = self.gas_eth(self.flash.gas_units["atomic_entry"], market) + flash * self.flash_fee
+        benefit = flash * self.spread_apr(market) * horizon_years
+        return Proposal(
+            "relever", flash * share_per_eth, cost * share_per_eth, benefit * share_per_eth
+        )
+
+    def add_proposal(
+        self, eth: float, market: MarketState, share_per_eth: float, horizon_years: float
+    ) -> Proposal:
+        """Investing `eth` idle wallet ETH in the leg: its cost and the leg's carry on it."""
+        cost = self.entry_cost_eth(eth, market)
+        benefit = eth * self.carry_apr(market) * horizon_years
+        return Proposal(
+            "deploy", eth * share_per_eth, cost * share_per_eth, benefit * share_per_eth
+        )
+
+    def take_cost_eth(self, eth: float, market: MarketState) -> float:
+        """Expected cost (ETH) of `take(eth)`: the LST sale's discount, fee and slippage, and
+        the gas of the swap or of the partial-exit bundle."""
+        units = eth / self.rate(market)
+        discount = units * (self.rate(market) - self.sale_price(units, market))
+        if self.levered:
+            assert self.flash is not None
+            ltv = self._target()
+            gas = self.gas_eth(self.flash.gas_units["atomic_deleverage_one_swap"], market)
+            return discount / (1.0 - ltv) + gas
+        return discount + self.gas_eth(self.dex.gas_units["swap"], market)
 
     # --- unlevered ----------------------------------------------------------------------------
 
@@ -269,9 +351,7 @@ class LstLeg:
 
     def relever(self, trigger: str, market: MarketState) -> Steps:
         """Re-lever from the current LTV up to λ (10.4)."""
-        flash = relever_flash(
-            self.collateral_eth(market), self.debt_eth(market), self._target(), self.flash_fee
-        )
+        flash = self.relever_size(market)
         if flash <= MIN_ETH:
             return
         steps = self.lever_steps(flash, flash, "entry_partial", trigger, market)

@@ -12,15 +12,25 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from typing import Any
 
 from basis_strategy.config.loader import RunConfig
-from basis_strategy.core.instructions import Action, Instruction, PayWithdrawal
+from basis_strategy.config.models import Flow
+from basis_strategy.core.instructions import (
+    Action,
+    EndGroup,
+    FlowKind,
+    Instruction,
+    PayWithdrawal,
+    StartFlow,
+)
 from basis_strategy.data.market import MarketState
 from basis_strategy.strategies.base import NO_STEPS, Steps, StrategyManager
 from basis_strategy.strategies.lst import LstLeg
+from basis_strategy.strategies.rebalancing import Proposal
 
 
 class StakingOnly(StrategyManager):
@@ -29,7 +39,8 @@ class StakingOnly(StrategyManager):
     def __init__(self, config: RunConfig, *parts: Any) -> None:
         super().__init__(config, *parts)
         self.leg = LstLeg(config, self.positions)
-        self.queued: list[float] = []  # protocol-route payouts waiting for their claim
+        # protocol-route redemptions waiting for their claim: (ETH owed, inf for all; requested)
+        self.queued: list[tuple[float, float]] = []
 
     def pending_eth(self) -> float:
         return self.qty(f"{self.leg.venue}:Pending:ETH")
@@ -49,50 +60,86 @@ class StakingOnly(StrategyManager):
         flows = super().on_flows(market)
         if not self.queued:
             return flows
-        return self._pay_queued_then(flows)
+        return itertools.chain(self._pay_queued(), flows)
 
-    def _pay_queued_then(self, flows: Steps) -> Iterator[Instruction]:
-        while self.queued and self.qty(self.wallet_cash) >= self.queued[0] * (1 - 1e-12):
-            amount = min(self.queued.pop(0), self.qty(self.wallet_cash))
-            yield PayWithdrawal(
-                venue="wallet",
+    def _pay_queued(self) -> Iterator[Instruction]:
+        """Pay queued protocol-route redemptions whose ETH has arrived, oldest first (a full
+        redemption once every claim has landed)."""
+        while self.queued:
+            amount, requested = self.queued[0]
+            full = math.isinf(amount)
+            if (full and self.pending_eth() > 0) or (
+                not full and self.qty(self.wallet_cash) < amount * (1 - 1e-12)
+            ):
+                return
+            self.queued.pop(0)
+            kind: FlowKind = "full_redemption" if full else "withdrawal"
+            yield StartFlow(
                 action="flow",
                 trigger="withdrawal_claimed",
-                asset="ETH",
-                amount=amount,
+                kind=kind,
+                amount=requested,
+                shares=math.inf if full else 0.0,
             )
-        yield from flows
+            if full:
+                yield from self.pay_out_all()
+            else:
+                yield PayWithdrawal(
+                    venue="wallet",
+                    action="flow",
+                    trigger="withdrawal_claimed",
+                    asset="ETH",
+                    amount=min(amount, self.qty(self.wallet_cash)),
+                )
+            yield EndGroup(action="flow", trigger="withdrawal_claimed")
 
-    def withdraw(self, amount: float, market: MarketState) -> Iterator[Instruction]:
-        """Protocol route (unlevered): queue the LST and pay once the claim lands (8.4)."""
+    def redeem(self, flow: Flow, market: MarketState) -> Iterator[Instruction]:
+        """Protocol route (unlevered): queue the LST at the protocol and pay once the claim
+        lands (8.4); the redemption is settled then."""
         if self.leg.levered or self.leg.unstake_route != "protocol":
-            yield from super().withdraw(amount, market)
+            yield from super().redeem(flow, market)
             return
-        equity = self.book(market).equity
-        amount = min(amount, equity)
-        shortfall = amount - self.qty(self.wallet_cash) - self.pending_eth()
-        if shortfall > 0:
-            units = shortfall / self.leg.rate(market)
-            yield from self.leg.unstake(units, "exit_partial", "withdrawal")
-        self.queued.append(amount)
-        yield from self._pay_queued_then(iter(NO_STEPS))
+        refused = self.refusal(flow, market)
+        if refused is not None:
+            yield refused
+            return
+        requested = math.nan if flow.amount is None else flow.amount
+        if self.is_full(flow, market):
+            yield from self.leg.unstake(self.qty(self.leg.lst_key), "exit_full", "withdrawal")
+            yield from self.sweep(market)
+            self.queued.append((math.inf, requested))
+        else:
+            assert flow.amount is not None
+            amount = -flow.amount
+            shortfall = amount - self.qty(self.wallet_cash) - self.pending_eth()
+            if shortfall > 0:
+                units = shortfall / self.leg.rate(market)
+                yield from self.leg.unstake(units, "exit_partial", "withdrawal")
+            self.queued.append((amount, requested))
+        yield from self._pay_queued()
 
-    # --- dust and the reserve band ------------------------------------------------------------
+    # --- the reserve band -----------------------------------------------------------------------
 
     def deviation(self, market: MarketState) -> Steps:
-        """Reserve band: idle wallet ETH is deployed; a reserve short by more than the
-        threshold is refilled from the leg (ETH owed to queued payouts is not idle)."""
-        if self.critical_ran:
+        """Reserve band: idle wallet ETH is deployed, and a reserve short by more than the
+        threshold is refilled from the leg, each when the gate allows it (issue 11). ETH owed
+        to queued payouts is not idle; nothing moves while a full redemption is queued."""
+        if self.critical_ran or any(math.isinf(amount) for amount, _ in self.queued):
             return NO_STEPS
         equity = self.book(market).equity
         if equity <= 0:
             return NO_STEPS
-        spare = self.qty(self.wallet_cash) + self.pending_eth() - sum(self.queued)
+        spare = self.qty(self.wallet_cash) + self.pending_eth() - sum(a for a, _ in self.queued)
         gap = spare - self.mode.reserve_ratio * equity
+        horizon = self.gate.horizon_years
         if gap / equity > self.mode.position_deviation_threshold:
-            return self.deploy(market)
+            proposal = self.leg.add_proposal(self.deployable(market), market, 1.0, horizon)
+            return self.gated(proposal, "entry_partial", self.deploy(market), market)
         if -gap / equity > self.mode.position_deviation_threshold and self.leg.is_open():
-            return self.raise_cash(-gap, "exit_partial", market)
+            cost = self.leg.take_cost_eth(-gap, market)
+            refill = Proposal("reserve_refill", -gap, cost, None)
+            steps = self.raise_cash(-gap, "exit_partial", market)
+            return self.gated(refill, "exit_partial", steps, market)
         return NO_STEPS
 
 
@@ -117,9 +164,11 @@ class Leveraged(StakingOnly):
         return self.leg.deleverage(self.target_ltv, "ltv_warning", market)
 
     def deviation(self, market: MarketState) -> Steps:
+        """The reserve band, else a re-lever to λ below λ − band, when it pays (issue 11)."""
         reserve = super().deviation(market)
         if reserve is not NO_STEPS or self.critical_ran or not self.leg.is_open():
             return reserve
-        if self.leg.ltv(market) < self.target_ltv - self.leverage.ltv_band:
-            return self.leg.relever("ltv_band", market)
-        return NO_STEPS
+        if self.leg.ltv(market) >= self.target_ltv - self.leverage.ltv_band:
+            return NO_STEPS
+        proposal = self.leg.relever_proposal(market, 1.0, self.gate.horizon_years)
+        return self.gated(proposal, "entry_partial", self.leg.relever("ltv_band", market), market)

@@ -1,5 +1,5 @@
 """The tight loop (ADR-001): execution manager -> venue interface manager -> venue -> event
-logger / position monitor -> reconciliation; and the share register (domain 5)."""
+logger / position monitor -> reconciliation; and flows priced at NAV per share (domain 5)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from basis_strategy.components.execution import (
     ExecutionManager,
     PositionUpdateHandler,
     Reconciliation,
-    ShareRegister,
     VenueInterfaceManager,
 )
+from basis_strategy.components.fund import FundBooks
 from basis_strategy.components.monitors import ExposureMonitor, PositionMonitor
 from basis_strategy.config.loader import load_run_config
 from basis_strategy.core.errors import OperationalError
@@ -62,7 +62,7 @@ class Loop:
         self.positions = PositionMonitor()
         self.exposure = ExposureMonitor(self.positions, "USDT")
         self.logger = EventLogger("USDT")
-        self.shares = ShareRegister()
+        self.shares = FundBooks("pool")
         self.reconciliation = Reconciliation(self.positions)
         updates = PositionUpdateHandler(self.positions, self.logger, self.reconciliation, "USDT")
         self.manager = ExecutionManager(
@@ -329,20 +329,7 @@ def test_event_logger_converts_pnl_to_share_class_units() -> None:
     assert mark.marks == {"wallet:BaseToken:ETH": (1.0, 1.0, 1.0)}
 
 
-# --- share register ---------------------------------------------------------------------------
-
-
-def test_share_register_mints_and_burns_at_nav() -> None:
-    shares = ShareRegister()
-    assert shares.nav_per_share(0.0) == 1.0
-    shares.issue(100_000.0, 0.0)  # NAV 1
-    assert shares.shares == 100_000.0
-    shares.issue(55_000.0, 110_000.0)  # NAV 1.1
-    assert shares.shares == pytest.approx(100_000.0 + 55_000.0 / 1.1, rel=1e-15)
-    assert shares.nav_per_share(165_000.0 + 11_000.0) == pytest.approx(176_000.0 / 150_000.0)
-    shares.redeem(44_000.0, 176_000.0)  # NAV 176,000 / 150,000
-    assert shares.shares == pytest.approx(150_000.0 - 44_000.0 / (176_000.0 / 150_000.0), rel=1e-12)
-    assert shares.shares == pytest.approx(112_500.0, rel=1e-12)
+# --- flows ------------------------------------------------------------------------------------
 
 
 def test_execution_manager_prices_flows_at_pre_flow_nav() -> None:

@@ -16,9 +16,9 @@ from basis_strategy.components.execution import (
     ExecutionManager,
     PositionUpdateHandler,
     Reconciliation,
-    ShareRegister,
     VenueInterfaceManager,
 )
+from basis_strategy.components.fund import FundBooks
 from basis_strategy.components.monitors import ExposureMonitor, PositionMonitor
 from basis_strategy.config.loader import load_run_config
 from basis_strategy.core.instructions import FlashBundle, Instruction, ReceiveDeposit, SetEmode
@@ -147,7 +147,7 @@ def test_a_bundle_the_venues_refuse_is_logged_and_changes_nothing() -> None:
     logger = EventLogger("ETH")
     updates = PositionUpdateHandler(positions, logger, Reconciliation(positions), "ETH")
     exposure = ExposureMonitor(positions, "ETH")
-    manager = ExecutionManager(VenueInterfaceManager(venues), updates, exposure, ShareRegister())
+    manager = ExecutionManager(VenueInterfaceManager(venues), updates, exposure, FundBooks("pool"))
     m = market()
     manager.run(
         ReceiveDeposit(venue="wallet", action="flow", trigger="deposit", asset="ETH", amount=10),
