@@ -55,9 +55,9 @@ class RunMetrics:
 def run_metrics(
     hourly: pd.DataFrame, balance: pd.DataFrame, events: pd.DataFrame, config: RunConfig
 ) -> RunMetrics:
-    """Every metric of issue 4, JSON-serialisable (finite floats, ints, ISO strings, None,
-    dicts), in `CONVENTIONS` order of kinds: returns and risk, costs, turnover, risk levels,
-    benchmark.
+    """Every metric of issue 4, JSON-serialisable (floats, ints, ISO strings, None, dicts), in
+    this order: returns and risk (`reports.performance`), costs, turnover, risk levels,
+    benchmark; and the reason for each None.
 
     `hourly`: the hourly_pnl frame (index: UTC timestamps); `balance`: the balance_sheet
     frame; `events`: the event_log frame as `ResultsStore.event_frame` builds it.
@@ -70,7 +70,7 @@ def run_metrics(
     for name, value in cost_metrics(hourly, events).items():
         figures.add(name, value)
     turnover = turnover_annualised(hourly, events, config)
-    figures.add("turnover_annualised", turnover, "one hour, or no positive mean equity")
+    figures.add("turnover_annualised", turnover, "a one-hour run, or no positive mean equity")
     figures.add("risk_level_shares", risk_level_shares(balance, config))
     benchmark, why = benchmark_metrics(hourly, points, config)
     figures.add("benchmark", benchmark)
