@@ -14,7 +14,6 @@ Bad input exits with code 2 and a one-line reason on stderr; nothing is written.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -35,8 +34,10 @@ from basis_strategy.core.events import COMPONENTS
 from basis_strategy.data.check import check_folder, render
 from basis_strategy.data.db import DEFAULT_DATA_DB_URL, load_folder
 from basis_strategy.data.synth import SCENARIOS, write_scenario
+from basis_strategy.reports import strict_json
 from basis_strategy.reports.build import build_report
 from basis_strategy.reports.compare import build_comparison
+from basis_strategy.reports.page import percent
 from basis_strategy.services.backtest import (
     BacktestOutcome,
     data_mode,
@@ -181,7 +182,7 @@ def _data_check(args: argparse.Namespace) -> int:
     report = check_folder(Path(args.dir), modes, sets)
     render(report, Console(width=260))
     if args.json_path:
-        Path(args.json_path).write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+        Path(args.json_path).write_text(strict_json.dumps(report.as_dict(), indent=2) + "\n")
     for mode in report.modes:
         if not mode.can_run:
             print(f"basis: {mode.mode} cannot run: {mode.error}", file=sys.stderr)
@@ -334,9 +335,9 @@ def _print_result(outcome: BacktestOutcome) -> None:
     rows = [
         ("initial capital", f"{s['initial_capital']:,.4f} {unit}"),
         ("final equity", f"{s['final_equity']:,.4f} {unit}"),
-        ("total return", f"{s['total_return']:.4%}"),
-        ("APY (NAV per share)", f"{s['apy']:.4%}"),
-        ("max drawdown", f"{s['max_drawdown']:.4%}"),
+        ("total return", percent(s["total_return"])),
+        ("APY (NAV per share)", percent(s["apy"])),
+        ("max drawdown (daily NAV)", percent(s["max_drawdown"])),
         *(
             (name, f"{s['pnl_attribution'][name]:,.4f} {unit}")
             for name in COMPONENTS

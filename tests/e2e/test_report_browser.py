@@ -11,6 +11,7 @@ browser fails the test.
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,8 @@ def open_report(browser: Browser, run_dir: Path) -> dict[str, Any]:
     data_lengths = [
         e.evaluate("el => el.data.length") for e in page.query_selector_all(".js-plotly-plot")
     ]
+    headers = page.locator("th").all_inner_texts()
+    visible_text = page.locator("body").inner_text()
     screenshot = run_dir / "report_screenshot.png"
     page.screenshot(path=str(screenshot), full_page=True)
     context.close()
@@ -111,6 +114,8 @@ def open_report(browser: Browser, run_dir: Path) -> dict[str, Any]:
         "errors": errors,
         "screenshot": screenshot,
         "divs": index.read_text(encoding="utf-8").count('class="plotly-graph-div"'),
+        "headers": headers,
+        "text": visible_text,
     }
 
 
@@ -156,3 +161,9 @@ def test_eth_leveraged_week_shows_its_plots(browser, runs):
     assert_healthy(shown, expected)
     text = (runs["eth_week"] / "index.html").read_text(encoding="utf-8")
     assert "Not applicable to this mode" in text
+    # every risk figure says how it is measured: a convention column, labelled headline rows
+    daily = "daily NAV per share at 00:00 UTC"
+    assert {"convention", f"max drawdown ({daily})", "apy (end to end)"} <= set(shown["headers"])
+    assert f"{daily}, 365 periods/yr" in shown["text"]
+    assert "End of day: the NAV per share recorded at the 00:00 UTC hour" in shown["text"]
+    assert not re.search(r"\b(nan|NaN|inf|Infinity)\b", shown["text"])

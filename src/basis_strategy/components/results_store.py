@@ -8,7 +8,6 @@ write leaves no run folder behind.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -26,9 +25,9 @@ from basis_strategy.components.pnl_calculator import HourPnL, Marks
 from basis_strategy.config.loader import RunConfig
 from basis_strategy.core.events import COMPONENTS, Event
 from basis_strategy.core.instruments import instrument
-from basis_strategy.math.metrics import annualised_return, max_drawdown, total_return
+from basis_strategy.reports import strict_json
 from basis_strategy.reports.build import build_report
-from basis_strategy.reports.metrics import run_metrics
+from basis_strategy.reports.metrics import CONVENTIONS, run_metrics
 
 PNL_COLUMNS = (
     "equity",
@@ -176,7 +175,7 @@ class ResultsStore:
                 e.after_qty,
                 e.after_entry,
                 e.note,
-                json.dumps(cls.mark_payload(e.marks)) if e.marks is not None else "",
+                strict_json.dumps(cls.mark_payload(e.marks)) if e.marks is not None else "",
             )
             for e in events
         ]
@@ -189,14 +188,21 @@ class ResultsStore:
     def summary(
         self, request_id: str, frames: RunFrames, facts: Mapping[str, object]
     ) -> dict[str, Any]:
-        """summary.json: headline figures, the metrics block (issue 4), and `facts` about the
-        run (data bridges and files, reconciliation checks, refused instructions, shocks,
-        benchmark source) as given by the engine."""
+        """summary.json: headline figures, the metrics block (issue 4), the convention of each
+        figure, why each None figure is undefined, and `facts` about the run (data bridges and
+        files, reconciliation checks, refused instructions, shocks, benchmark source) as given
+        by the engine.
+
+        `total_return`, `apy` and `max_drawdown` are the metrics block's figures (one figure,
+        one definition): end to end from the 1.0 issue price, and on end-of-day NAV per share.
+        `undefined` keys are the figures' paths in the summary (`metrics.sharpe`).
+        """
         pnl, events = frames.hourly, frames.events
         mode = self.config.mode
-        # shares are issued at 1.0: returns start there, so entry costs count (domain 5)
-        nav = np.concatenate(([1.0], pnl["nav_per_share"].to_numpy()))
-        hours = len(pnl) - 1
+        metrics = run_metrics(pnl, frames.balance, events, self.config)
+        headline = ("total_return", "apy", "max_drawdown")
+        undefined = {k: metrics.undefined[k] for k in headline if k in metrics.undefined}
+        undefined.update({f"metrics.{k}": why for k, why in metrics.undefined.items()})
         residual_ratio = (pnl["residual"].abs() / pnl["equity"].abs().clip(lower=1e-12)).max()
         liquidated = events.loc[events["event_type"] == "Liquidated", "bundle_id"]
         return {
@@ -210,16 +216,16 @@ class ResultsStore:
             "final_equity": float(pnl["equity"].iloc[-1]),
             "net_flows": float(pnl["net_flow"].sum()),
             "cumulative_pnl": float(pnl["pnl"].sum()),
-            "total_return": total_return(nav[0], nav[-1]),
-            "apy": annualised_return(nav[0], nav[-1], hours) if hours > 0 else 0.0,
-            "max_drawdown": max_drawdown(nav),
+            **{k: metrics.values[k] for k in headline},
             "pnl_attribution": {c: float(pnl[c].sum()) for c in COMPONENTS},
             "reconciliation_residual": float(pnl["residual"].sum()),
             "max_hourly_residual_to_equity": float(residual_ratio),
             "liquidations": int(liquidated.nunique()),
             "hours": len(pnl),
             "events": len(events),
-            "metrics": run_metrics(pnl, frames.balance, events, self.config),
+            "metrics": metrics.values,
+            "conventions": CONVENTIONS,
+            "undefined": undefined,
             **facts,
             "config": self.config.resolved(),
         }
@@ -239,11 +245,14 @@ class ResultsStore:
             partial.mkdir(parents=True, exist_ok=False)
             frames = self.frames(events)
             summary = self.summary(request_id, frames, facts)
-            frames.hourly.to_csv(partial / "hourly_pnl.csv", float_format="%.15g")
-            frames.balance.to_csv(partial / "balance_sheet.csv", float_format="%.15g")
-            frames.events.to_csv(partial / "event_log.csv", index=False, float_format="%.17g")
+            # a value that is not a finite number is an empty cell, never nan or inf text
+            _finite(frames.hourly).to_csv(partial / "hourly_pnl.csv", float_format="%.15g")
+            _finite(frames.balance).to_csv(partial / "balance_sheet.csv", float_format="%.15g")
+            _finite(frames.events).to_csv(
+                partial / "event_log.csv", index=False, float_format="%.17g"
+            )
             (partial / "summary.json").write_text(
-                json.dumps(summary, indent=2, default=_json_default), encoding="utf-8"
+                strict_json.dumps(summary, indent=2, default=_json_default), encoding="utf-8"
             )
             build_report(partial)  # plots/ and index.html, from the files just written
             os.replace(partial, final)
@@ -258,6 +267,11 @@ class RunFrames:
     hourly: pd.DataFrame
     balance: pd.DataFrame
     events: pd.DataFrame
+
+
+def _finite(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with ±inf as NaN, which `to_csv` writes as an empty cell."""
+    return frame.replace([np.inf, -np.inf], np.nan)
 
 
 def _json_default(value: object) -> object:

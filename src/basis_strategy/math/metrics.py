@@ -1,7 +1,8 @@
 """Performance metrics of a NAV-per-share series and funding rates (domain 1, 5, 16).
 
-Returns, annualised volatility, Sharpe and Sortino ratios, drawdown episodes and time under
-water: plain functions of numpy arrays (positions, not timestamps; the report maps them).
+Returns, annualised volatility, Sharpe and Sortino ratios, drawdown episodes, time under
+water and the end-of-period sampling of an hourly series: plain functions of numpy arrays
+(positions and whole hours since 1970-01-01 UTC, not timestamps; the report maps them).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import numpy as np
 import numpy.typing as npt
 
 HOURS_PER_YEAR = 8760
+HOURS_PER_DAY = 24
+DAYS_PER_YEAR = 365
 FUNDING_INTERVALS_PER_YEAR = 3 * 365
 
 
@@ -185,3 +188,24 @@ def longest_run(mask: npt.ArrayLike) -> int:
     padded = np.concatenate(([False], flags, [False])).astype(np.int8)
     edges = np.flatnonzero(np.diff(padded))
     return int(np.max(edges[1::2] - edges[::2]))
+
+
+def period_end_positions(
+    hours: npt.ArrayLike, period_hours: int = HOURS_PER_DAY
+) -> npt.NDArray[np.int64]:
+    """Positions of the points that end a period of `period_hours` in a series stamped at
+    `hours` (whole hours since 1970-01-01 UTC, not decreasing).
+
+    A point ends a period when its hour is a multiple of `period_hours` (00:00 UTC for 24) and
+    later than the first point's hour; the last point always ends the last period (shorter
+    when it is not on the boundary). The first point starts the first period and is never an
+    end. Empty for a series of one point. Raises ValueError when `period_hours` < 1.
+    """
+    if period_hours < 1:
+        raise ValueError(f"period_hours must be >= 1, was {period_hours!r}")
+    stamps = np.asarray(hours, dtype=np.int64)
+    if stamps.size < 2:
+        return np.zeros(0, dtype=np.int64)
+    ends = (stamps % period_hours == 0) & (stamps > stamps[0])
+    ends[-1] = True
+    return np.flatnonzero(ends).astype(np.int64)

@@ -9,6 +9,7 @@ path, so the report opens with no network.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from collections.abc import Iterable, Mapping
 from importlib import resources
@@ -38,16 +39,21 @@ PLOTLY_JS = "plotly.min.js"
 
 
 def read_summary(run_dir: Path) -> dict[str, Any]:
-    """summary.json of a run folder, with the fields a report needs."""
+    """summary.json of a run folder, with the fields a report needs; strict JSON (a NaN or
+    Infinity token is refused, naming the file)."""
     path = run_dir / "summary.json"
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: run folder not found")
     if not path.is_file():
         raise DataFileError(path, "not found: not a run folder")
     try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
+        summary = json.loads(
+            path.read_text(encoding="utf-8"), parse_constant=_refuse, parse_float=_finite
+        )
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataFileError(path, f"not readable JSON: {exc}") from exc
+    except ValueError as exc:
+        raise DataFileError(path, f"not strict JSON: {exc}") from exc
     if not isinstance(summary, dict):
         raise DataFileError(path, f"must hold an object, was {type(summary).__name__}")
     missing = [f for f in (*SUMMARY_FIELDS, "config") if f not in summary]
@@ -56,6 +62,17 @@ def read_summary(run_dir: Path) -> dict[str, Any]:
     if not isinstance(summary["config"], Mapping) or "mode" not in summary["config"]:
         raise DataFileError(path, "config: must hold the resolved config with a 'mode' section")
     return summary
+
+
+def _refuse(token: str) -> float:
+    raise ValueError(f"holds {token}, which is not a JSON number (written by an older version?)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"holds {text}, beyond the range of a float")
+    return value
 
 
 def read_frame(path: Path, required: Iterable[str]) -> pd.DataFrame:

@@ -45,7 +45,7 @@ def _headline(summary: Mapping[str, Any]) -> dict[str, str]:
             cells[key.replace("_", " ")] = f"{float(summary[key]):,.4f} {unit}"
     for key in ("total_return", "apy", "max_drawdown"):
         if key in summary:
-            cells[key.replace("_", " ")] = f"{float(summary[key]):.4%}"
+            cells[key] = page.percent(summary[key])
     if "hours" in summary:
         cells["hours"] = f"{int(summary['hours']):,}"
     attribution = summary["pnl_attribution"]
@@ -56,13 +56,20 @@ def _headline(summary: Mapping[str, Any]) -> dict[str, str]:
 
 
 def comparison_rows(summaries: Sequence[Mapping[str, Any]]) -> list[list[str]]:
-    """One row per field, one cell per run: headline fields, attribution, then every metric
-    any run has (flattened), in first-seen order; a dash where a run lacks the field."""
-    columns = [_headline(s) | dict(page.metric_rows(s)) for s in summaries]
+    """One row per field: the field, one cell per run, then how the field is measured (the
+    first run's convention). Headline fields, attribution, then every metric any run has
+    (flattened), in first-seen order; a dash where a run lacks the field."""
+    columns = [
+        _headline(s) | {key: value for key, value, _ in page.metric_rows(s)} for s in summaries
+    ]
     keys: dict[str, None] = {}
     for column in columns:
         keys.update(dict.fromkeys(column))
-    return [[key, *(column.get(key, MISSING) for column in columns)] for key in keys]
+    rows = []
+    for key in keys:
+        how = next((b for s in summaries if (b := page.basis(s, key))), "")
+        rows.append([key, *(column.get(key, MISSING) for column in columns), how])
+    return rows
 
 
 def comparison_figure(runs: Sequence[RunData], labels: Sequence[str]) -> go.Figure:
@@ -105,7 +112,7 @@ def build_comparison(run_dirs: Sequence[Path], out_dir: Path) -> Path:
     )
     body = (
         f"<h1>Runs compared ({len(runs)})</h1>\n<ul>{sources}</ul>\n"
-        f"<h2>Metrics</h2>\n{page.table(rows, ('field', *labels))}\n"
+        f"<h2>Metrics</h2>\n{page.table(rows, ('field', *labels, 'convention'), 1)}\n"
         '<p class="note">Curves keep each bucket\'s first, last, lowest and highest hour; '
         "hourly detail is in each run's CSVs.</p>\n"
         f"{page.figure_div(comparison_figure(runs, labels), 'comparison-plot')}"

@@ -1,15 +1,16 @@
-"""Run metrics for `summary.json["metrics"]` and the report (issue 4).
+"""Run metrics for `summary.json["metrics"]` and the report (issue 4, issue 11).
 
 `run_metrics` is a pure function of a run's output tables (hourly P&L, balance sheet, event log)
-and its config. Returns come from NAV per share starting at the 1.0 issue price (domain 5),
-which is stamped at the first hour, before that hour's trades: entry costs count, as in the
-summary's `apy` and `max_drawdown`. Every value is in share-class units.
+and its config. Returns and risk figures come from NAV per share (`reports.performance`: end
+to end for total return and APY, end-of-day NAV for risk figures); every value is in
+share-class units. `CONVENTIONS` says how each figure is measured; a figure that cannot be
+computed is None and `RunMetrics.undefined` says why.
 """
 
 from __future__ import annotations
 
 import json
-import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,30 +20,44 @@ import pandas as pd
 from basis_strategy.config.loader import RunConfig
 from basis_strategy.core.errors import DataError
 from basis_strategy.data.requirements import benchmark_for
-from basis_strategy.math.metrics import (
-    HOURS_PER_YEAR,
-    annualised_return,
-    annualised_volatility,
-    drawdown_episode,
-    longest_run,
-    per_period_rate,
-    period_returns,
-    sharpe_ratio,
-    sortino_ratio,
-    under_water,
-)
+from basis_strategy.math.metrics import HOURS_PER_YEAR, annualised_return
+from basis_strategy.reports import performance
+from basis_strategy.reports.nav import NavPoints, nav_points
 
 Floats = npt.NDArray[np.float64]
 SPOT_TRADES = ("Swapped", "SpotBought", "SpotSold")
 PERP_TRADE = "PerpTraded"
 COST_SPLIT = r"fee=([^;]+);slippage=([^;]+);discount=([^;]+)"
 LEVELS = ("ok", "warning", "critical")
+TOTAL = "sum over every hour, share-class units"
+CONVENTIONS: dict[str, str] = {
+    **performance.CONVENTIONS,
+    "funding_received": TOTAL,
+    "fees_paid": f"{TOTAL} (from the event log)",
+    "slippage_paid": f"{TOTAL} (from the event log)",
+    "lst_discount_paid": f"{TOTAL} (from the event log)",
+    "gas_paid": TOTAL,
+    "execution_costs_paid": TOTAL,
+    "turnover_annualised": "traded notional / mean hourly equity / years of hours",
+    "risk_level_shares": "share of hours by their worst risk level",
+    "benchmark": "end to end over the hours where the run and the benchmark both have values",
+}
+
+
+@dataclass(frozen=True)
+class RunMetrics:
+    """The metrics block and, for each None figure, why (keys dotted for a field)."""
+
+    values: dict[str, object]
+    undefined: dict[str, str]
 
 
 def run_metrics(
     hourly: pd.DataFrame, balance: pd.DataFrame, events: pd.DataFrame, config: RunConfig
-) -> dict[str, object]:
-    """Every metric of issue 4, JSON-serialisable (floats, ints, ISO strings, None, dicts).
+) -> RunMetrics:
+    """Every metric of issue 4, JSON-serialisable (floats, ints, ISO strings, None, dicts), in
+    this order: returns and risk (`reports.performance`), costs, turnover, risk levels,
+    benchmark; and the reason for each None.
 
     `hourly`: the hourly_pnl frame (index: UTC timestamps); `balance`: the balance_sheet
     frame; `events`: the event_log frame as `ResultsStore.event_frame` builds it.
@@ -50,73 +65,17 @@ def run_metrics(
     """
     if hourly.empty:
         raise DataError("hourly_pnl: no rows, no metrics")
-    times = pd.DatetimeIndex(pd.to_datetime(hourly.index, utc=True))
-    nav = np.concatenate(([1.0], hourly["nav_per_share"].to_numpy(dtype=np.float64)))
-    rf = config.mode.report.risk_free_rate
-    return {
-        **return_metrics(nav, rf),
-        **drawdown_metrics(nav, times),
-        **cost_metrics(hourly, events),
-        "turnover_annualised": turnover_annualised(hourly, events, config),
-        "risk_level_shares": risk_level_shares(balance, config),
-        "worst_hour": worst_hour(hourly, times),
-        "benchmark": benchmark_metrics(hourly, times, config),
-    }
-
-
-# --- returns and drawdown ------------------------------------------------------------------
-
-
-def return_metrics(nav: Floats, risk_free_rate: float) -> dict[str, object]:
-    """APY (as the summary's), annualised volatility, Sharpe and Sortino of NAV per share.
-
-    `nav[0]` is the issue price: the first return (issue price to the first hour's NAV, the
-    entry costs) counts as one hourly return. Hours without shares (NaN NAV) are left out.
-    Volatility and Sharpe use the sample standard deviation; the risk-free rate is annual,
-    compounded per hour.
-    """
-    held = np.flatnonzero(np.isfinite(nav))
-    finite = nav[held]
-    returns = period_returns(finite)
-    hours = int(held[-1]) - 1  # the issue price and the first NAV share the first hour
-    rf_hour = per_period_rate(risk_free_rate)
-    return {
-        "apy": annualised_return(finite[0], finite[-1], hours) if hours > 0 else 0.0,
-        "annualised_volatility": annualised_volatility(returns),
-        "sharpe": sharpe_ratio(returns, rf_hour),
-        "sortino": sortino_ratio(returns, rf_hour),
-        "risk_free_rate": risk_free_rate,
-    }
-
-
-def drawdown_metrics(nav: Floats, times: pd.DatetimeIndex) -> dict[str, object]:
-    """Max drawdown with its peak, trough and recovery hours, and time under water.
-
-    `nav[0]` (the issue price) is stamped at the first hour. An hour is under water when its
-    NAV per share is below the running peak (issue price included).
-    """
-    finite = np.isfinite(nav)
-    values, stamps = nav[finite], _nav_stamps(times)[finite]
-    episode = drawdown_episode(values)
-    wet = under_water(values)[1:] if finite[0] else under_water(values)
-    return {
-        "max_drawdown": episode.depth,
-        "max_drawdown_peak": _iso_at(stamps, episode.peak),
-        "max_drawdown_trough": _iso_at(stamps, episode.trough),
-        "max_drawdown_recovery": _iso_at(stamps, episode.recovery),
-        "longest_under_water_hours": longest_run(wet),
-        "share_of_hours_under_water": float(np.mean(wet)) if wet.size else 0.0,
-    }
-
-
-def _nav_stamps(times: pd.DatetimeIndex) -> npt.NDArray[np.object_]:
-    """One ISO stamp per NAV value: the issue price shares the first hour's stamp."""
-    iso = [t.isoformat() for t in times]
-    return np.array([iso[0], *iso], dtype=object)
-
-
-def _iso_at(stamps: npt.NDArray[np.object_], position: int | None) -> str | None:
-    return None if position is None else str(stamps[position])
+    points = nav_points(hourly)
+    figures = performance.nav_figures(hourly, points, config.mode.report.risk_free_rate)
+    for name, value in cost_metrics(hourly, events).items():
+        figures.add(name, value)
+    turnover = turnover_annualised(hourly, events, config)
+    figures.add("turnover_annualised", turnover, "a one-hour run, or no positive mean equity")
+    figures.add("risk_level_shares", risk_level_shares(balance, config))
+    benchmark, why = benchmark_metrics(hourly, points, config)
+    figures.add("benchmark", benchmark)
+    figures.undefined.update({f"benchmark.{k}": why for k, v in benchmark.items() if v is None})
+    return RunMetrics(figures.values, figures.undefined)
 
 
 # --- costs and funding ---------------------------------------------------------------------
@@ -202,7 +161,9 @@ class TradeValuer:
     def marks(self, timestamp: str) -> dict[str, float]:
         if timestamp not in self._marks:
             text = self._mark_text.get(timestamp, "")
-            self._marks[timestamp] = json.loads(text) if isinstance(text, str) and text else {}
+            marks = json.loads(text) if isinstance(text, str) and text else {}
+            # a mark written as null (not a finite number) is not a mark
+            self._marks[timestamp] = {k: v for k, v in marks.items() if v is not None}
         return self._marks[timestamp]
 
     def traded_notional(self) -> float:
@@ -332,53 +293,37 @@ def _grade(
     return np.where(critical, 2, np.where(warning, 1, 0)).astype(np.int64)
 
 
-# --- worst hour and benchmark ----------------------------------------------------------------
-
-
-def worst_hour(hourly: pd.DataFrame, times: pd.DatetimeIndex) -> dict[str, object]:
-    """The hour with the lowest return `pnl / previous hour's equity` (the first hour: its
-    net flow, the capital that arrived). Hours without a positive base rank by pnl after
-    them; `return` is None for such an hour."""
-    pnl = hourly["pnl"].to_numpy(dtype=np.float64)
-    equity = hourly["equity"].to_numpy(dtype=np.float64)
-    base = np.concatenate((hourly["net_flow"].to_numpy(dtype=np.float64)[:1], equity[:-1]))
-    ok = base > 0.0
-    ratios = np.divide(pnl, base, out=np.full(len(pnl), np.nan), where=ok)
-    i = int(np.nanargmin(ratios)) if ok.any() else int(np.argmin(pnl))
-    value = float(ratios[i])
-    return {
-        "timestamp": times[i].isoformat(),
-        "pnl": float(pnl[i]),
-        "return": value if math.isfinite(value) else None,
-    }
+# --- benchmark -------------------------------------------------------------------------------
 
 
 def benchmark_metrics(
-    hourly: pd.DataFrame, times: pd.DatetimeIndex, config: RunConfig
-) -> dict[str, object]:
-    """The run against its benchmark over the hours where both have values.
+    hourly: pd.DataFrame, points: NavPoints, config: RunConfig
+) -> tuple[dict[str, object], str]:
+    """The run against its benchmark over the NAV points where the benchmark has a value,
+    and the reason for its None fields.
 
-    `apy` from the benchmark index, `run_apy` from NAV per share (from the 1.0 issue price
-    when the window starts at the run's first hour, as the summary's apy), both over the same
-    span; `excess_apy` = run − benchmark. All None when the run has no benchmark values.
+    The issue price takes the benchmark value of the first hour. `apy` from the benchmark
+    index, `run_apy` from NAV per share (the summary's apy when the benchmark covers the run),
+    both over the same span; `excess_apy` = run − benchmark.
     """
     spec = benchmark_for(config)
-    index = _column(hourly, "benchmark_index")
-    nav = hourly["nav_per_share"].to_numpy(dtype=np.float64)
-    both = np.flatnonzero(np.isfinite(index) & np.isfinite(nav) & (index > 0))
-    empty: dict[str, object] = {"name": spec.name if spec is not None else None}
-    empty.update(dict.fromkeys(("start", "end", "apy", "run_apy", "excess_apy")))
+    index = _column(hourly, "benchmark_index")[np.maximum(points.rows, 0)]
+    result: dict[str, object] = {"name": spec.name if spec is not None else None}
+    result.update(dict.fromkeys(("start", "end", "apy", "run_apy", "excess_apy")))
+    both = np.flatnonzero(np.isfinite(index) & (index > 0))
     if not both.size:
-        return empty
+        return result, "no benchmark values in this run"
     first, last = int(both[0]), int(both[-1])
-    hours = last - first
-    run_start = 1.0 if first == 0 else nav[first]
-    result = {**empty, "start": times[first].isoformat(), "end": times[last].isoformat()}
-    if hours > 0:
-        bench = annualised_return(index[first], index[last], hours)
-        run = annualised_return(run_start, nav[last], hours)
-        result.update(apy=bench, run_apy=run, excess_apy=run - bench)
-    return result
+    result.update(start=points.stamp(first), end=points.stamp(last))
+    hours = int(points.hours[last] - points.hours[first])
+    if hours <= 0:
+        return result, "benchmark values at one hour only: no time to annualise over"
+    if points.nav[last] < 0.0:
+        return result, "NAV per share ended below 0: no compounded rate"
+    bench = annualised_return(index[first], index[last], hours)
+    run = annualised_return(points.nav[first], points.nav[last], hours)
+    result.update(apy=bench, run_apy=run, excess_apy=run - bench)
+    return result, ""
 
 
 def _column(frame: pd.DataFrame, name: str) -> Floats:

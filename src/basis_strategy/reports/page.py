@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -45,9 +44,9 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]
 
 
 def format_metric(key: str, value: Any) -> str:
-    """A metric as text, by its key: `*_hours` whole hours; rates, APY, volatility, drawdown,
-    shares and returns as %; other numbers with 4 decimals (6 significant digits below 1);
-    strings (timestamps, names) as they are; None as a dash."""
+    """A metric as text, by its key: `*_hours` and `*_days` whole numbers; rates, APY,
+    volatility, drawdown, shares and returns as %; other numbers with 4 decimals (6
+    significant digits below 1); strings (timestamps, names) as they are; None as a dash."""
     if value is None:
         return "—"
     if isinstance(value, bool | str):
@@ -55,24 +54,44 @@ def format_metric(key: str, value: Any) -> str:
     if not isinstance(value, int | float):
         return json.dumps(value, default=str)
     number = float(value)
-    if not math.isfinite(number):
-        return str(number)
     name = key.lower()
-    if name.endswith("_hours") or name == "hours":
+    if name.endswith(("_hours", "_days")) or name == "hours":
         return f"{round(number):,}"
     if any(word in name for word in PERCENT_WORDS):
         return f"{number:.4%}"
     return f"{number:,.4f}" if abs(number) >= 1 else f"{number:.6g}"
 
 
-def table(rows: Iterable[Sequence[str]], header: Sequence[str] | None = None) -> str:
-    """An HTML table of already formatted cells (escaped here); numbers align right."""
+def percent(value: Any) -> str:
+    """A fraction as a percentage; None (an undefined figure) as a dash."""
+    return "—" if value is None else f"{float(value):.4%}"
+
+
+def basis(summary: Mapping[str, Any], key: str) -> str:
+    """How a figure is measured: its convention in summary.json up to the first `": "`
+    (`daily NAV per share at 00:00 UTC`); a field of a figure (`worst_day.return`) has its
+    figure's. Empty when the summary has none."""
+    conventions = summary.get("conventions")
+    if not isinstance(conventions, Mapping):
+        return ""
+    return str(conventions.get(key.split(".", 1)[0], "")).split(": ", 1)[0]
+
+
+def table(
+    rows: Iterable[Sequence[str]], header: Sequence[str] | None = None, text_cells: int = 0
+) -> str:
+    """An HTML table of already formatted cells (escaped here): a label, then numbers aligned
+    right, then `text_cells` cells of text (aligned left)."""
     parts = ["<table>"]
     if header is not None:
         parts.append("<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
     for row in rows:
         label, *cells = row
-        tds = "".join(f'<td class="num">{html.escape(c)}</td>' for c in cells)
+        split = len(cells) - text_cells
+        tds = "".join(
+            f'<td class="num">{html.escape(c)}</td>' if i < split else f"<td>{html.escape(c)}</td>"
+            for i, c in enumerate(cells)
+        )
         parts.append(f"<tr><th>{html.escape(label)}</th>{tds}</tr>")
     parts.append("</table>")
     return "\n".join(parts)
@@ -88,8 +107,11 @@ def summary_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
     money = ("initial_capital", "final_equity", "net_flows", "cumulative_pnl")
     rows += [(k.replace("_", " "), f"{summary[k]:,.4f} {unit}") for k in money if k in summary]
-    percent = ("total_return", "apy", "max_drawdown")
-    rows += [(k.replace("_", " "), f"{summary[k]:.4%}") for k in percent if k in summary]
+    for key in ("total_return", "apy", "max_drawdown"):
+        if key in summary:
+            how = basis(summary, key)
+            label = key.replace("_", " ") + (f" ({how})" if how else "")
+            rows.append((label, percent(summary[key])))
     if "reconciliation_residual" in summary:
         rows.append(("reconciliation residual", f"{summary['reconciliation_residual']:.3e}"))
     counts = ("hours", "events", "liquidations")
@@ -104,12 +126,34 @@ def attribution_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(k, f"{float(v):,.6f} {unit}") for k, v in summary["pnl_attribution"].items()]
 
 
-def metric_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """`summary["metrics"]`, flattened and formatted; empty when the block is missing."""
+def metric_rows(summary: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """`summary["metrics"]`, flattened: (key, formatted value, basis); empty when the block
+    is missing."""
     metrics = summary.get("metrics")
     if not isinstance(metrics, Mapping):
         return []
-    return [(key, format_metric(key, value)) for key, value in flatten(metrics)]
+    return [
+        (key, format_metric(key, value), basis(summary, key)) for key, value in flatten(metrics)
+    ]
+
+
+def conventions_note(summary: Mapping[str, Any]) -> str:
+    """The end-of-day definition and why each undefined figure is null, as HTML."""
+    parts = []
+    conventions = summary.get("conventions")
+    if isinstance(conventions, Mapping) and "end_of_day" in conventions:
+        text = f"End of day: {conventions['end_of_day']}."
+        parts.append(f'<p class="note" id="end-of-day">{html.escape(text)}</p>')
+    undefined = summary.get("undefined")
+    if isinstance(undefined, Mapping) and undefined:
+        items = "".join(
+            f"<li><code>{html.escape(str(k))}</code>: {html.escape(str(v))}</li>"
+            for k, v in undefined.items()
+        )
+        parts.append(
+            f'<p class="note">Undefined figures (null):</p><ul id="undefined">{items}</ul>'
+        )
+    return "\n".join(parts)
 
 
 def figure_div(fig: go.Figure, div_id: str) -> str:
@@ -183,7 +227,7 @@ def run_page(summary: Mapping[str, Any], plots: Sequence[Plot], sampling_note: s
     title = f"{summary['mode']} — {summary.get('request_id', '')}"
     metrics = metric_rows(summary)
     metrics_html = (
-        table(metrics, ("metric", "value"))
+        table(metrics, ("metric", "value", "convention"), text_cells=1)
         if metrics
         else '<p class="note">No metrics block in summary.json.</p>'
     )
@@ -200,6 +244,7 @@ def run_page(summary: Mapping[str, Any], plots: Sequence[Plot], sampling_note: s
 <div><h2>Metrics</h2>
 {metrics_html}</div>
 </div>
+{conventions_note(summary)}
 <p class="note">{html.escape(sampling_note)}</p>
 {plot_sections(plots)}
 <h2>Resolved configuration</h2>

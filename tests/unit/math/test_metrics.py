@@ -19,6 +19,7 @@ from basis_strategy.math.metrics import (
     longest_run,
     max_drawdown,
     per_period_rate,
+    period_end_positions,
     period_returns,
     sharpe_ratio,
     sortino_ratio,
@@ -277,3 +278,67 @@ def test_under_water_and_longest_run() -> None:
     assert longest_run([False, False]) == 0
     assert longest_run([]) == 0
     assert under_water([]).size == 0
+
+
+# --- end-of-period sampling (daily NAV at 00:00 UTC) -------------------------------------------
+
+DAY_ONE = 19_875 * 24  # 2024-06-01T00:00Z in hours since 1970-01-01
+
+
+@pytest.mark.parametrize(
+    ("offsets", "expected"),
+    [
+        (list(range(49)), [24, 48]),  # 00:00 to 00:00: the first hour starts, never ends
+        (list(range(13, 68)), [11, 35, 54]),  # 13:00 to 19:00 two days on: short ends
+        (list(range(25)), [24]),
+        (list(range(5)), [4]),  # no 00:00 after the start: the last point ends the period
+        ([0, 0, 1, 24], [3]),  # a second point at the first hour (the issue price's) is no end
+        ([3], []),
+    ],
+)
+def test_period_end_positions_table(offsets: list[int], expected: list[int]) -> None:
+    hours = np.array(offsets) + DAY_ONE
+    assert period_end_positions(hours).tolist() == expected
+
+
+def test_period_end_positions_rejects_a_period_below_one_hour() -> None:
+    with pytest.raises(ValueError, match=r"period_hours must be >= 1, was 0"):
+        period_end_positions([DAY_ONE, DAY_ONE + 1], 0)
+
+
+hourly_paths = st.tuples(
+    st.integers(0, 23),
+    arrays(
+        np.float64,
+        st.integers(2, 24 * 6),
+        elements=st.floats(allow_subnormal=False, min_value=0.5, max_value=2.0),
+    ),
+)
+
+
+@given(hourly_paths)
+def test_daily_points_cover_the_series_a_day_at_most_apart(path: tuple[int, np.ndarray]) -> None:
+    start, nav = path
+    hours = DAY_ONE + start + np.arange(nav.size)
+    ends = period_end_positions(hours)
+    points = np.concatenate(([0], ends))
+    assert ends[-1] == nav.size - 1
+    assert np.all(np.diff(points) > 0)
+    assert np.all(np.diff(hours[points]) <= 24)
+    assert np.all(hours[ends[:-1]] % 24 == 0)
+    # every 00:00 after the start is a point
+    assert set(np.flatnonzero((hours % 24 == 0) & (hours > hours[0]))) <= set(ends.tolist())
+
+
+@given(hourly_paths)
+def test_daily_sampling_keeps_the_return_and_never_deepens_the_drawdown(
+    path: tuple[int, np.ndarray],
+) -> None:
+    start, nav = path
+    points = np.concatenate(([0], period_end_positions(DAY_ONE + start + np.arange(nav.size))))
+    daily = nav[points]
+    growth = float(np.prod(1.0 + period_returns(daily)))
+    assert growth == pytest.approx(nav[-1] / nav[0], rel=1e-9)
+    assert max_drawdown(daily) <= max_drawdown(nav) + 1e-15
+    # a point under water among the daily points is under water among the hourly ones
+    assert not np.any(under_water(daily) & ~under_water(nav)[points])

@@ -12,7 +12,6 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,7 +20,7 @@ from basis_strategy.config.loader import RunConfig, load_run_config
 from basis_strategy.core.errors import DataError
 from basis_strategy.data.provider import HistoricalDataProvider
 from basis_strategy.engine import EventDrivenStrategyEngine
-from basis_strategy.reports.metrics import run_metrics
+from basis_strategy.reports.metrics import CONVENTIONS, RunMetrics, run_metrics
 from basis_strategy.venues.simulated.build import build_simulated_venues
 
 DATA = Path(
@@ -74,87 +73,19 @@ def event_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
     return frame
 
 
+def metrics_of(
+    hourly: pd.DataFrame, balance: pd.DataFrame, events: pd.DataFrame, cfg: RunConfig
+) -> dict[str, object]:
+    return run_metrics(hourly, balance, events, cfg).values
+
+
 def marked(hour: int, marks: dict[str, float]) -> dict[str, object]:
     return {"timestamp": iso(hour), "event_type": "EquityMarked", "marks": json.dumps(marks)}
 
 
 NO_EVENTS = event_frame([])
 NO_BALANCE = pd.DataFrame(index=range(6))
-SIX = [1.0, 1.02, 0.99, 0.97, 1.01, 1.03]  # issue price 1.0, then these six hours
-
-
-# --- NAV path: APY, volatility, Sharpe, Sortino, drawdown, under water ---------------------------
-
-
-def test_six_hour_nav_path() -> None:
-    metrics = run_metrics(hourly_frame(SIX), NO_BALANCE, NO_EVENTS, config())
-    assert metrics["apy"] == pytest.approx(1.03 ** (8760 / 5) - 1, rel=1e-12)
-    # issue price 1.0 -> 1.0 (a zero return), then the five hourly moves
-    returns = [0.0, 0.02, 0.99 / 1.02 - 1, 0.97 / 0.99 - 1, 1.01 / 0.97 - 1, 1.03 / 1.01 - 1]
-    mean = sum(returns) / 6
-    std = math.sqrt(sum((r - mean) ** 2 for r in returns) / 5)
-    assert metrics["annualised_volatility"] == pytest.approx(std * SQRT_YEAR, rel=1e-12)
-    assert metrics["sharpe"] == pytest.approx(mean / std * SQRT_YEAR, rel=1e-12)
-    downside = math.sqrt(sum(min(r, 0.0) ** 2 for r in returns) / 6)
-    assert metrics["sortino"] == pytest.approx(mean / downside * SQRT_YEAR, rel=1e-12)
-    assert metrics["risk_free_rate"] == 0.0
-    assert metrics["max_drawdown"] == pytest.approx(1 - 0.97 / 1.02, rel=1e-12)
-    assert metrics["max_drawdown_peak"] == iso(1)
-    assert metrics["max_drawdown_trough"] == iso(3)
-    assert metrics["max_drawdown_recovery"] == iso(5)
-    assert metrics["longest_under_water_hours"] == 3  # hours 2, 3, 4
-    assert metrics["share_of_hours_under_water"] == pytest.approx(0.5, rel=1e-15)
-    json.dumps(metrics)  # JSON-serialisable as it is
-
-
-def test_entry_costs_count_from_the_issue_price_and_never_recovered() -> None:
-    nav = [0.99, 0.995, 0.98, 0.985]  # entry costs: 1.0 -> 0.99 at the first hour
-    metrics = run_metrics(hourly_frame(nav), NO_BALANCE, NO_EVENTS, config())
-    assert metrics["apy"] == pytest.approx(0.985 ** (8760 / 3) - 1, rel=1e-12)
-    assert metrics["max_drawdown"] == pytest.approx(0.02, rel=1e-12)
-    assert metrics["max_drawdown_peak"] == iso(0)  # the issue price, stamped at the first hour
-    assert metrics["max_drawdown_trough"] == iso(2)
-    assert metrics["max_drawdown_recovery"] is None
-    assert metrics["longest_under_water_hours"] == 4
-    assert metrics["share_of_hours_under_water"] == 1.0
-
-
-def test_hours_without_shares_are_left_out() -> None:
-    nav = [1.0, 1.0001, 0.9999, math.nan, math.nan]  # everything withdrawn after hour 2
-    metrics = run_metrics(hourly_frame(nav), NO_BALANCE, NO_EVENTS, config())
-    assert metrics["apy"] == pytest.approx(0.9999 ** (8760 / 2) - 1, rel=1e-12)
-    assert metrics["max_drawdown"] == pytest.approx(1 - 0.9999 / 1.0001, rel=1e-12)
-    assert metrics["max_drawdown_trough"] == iso(2)
-    assert metrics["share_of_hours_under_water"] == pytest.approx(1 / 3, rel=1e-15)
-    json.dumps(metrics, allow_nan=False)
-
-
-def test_risk_free_rate_is_annual_compounded_per_hour() -> None:
-    metrics = run_metrics(
-        hourly_frame(SIX),
-        NO_BALANCE,
-        NO_EVENTS,
-        config("usdt_market_neutral", "report.risk_free_rate=0.05"),
-    )
-    rf = 1.05 ** (1 / 8760) - 1
-    returns = np.diff(np.array([1.0, *SIX])) / np.array([1.0, *SIX])[:-1]
-    excess = returns.mean() - rf
-    assert metrics["risk_free_rate"] == 0.05
-    assert metrics["sharpe"] == pytest.approx(excess / returns.std(ddof=1) * SQRT_YEAR, rel=1e-12)
-    downside = math.sqrt(float(np.mean(np.minimum(returns - rf, 0.0) ** 2)))
-    assert metrics["sortino"] == pytest.approx(excess / downside * SQRT_YEAR, rel=1e-12)
-
-
-def test_ratios_are_none_without_a_denominator() -> None:
-    nav = [1.0, 1.001, 1.002001]  # +0.1 % every hour, and 0 from the issue price
-    metrics = run_metrics(hourly_frame(nav), NO_BALANCE, NO_EVENTS, config())
-    assert metrics["sortino"] is None  # no return below the risk-free 0
-    assert metrics["sharpe"] is not None
-    flat = run_metrics(hourly_frame([1.0, 1.0, 1.0]), NO_BALANCE, NO_EVENTS, config())
-    assert flat["sharpe"] is None and flat["sortino"] is None
-    assert flat["annualised_volatility"] == 0.0
-    assert flat["max_drawdown"] == 0.0 and flat["max_drawdown_peak"] is None
-    assert flat["apy"] == 0.0
+SIX = [1.0, 1.02, 0.99, 0.97, 1.01, 1.03]  # six hours of NAV per share
 
 
 # --- funding, fees, slippage, LST discount, gas ------------------------------------------------
@@ -206,7 +137,7 @@ def test_fee_slippage_and_discount_split_of_three_events() -> None:
         gas=[-7.0, 0.0, -1.0],
         execution_costs=[-8.0, -3.0, -3.0],
     )
-    metrics = run_metrics(hourly, NO_BALANCE, cost_events(), config())
+    metrics = metrics_of(hourly, NO_BALANCE, cost_events(), config())
     assert metrics["fees_paid"] == pytest.approx(4.0 + 2.0 + 3.0, rel=1e-15)
     assert metrics["slippage_paid"] == pytest.approx(2.0 + 2.0, rel=1e-15)
     assert metrics["lst_discount_paid"] == pytest.approx(2.0 - 1.0, rel=1e-15)
@@ -264,7 +195,7 @@ def test_turnover_on_a_tiny_usdt_event_log() -> None:
     )
     assert notional == pytest.approx(3971.6, rel=1e-12)
     hourly = hourly_frame([1.0, 1.0, 1.0], equity=[10_000.0] * 3)  # 2 hours
-    metrics = run_metrics(hourly, NO_BALANCE, usdt_trades(), config())
+    metrics = metrics_of(hourly, NO_BALANCE, usdt_trades(), config())
     assert metrics["turnover_annualised"] == pytest.approx(notional / 10_000 / (2 / 8760))
 
 
@@ -310,7 +241,7 @@ def test_turnover_in_the_eth_class_divides_usd_by_the_hours_eth_price(
     # EIGEN is not held: 100 × $3 / $3000 = 0.1 ETH. $3000: the ETH leg's price, or the
     # weETH leg's $3150 over its mark of 1.05 ETH
     hourly = hourly_frame([1.0, 1.0, 1.0], equity=[2.0] * 3)  # 2 ETH of equity
-    metrics = run_metrics(hourly, NO_BALANCE, eth_trades(case), config("eth_leveraged"))
+    metrics = metrics_of(hourly, NO_BALANCE, eth_trades(case), config("eth_leveraged"))
     notional = (0.1 + received) / 2
     assert metrics["turnover_annualised"] == pytest.approx(notional / 2.0 / (2 / 8760))
 
@@ -324,11 +255,11 @@ def test_eth_class_trade_without_any_eth_price_is_a_data_error() -> None:
         ]
     )  # fmt: skip
     with pytest.raises(DataError, match=r"cannot value wallet:BaseToken:EIGEN \(seq 1\)"):
-        run_metrics(hourly_frame([1.0, 1.0]), NO_BALANCE, events, config("eth_leveraged"))
+        metrics_of(hourly_frame([1.0, 1.0]), NO_BALANCE, events, config("eth_leveraged"))
 
 
 def test_turnover_is_none_for_a_one_hour_run() -> None:
-    metrics = run_metrics(hourly_frame([1.0]), NO_BALANCE, usdt_trades(), config())
+    metrics = metrics_of(hourly_frame([1.0]), NO_BALANCE, usdt_trades(), config())
     assert metrics["turnover_annualised"] is None
 
 
@@ -349,7 +280,7 @@ def test_risk_levels_on_a_five_row_balance_frame() -> None:
     )
     # 0 ok; 1 bybit 0.25 <= 0.30 warning; 2 pre-trade 0.15 <= 0.20 critical (and drift);
     # 3 LTV 0.92 >= 0.92 warning; 4 LTV 0.935 critical (and binance 0.30: warning)
-    metrics = run_metrics(hourly_frame([1.0] * 5), balance, NO_EVENTS, config())
+    metrics = metrics_of(hourly_frame([1.0] * 5), balance, NO_EVENTS, config())
     assert metrics["risk_level_shares"] == {"ok": 0.2, "warning": 0.4, "critical": 0.4}
 
 
@@ -362,29 +293,18 @@ def test_drift_warning_hf_below_one_and_the_boundaries() -> None:
         }
     )
     # 0.2 is critical (<=); 0.3000001 ok; drift above tolerance warns; HF < 1 is critical
-    metrics = run_metrics(hourly_frame([1.0] * 4), balance, NO_EVENTS, config())
+    metrics = metrics_of(hourly_frame([1.0] * 4), balance, NO_EVENTS, config())
     assert metrics["risk_level_shares"] == {"ok": 0.25, "warning": 0.25, "critical": 0.5}
 
 
 def test_modes_without_hedge_or_leverage_ignore_those_columns() -> None:
     balance = pd.DataFrame({"delta_drift:ETH": [0.5, 0.0], "margin_ratio:binance": [0.1, 0.1]})
     for mode in ("pure_lending", "eth_staking_only"):
-        metrics = run_metrics(hourly_frame([1.0, 1.0]), balance, NO_EVENTS, config(mode))
+        metrics = metrics_of(hourly_frame([1.0, 1.0]), balance, NO_EVENTS, config(mode))
         assert metrics["risk_level_shares"] == {"ok": 1.0, "warning": 0.0, "critical": 0.0}
 
 
-# --- worst hour and benchmark -------------------------------------------------------------------
-
-
-def test_worst_hour_is_the_lowest_return_on_the_previous_hours_equity() -> None:
-    hourly = hourly_frame(
-        [0.99, 0.995, 0.965, 0.985],
-        pnl=[-10.0, 5.0, -30.0, 20.0],
-        net_flow=[1000.0, 0.0, 0.0, 0.0],
-    )
-    metrics = run_metrics(hourly, NO_BALANCE, NO_EVENTS, config())
-    # returns: −10/1000 (the first hour on its deposit), 5/990, −30/995, 20/965
-    assert metrics["worst_hour"] == {"timestamp": iso(2), "pnl": -30.0, "return": -30.0 / 995.0}
+# --- benchmark -------------------------------------------------------------------------------
 
 
 def test_benchmark_over_the_common_window() -> None:
@@ -392,7 +312,7 @@ def test_benchmark_over_the_common_window() -> None:
         [0.99, 1.0, 1.001, 1.002, 1.004],
         benchmark_index=[math.nan, 1.0, 1.001, 1.0015, 1.002],
     )
-    metrics = run_metrics(hourly, NO_BALANCE, NO_EVENTS, config())
+    metrics = metrics_of(hourly, NO_BALANCE, NO_EVENTS, config())
     benchmark = metrics["benchmark"]
     assert isinstance(benchmark, dict)
     bench_apy = 1.002 ** (8760 / 3) - 1
@@ -407,7 +327,7 @@ def test_benchmark_over_the_common_window() -> None:
 def test_benchmark_from_the_first_hour_uses_the_issue_price_like_the_summary() -> None:
     nav = [0.99, 1.0, 1.01]
     hourly = hourly_frame(nav, benchmark_index=[1.04, 1.041, 1.042])  # an LST rate
-    metrics = run_metrics(hourly, NO_BALANCE, NO_EVENTS, config("eth_staking_only"))
+    metrics = metrics_of(hourly, NO_BALANCE, NO_EVENTS, config("eth_staking_only"))
     benchmark = metrics["benchmark"]
     assert isinstance(benchmark, dict)
     assert benchmark["name"] == "hold weETH"
@@ -416,9 +336,9 @@ def test_benchmark_from_the_first_hour_uses_the_issue_price_like_the_summary() -
     assert benchmark["apy"] == pytest.approx((1.042 / 1.04) ** (8760 / 2) - 1, rel=1e-12)
 
 
-def test_no_benchmark_values_give_none() -> None:
-    metrics = run_metrics(hourly_frame(SIX), NO_BALANCE, NO_EVENTS, config())
-    assert metrics["benchmark"] == {
+def test_no_benchmark_values_give_none_with_the_reason() -> None:
+    result = run_metrics(hourly_frame(SIX), NO_BALANCE, NO_EVENTS, config())
+    assert result.values["benchmark"] == {
         "name": "Ethena sUSDe",
         "start": None,
         "end": None,
@@ -426,11 +346,33 @@ def test_no_benchmark_values_give_none() -> None:
         "run_apy": None,
         "excess_apy": None,
     }
+    fields = ("start", "end", "apy", "run_apy", "excess_apy")
+    assert {k: v for k, v in result.undefined.items() if k.startswith("benchmark.")} == {
+        f"benchmark.{k}": "no benchmark values in this run" for k in fields
+    }
+
+
+def test_benchmark_ends_at_the_redemption_price_like_the_apy() -> None:
+    # 1000 shares; at hour 3 the last are redeemed: 1000 × 1.01 paid out, nothing left
+    hourly = hourly_frame(
+        [1.0, 1.005, 1.01, math.nan, math.nan],
+        shares=[1000.0, 1000.0, 1000.0, 0.0, 0.0],
+        equity=[1000.0, 1005.0, 1010.0, 0.0, 0.0],
+        net_flow=[1000.0, 0.0, 0.0, -1010.0, 0.0],
+        benchmark_index=[1.0, 1.001, 1.002, 1.003, 1.004],
+    )
+    metrics = metrics_of(hourly, NO_BALANCE, NO_EVENTS, config())
+    benchmark = metrics["benchmark"]
+    assert isinstance(benchmark, dict)
+    assert (benchmark["start"], benchmark["end"]) == (iso(0), iso(3))
+    assert benchmark["run_apy"] == metrics["apy"]
+    assert benchmark["run_apy"] == pytest.approx(1.01 ** (8760 / 3) - 1, rel=1e-12)
+    assert benchmark["apy"] == pytest.approx(1.003 ** (8760 / 3) - 1, rel=1e-12)
 
 
 def test_an_empty_hourly_table_is_a_data_error() -> None:
     with pytest.raises(DataError, match="hourly_pnl: no rows"):
-        run_metrics(hourly_frame([]), NO_BALANCE, NO_EVENTS, config())
+        metrics_of(hourly_frame([]), NO_BALANCE, NO_EVENTS, config())
 
 
 # --- a real short run ----------------------------------------------------------------------------
@@ -456,8 +398,10 @@ def test_real_short_run_metrics_are_finite_and_consistent(
     real_run: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, RunConfig, dict[str, object]],
 ) -> None:
     hourly, balance, events, cfg, summary = real_run
-    metrics = run_metrics(hourly, balance, events, cfg)
+    result = run_metrics(hourly, balance, events, cfg)
+    metrics = result.values
     json.dumps(metrics, allow_nan=False)
+    assert set(result.undefined) == nulls(metrics)
     costs = metrics["fees_paid"], metrics["slippage_paid"], metrics["lst_discount_paid"]
     assert all(isinstance(c, float) and c >= 0.0 for c in costs)
     assert metrics["execution_costs_paid"] > 0.0
@@ -478,3 +422,22 @@ def test_real_short_run_metrics_are_finite_and_consistent(
     assert benchmark["end"] == "2024-06-15T00:00:00+00:00"
     assert 0.0 < benchmark["apy"] < 1.0
     assert benchmark["run_apy"] == pytest.approx(metrics["apy"], rel=1e-12)
+
+
+def nulls(value: object, path: str = "") -> set[str]:
+    """Dotted paths of the None values in nested dicts."""
+    if value is None:
+        return {path}
+    if isinstance(value, dict):
+        return set().union(*(nulls(v, f"{path}.{k}" if path else k) for k, v in value.items()))
+    return set()
+
+
+@pytest.mark.parametrize("rows", [1, 2, 30, 60])
+def test_every_none_figure_has_a_reason_and_every_figure_a_convention(rows: int) -> None:
+    nav = [1.0 + 0.001 * (i % 7) for i in range(rows)]
+    result = run_metrics(hourly_frame(nav), NO_BALANCE, NO_EVENTS, config())
+    assert isinstance(result, RunMetrics)
+    assert set(result.undefined) == nulls(result.values)
+    assert all(result.undefined.values())
+    assert set(result.values) <= set(CONVENTIONS)

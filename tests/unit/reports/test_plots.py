@@ -20,6 +20,7 @@ from basis_strategy.core.events import COMPONENTS
 from basis_strategy.reports import page
 from basis_strategy.reports.build import build_report, load_run
 from basis_strategy.reports.compare import build_comparison, comparison_rows
+from basis_strategy.reports.metrics import CONVENTIONS
 from basis_strategy.reports.plots import (
     MAX_BARS,
     Grid,
@@ -108,6 +109,8 @@ def write_run(
     *,
     config: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
+    conventions: dict[str, str] | None = None,
+    undefined: dict[str, str] | None = None,
     benchmark: bool = False,
     drop: tuple[str, ...] = (),
     seed: int = 7,
@@ -136,6 +139,10 @@ def write_run(
     }
     if metrics is not None:
         summary["metrics"] = metrics
+    if conventions is not None:
+        summary["conventions"] = conventions
+    if undefined is not None:
+        summary["undefined"] = undefined
     (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     return folder
 
@@ -377,11 +384,45 @@ def test_format_metric_by_key():
     assert page.format_metric("apy", 0.051234) == "5.1234%"
     assert page.format_metric("excess_return", -0.02) == "-2.0000%"
     assert page.format_metric("time_under_water_hours", 1234.0) == "1,234"
+    assert page.format_metric("longest_under_water_days", 67) == "67"
     assert page.format_metric("sortino", 2.5) == "2.5000"
     assert page.format_metric("fees_paid", 12345.678) == "12,345.6780"
     assert page.format_metric("worst_hour_pnl", -0.00012345678) == "-0.000123457"
     assert page.format_metric("start", "2024-01-01T00:00:00Z") == "2024-01-01T00:00:00Z"
     assert page.format_metric("anything", None) == "—"
+
+
+def test_report_labels_each_figure_with_its_convention_and_says_why_one_is_null(tmp_path):
+    metrics = {"apy": None, "sharpe": None, "max_drawdown": 0.01, "worst_day": {"return": -0.02}}
+    undefined = {
+        "apy": "one hour of NAV per share: no time to annualise over",
+        "metrics.apy": "one hour of NAV per share: no time to annualise over",
+        "metrics.sharpe": "every daily return is the same: no deviation",
+    }
+    folder = write_run(
+        tmp_path / "run", metrics=metrics, conventions=CONVENTIONS, undefined=undefined
+    )
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["apy"] = None
+    (folder / "summary.json").write_text(json.dumps(summary))
+    text = build_report(folder).read_text(encoding="utf-8")
+    daily = "daily NAV per share at 00:00 UTC"
+    assert f"<th>max drawdown ({daily})</th>" in text  # the summary table
+    assert '<th>apy (end to end)</th><td class="num">—</td>' in text
+    assert f'<th>sharpe</th><td class="num">—</td><td>{daily}, 365 periods/yr</td>' in text
+    assert f'<th>worst_day.return</th><td class="num">-2.0000%</td><td>{daily}</td>' in text
+    assert "End of day: the NAV per share recorded at the 00:00 UTC hour" in text
+    assert "<code>metrics.sharpe</code>: every daily return is the same: no deviation" in text
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_summary_that_is_not_strict_json_is_refused(tmp_path, token):
+    folder = write_run(tmp_path / "run")
+    text = (folder / "summary.json").read_text().replace('"apy": 0.05', f'"apy": {token}')
+    (folder / "summary.json").write_text(text)
+    with pytest.raises(DataFileError, match=rf"summary\.json: not strict JSON: holds {token}"):
+        build_report(folder)
+    assert not (folder / "index.html").exists()
 
 
 def test_missing_metrics_block_is_not_an_error(run_dir):
@@ -424,20 +465,23 @@ def test_bad_timestamp_is_named(tmp_path):
 
 
 def test_comparison_has_one_column_per_run(tmp_path):
-    first = write_run(tmp_path / "a", metrics={"sharpe": 1.0})
+    first = write_run(tmp_path / "a", metrics={"sharpe": 1.0}, conventions=CONVENTIONS)
     second = write_run(tmp_path / "b", config=_eth_config(), drop=ETH_ONLY_DROP, seed=3)
     index = build_comparison([first, second], tmp_path / "cmp")
     assert (tmp_path / "cmp" / "plots" / "plotly.min.js").is_file()
     rows = comparison_rows([load_run(first).summary, load_run(second).summary])
-    assert all(len(row) == 3 for row in rows)
+    assert all(len(row) == 4 for row in rows)
     by_field = {row[0]: row[1:] for row in rows}
-    assert by_field["mode"] == ["usdt_market_neutral", "eth_staking_only"]
-    assert by_field["currency"] == ["USDT", "ETH"]
-    assert by_field["sharpe"] == ["1.0000", "—"]  # only the first run has metrics
+    assert by_field["mode"] == ["usdt_market_neutral", "eth_staking_only", ""]
+    assert by_field["currency"] == ["USDT", "ETH", ""]
+    # only the first run has metrics and conventions (the convention is the last column)
+    assert by_field["sharpe"] == ["1.0000", "—", "daily NAV per share at 00:00 UTC, 365 periods/yr"]
+    assert by_field["max_drawdown"] == ["1.0000%", "1.0000%", "daily NAV per share at 00:00 UTC"]
+    assert by_field["apy"][2] == "end to end"
     text = index.read_text(encoding="utf-8")
     header = re.search(r"<tr>(<th>.*?)</tr>", text)
     assert header is not None
-    assert header.group(1).count("<th>") == 3  # field + one per run
+    assert header.group(1).count("<th>") == 4  # field + one per run + convention
     assert text.count("<tr>") == len(rows) + 1
     assert 'id="comparison-plot"' in text
 
