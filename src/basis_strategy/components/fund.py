@@ -150,14 +150,17 @@ class FundBooks:
         nav = self.register.nav_per_share(equity)
         self.group = _Group(start, at, equity, self.register.shares, nav)
         if isinstance(start, StartRebalance):
+            benefit = start.expected_benefit
+            # a reserve refill adds no carry: it has no benefit figure
+            shown = f"{benefit:.10g}" if math.isfinite(benefit) else "none"
             return (
                 f"plan={self.groups};trigger={start.trigger};amount={start.amount:.10g};"
-                f"expected_cost={start.expected_cost:.10g};"
-                f"expected_benefit={start.expected_benefit:.10g};"
+                f"expected_cost={start.expected_cost:.10g};expected_benefit={shown};"
                 f"horizon_days={start.horizon_days:g}"
             )
         assert isinstance(start, StartFlow)
-        return f"flow={self.groups};kind={start.kind};requested={start.amount:.10g}"
+        requested = f"{start.amount:.10g}" if math.isfinite(start.amount) else "all_shares"
+        return f"flow={self.groups};kind={start.kind};requested={requested}"
 
     def cash_flow(self, instruction: FundInstruction | Any, value: float, equity: float) -> None:
         """A deposit or payout instruction moved `value` (share-class units) at `equity`
@@ -203,7 +206,8 @@ class FundBooks:
         tally.amount += start.amount
         tally.expected_cost += start.expected_cost
         tally.actual_cost += costs
-        tally.expected_benefit += start.expected_benefit
+        if math.isfinite(start.expected_benefit):
+            tally.expected_benefit += start.expected_benefit
         return f"plan={self.groups};actual_cost={costs:.10g}"
 
     def _settle_flow(self, group: _Group, costs: float, equity: float) -> FlowRecord:

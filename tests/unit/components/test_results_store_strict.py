@@ -40,6 +40,11 @@ ETH_REDEEMED = [
     "staking.rewards_mode=base_only",
     "flows=[{at: 2024-09-01T00:00:00Z, amount: -40}]",
 ]
+HEDGED_REDEEMED = [
+    "start=2024-08-15T00:00:00Z",
+    "end=2024-09-15T00:00:00Z",
+    "flows=[{at: 2024-09-01T00:00:00Z, shares: all}]",
+]
 STAKING_REDEEMED = [
     "start=2024-06-01T00:00:00Z",
     "end=2024-06-06T00:00:00Z",
@@ -118,6 +123,7 @@ def test_a_run_shorter_than_two_days_writes_null_daily_figures_with_the_reason(
     [
         ("eth_leveraged", ETH_REDEEMED, "2024-09-01T00:00:00+00:00"),
         ("eth_staking_only", STAKING_REDEEMED, "2024-06-03T12:00:00+00:00"),
+        ("usdt_market_neutral", HEDGED_REDEEMED, "2024-09-01T00:00:00+00:00"),
     ],
 )
 def test_a_full_redemption_run_is_finite_and_measured_to_the_redemption(
