@@ -79,6 +79,7 @@ def assert_emptied(result: Run) -> None:
     assert set(later["event_type"]) == {"EquityMarked"}  # nothing trades, nothing is liquidated
     assert result.summary["liquidations"] == 0
     assert result.summary["final_equity"] == 0.0
+    assert result.summary["max_hourly_residual_to_equity"] <= 1e-6
     (record,) = [f for f in result.summary["flows"] if f["kind"] == "full_redemption"]
     assert record["amount"] < 0 and record["shares"] < 0
     assert record["realised_return"] == pytest.approx(-record["amount"] / record["cost_basis"] - 1)

@@ -203,7 +203,11 @@ class ResultsStore:
         headline = ("total_return", "apy", "max_drawdown")
         undefined = {k: metrics.undefined[k] for k in headline if k in metrics.undefined}
         undefined.update({f"metrics.{k}": why for k, why in metrics.undefined.items()})
-        residual_ratio = (pnl["residual"].abs() / pnl["equity"].abs().clip(lower=1e-12)).max()
+        # each hour against the larger of its opening and closing equity: the hour a full
+        # redemption empties the book is measured against what it held
+        equity = pnl["equity"].abs()
+        scale = np.maximum(equity, equity.shift(1, fill_value=0.0)).clip(lower=1e-12)
+        residual_ratio = (pnl["residual"].abs() / scale).max()
         liquidated = events.loc[events["event_type"] == "Liquidated", "bundle_id"]
         return {
             "request_id": request_id,
