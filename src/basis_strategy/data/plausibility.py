@@ -72,7 +72,7 @@ def price_findings(series: pd.Series, max_move: float) -> list[Finding]:
     """
     values = series.to_numpy(dtype=np.float64)
     found = [
-        Finding(int(i), f"{_when(series.index[i])}: {values[i]!r} is not a positive price")
+        Finding(int(i), f"{_when(series.index[i])}: {float(values[i])!r} is not a positive price")
         for i in np.flatnonzero(values <= 0)
     ]
     positive = np.flatnonzero(values > 0)
@@ -123,7 +123,8 @@ def range_findings(
     values = series.to_numpy(dtype=np.float64)
     return [
         Finding(
-            int(i), f"{_when(series.index[i])}: {what} {values[i]!r} is outside {low} .. {setting}"
+            int(i),
+            f"{_when(series.index[i])}: {what} {float(values[i])!r} is outside {low} .. {setting}",
         )
         for i in np.flatnonzero((values < low) | (values > high))
     ]
@@ -154,8 +155,8 @@ def aave_findings(daily: pd.DataFrame, max_apr: float) -> list[Finding]:
         growth = (index[1:] / index[:-1] - 1.0) / years
         for i in np.flatnonzero(growth > max_apr):
             problem = (
-                f"{_when(daily.index[i + 1])}: {_FILE_COLUMN[name]} {index[i + 1]!r} grew "
-                f"{growth[i]:.1%} a year since {index[i]!r} at {_when(daily.index[i])}, "
+                f"{_when(daily.index[i + 1])}: {_FILE_COLUMN[name]} {float(index[i + 1])!r} grew "
+                f"{growth[i]:.1%} a year since {float(index[i])!r} at {_when(daily.index[i])}, "
                 f"beyond {limit}"
             )
             found.append(Finding(int(i + 1), problem, bridgeable=False))
@@ -259,23 +260,28 @@ def check_columns(
     columns: Mapping[str, np.ndarray], times: Sequence[datetime], settings: DataSettings
 ) -> None:
     """DataError on an hour-to-hour move beyond `max_hourly_move` in a price or rate column
-    (its sources or bridges disagree) or a spread beyond `max_basis` to its reference."""
-    move_limit, spread_limit = np.log1p(settings.max_hourly_move), np.log1p(settings.max_basis)
+    (the sources bridging its hours disagree) or a spread beyond `max_basis` to its
+    reference column (a file in other units or scale)."""
     for name, values in columns.items():
         if name.startswith(MOVING):
-            known = np.flatnonzero(np.isfinite(values) & (values > 0))
-            steps = np.abs(np.diff(np.log(values[known])))
-            for k in np.flatnonzero(steps > move_limit)[:1]:
-                before, at = int(known[k]), int(known[k + 1])
-                raise DataError(
-                    f"{name}: {values[at]!r} at {_when(times[at])} after {values[before]!r} at "
-                    f"{_when(times[before])}, a move of {values[at] / values[before] - 1:+.1%}, "
-                    f"beyond data.max_hourly_move {settings.max_hourly_move}: the sources "
-                    "bridging its hours disagree (data_bridges)"
-                )
+            _check_moves(name, values, times, settings.max_hourly_move)
         reference = reference_of(name)
         if reference is not None and reference in columns:
-            _check_spread(name, values, reference, columns[reference], times, spread_limit)
+            _check_spread(name, values, reference, columns[reference], times, settings.max_basis)
+
+
+def _check_moves(name: str, values: np.ndarray, times: Sequence[datetime], max_move: float) -> None:
+    known = np.flatnonzero(np.isfinite(values) & (values > 0))
+    steps = np.abs(np.diff(np.log(values[known])))
+    big = np.flatnonzero(steps > np.log1p(max_move))
+    if big.size:
+        before, at = int(known[big[0]]), int(known[big[0] + 1])
+        old, new = float(values[before]), float(values[at])
+        raise DataError(
+            f"{name}: {new!r} at {_when(times[at])} after {old!r} at {_when(times[before])}, "
+            f"a move of {new / old - 1:+.1%}, beyond data.max_hourly_move {max_move}: the "
+            "sources bridging its hours disagree (data_bridges)"
+        )
 
 
 def _check_spread(
@@ -284,15 +290,15 @@ def _check_spread(
     reference: str,
     base: np.ndarray,
     times: Sequence[datetime],
-    limit: float,
+    max_basis: float,
 ) -> None:
     with np.errstate(divide="ignore", invalid="ignore"):
         spread = np.abs(np.log(values / base))
-    wide = np.flatnonzero(spread > limit)
+    wide = np.flatnonzero(spread > np.log1p(max_basis))
     if wide.size:
         i = int(wide[0])
+        value, ref = float(values[i]), float(base[i])
         raise DataError(
-            f"{name}: {values[i]!r} at {_when(times[i])} is {values[i] / base[i] - 1:+.1%} from "
-            f"{reference} {base[i]!r}, beyond data.max_basis {np.expm1(limit):g}: "
-            "a file in other units or scale?"
+            f"{name}: {value!r} at {_when(times[i])} is {value / ref - 1:+.1%} from {reference} "
+            f"{ref!r}, beyond data.max_basis {max_basis}: a file in other units or scale?"
         )
