@@ -164,7 +164,7 @@ def read_table(
     else:
         path = Path(path)
         frame, skip = _file_strings(path, comment, encoding)
-        fields = _file_fields(path, skip, encoding)
+        fields = file_fields(path, skip, encoding)
     for column in columns:
         if column not in frame.columns:
             raise file_error(path, f"missing column {column!r}")
@@ -210,7 +210,7 @@ def _stored_strings(
     return frame, skip, zip(table.lines, table.fields, strict=True)
 
 
-def _file_fields(path: Path, skip: int, encoding: str) -> Iterator[tuple[int, int]]:
+def file_fields(path: Path, skip: int, encoding: str) -> Iterator[tuple[int, int]]:
     """(physical line, field count) of every row after the header, as the csv module splits
     them (the loader stores the same counts for a stored file)."""
     with path.open(encoding=encoding, newline="") as handle:
