@@ -95,7 +95,8 @@ class DataSettings(StrictModel):
     max_hourly_move: Positive = 0.3
     # The history's largest |funding| is 0.0012 per 8 h; 0.01 is 1 % per 8 h (~1,095 % a year).
     max_funding_rate_per_8h: Positive = 0.01
-    # AAVE supply/borrow APRs, index growth a year and the eETH reward APY (history: <= 0.41).
+    # AAVE supply/borrow APRs and index growth a year (history: <= 0.41), the eETH reward and
+    # benchmark APYs (sUSDe: <= 0.56).
     max_apr: Positive = 1.0
     # Perp mark vs spot of the same asset, LST market rate vs oracle ρ (history: <= 2.1 %).
     max_basis: Positive = 0.2

@@ -9,7 +9,8 @@ last one at or before its end):
   observations beyond `max_hourly_move` (the larger price over the smaller, minus 1);
 - funding: |rate| <= `max_funding_rate_per_8h`, settled at the engine's settlement hours;
 - AAVE daily snapshots: APRs within 0 .. `max_apr`, indices growing at most `max_apr` a year;
-- the eETH reward APY within 0 .. `max_apr`; gas within 0 .. `max_gas_gwei`.
+- the eETH reward APY and the benchmark APY within 0 .. `max_apr`; gas within 0 ..
+  `max_gas_gwei`.
 
 `data.implausible: error` (default) raises DataError naming the file, the time and the value.
 `bridge` drops the implausible observations (a non-positive price, a one-off excursion: a jump
@@ -38,6 +39,7 @@ import pandas as pd
 from basis_strategy.config.models import DataSettings
 from basis_strategy.core.errors import DataError
 from basis_strategy.data.align import NS_PER_HOUR, Bridge, runs
+from basis_strategy.data.requirements import read_benchmark_apy
 from basis_strategy.data.sources.aave import DAILY_COLUMNS, read_aave_daily
 from basis_strategy.data.sources.funding import read_funding, read_okx_daily_funding
 from basis_strategy.data.sources.gas import read_gas_price
@@ -194,6 +196,9 @@ class Plausibility:
             ),
             read_eeth_reward_apy: partial(
                 range_findings, what="reward APY", low=0.0, high=s.max_apr, setting=apr_limit
+            ),
+            read_benchmark_apy: partial(
+                range_findings, what="benchmark APY", low=0.0, high=s.max_apr, setting=apr_limit
             ),
             read_aave_daily: partial(aave_findings, max_apr=s.max_apr),
         }
