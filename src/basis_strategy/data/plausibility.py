@@ -226,13 +226,13 @@ class Plausibility:
         if not findings:
             return data, []
         fatal = [f for f in findings if not f.bridgeable]
-        if self.settings.implausible == "error" or fatal:
-            finding = (fatal or findings)[0]
-            hint = "" if fatal else " (data.implausible: bridge drops such values)"
-            raise DataError(f"{file}: {finding.problem}{hint}")
-        dropped = np.zeros(len(data), dtype=bool)
-        dropped[[first + f.position for f in findings]] = True
-        return data[~dropped], _bridges(label, file, index, dropped)
+        if self.settings.implausible == "bridge" and not fatal:
+            dropped = np.zeros(len(data), dtype=bool)
+            dropped[[first + f.position for f in findings]] = True
+            return data[~dropped], _bridges(label, file, index, dropped)
+        finding = fatal[0] if self.settings.implausible == "bridge" else findings[0]
+        hint = " (data.implausible: bridge drops such values)" if finding.bridgeable else ""
+        raise DataError(f"{file}: {finding.problem}{hint}")
 
 
 def _bridges(label: str, file: str, index: pd.DatetimeIndex, dropped: np.ndarray) -> list[Bridge]:

@@ -9,8 +9,8 @@ on that hour's own value and the shock's fixed window: causal by construction.
   is a full step at `start`). Funding settlements are scaled the same way at their hour.
 - `set`: the value becomes v at every hour (funding: every settlement) in [`start`, `end`].
 
-A shock that takes a price, exchange rate or AAVE index to 0 or below (an AAVE APR or the gas price
-below 0) is a ConfigError naming it: no run is made on physically impossible data.
+A shock that takes a price, exchange rate or AAVE index to 0 or below (an AAVE APR or the gas
+price below 0) is a ConfigError naming it: no run is made on physically impossible data.
 """
 
 from __future__ import annotations

@@ -147,6 +147,24 @@ def test_bridge_mode_drops_the_values_and_records_them() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("error", "01:00 UTC: 0.0 is not a positive price (data.implausible: bridge drops such"),
+        ("bridge", "03:00 UTC: 1000.0 against 100.0 at 2024-06-01 02:00 UTC, a move of +900.0%"),
+    ],
+)
+def test_the_error_names_the_first_value_or_in_bridge_mode_the_first_unbridgeable_one(
+    mode: str, message: str
+) -> None:
+    prices = series([100.0, 0.0, 100.0, 1000.0, 1010.0])  # a zero, then a jump that lasts
+    start, end = prices.index[0].to_pydatetime(), prices.index[-1].to_pydatetime()
+    screen = Plausibility(DataSettings(implausible=mode), start, end, (0, 8, 16))
+    with pytest.raises(DataError) as raised:
+        screen.screen(read_ohlcv_open, prices, "x", "x.csv")
+    assert str(raised.value).startswith(f"x.csv: 2024-06-01 {message}")
+
+
 def test_columns_a_perp_in_other_units_and_sources_that_disagree() -> None:
     times = list(pd.date_range("2024-06-01", periods=3, freq="h", tz="UTC").to_pydatetime())
     spot = np.array([3000.0, 3010.0, 3020.0])

@@ -380,16 +380,14 @@ def column_series(
     return pd.Series(numbers, index=index.rename("timestamp"), name=value_column)
 
 
-def read_time_series(
-    path: FileRef, time_column: str, value_column: str, positive: bool = False
-) -> tuple[pd.Series, int]:
+def read_time_series(path: FileRef, time_column: str, value_column: str) -> tuple[pd.Series, int]:
     """Read one value column indexed by one time column, in file order (not yet sorted).
 
     Returns the series (see :func:`column_series`) and the first data line number, so that
     callers can apply their own duplicate policy.
     """
     frame, first_line = read_table(path, [time_column, value_column])
-    series = column_series(frame, first_line, path, (time_column, value_column), positive)
+    series = column_series(frame, first_line, path, (time_column, value_column))
     return series, first_line
 
 
