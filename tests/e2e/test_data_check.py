@@ -118,3 +118,58 @@ def test_missing_folder_exits_2(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("basis: error: data folder not found")
     assert result.stdout == ""
+
+
+def replica(folder: Path, relative: str, edit) -> Path:
+    """The real data folder linked file by file into `folder`, `relative` rewritten by `edit`
+    (a function of its lines)."""
+    for path in DATA_DIR.rglob("*"):
+        if path.is_file():
+            target = folder / path.relative_to(DATA_DIR)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if path.relative_to(DATA_DIR).as_posix() == relative:
+                target.write_text("".join(edit(path.read_text().splitlines(keepends=True))))
+            else:
+                target.symlink_to(path)
+    return folder
+
+
+BYBIT_ETH = "market_data/spot_prices/eth_usd/bybit_ETHUSDT_spot_1h_2024-01-01_2025-09-26.csv"
+BINANCE_BTC = "market_data/spot_prices/btc_usd/binance_BTCUSDT_1h_2024-01-01_2025-09-30.csv"
+
+
+def test_a_conflicting_duplicate_in_a_file_a_mode_reads_exits_1(tmp_path):
+    def repeat(lines):
+        at = next(i for i, line in enumerate(lines) if line.startswith("2024-06-03T05:00:00Z"))
+        cells = lines[at].split(",")
+        cells[1] = cells[2]  # open = high: another price for the same bar
+        return [*lines[: at + 1], ",".join(cells), *lines[at + 1 :]]
+
+    folder = replica(tmp_path / "data", BYBIT_ETH, repeat)
+    result = basis("data", "check", folder, "--mode", "pure_lending", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout
+    assert "duplicates (conflicting): 1 timestamps: 2024-06-03 05:00" in result.stdout
+    assert f"DEFECTS in files the checked modes read: {BYBIT_ETH}" in result.stdout
+    assert "conflicting values for duplicated timestamp 2024-06-03 05:00:00+00:00" in result.stderr
+
+
+def test_an_implausible_price_outside_every_window_still_exits_1(tmp_path):
+    """btc_basis runs (its window ends 2025-09-07); the file it reads is still defective."""
+
+    def spike(lines):
+        at = next(i for i, line in enumerate(lines) if line.startswith("2025-09-20T12:00:00Z"))
+        cells = lines[at].split(",")
+        cells[1:3] = [str(float(cells[1]) * 10)] * 2  # open (and high) x10 for one hour
+        return [*lines[:at], ",".join(cells), *lines[at + 1 :]]
+
+    folder = replica(tmp_path / "data", BINANCE_BTC, spike)
+    out = tmp_path / "check.json"
+    result = basis("data", "check", folder, "--mode", "btc_basis", "--json", out, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout
+    report = json.loads(out.read_text())
+    assert report["modes"][0]["can_run"] and not report["ok"]
+    (btc,) = [f for f in report["files"] if f["path"] == BINANCE_BTC]
+    assert btc["engine_reads"] and btc["defective"]
+    assert btc["implausible"][0].startswith(
+        "1 implausible value(s) for the default data limits; first: 2025-09-20 12:00 UTC: "
+    )

@@ -124,7 +124,8 @@ def _funding_proxies() -> dict[CexName, CexName]:
 
 
 class DataSettings(StrictModel):
-    """How gaps may be bridged. Every bridge used is listed in the run summary."""
+    """How gaps may be bridged, and what values are plausible (`data.plausibility`). Every
+    bridge used is listed in the run summary."""
 
     max_ffill_hours: Annotated[int, Field(ge=0, le=24)] = 3
     # False: forward fill first, then fallbacks (domain 15.1). True: a fallback's live value
@@ -132,6 +133,21 @@ class DataSettings(StrictModel):
     proxy_first: bool = False
     price_proxies: dict[CexName, CexName] = Field(default_factory=_price_proxies)
     funding_proxies: dict[CexName, CexName] = Field(default_factory=_funding_proxies)
+    # An implausible observation: `error` stops the run naming the file, time and value;
+    # `bridge` drops it (recorded as an `implausible` bridge) and bridges its hours as a hole.
+    implausible: Literal["error", "bridge"] = "error"
+    # Largest move between consecutive prices (bigger over smaller, minus 1); the history's
+    # largest hourly move is 15 % (ETHFI/WETH pool), ETH's 11.9 % (2025-02-03).
+    max_hourly_move: Positive = 0.3
+    # The history's largest |funding| is 0.0012 per 8 h; 0.01 is 1 % per 8 h (~1,095 % a year).
+    max_funding_rate_per_8h: Positive = 0.01
+    # AAVE supply/borrow APRs and index growth a year (history: <= 0.41), the eETH reward and
+    # benchmark APYs (sUSDe: <= 0.56).
+    max_apr: Positive = 1.0
+    # Perp mark vs spot of the same asset, LST market rate vs oracle ρ (history: <= 2.1 %).
+    max_basis: Positive = 0.2
+    # Hourly gas price (history: <= 844 gwei).
+    max_gas_gwei: Positive = 20_000.0
 
     @model_validator(mode="after")
     def _no_self_proxy(self) -> DataSettings:

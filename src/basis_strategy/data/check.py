@@ -5,6 +5,8 @@ of the known families (see `check_files`), the OKX daily funding archive per ins
 (realised `real_funding_rate` vs predicted `funding_rate`), the common windows of the README's
 coverage scopes, and per mode the series it needs and whether a run over its window can be
 built (the `HistoricalDataProvider` either builds, listing its bridges, or raises DataError).
+The report is `ok` when every checked mode can run and no file they read has a defect
+(conflicting duplicates, bad values, short rows, rows out of order, implausible values).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from rich.table import Table
 from basis_strategy.config.loader import RunConfig, load_run_config
 from basis_strategy.config.models import MODE_NAMES
 from basis_strategy.core.errors import DataError
+from basis_strategy.data.check_defects import mark_read, read_patterns
 from basis_strategy.data.check_files import (
     FAMILIES,
     HOURS_PER_YEAR,
@@ -106,6 +109,7 @@ class ModeReport:
     can_run: bool = False
     error: str | None = None
     bridges: list[dict[str, object]] = field(default_factory=list)
+    reads: list[str] = field(default_factory=list)  # patterns of the files and folders read
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -116,6 +120,7 @@ class ModeReport:
             "can_run": self.can_run,
             "error": self.error,
             "bridges": self.bridges,
+            "reads": self.reads,
         }
 
 
@@ -128,7 +133,10 @@ class FolderReport:
 
     @property
     def ok(self) -> bool:
-        return all(mode.can_run for mode in self.modes)
+        """Every checked mode can run, and no file they read has a defect (a defect outside
+        a run's window does not stop that run but is one all the same)."""
+        defects = any(f.engine_reads and f.defective for f in self.files)
+        return all(mode.can_run for mode in self.modes) and not defects
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -271,7 +279,9 @@ def check_mode(mode: str, data_dir: Path, sets: Sequence[str] = ()) -> ModeRepor
     config: RunConfig = load_run_config(mode, sets)
     report = ModeReport(mode, iso_hour(pd.Timestamp(config.mode.start)) or "", "")
     report.end = iso_hour(pd.Timestamp(config.mode.end)) or ""
-    report.needs = describe_needs(requirements_for(config))
+    needs = requirements_for(config)
+    report.needs = describe_needs(needs)
+    report.reads = read_patterns(needs)
     try:
         provider = HistoricalDataProvider(config, data_dir)
     except DataError as err:
@@ -305,6 +315,7 @@ def check_folder(
         raise DataError(f"data folder not found: {data_dir}")
     files = check_files(data_dir)
     mode_reports = [check_mode(m, data_dir, sets) for m in (modes or MODE_NAMES)]
+    mark_read(files, mode_reports)
     return FolderReport(str(data_dir), files, scope_windows(files), mode_reports)
 
 
@@ -329,6 +340,10 @@ def file_lines(report: FileReport) -> list[str]:
             more = " ..." if len(stamps) > MAX_LISTED else ""
             lines.append(f"duplicates ({kind}): {len(stamps)} timestamps: {listed}{more}")
     lines += [f"bad values: {b}" for b in report.bad_values]
+    lines += [f"structure: {b}" for b in report.structure]
+    lines += [f"implausible: {b}" for b in report.implausible]
+    if report.defective and not report.engine_reads:
+        lines.append("not read by the checked modes: its defects do not fail the check")
     if report.interpolated_days:
         lines.append(
             f"interpolated: {len(report.interpolated_days)} days ({report.interpolated_hours} "
@@ -364,6 +379,11 @@ def render(report: FolderReport, console: Console) -> None:
             console.print(f"[bold]{f.path}[/bold]", highlight=False)
             for line in lines:
                 console.print(f"  {line}", highlight=False, soft_wrap=True)
+    defective = [f.path for f in report.files if f.engine_reads and f.defective]
+    if defective:
+        console.print(
+            "[bold]DEFECTS in files the checked modes read[/bold]: " + ", ".join(defective)
+        )
     console.print("[bold]Coverage windows (README scopes)[/bold]")
     for name, (start, end) in report.scopes.items():
         console.print(f"  {name}: {start} -> {end}", highlight=False, soft_wrap=True)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from basis_strategy.data.align import NS_PER_HOUR, runs
+from basis_strategy.data.check_defects import implausible, short_rows, time_findings
 from basis_strategy.data.sources._common import try_parse_utc
 
 HOURS_PER_YEAR = 24 * 365
@@ -38,18 +39,36 @@ class Family:
     interpolated: str | None = None  # column checked for linear intraday interpolation
     comment: str | None = None
     exclude: str | None = None  # skip files whose name contains this
+    plausible: str | None = None  # price | funding | gas | aave: the `check_defects` limits
 
 
 OHLC = ("open", "high", "low", "close")
 FAMILIES: tuple[Family, ...] = (
-    Family("cex/dex spot OHLCV", "market_data/spot_prices/*/*.csv", "timestamp", OHLC, 1, True),
-    Family("perp OHLCV", "market_data/derivatives/futures_ohlcv/*.csv", "timestamp", OHLC, 1, True),
+    Family(
+        "cex/dex spot OHLCV",
+        "market_data/spot_prices/*/*.csv",
+        "timestamp",
+        OHLC,
+        1,
+        True,
+        plausible="price",
+    ),
+    Family(
+        "perp OHLCV",
+        "market_data/derivatives/futures_ohlcv/*.csv",
+        "timestamp",
+        OHLC,
+        1,
+        True,
+        plausible="price",
+    ),
     Family(
         "funding (aggregated)",
         "market_data/derivatives/funding_rates/*.csv",
         "funding_timestamp",
         ("funding_rate",),
         8,
+        plausible="funding",
     ),
     Family(
         "aave rates daily",
@@ -57,6 +76,7 @@ FAMILIES: tuple[Family, ...] = (
         "targetDate",
         ("liquidityIndex", "variableBorrowIndex", "currentLiquidityRate"),
         24,
+        plausible="aave",
     ),
     Family(
         "aave rates hourly",
@@ -75,6 +95,7 @@ FAMILIES: tuple[Family, ...] = (
         True,
         interpolated="*",
         comment="#",
+        plausible="price",
     ),
     Family(
         "lst peg",
@@ -83,6 +104,7 @@ FAMILIES: tuple[Family, ...] = (
         ("market_rate", "protocol_rate"),
         1,
         True,
+        plausible="price",
     ),
     Family(
         "lst base yield",
@@ -95,9 +117,10 @@ FAMILIES: tuple[Family, ...] = (
         "gas",
         "blockchain_data/gas_prices/*.csv",
         "timestamp",
-        ("gas_price_gwei", "base_fee_gwei"),
+        ("gas_price_avg_gwei", "gas_price_gwei", "base_fee_gwei"),
         1,
         True,
+        plausible="gas",
     ),
     Family(
         "benchmark daily",
@@ -171,11 +194,20 @@ class FileReport:
     identical_duplicates: list[pd.Timestamp] = field(default_factory=list)
     conflicting_duplicates: list[pd.Timestamp] = field(default_factory=list)
     bad_values: list[str] = field(default_factory=list)
+    structure: list[str] = field(default_factory=list)  # short rows, time order, whole hours
+    implausible: list[str] = field(default_factory=list)  # beyond the default data limits
+    engine_reads: bool = False  # read by one of the checked modes (set by `check`)
     interpolated_days: list[pd.Timestamp] = field(default_factory=list)
     interpolated_hours: int = 0
     notes: list[str] = field(default_factory=list)
     stats: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+
+    @property
+    def defective(self) -> bool:
+        """Whether the engine refuses this file (or a run over the flagged values)."""
+        found = (self.conflicting_duplicates, self.bad_values, self.structure, self.implausible)
+        return self.error is not None or any(found)
 
     @property
     def missing(self) -> int:
@@ -209,6 +241,10 @@ class FileReport:
             "identical_duplicates": [iso_hour(t) for t in self.identical_duplicates],
             "conflicting_duplicates": [iso_hour(t) for t in self.conflicting_duplicates],
             "bad_values": self.bad_values,
+            "structure": self.structure,
+            "implausible": self.implausible,
+            "engine_reads": self.engine_reads,
+            "defective": self.defective,
             "interpolated_days": [_day(t) for t in self.interpolated_days],
             "interpolated_hours": self.interpolated_hours,
             "notes": self.notes,
@@ -363,6 +399,12 @@ def check_file(path: Path, family: Family, data_dir: Path) -> FileReport:
     values = tuple(c for c in family.values if c in frame.columns)
     check_values(frame, values, family.positive, report, line0)
     describe_times(report, frame, times, family.interval_hours)
+    report.structure = short_rows(path, line0 - 2, len(frame.columns))
+    if family.interval_hours is not None:  # a time series (event lists need no order)
+        report.structure += time_findings(times, frame[family.time_column], line0)
+    if family.plausible:
+        read = values[0] if values else ""
+        report.implausible = implausible(family.plausible, frame, times, read)
     column = values[0] if family.interpolated == "*" and values else family.interpolated
     if column and column in frame.columns and report.interval_hours == 1:
         numbers = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)

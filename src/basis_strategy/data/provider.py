@@ -35,6 +35,7 @@ from basis_strategy.data.align import (
 from basis_strategy.data.benchmark import apy_index, coverage
 from basis_strategy.data.estimates import estimate_columns
 from basis_strategy.data.market import AaveRisk, FundingRate, MarketState, RewardPayout
+from basis_strategy.data.plausibility import Plausibility, check_columns
 from basis_strategy.data.requirements import (
     EMODE_PARAMS,
     RESERVE_PARAMS,
@@ -113,8 +114,11 @@ class HistoricalDataProvider:
         self.files: dict[str, str] = {}
         self._risk: dict[tuple[str, bool], AaveRisk] = {}
         self._token_eth: dict[str, np.ndarray] = {}
+        self._plausible = Plausibility(mode.data, self.start, self.end, SETTLEMENT_HOURS)
+        self._screened: dict[str, Any] = {}
         needs = requirements_for(config)
         columns = self._build_columns(needs)
+        check_columns(columns, self.times, mode.data)
         self.rewards = self._reward_schedule(needs.rewards, columns)
         funding = self._funding_schedule(needs.funding)
         self.columns, self._funding, self.shocks_applied = apply_shocks(
@@ -151,9 +155,17 @@ class HistoricalDataProvider:
     # --- reading -------------------------------------------------------------------------
 
     def _series(self, source: Source) -> Any:
-        """What the source's reader returns (a series, a table or a mapping), read once."""
+        """What the source's reader returns (a series, a table or a mapping), read once and
+        screened once per run (`data.plausibility`: dropped values are recorded bridges)."""
         ref = self._path(source)
-        return read_cached(source.label, ref, source.read, self.root.cache_key(ref))
+        if source.label not in self._screened:
+            value = read_cached(source.label, ref, source.read, self.root.cache_key(ref))
+            value, bridges = self._plausible.screen(
+                source.read, value, source.label, self._file(source)
+            )
+            self._screened[source.label] = value
+            self.bridges.extend(bridges)
+        return self._screened[source.label]
 
     def _file(self, source: Source) -> str:
         """The file a source was read from, relative to the data folder (else its pattern)."""

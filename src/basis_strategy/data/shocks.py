@@ -8,6 +8,9 @@ on that hour's own value and the shock's fixed window: causal by construction.
   (end − start + 1 h) from `start` to `end`, 1 from `end` on (a one-hour move, start == end,
   is a full step at `start`). Funding settlements are scaled the same way at their hour.
 - `set`: the value becomes v at every hour (funding: every settlement) in [`start`, `end`].
+
+A shock that takes a price, exchange rate or AAVE index to 0 or below (an AAVE APR or the gas
+price below 0) is a ConfigError naming it: no run is made on physically impossible data.
 """
 
 from __future__ import annotations
@@ -95,6 +98,29 @@ def match_series(
     return matched_columns, matched_funding
 
 
+# Columns that stay > 0 (prices, exchange rates, AAVE indices) or >= 0 (AAVE APRs, gas).
+POSITIVE = ("price:", "perp:", "lst_rate:", "lst_market:", "aave_li:", "aave_bi:")
+NON_NEGATIVE = ("aave_lr:", "aave_br:", "gas_gwei")
+
+
+def require_physical(index: int, name: str, values: np.ndarray, grid_ns: np.ndarray) -> None:
+    """ConfigError naming `shocks.{index}` when it takes a price, rate or index that must stay
+    positive to 0 or below (an APR or gas price below 0)."""
+    if name.startswith(POSITIVE):
+        bad, bound = values <= 0, "> 0"
+    elif name.startswith(NON_NEGATIVE):
+        bad, bound = values < 0, ">= 0"
+    else:
+        return
+    hours = np.flatnonzero(bad)
+    if hours.size:
+        at = pd.Timestamp(int(grid_ns[hours[0]]), tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+        raise ConfigError(
+            f"shocks.{index}.value",
+            f"takes {name} to {float(values[hours[0]])!r} at {at}; it must stay {bound}",
+        )
+
+
 def apply_shocks(
     shocks: Sequence[Shock],
     grid_ns: np.ndarray,
@@ -109,6 +135,7 @@ def apply_shocks(
         names, funded = match_series(i, shock.series, list(columns), funding_names)
         for name in names:
             columns[name] = shock_column(columns[name], grid_ns, shock)
+            require_physical(i, name, columns[name], grid_ns)
         if funded:
             funding = shock_funding(funding, grid_ns, shock, set(funded))
         applied.append(_record(shock, names, funded, grid_ns, funding))

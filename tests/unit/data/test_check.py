@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from basis_strategy.core.errors import DataError
-from basis_strategy.data.check import check_files, check_folder, funding_disagreement
+from basis_strategy.data.check import check_files, check_folder, file_lines, funding_disagreement
 from basis_strategy.data.check_files import find_gaps, interpolated_days
 
 SPOT = "market_data/spot_prices/eth_usd/bybit_ETHUSDT_spot_1h_2024-01-01_2024-01-05.csv"
@@ -164,3 +164,60 @@ def test_a_mode_without_its_files_cannot_run(tmp_path):
     assert not report.ok and not mode.can_run
     assert mode.error and "bybit_ETHUSDT_spot" in mode.error and "covers" in mode.error
     assert any(need.startswith("aave:USDT") for need in mode.needs)
+
+
+def test_short_rows_order_whole_hours_and_implausible_prices_are_reported(tmp_path):
+    times = pd.date_range("2024-01-01", periods=10, freq="h", tz="UTC")
+    frame = ohlcv(times).astype(str)
+    frame.loc[2, "timestamp"] = "2024-01-01T02:30:00Z"
+    frame.loc[5, ["timestamp", "open"]] = ["2024-01-01T00:00:00Z", "100"]  # a repeat, back in time
+    frame.loc[7, ["open", "high"]] = ["1070", "1070"]  # x10 for one hour
+    path = write(tmp_path, SPOT, frame)
+    path.write_text(path.read_text() + "2024-01-01T10:00:00Z,110\n")  # a cut last line
+    report = report_for(tmp_path, "bybit_ETHUSDT_spot")
+    assert report.structure == [
+        "1 short row(s); first line 12: row has 2 fields, the header 5 (a cut or truncated line)",
+        "1 row(s) out of time order; first line 7: '2024-01-01T00:00:00Z' after "
+        "'2024-01-01T04:00:00Z'",
+        "1 timestamp(s) off the whole hour; first line 4: '2024-01-01T02:30:00Z'",
+    ]
+    assert report.implausible == [
+        "1 implausible value(s) for the default data limits; first: 2024-01-01 07:00 UTC: "
+        "1070.0 against 106.0 at 2024-01-01 06:00 UTC, a move of +909.4%, beyond "
+        "data.max_hourly_move 0.3"
+    ]
+    assert report.defective
+
+
+def test_absurd_funding_aave_rates_and_gas_are_reported(tmp_path):
+    funding = "market_data/derivatives/funding_rates/binance_ETHUSDT_funding_rates_x.csv"
+    settlements = pd.date_range("2024-01-01", periods=6, freq="8h", tz="UTC")
+    rates = pd.DataFrame(
+        {"funding_timestamp": settlements.strftime("%Y-%m-%dT%H:%M:%SZ"), "funding_rate": 1e-4}
+    )
+    rates.loc[3, "funding_rate"] = 5.0
+    write(tmp_path, funding, rates)
+    gas = "blockchain_data/gas_prices/ethereum_gas_prices_x.csv"
+    hours = pd.date_range("2024-01-01", periods=4, freq="h", tz="UTC")
+    gwei = pd.DataFrame(
+        {"timestamp": hours.strftime("%Y-%m-%dT%H:%M:%SZ"), "gas_price_avg_gwei": 12.0}
+    )
+    gwei.loc[2, "gas_price_avg_gwei"] = 12e9
+    write(tmp_path, gas, gwei)
+    assert "funding rate per 8 h 5.0 is outside" in report_for(tmp_path, "funding").implausible[0]
+    assert "gas (gwei) 12000000000.0 is outside" in report_for(tmp_path, "gas").implausible[0]
+
+
+def test_only_defects_in_files_the_checked_modes_read_fail_the_check(tmp_path):
+    """A defect in the BTC spot file fails a check of btc_basis, not of pure_lending."""
+    times = pd.date_range("2024-01-01", periods=24, freq="h", tz="UTC")
+    btc = ohlcv(times, price=40_000.0)
+    write(tmp_path, "market_data/spot_prices/btc_usd/binance_BTCUSDT_1h_x.csv", btc.iloc[[0, 2, 1]])
+    lending = check_folder(tmp_path, ["pure_lending"])
+    (spot,) = [f for f in lending.files if "BTCUSDT" in f.path]
+    assert spot.defective and not spot.engine_reads
+    assert "not read by the checked modes" in "\n".join(file_lines(spot))
+    basis = check_folder(tmp_path, ["btc_basis"])
+    (spot,) = [f for f in basis.files if "BTCUSDT" in f.path]
+    assert spot.engine_reads and not basis.ok
+    assert "market_data/spot_prices/btc_usd/binance_BTCUSDT_1h_*.csv" in basis.modes[0].reads

@@ -7,6 +7,7 @@ atomic reloads, failures that leave the previous load, and the `BASIS_DATA_MODE`
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -31,7 +32,10 @@ from basis_strategy.data.stored import StoredFile
 from basis_strategy.services.backtest import open_data
 from basis_strategy.services.queue import worker_data
 
-DATA_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+DATA_DIR = Path(
+    os.environ.get("BASIS_DATA_DIR")
+    or Path(__file__).resolve().parents[3].parent / "shared" / "data"
+)
 OKX = "market_data/okx/funding_rates/daily"
 OKX_HEADER = "instrument,contract_type,funding_rate,real_funding_rate,funding_time,date\n"
 FILES = {
@@ -44,8 +48,8 @@ FILES = {
         "2024-01-01T02:00:00Z,3.10,x\n"
         "\n\n"
     ),
-    # a repeated and a blank header cell, a short row, CRLF line ends
-    "prices/odd.csv": "a,b,a,A,\r\n1,2,3,4,5\r\n6,7\r\n",
+    # a repeated and a blank header cell, empty cells, CRLF line ends
+    "prices/odd.csv": "a,b,a,A,\r\n1,2,3,4,5\r\n6,7,,,\r\n",
     "oracle/weETH_ETH_oracle_x.csv": (
         "# source: AAVE oracle\n# unit: ETH\n"
         "timestamp,oracle_price_eth\n"
@@ -68,6 +72,15 @@ FILES = {
     "risk/broken.json": '{\n  "a": 1,\n  "b": \n}',
     "README.md": "# data\n",
     "manifest.json": '{"synthetic": true, "scenario": "base", "seed": 7, "other": 1}',
+}
+# Price files the readers refuse (issue 12): each fails the same way from the database.
+BAD_PRICES = {
+    "conflict.csv": "timestamp,open\n2024-01-01T00:00:00Z,1\n2024-01-01T00:00:00Z,2\n",
+    "unordered.csv": "timestamp,open\n2024-01-01T01:00:00Z,1\n2024-01-01T00:00:00Z,2\n",
+    "off_hour.csv": "timestamp,open\n2024-01-01T00:00:00Z,1\n2024-01-01T00:15:00Z,2\n",
+    "short.csv": "timestamp,open,close\n2024-01-01T00:00:00Z,1,1\n2024-01-01T01:00:00Z,2\n",
+    "truncated.csv": "timestamp,open,close\r\n2024-01-01T00:00:00Z,1,1\r\n2024-01-01T01:00",
+    "wide.csv": "timestamp,open\n2024-01-01T00:00:00Z,1,1\n2024-01-01T01:00:00Z,2,2\n",
 }
 TABLES = [  # (file, comment, encoding) as the readers read them
     ("prices/spot_1h_a.csv", None, "utf-8"),
@@ -193,6 +206,29 @@ def test_a_bad_cell_names_the_database_the_file_and_the_line(
     assert error.line == 3 and "line 3: column 'open': not a number: 'abc'" in text
     assert "#bad/number.csv" in text
     assert re.search(r"sqlite:///.*\.sqlite#|postgresql\+psycopg://", text), text
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("conflict.csv", "line 3: column 'open': conflicting values for duplicated timestamp"),
+        ("unordered.csv", "line 3: timestamp 2024-01-01 00:00:00+00:00 is before"),
+        ("off_hour.csv", "line 3: timestamp 2024-01-01 00:15:00+00:00 is not on a whole hour"),
+        ("short.csv", "line 3: row has 2 fields, the header 3 (a cut or truncated line)"),
+        ("truncated.csv", "line 3: row has 1 fields, the header 3 (a cut or truncated line)"),
+        ("wide.csv", "line 2: malformed CSV: every row has more fields than the header"),
+    ],
+)
+def test_a_price_file_is_refused_the_same_way_from_the_database(
+    tmp_path: Path, database_url: str, name: str, problem: str
+) -> None:
+    folder = write_folder(tmp_path / "data", BAD_PRICES)
+    load_folder(folder, database_url)
+    data = DatabaseData(database_url)
+    from_db = caught(lambda: read_ohlcv_open(stored(data, name)))
+    data.close()
+    same_error(caught(lambda: read_ohlcv_open(folder / name)), from_db)
+    assert f"#{name}, {problem}" in str(from_db)
 
 
 def test_the_okx_reader_checks_rows_as_the_csv_module_splits_them(

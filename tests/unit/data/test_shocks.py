@@ -116,6 +116,45 @@ def test_a_glob_matching_nothing_names_the_field_the_glob_and_the_series() -> No
     assert "funding:bybit:ETH" in message
 
 
+@pytest.mark.parametrize(
+    ("series", "value", "problem"),
+    [
+        ("price:ETH", 0.0, "takes price:ETH to 0.0 at 2024-06-01 02:00 UTC; it must stay > 0"),
+        ("perp:*", -1.0, "takes perp:bybit:ETHUSDT to -1.0 at 2024-06-01 02:00 UTC"),
+        ("lst_rate:weETH", 0.0, "takes lst_rate:weETH to 0.0"),
+        ("aave_li:*", 0.0, "takes aave_li:WETH to 0.0"),
+        (
+            "aave_br:WETH",
+            -0.05,
+            "takes aave_br:WETH to -0.05 at 2024-06-01 02:00 UTC; it must stay >= 0",
+        ),
+        ("gas_gwei", -1.0, "takes gas_gwei to -1.0"),
+    ],
+)
+def test_a_shock_that_takes_a_price_rate_or_index_below_its_physical_floor_is_refused(
+    series: str, value: float, problem: str
+) -> None:
+    names = ("price:ETH", "perp:bybit:ETHUSDT", "lst_rate:weETH", "aave_li:WETH", "aave_br:WETH")
+    columns = {name: np.full(10, 1.5) for name in (*names, "gas_gwei")}
+    harmless = shock("set", 2.0, 0, 0, series="*")
+    with pytest.raises(ConfigError) as raised:
+        apply_shocks([harmless, shock("set", value, 2, 3, series=series)], GRID, columns, {})
+    assert raised.value.field == "shocks.1.value"
+    assert problem in str(raised.value)
+
+
+def test_shocks_may_set_zero_gas_zero_apr_and_negative_funding() -> None:
+    columns = {"gas_gwei": np.full(10, 5.0), "aave_lr:USDT": np.full(10, 0.05)}
+    shocks = [
+        shock("set", 0.0, 0, 9, series="gas_gwei"),
+        shock("set", 0.0, 0, 9, series="aave_lr:*"),
+        shock("set", -0.01, 0, 9, series="funding:*"),
+    ]
+    new, shocked_funding, _ = apply_shocks(shocks, GRID, columns, funding())
+    assert new["gas_gwei"].tolist() == [0.0] * 10
+    assert {rate.rate_per_8h for rates in shocked_funding.values() for rate in rates} == {-0.01}
+
+
 # --- through the provider --------------------------------------------------------------------
 
 

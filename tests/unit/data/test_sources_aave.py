@@ -80,20 +80,17 @@ def test_daily_index_that_decreases_is_refused(write: WriteFile, check_error: Ch
     check_error(caught.value, path, 4, "column 'liquidityIndex'", "'1.015'", "'1.02' on line 3")
 
 
-def test_daily_index_order_is_checked_in_time_not_file_order(
+def test_daily_rows_out_of_time_order_are_refused(
     write: WriteFile, check_error: CheckError
 ) -> None:
     rows = (
         "2024-01-02T00:00:00Z,1.02,0.02,1.06,0.03,USDT\n"
         "2024-01-01T00:00:00Z,1.01,0.02,1.05,0.03,USDT\n"
     )
-    frame = read_aave_daily(write("sorted.csv", HEADER + rows))
-    assert frame["liquidity_index"].tolist() == [1.01, 1.02]
-    bad = "2024-01-03T00:00:00Z,1.03,0.02,1.04,0.03,USDT\n"
-    path = write("bad.csv", HEADER + rows + bad)
+    path = write("unsorted.csv", HEADER + rows)
     with pytest.raises(DataFileError) as caught:
         read_aave_daily(path)
-    check_error(caught.value, path, 4, "column 'variableBorrowIndex'", "'1.04'")
+    check_error(caught.value, path, 3, "rows must be in time order")
 
 
 def test_daily_errors(write: WriteFile, check_error: CheckError) -> None:

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from basis_strategy.core.errors import DataFileError
 from basis_strategy.data.sources._common import (
-    dedupe_last,
     locate,
     parse_utc,
     read_table,
@@ -190,21 +189,11 @@ def test_read_table_uses_the_given_encoding(tmp_path: Path) -> None:
         read_table(path, ["name"])
 
 
-def test_dedupe_last_keeps_the_last_row_per_timestamp() -> None:
-    index = pd.DatetimeIndex(["2024-01-01", "2024-01-02", "2024-01-01"], tz="UTC")
-    series = pd.Series([1.0, 2.0, 3.0], index=index)
-    result = dedupe_last(series)
-    assert result.index.is_unique
-    assert result[pd.Timestamp("2024-01-01", tz="UTC")] == 3.0
-    frame = dedupe_last(series.to_frame("x"))
-    assert frame["x"].tolist() == [2.0, 3.0]
-
-
-def test_unique_sorted_drops_identical_repeats_and_sorts() -> None:
-    index = pd.DatetimeIndex(["2024-01-02", "2024-01-01", "2024-01-02"], tz="UTC")
-    result = unique_sorted(pd.Series([2.0, 1.0, 2.0], index=index), CSV, 2)
+def test_unique_sorted_drops_identical_repeats() -> None:
+    index = pd.DatetimeIndex(["2024-01-01", "2024-01-02", "2024-01-02"], tz="UTC")
+    result = unique_sorted(pd.Series([1.0, 2.0, 2.0], index=index), CSV, 2)
     assert result.tolist() == [1.0, 2.0]
-    assert result.index.is_monotonic_increasing
+    assert result.index.is_unique and result.index.is_monotonic_increasing
 
 
 def test_unique_sorted_refuses_conflicting_repeats(check_error: CheckError) -> None:
@@ -213,6 +202,54 @@ def test_unique_sorted_refuses_conflicting_repeats(check_error: CheckError) -> N
     with pytest.raises(DataFileError) as caught:
         unique_sorted(series, CSV, 2)
     check_error(caught.value, CSV, 4, "column 'funding_rate'", "1.5 here", "1.0 on line 2")
+
+
+def test_unique_sorted_refuses_rows_out_of_time_order(check_error: CheckError) -> None:
+    index = pd.DatetimeIndex(["2024-01-02", "2024-01-03", "2024-01-01"], tz="UTC")
+    with pytest.raises(DataFileError) as caught:
+        unique_sorted(pd.Series([2.0, 3.0, 1.0], index=index, name="open"), CSV, 5)
+    check_error(
+        caught.value,
+        CSV,
+        7,
+        "timestamp 2024-01-01 00:00:00+00:00 is before 2024-01-03 00:00:00+00:00 on line 6",
+        "rows must be in time order",
+    )
+
+
+def test_unique_sorted_refuses_a_timestamp_off_the_whole_hour(check_error: CheckError) -> None:
+    index = pd.DatetimeIndex(["2024-01-01 10:00", "2024-01-01 10:30"], tz="UTC")
+    lines = np.array([12, 14])
+    with pytest.raises(DataFileError) as caught:
+        unique_sorted(pd.Series([1.0, 2.0], index=index), CSV, lines)
+    check_error(caught.value, CSV, 14, "timestamp 2024-01-01 10:30:00+00:00 is not on a whole hour")
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fields"),
+    [
+        ("a,b,c\n1,2,3\n4,5\n6,7,8\n", 3, 2),  # a short row inside
+        ("a,b,c\n1,2,3\n4,5,6\n7,8", 4, 2),  # a truncated last line (no line break)
+        ('a,b,c\n1,"x\ny",3\n4\n', 4, 1),  # lines counted as physical lines
+    ],
+)
+def test_read_table_refuses_a_row_with_fewer_fields_than_the_header(
+    text: str, line: int, fields: int, write: WriteFile, check_error: CheckError
+) -> None:
+    path = write("short.csv", text)
+    with pytest.raises(DataFileError) as caught:
+        read_table(path, ["a"])
+    check_error(caught.value, path, line, f"row has {fields} fields, the header 3", "truncated")
+
+
+def test_read_table_refuses_rows_that_all_have_an_extra_field(
+    write: WriteFile, check_error: CheckError
+) -> None:
+    """pandas would take the first column as an index and shift every column by one."""
+    path = write("wide.csv", "timestamp,open\n2024-01-01T00:00:00Z,1,2\n2024-01-01T01:00:00Z,3,4\n")
+    with pytest.raises(DataFileError) as caught:
+        read_table(path, ["open"])
+    check_error(caught.value, path, 2, "every row has more fields than the header")
 
 
 def test_locate_finds_exactly_one_file(tmp_path: Path, check_error: CheckError) -> None:

@@ -83,12 +83,38 @@ def test_okx_daily_btc_real_rates(data_dir: Path) -> None:
 
 def test_identical_duplicates_are_merged(write: WriteFile) -> None:
     text = HEADER + (
-        "2024-01-01T08:00:00Z,0.0002,X,y\n"
         "2024-01-01T00:00:00Z,0.0001,X,y\n"
+        "2024-01-01T08:00:00Z,0.0002,X,y\n"
         "2024-01-01T08:00:00Z,0.0002,X,y\n"
     )
     series = read_funding(write("f.csv", text))
     assert series.tolist() == [0.0001, 0.0002]
+
+
+@pytest.mark.parametrize(
+    ("rows", "problem"),
+    [
+        (
+            "2024-01-01T08:00:00Z,0.0002,X,y\n2024-01-01T00:00:00Z,0.0001,X,y\n",
+            "is before 2024-01-01 08:00:00+00:00 on line 2: rows must be in time order",
+        ),
+        (
+            "2024-01-01T00:00:00Z,0.0001,X,y\n2024-01-01T08:00:01Z,0.0002,X,y\n",
+            "timestamp 2024-01-01 08:00:01+00:00 is not on a whole hour",
+        ),
+        (
+            "2024-01-01T00:00:00Z,0.0001,X,y\n2024-01-01T08:00:00Z,0.0002\n",
+            "row has 2 fields, the header 4 (a cut or truncated line)",
+        ),
+    ],
+)
+def test_rows_out_of_order_off_the_hour_or_cut_are_refused(
+    rows: str, problem: str, write: WriteFile, check_error: CheckError
+) -> None:
+    path = write("f.csv", HEADER + rows)
+    with pytest.raises(DataFileError) as caught:
+        read_funding(path)
+    check_error(caught.value, path, 3, problem)
 
 
 def test_conflicting_duplicates_are_refused(write: WriteFile, check_error: CheckError) -> None:
@@ -184,6 +210,24 @@ def test_okx_daily_bad_cells_name_the_file_and_line(
     with pytest.raises(DataFileError) as caught:
         read_okx_daily_funding(tmp_path / "b", "ETH-USDT-SWAP")
     check_error(caught.value, path, 2, "column 'funding_time': not a timestamp: 'soon'")
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ("ETH-USDT-SWAP,SWAP,0.0001,5e-05,2025-04-01 08:00:00+00:00\n", "row has 5 fields"),
+        ("ETH-USDT-SWAP,SWAP,0.0001,5e-05,2025-04-01 08:00:00+00:00,2025-04-01,x\n", "has 7"),
+        (okx_row("ETH-USDT-SWAP", "0.0001", "5e-05", "08").replace(":00:00", ":30:00"), "hour"),
+    ],
+)
+def test_okx_daily_cut_rows_and_times_off_the_hour_are_refused(
+    row: str, problem: str, write: WriteFile, tmp_path: Path, check_error: CheckError
+) -> None:
+    text = OKX_HEADER + okx_row("ETH-USDT-SWAP", "0.0001", "3e-05", "00") + row
+    path = write("daily/okx_funding_rates_2025-04-01.csv", text)
+    with pytest.raises(DataFileError) as caught:
+        read_okx_daily_funding(tmp_path / "daily", "ETH-USDT-SWAP")
+    check_error(caught.value, path, 3, problem)
 
 
 def test_okx_daily_structural_errors(

@@ -84,15 +84,90 @@ def test_bybit_and_binance_btc_spot_agree(data_dir: Path) -> None:
     assert both.abs().median() < 1e-4
 
 
-def test_duplicate_bars_keep_the_last_row_and_rows_are_sorted(write: WriteFile) -> None:
+def test_an_identical_repeated_bar_is_read_once(write: WriteFile) -> None:
     text = HEADER + (
-        "2024-01-01T01:00:00Z,11,0,0,0,0\n"
-        "2024-01-01T00:00:00Z,10,0,0,0,0\n"
-        "2024-01-01T01:00:00Z,12,0,0,0,0\n"
+        "2024-01-01T00:00:00Z,10,11,9,10,5\n"
+        "2024-01-01T01:00:00Z,12,13,11,12,6\n"
+        "2024-01-01T01:00:00Z,12,13,11,12,6\n"
     )
     series = read_ohlcv_open(write("bars.csv", text))
     assert series.tolist() == [10.0, 12.0]
     assert list(series.index.hour) == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("repeat", "column", "values"),
+    [
+        ("2024-01-01T01:00:00Z,15,16,11,12,6", "open", "15.0 here, 12.0 on line 3"),
+        ("1704070800,12,13,11,12.5,6", "close", "12.5 here, 12.0 on line 3"),
+    ],
+)
+def test_a_repeated_bar_with_other_prices_names_file_line_and_timestamp(
+    repeat: str, column: str, values: str, write: WriteFile, check_error: CheckError
+) -> None:
+    """Before, the last row won silently: one injected row moved a run's equity by +31 %."""
+    text = HEADER + "2024-01-01T00:00:00Z,10,11,9,10,5\n2024-01-01T01:00:00Z,12,13,11,12,6\n"
+    path = write("bybit_BTCUSDT_spot.csv", text + repeat + "\n")
+    with pytest.raises(DataFileError) as caught:
+        read_ohlcv_open(path)
+    check_error(
+        caught.value,
+        path,
+        4,
+        f"column {column!r}: conflicting values for duplicated timestamp 2024-01-01 01:00:00+00:00",
+        values,
+    )
+
+
+def test_bars_out_of_time_order_are_refused(write: WriteFile, check_error: CheckError) -> None:
+    text = HEADER + "2024-01-01T01:00:00Z,11,12,10,11,0\n2024-01-01T00:00:00Z,10,11,9,10,0\n"
+    path = write("bars.csv", text)
+    with pytest.raises(DataFileError) as caught:
+        read_ohlcv_open(path)
+    check_error(caught.value, path, 3, "is before 2024-01-01 01:00:00+00:00 on line 2")
+
+
+def test_a_bar_off_the_whole_hour_is_refused(write: WriteFile, check_error: CheckError) -> None:
+    path = write(
+        "bars.csv", HEADER + "2024-01-01T00:00:00Z,10,11,9,10,0\n1704069000,10,11,9,10,0\n"
+    )
+    with pytest.raises(DataFileError) as caught:
+        read_ohlcv_open(path)
+    check_error(caught.value, path, 3, "2024-01-01 00:30:00+00:00 is not on a whole hour")
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        "2024-01-01T01:00:00Z,2",  # cut after the open: 23,456.7 read as 2
+        "2024-01-01T01:00:00Z,23456.7,23500,23400",  # cut before the close
+    ],
+)
+def test_a_truncated_last_line_is_refused(
+    last: str, write: WriteFile, check_error: CheckError
+) -> None:
+    path = write("bars.csv", HEADER + "2024-01-01T00:00:00Z,23400,23500,23300,23456.7,1\n" + last)
+    with pytest.raises(DataFileError) as caught:
+        read_ohlcv_open(path)
+    fields = last.count(",") + 1
+    check_error(caught.value, path, 3, f"row has {fields} fields, the header 6")
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "problem"),
+    [
+        ("2345.6,2350,2340,nan", "close", "not a number: 'nan'"),
+        ("2345.6,inf,2340,2345", "high", "not a number: 'inf'"),
+        ("23456,2350,2340,2345", "open", "outside the bar's low 2340.0 .. high 2350.0: '23456'"),
+    ],
+)
+def test_every_price_of_the_bar_is_checked(
+    row: str, column: str, problem: str, write: WriteFile, check_error: CheckError
+) -> None:
+    path = write("bars.csv", HEADER + f"2024-01-01T00:00:00Z,{row},1\n")
+    with pytest.raises(DataFileError) as caught:
+        read_ohlcv_open(path)
+    check_error(caught.value, path, 2, f"column {column!r}: {problem}")
 
 
 def test_missing_file(tmp_path: Path, check_error: CheckError) -> None:
@@ -126,8 +201,9 @@ def test_unparseable_timestamp(write: WriteFile, check_error: CheckError) -> Non
 
 
 @pytest.mark.parametrize("price", ["0", "-1.5"])
-def test_non_positive_price(price: str, write: WriteFile, check_error: CheckError) -> None:
-    path = write("bars.csv", HEADER + f"1704067200,{price},0,0,0,0\n")
-    with pytest.raises(DataFileError) as caught:
-        read_ohlcv_open(path)
-    check_error(caught.value, path, 2, "column 'open': not positive", repr(price))
+def test_a_non_positive_price_is_left_to_the_plausibility_check(
+    price: str, write: WriteFile
+) -> None:
+    """The reader keeps it: the run refuses or bridges it (`data.implausible`)."""
+    path = write("bars.csv", HEADER + f"1704067200,{price},{price},{price},{price},0\n")
+    assert read_ohlcv_open(path).tolist() == [float(price)]

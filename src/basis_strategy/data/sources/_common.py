@@ -8,8 +8,10 @@ data folder, or a file stored in a database (named ``URL#relative/path`` in mess
 
 from __future__ import annotations
 
+import csv
 import json
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from basis_strategy.core.errors import DataFileError, EmptyDataFileError
+from basis_strategy.data.align import NS_PER_HOUR
 from basis_strategy.data.stored import FileRef, StoredFile, StoredTable
 
 FrameOrSeries = TypeVar("FrameOrSeries", pd.Series, pd.DataFrame)
@@ -119,7 +122,7 @@ def parse_csv_strings(path: Path, skip: int, encoding: str) -> pd.DataFrame:
     """Every cell as text (blank lines kept as rows of ``""``); CsvProblem when pandas cannot
     parse the file, UnicodeDecodeError when it is not ``encoding`` text."""
     try:
-        return pd.read_csv(
+        frame = pd.read_csv(
             path,
             dtype=str,
             keep_default_na=False,
@@ -132,6 +135,9 @@ def parse_csv_strings(path: Path, skip: int, encoding: str) -> pd.DataFrame:
     except pd.errors.ParserError as err:
         match = _PANDAS_LINE.search(str(err))
         raise CsvProblem(f"malformed CSV: {err}", int(match.group(1)) if match else None) from err
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first column as an index
+        raise CsvProblem("malformed CSV: every row has more fields than the header", skip + 2)
+    return frame
 
 
 def read_csv_strings(path: Path, skip: int, encoding: str) -> pd.DataFrame:
@@ -154,13 +160,15 @@ def read_table(
     (database source) gives the same frame from its loaded cells.
     """
     if isinstance(path, StoredFile):
-        frame, skip = _stored_strings(path, comment)
+        frame, skip, fields = _stored_strings(path, comment)
     else:
         path = Path(path)
         frame, skip = _file_strings(path, comment, encoding)
+        fields = file_fields(path, skip, encoding)
     for column in columns:
         if column not in frame.columns:
             raise file_error(path, f"missing column {column!r}")
+    require_full_rows(path, fields, len(frame.columns))
     frame = frame.fillna("")
     filled = np.flatnonzero((frame != "").any(axis=1).to_numpy())
     if not filled.size:
@@ -191,11 +199,44 @@ def stored_comment_lines(ref: StoredFile, table: StoredTable, comment: str | Non
     return table.comment_lines
 
 
-def _stored_strings(ref: StoredFile, comment: str | None) -> tuple[pd.DataFrame, int]:
-    """A stored file's cells as the frame `read_csv_strings` gives for the source file."""
+def _stored_strings(
+    ref: StoredFile, comment: str | None
+) -> tuple[pd.DataFrame, int, Iterable[tuple[int, int]]]:
+    """A stored file's cells as the frame `read_csv_strings` gives for the source file, the
+    comment lines skipped and each row's (line, field count)."""
     table = ref.backend.table(ref.relative)
     skip = stored_comment_lines(ref, table, comment)
-    return pd.DataFrame(table.cells, columns=list(table.columns), dtype=str), skip
+    frame = pd.DataFrame(table.cells, columns=list(table.columns), dtype=str)
+    return frame, skip, zip(table.lines, table.fields, strict=True)
+
+
+def file_fields(path: Path, skip: int, encoding: str) -> Iterator[tuple[int, int]]:
+    """(physical line, field count) of every row after the header, as the csv module splits
+    them (the loader stores the same counts for a stored file)."""
+    with path.open(encoding=encoding, newline="") as handle:
+        for _ in range(skip):
+            handle.readline()
+        reader = csv.reader(handle)
+        try:
+            next(reader, None)  # the header
+            for row in reader:
+                yield skip + reader.line_num, len(row)
+        except csv.Error as err:
+            raise DataFileError(path, f"malformed CSV: {err}", line=skip + reader.line_num) from err
+
+
+def field_count_problem(fields: int, width: int) -> str:
+    """What is wrong with a row of ``fields`` fields under a header of ``width``."""
+    why = " (a cut or truncated line)" if fields < width else ""
+    return f"row has {fields} fields, the header {width}{why}"
+
+
+def require_full_rows(path: FileRef, rows: Iterable[tuple[int, int]], width: int) -> None:
+    """Raise DataFileError at the first row (line, fields) with fewer fields than the header;
+    blank lines (no field) are left to the column checks."""
+    for line, fields in rows:
+        if 0 < fields < width:
+            raise file_error(path, field_count_problem(fields, width), line=line)
 
 
 def read_json(path: FileRef) -> Any:
@@ -227,17 +268,15 @@ def json_key(mapping: dict[str, Any], key: str, path: FileRef, where: str = "") 
     return mapping[key]
 
 
-def dedupe_last(data: FrameOrSeries) -> FrameOrSeries:
-    """Keep the last row for each duplicated index value (order otherwise unchanged)."""
-    return data[~data.index.duplicated(keep="last")]
-
-
 def unique_sorted(data: FrameOrSeries, path: FileRef, lines: int | np.ndarray) -> FrameOrSeries:
-    """Drop repeated rows that are identical, refuse conflicting ones, and sort by time.
+    """Drop repeated rows that are identical; refuse conflicting ones, rows out of time order
+    and timestamps off the whole hour.
 
     ``data`` must be in file order. ``lines`` is the line number of the first row (rows are
     contiguous) or an array with the line number of every row. A timestamp that appears twice
-    with different values raises DataFileError naming the column, both values and both lines.
+    with different values raises DataFileError naming the column, both values and both lines;
+    a timestamp before the previous row's, or not on a whole hour (every series read through
+    here is hourly or daily), names the line and the timestamp.
     """
     frame = data.to_frame() if isinstance(data, pd.Series) else data
     duplicated = frame.index.duplicated(keep=False)
@@ -246,8 +285,27 @@ def unique_sorted(data: FrameOrSeries, path: FileRef, lines: int | np.ndarray) -
         row, _, earlier = conflict
         message = conflict_message(frame, conflict, f"line {line_of(lines, earlier)}")
         raise file_error(path, message, line=line_of(lines, row))
-    result = data[~frame.index.duplicated(keep="first")]
-    return result.sort_index(kind="stable")
+    stamps = pd.DatetimeIndex(frame.index)
+    _require_time_order(stamps, path, lines)
+    off_hour = np.flatnonzero(stamps.as_unit("ns").asi8 % NS_PER_HOUR)
+    if off_hour.size:
+        row = int(off_hour[0])
+        message = f"timestamp {stamps[row]} is not on a whole hour"
+        raise file_error(path, message, line=line_of(lines, row))
+    return data[~frame.index.duplicated(keep="first")]
+
+
+def _require_time_order(stamps: pd.DatetimeIndex, path: FileRef, lines: int | np.ndarray) -> None:
+    """Raise DataFileError at the first row stamped before the row above it."""
+    back = np.flatnonzero(np.diff(stamps.as_unit("ns").asi8) < 0)
+    if back.size:
+        row = int(back[0]) + 1
+        raise file_error(
+            path,
+            f"timestamp {stamps[row]} is before {stamps[row - 1]} on line "
+            f"{line_of(lines, row - 1)}: rows must be in time order",
+            line=line_of(lines, row),
+        )
 
 
 def line_of(lines: int | np.ndarray, position: int) -> int:
@@ -322,16 +380,14 @@ def column_series(
     return pd.Series(numbers, index=index.rename("timestamp"), name=value_column)
 
 
-def read_time_series(
-    path: FileRef, time_column: str, value_column: str, positive: bool = False
-) -> tuple[pd.Series, int]:
+def read_time_series(path: FileRef, time_column: str, value_column: str) -> tuple[pd.Series, int]:
     """Read one value column indexed by one time column, in file order (not yet sorted).
 
     Returns the series (see :func:`column_series`) and the first data line number, so that
     callers can apply their own duplicate policy.
     """
     frame, first_line = read_table(path, [time_column, value_column])
-    series = column_series(frame, first_line, path, (time_column, value_column), positive)
+    series = column_series(frame, first_line, path, (time_column, value_column))
     return series, first_line
 
 

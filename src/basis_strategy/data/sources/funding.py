@@ -11,12 +11,15 @@ import csv
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from basis_strategy.core.errors import DataFileError
+from basis_strategy.data.align import NS_PER_HOUR
 from basis_strategy.data.sources._common import (
     bad_cell,
     conflict_message,
+    field_count_problem,
     file_error,
     find_conflict,
     read_time_series,
@@ -44,7 +47,8 @@ def read_funding(path: FileRef) -> pd.Series:
     """``funding_rate`` indexed by ``funding_timestamp``, sorted and unique.
 
     Identical repeated rows are dropped; a timestamp repeated with a different rate raises
-    DataFileError (naming both values and the line).
+    DataFileError (naming both values and the line), as do rows out of time order or off the
+    whole hour. Whether a rate is plausible is the run's check (`data.plausibility`).
     """
     series, first_line = read_time_series(path, "funding_timestamp", "funding_rate")
     return unique_sorted(series, path, first_line)
@@ -61,8 +65,12 @@ class _OkxRows:
 
     def read_file(self, path: FileRef, instrument: str) -> None:
         records = _stored_records(path) if isinstance(path, StoredFile) else _file_records(path)
-        want = self._columns(path, next(records, None))
+        header = next(records, None)
+        want = self._columns(path, header)
+        width = len(header[1]) if header else 0
         for line, row in records:
+            if row and len(row) != width:
+                raise file_error(path, field_count_problem(len(row), width), line=line)
             self._add_row(path, line, row, want, instrument)
 
     @staticmethod
@@ -79,11 +87,7 @@ class _OkxRows:
     def _add_row(
         self, path: FileRef, line: int, row: list[str], want: list[int], instrument: str
     ) -> None:
-        if not row:
-            return
-        if len(row) <= max(want):
-            raise file_error(path, f"expected at least {max(want) + 1} fields", line=line)
-        if row[want[0]] != instrument:
+        if not row or row[want[0]] != instrument:
             return
         self.rates.append(row[want[1]])
         self.times.append(row[want[2]])
@@ -97,6 +101,10 @@ class _OkxRows:
         rates, bad = try_to_float(pd.Series(self.rates, dtype=str))
         if bad is not None:
             raise self._bad(bad, "real_funding_rate", "not a number", self.rates[bad])
+        off_hour = np.flatnonzero(times.as_unit("ns").asi8 % NS_PER_HOUR)
+        if off_hour.size:
+            at = int(off_hour[0])
+            raise self._bad(at, "funding_time", "not on a whole hour", self.times[at])
         series = pd.Series(rates, index=times.rename("timestamp"), name="funding_rate")
         self._reject_conflicts(series)
         unique = series[~series.index.duplicated(keep="first")]
@@ -144,9 +152,10 @@ def read_okx_daily_funding(folder: FileRef, instrument: str) -> pd.Series:
 
     Reads every ``okx_funding_rates_YYYY-MM-DD.csv`` in ``folder``, keeps the rows whose
     ``instrument`` equals ``instrument`` (e.g. ``"ETH-USDT-SWAP"``) and indexes the rate by
-    ``funding_time``. Repeated timestamps with the same rate are merged; conflicting rates raise
-    DataFileError naming the file and line. A missing folder, no files, or no row for the
-    instrument raise DataFileError.
+    ``funding_time``. Repeated timestamps with the same rate are merged; conflicting rates, a
+    time off the whole hour and a row with fewer fields than the header raise DataFileError
+    naming the file and line (the archive's rows need not be in time order). A missing folder,
+    no files, or no row for the instrument raise DataFileError.
     """
     paths = _daily_files(folder)
     rows = _OkxRows()

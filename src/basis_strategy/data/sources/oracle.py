@@ -30,7 +30,8 @@ def read_oracle_reads(path: FileRef) -> OracleReads:
 
     The value column is ``oracle_price_eth`` or ``oracle_price_usd``, whichever the file has; the
     series is named after it. Timestamps may be ``YYYY-MM-DD HH:MM:SS+00:00`` or unix seconds
-    (USDT). Prices must be positive; repeated timestamps must carry the same price.
+    (USDT). Repeated timestamps must carry the same price; whether the prices are plausible
+    (positive, no implausible jump) is the run's check (`data.plausibility`).
     """
     frame, first_line = read_table(path, ["timestamp"], comment="#")
     present = [column for column in VALUE_COLUMNS if column in frame.columns]
@@ -38,7 +39,7 @@ def read_oracle_reads(path: FileRef) -> OracleReads:
         wanted = " or ".join(repr(column) for column in VALUE_COLUMNS)
         problem = "missing column" if not present else "ambiguous: both columns"
         raise file_error(path, f"{problem} {wanted}")
-    series = column_series(frame, first_line, path, ("timestamp", present[0]), positive=True)
+    series = column_series(frame, first_line, path, ("timestamp", present[0]))
     observed = "source" in frame.columns and bool(
         (frame["source"].str.strip() == OBSERVED_HOURLY_SOURCE).all()
     )

@@ -12,7 +12,8 @@ def read_peg_market_rate(path: FileRef) -> pd.Series:
     """``market_rate`` (ETH per LST) indexed by ``timestamp``, sorted and unique.
 
     Only the market rate is read: the file's cost and routing columns are fixed assumptions.
-    Rates must be positive; repeated hours must carry the same rate.
+    Repeated hours must carry the same rate; whether the rates are plausible (positive, no
+    implausible jump) is the run's check (`data.plausibility`).
     """
-    series, first_line = read_time_series(path, "timestamp", "market_rate", positive=True)
+    series, first_line = read_time_series(path, "timestamp", "market_rate")
     return unique_sorted(series, path, first_line)
