@@ -7,8 +7,8 @@ be, from what was observed up to t.
 - `reward_apr`: restaking rewards per ETH of eETH-equivalent held, annualised: per reward kind,
   the rate of its latest payout × the token's ETH price then, for 35 days after it; summed.
 
-Both use only values at or before each hour (NaN before there is any history), so they add no
-look-ahead; they are columns of the hour's `MarketState` like any series.
+They use only values at or before each hour, so they add no look-ahead; they are columns of the
+hour's `MarketState` like any series, 0 where there is no history yet (no benefit counted).
 """
 
 from __future__ import annotations
@@ -97,4 +97,4 @@ def estimate_columns(
     }
     estimates.update(trailing_funding_apr(funding, hours))
     estimates["reward_apr"] = trailing_reward_apr(rewards, columns, hours)
-    return estimates
+    return {name: np.nan_to_num(values, nan=0.0) for name, values in estimates.items()}
