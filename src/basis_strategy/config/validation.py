@@ -100,17 +100,22 @@ def check_capital(mode: ModeConfig, share_class: ShareClass) -> None:
     if mode.initial_capital < share_class.min_initial_capital:
         raise ConfigError(
             "initial_capital",
-            f"must be at least {share_class.min_initial_capital:,.10g} {unit} for share class "
-            f"{name} (the entry's gas and fees), was {mode.initial_capital:,.10g}",
+            f"must be at least {_plain(share_class.min_initial_capital)} {unit} for share class "
+            f"{name} (the entry's gas and fees), was {_plain(mode.initial_capital)}",
         )
     total = mode.initial_capital + sum(flow.amount for flow in mode.flows if flow.amount > 0)
     if total > share_class.max_capital:
         field = "initial_capital" if total == mode.initial_capital else "flows"
         raise ConfigError(
             field,
-            f"initial capital plus deposits must be at most {share_class.max_capital:,.10g} "
-            f"{unit} for share class {name}, was {total:,.10g}",
+            f"initial capital plus deposits must be at most {_plain(share_class.max_capital)} "
+            f"{unit} for share class {name}, was {_plain(total)}",
         )
+
+
+def _plain(amount: float) -> str:
+    """1e10 -> "10,000,000,000", 1.5 -> "1.5" (tiny amounts as Python writes them)."""
+    return f"{amount:,f}".rstrip("0").rstrip(".") if abs(amount) >= 1e-6 else repr(amount)
 
 
 def check_cross_component(mode: ModeConfig, venues: Mapping[str, VenueConfig]) -> None:
