@@ -358,6 +358,7 @@ def _backtest(args: argparse.Namespace) -> int:
     out = check_output_folder(*_results_dir(args.out, "--out", os.environ))
     csv = data_mode(os.environ) == "csv"
     if csv and not (args.data_dir or os.environ.get("BASIS_DATA_DIR")):
+        load_run_config(args.mode, sets)  # a bad config is the one line on stderr, not this
         print(
             "basis: no data folder given (--data-dir or BASIS_DATA_DIR): running on the "
             "SYNTHETIC 'base' scenario, not on history",

@@ -102,7 +102,8 @@ class _Checker:
 
     def error(self, keys: list[str], node: Node, message: str) -> ConfigError:
         where = f" (line {node.start_mark.line + 1})" if self.lines else ""
-        return ConfigError(self.name(keys), message + where)
+        shown = keys if len(keys) <= 8 else [*keys[:8], "..."]  # a deep path: its start
+        return ConfigError(self.name(shown), message + where)
 
     def check(self, node: Node, keys: list[str], depth: int) -> None:
         self.visited += 1
