@@ -32,6 +32,7 @@ from rich.table import Table
 from basis_strategy.config.loader import load_run_config
 from basis_strategy.config.models import MODE_NAMES
 from basis_strategy.config.outputs import (
+    MIN_FREE_REPORT_BYTES,
     check_output_file,
     check_output_folder,
     write_text_atomic,
@@ -314,12 +315,14 @@ def _utc_day(text: str, field: str) -> datetime:
 
 
 def _report(args: argparse.Namespace) -> int:
-    print(build_report(Path(args.run_dir)))
+    folder = check_output_folder(args.run_dir, "run_dir", MIN_FREE_REPORT_BYTES)
+    print(build_report(folder))
     return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
-    out = check_output_folder(*_results_dir(args.out, "--out", os.environ))
+    given = _results_dir(args.out, "--out", os.environ)
+    out = check_output_folder(*given, MIN_FREE_REPORT_BYTES)
     if args.out is None:
         out /= f"compare-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     print(build_comparison([Path(d) for d in args.run_dirs], out))

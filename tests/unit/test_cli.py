@@ -215,6 +215,8 @@ def test_bad_mode_files_are_refused(cli, tmp_path, content, needles, command):
         (["data", "download", "--start", "2024-06-01", "--end", "2024-06-02", "--out", "FILE"],
          {}, ("--out", "not a folder")),
         (["serve", "--results-dir", "/dev/null"], {}, ("--results-dir", "/dev/null")),
+        (["report", "/dev/null"], {}, ("run_dir", "not a folder: /dev/null")),
+        (["report", "FILE/run"], {}, ("run_dir", "FILE is not a folder")),
         (["serve"], {"BASIS_RESULTS_DIR": "FILE"}, ("BASIS_RESULTS_DIR", "FILE")),
     ],
 )  # fmt: skip

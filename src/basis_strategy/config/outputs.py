@@ -18,8 +18,9 @@ from basis_strategy.core.errors import ConfigError
 
 MiB = 2**20
 # the heaviest run (usdt_market_neutral over the whole history) writes ~22 MiB; a synthetic
-# data folder of 20 months ~44 MiB
+# data folder of 20 months ~44 MiB; a report or comparison ~5 MiB (plotly.min.js and pages)
 MIN_FREE_FOLDER_BYTES = 64 * MiB
+MIN_FREE_REPORT_BYTES = 16 * MiB
 MIN_FREE_FILE_BYTES = 1 * MiB
 PROBE_BYTES = 64 * 1024
 

@@ -48,9 +48,13 @@ def read_yaml(path: Path) -> dict[str, Any]:
     """A configuration file: UTF-8 YAML holding a mapping, checked as described above."""
     if not path.is_file():
         raise ConfigError(str(path), "file not found")
-    data = path.read_bytes()
-    if len(data) > MAX_FILE_BYTES:
-        raise ConfigError(str(path), f"larger than {MAX_FILE_BYTES} bytes, was {len(data)}")
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ConfigError(str(path), f"larger than {MAX_FILE_BYTES} bytes, was {size}")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read it: {exc.strerror or exc}") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
