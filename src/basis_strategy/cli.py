@@ -58,14 +58,19 @@ FOLDER_VARIABLES = ("BASIS_DATA_DIR", "BASIS_RESULTS_DIR", "BASIS_CONFIG_DIR", "
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with usage errors on one line (exit 2), like every other bad input."""
+    """argparse with usage errors on one line (exit 2), like every other bad input, and no
+    empty option values (`--capital=` is a mistake, not "use the default")."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        if kwargs.get("action", "store") == "store" and "type" not in kwargs:
+            kwargs["type"] = _text
+        return super().add_argument(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"basis: error: {self.prog}: {message}\n")
 
 
 def _text(value: str) -> str:
-    """An option's value: never empty (`--capital=` is a mistake, not "use the default")."""
     if not value.strip():
         raise argparse.ArgumentTypeError("empty value")
     return value
@@ -85,15 +90,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="basis", description="Backtest crypto yield strategies.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("backtest", help="run a backtest and write results/{request_id}/")
-    run.add_argument("mode", type=_text, help="a mode name (see `basis modes`) or a mode YAML file")
+    run.add_argument("mode", help="a mode name (see `basis modes`) or a mode YAML file")
+    run.add_argument("--start", help="first hour, UTC (e.g. 2024-01-01 or 2024-01-01T08:00)")
+    run.add_argument("--end", help="last hour, UTC")
+    run.add_argument("--capital", help="initial capital in share-class units")
+    run.add_argument("--data-dir", help="data folder (default: $BASIS_DATA_DIR)")
     run.add_argument(
-        "--start", type=_text, help="first hour, UTC (e.g. 2024-01-01 or 2024-01-01T08:00)"
-    )
-    run.add_argument("--end", type=_text, help="last hour, UTC")
-    run.add_argument("--capital", type=_text, help="initial capital in share-class units")
-    run.add_argument("--data-dir", type=_text, help="data folder (default: $BASIS_DATA_DIR)")
-    run.add_argument(
-        "--out", type=_text, help="results folder (default: $BASIS_RESULTS_DIR or ./results)"
+        "--out", default=None, help="results folder (default: $BASIS_RESULTS_DIR or ./results)"
     )
     run.add_argument(
         "--set",
@@ -106,17 +109,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     commands.add_parser("modes", help="list the strategy modes")
     check = commands.add_parser("validate", help="validate a mode config file")
-    check.add_argument("file", type=_text, help="a mode YAML file (or a mode name)")
-    check.add_argument(
-        "--data-dir", type=_text, help="also check data coverage against this folder"
-    )
+    check.add_argument("file", help="a mode YAML file (or a mode name)")
+    check.add_argument("--data-dir", help="also check data coverage against this folder")
     report = commands.add_parser("report", help="rebuild a run folder's report (index.html)")
-    report.add_argument("run_dir", type=_text, help="a results/{request_id}/ folder")
+    report.add_argument("run_dir", help="a results/{request_id}/ folder")
     compare = commands.add_parser("compare", help="write a side-by-side report of runs")
-    compare.add_argument("run_dirs", nargs="+", type=_text, metavar="RUN_DIR", help="run folders")
+    compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders")
     compare.add_argument(
         "--out",
-        type=_text,
+        default=None,
         help="output folder (default: $BASIS_RESULTS_DIR or ./results, then compare-{UTC time})",
     )
     serve = commands.add_parser("serve", help="run the REST API and web UI (uvicorn)")
@@ -136,41 +137,31 @@ def _data_parser(commands: Any) -> None:
     data = commands.add_parser("data", help="data folder tools")
     subs = data.add_subparsers(dest="data_command", required=True)
     check = subs.add_parser("check", help="coverage and quality report of a data folder")
-    check.add_argument("dir", type=_text, help="the data folder")
-    check.add_argument("--mode", type=_text, help="check only this mode (default: all seven)")
-    check.add_argument("--start", type=_text, help="first hour, UTC (default: the mode YAML's)")
-    check.add_argument("--end", type=_text, help="last hour, UTC (default: the mode YAML's)")
-    check.add_argument(
-        "--json", dest="json_path", type=_text, help="also write the report as JSON here"
-    )
+    check.add_argument("dir", help="the data folder")
+    check.add_argument("--mode", help="check only this mode (default: all seven)")
+    check.add_argument("--start", help="first hour, UTC (default: the mode YAML's)")
+    check.add_argument("--end", help="last hour, UTC (default: the mode YAML's)")
+    check.add_argument("--json", dest="json_path", help="also write the report as JSON here")
     synth = subs.add_parser("synth", help="write a synthetic data folder (a named scenario)")
     synth.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
     synth.add_argument("--seed", type=_seed, default=0, help="0 to 2**63 - 1 (default 0)")
-    synth.add_argument(
-        "--start", type=_text, required=True, help="first day, UTC (e.g. 2024-06-01)"
-    )
-    synth.add_argument("--end", type=_text, required=True, help="last day, UTC")
-    synth.add_argument("--out", type=_text, required=True, help="an empty or new folder")
+    synth.add_argument("--start", required=True, help="first day, UTC (e.g. 2024-06-01)")
+    synth.add_argument("--end", required=True, help="last day, UTC")
+    synth.add_argument("--out", required=True, help="an empty or new folder")
     load = subs.add_parser("load", help="load a data folder into a database (BASIS_DATA_MODE=db)")
-    load.add_argument("dir", type=_text, help="the data folder")
-    load.add_argument("--db", type=_text, help=f"SQLAlchemy URL (default: {DEFAULT_DATA_DB_URL})")
+    load.add_argument("dir", help="the data folder")
+    load.add_argument("--db", help=f"SQLAlchemy URL (default: {DEFAULT_DATA_DB_URL})")
     fetch = subs.add_parser("download", help="fetch the real history (ccxt, archive RPC)")
-    fetch.add_argument(
-        "--start", type=_text, required=True, help="first hour, UTC (e.g. 2024-06-01)"
-    )
-    fetch.add_argument("--end", type=_text, required=True, help="last hour, UTC, included")
-    fetch.add_argument(
-        "--assets", type=_text, default="ETH,BTC", help="comma-separated (default ETH,BTC)"
-    )
-    fetch.add_argument("--venues", type=_text, default="binance,bybit,okx", help="comma-separated")
+    fetch.add_argument("--start", required=True, help="first hour, UTC (e.g. 2024-06-01)")
+    fetch.add_argument("--end", required=True, help="last hour, UTC, included")
+    fetch.add_argument("--assets", default="ETH,BTC", help="comma-separated (default ETH,BTC)")
+    fetch.add_argument("--venues", default="binance,bybit,okx", help="comma-separated")
     fetch.add_argument(
         "--only",
         choices=("cex", "chain"),
         help="one part (default both; chain needs BASIS_ETH_RPC_URL)",
     )
-    fetch.add_argument(
-        "--out", type=_text, required=True, help="data folder (created; resumed if present)"
-    )
+    fetch.add_argument("--out", required=True, help="data folder (created; resumed if present)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

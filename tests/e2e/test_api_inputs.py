@@ -44,8 +44,9 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
          "finite"),
         ('"overrides": {"costs.gas": 1}', "costs.gas", "boolean"),
         ('"overrides": {"hedge.delta_tolerance": true}', "hedge.delta_tolerance", "number"),
-        ('"overrides": {"flows": [{"at": "2024-02-30T00:00:00Z", "amount": 1000}]}',
-         "flows.0.at", "2024-02-30"),
+        ('"overrides": {"shocks": [{"series": ["price:BTC"], "start": "2024-02-30T00:00:00Z", '
+         '"end": "2024-06-02T00:00:00Z", "kind": "move", "value": 0.1}]}', "shocks.0.start",
+         "2024-02-30"),
     ],
 )  # fmt: skip
 def test_bad_numbers_in_the_body_are_422_and_nothing_is_queued(

@@ -41,7 +41,9 @@ RewardsMode = Literal["base_only", "base_eigen", "base_eigen_seasonal"]
 
 MAX_CAPITAL = 1e12  # in share-class units; each share class sets its own, lower, bounds
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-Capital = Annotated[float, Field(gt=0.0, le=MAX_CAPITAL)]
+Positive = Annotated[float, Field(gt=0.0, le=MAX_CAPITAL)]  # an amount; prefer a tighter type
+NonNegative = Annotated[float, Field(ge=0.0, le=MAX_CAPITAL)]
+Capital = Positive
 FlowAmount = Annotated[float, Field(ge=-MAX_CAPITAL, le=MAX_CAPITAL)]
 AmountUsd = Annotated[float, Field(ge=0.0, le=1e9)]
 AmountEth = Annotated[float, Field(ge=0.0, le=1e4)]
