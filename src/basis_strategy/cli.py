@@ -181,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_output_folder(*_results_dir(args.results_dir, "--results-dir", os.environ))
         return commands[args.command](args)
     except BasisError as exc:
-        print(f"basis: error: {exc}".replace("\n", " "), file=sys.stderr)
+        print("basis: error: " + " ".join(str(exc).splitlines()), file=sys.stderr)
         return exc.exit_code
 
 

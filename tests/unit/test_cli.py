@@ -167,6 +167,7 @@ def test_a_usage_error_is_one_line(cli):
         (BTC_BASIS.encode("utf-8").replace(b"Long BTC", b"Long \xff BTC"),
          ("mine.yaml", "not UTF-8")),
         (BTC_BASIS + "é: 1\n", ("é", "unknown key")),
+        (BTC_BASIS + '"line\\rbreak\\u2028here": 1\n', ("line break here", "unknown key")),
     ],
 )  # fmt: skip
 @pytest.mark.parametrize("command", ["validate", "backtest"])

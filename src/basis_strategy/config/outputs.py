@@ -30,9 +30,12 @@ def check_output_folder(
 ) -> Path:
     """`path` is, or can be created as, a folder we can write `min_free_bytes` into."""
     folder = _given(path, field)
-    if folder.exists() and not folder.is_dir():
-        raise ConfigError(field, f"not a folder: {folder}")
-    _probe(_nearest_existing_folder(folder, field), folder, field, min_free_bytes)
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(field, f"not a folder: {folder}")
+        _probe(_nearest_existing_folder(folder, field), folder, field, min_free_bytes)
+    except OSError as exc:  # e.g. a parent folder we may not enter
+        raise ConfigError(field, f"cannot use {folder}: {exc.strerror or exc}") from None
     return folder
 
 
@@ -41,11 +44,14 @@ def check_output_file(
 ) -> Path:
     """`path` is a new or regular file in an existing folder we can write into."""
     file = _given(path, field)
-    if file.exists() and not file.is_file():
-        raise ConfigError(field, f"not a regular file: {file}")
-    if not file.parent.is_dir():
-        raise ConfigError(field, f"no folder {file.parent} to write {file.name} into")
-    _probe(file.parent, file, field, min_free_bytes)
+    try:
+        if file.exists() and not file.is_file():
+            raise ConfigError(field, f"not a regular file: {file}")
+        if not file.parent.is_dir():
+            raise ConfigError(field, f"no folder {file.parent} to write {file.name} into")
+        _probe(file.parent, file, field, min_free_bytes)
+    except OSError as exc:
+        raise ConfigError(field, f"cannot use {file}: {exc.strerror or exc}") from None
     return file
 
 
