@@ -8,7 +8,9 @@
     basis serve [--host 127.0.0.1] [--port 8000] [--workers 2] [--data-dir] [--results-dir]
     basis data check [--mode MODE] [--start --end] [--json PATH] DIR
 
-Bad input exits with code 2 and a one-line reason on stderr; nothing is written.
+Bad input exits with code 2 and a one-line reason on stderr; nothing is written. That includes
+empty option values, and output folders or files that could not be written (checked before
+any work starts).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pandas as pd
 from rich.console import Console
@@ -28,6 +30,12 @@ from rich.table import Table
 
 from basis_strategy.config.loader import load_run_config
 from basis_strategy.config.models import MODE_NAMES
+from basis_strategy.config.outputs import (
+    MIN_FREE_REPORT_BYTES,
+    check_output_file,
+    check_output_folder,
+    write_text_atomic,
+)
 from basis_strategy.config.validation import MODE_RULES
 from basis_strategy.core.errors import BasisError, ConfigError
 from basis_strategy.core.events import COMPONENTS
@@ -46,10 +54,41 @@ from basis_strategy.services.backtest import (
 )
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# folders named by the environment: set but empty is a mistake, not "use the default"
+FOLDER_VARIABLES = ("BASIS_DATA_DIR", "BASIS_RESULTS_DIR", "BASIS_CONFIG_DIR", "BASIS_SYNTH_DIR")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (exit 2), like every other bad input, and no
+    empty option values (`--capital=` is a mistake, not "use the default")."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        if kwargs.get("action", "store") == "store" and "type" not in kwargs:
+            kwargs["type"] = _text
+        return super().add_argument(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"basis: error: {self.prog}: {message}\n")
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("empty value")
+    return value
+
+
+def _seed(value: str) -> int:
+    try:
+        seed = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer, was {value!r}") from None
+    if not 0 <= seed < 2**63:
+        raise argparse.ArgumentTypeError(f"must be 0 to 2**63 - 1, was {seed}")
+    return seed
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="basis", description="Backtest crypto yield strategies.")
+    parser = _Parser(prog="basis", description="Backtest crypto yield strategies.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("backtest", help="run a backtest and write results/{request_id}/")
     run.add_argument("mode", help="a mode name (see `basis modes`) or a mode YAML file")
@@ -106,7 +145,7 @@ def _data_parser(commands: Any) -> None:
     check.add_argument("--json", dest="json_path", help="also write the report as JSON here")
     synth = subs.add_parser("synth", help="write a synthetic data folder (a named scenario)")
     synth.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--seed", type=_seed, default=0, help="0 to 2**63 - 1 (default 0)")
     synth.add_argument("--start", required=True, help="first day, UTC (e.g. 2024-06-01)")
     synth.add_argument("--end", required=True, help="last day, UTC")
     synth.add_argument("--out", required=True, help="an empty or new folder")
@@ -138,10 +177,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         "data": _data,
     }
     try:
+        _check_folder_variables(os.environ)
+        if args.command == "serve":  # the service writes every run under its results folder
+            check_output_folder(*_results_dir(args.results_dir, "--results-dir", os.environ))
         return commands[args.command](args)
     except BasisError as exc:
-        print(f"basis: error: {exc}".replace("\n", " "), file=sys.stderr)
+        print("basis: error: " + " ".join(str(exc).splitlines()), file=sys.stderr)
         return exc.exit_code
+
+
+def _check_folder_variables(env: Mapping[str, str]) -> None:
+    for name in FOLDER_VARIABLES:
+        if name in env and not env[name].strip():
+            raise ConfigError(name, "set but empty: unset it or name a folder")
+
+
+def _results_dir(given: str | None, option: str, env: Mapping[str, str]) -> tuple[Path, str]:
+    """The results folder and the option or variable that named it (for error messages)."""
+    if given is not None:
+        return Path(given), option
+    if env.get("BASIS_RESULTS_DIR"):
+        return Path(env["BASIS_RESULTS_DIR"]), "BASIS_RESULTS_DIR"
+    return Path("results"), f"{option} (default ./results)"
 
 
 def _modes() -> int:
@@ -179,10 +236,11 @@ def _data_check(args: argparse.Namespace) -> int:
     """Exit 0 when every checked mode can run, 1 when one cannot, 2 on bad input."""
     sets = [f"{key}={getattr(args, key)}" for key in ("start", "end") if getattr(args, key)]
     modes = [args.mode] if args.mode else None
+    json_path = None if args.json_path is None else check_output_file(args.json_path, "--json")
     report = check_folder(Path(args.dir), modes, sets)
     render(report, Console(width=260))
-    if args.json_path:
-        Path(args.json_path).write_text(strict_json.dumps(report.as_dict(), indent=2) + "\n")
+    if json_path is not None:
+        write_text_atomic(json_path, strict_json.dumps(report.as_dict(), indent=2) + "\n")
     for mode in report.modes:
         if not mode.can_run:
             print(f"basis: {mode.mode} cannot run: {mode.error}", file=sys.stderr)
@@ -191,7 +249,9 @@ def _data_check(args: argparse.Namespace) -> int:
 
 def _data_synth(args: argparse.Namespace) -> int:
     start, end = (_utc_day(getattr(args, key), key) for key in ("start", "end"))
-    out = write_scenario(args.scenario, args.seed, start, end, Path(args.out))
+    out = write_scenario(
+        args.scenario, args.seed, start, end, check_output_folder(args.out, "--out")
+    )
     print(f"synthetic data ({args.scenario}, seed {args.seed}): {out}")
     return 0
 
@@ -215,7 +275,7 @@ def _data_download(args: argparse.Namespace) -> int:
 
     start, end = (_utc_day(getattr(args, key), key) for key in ("start", "end"))
     results = download(
-        Path(args.out),
+        check_output_folder(args.out, "--out"),
         pd.Timestamp(start),
         pd.Timestamp(end),
         assets=[a for a in args.assets.split(",") if a],
@@ -247,16 +307,17 @@ def _utc_day(text: str, field: str) -> datetime:
 
 
 def _report(args: argparse.Namespace) -> int:
-    print(build_report(Path(args.run_dir)))
+    folder = check_output_folder(args.run_dir, "run_dir", MIN_FREE_REPORT_BYTES)
+    print(build_report(folder))
     return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
-    out = args.out
-    if out is None:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        out = Path(os.environ.get("BASIS_RESULTS_DIR") or "results") / f"compare-{stamp}"
-    print(build_comparison([Path(d) for d in args.run_dirs], Path(out)))
+    given = _results_dir(args.out, "--out", os.environ)
+    out = check_output_folder(*given, MIN_FREE_REPORT_BYTES)
+    if args.out is None:
+        out /= f"compare-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    print(build_comparison([Path(d) for d in args.run_dirs], out))
     return 0
 
 
@@ -285,13 +346,14 @@ def _serve(args: argparse.Namespace) -> int:
 def _backtest(args: argparse.Namespace) -> int:
     sets = list(args.sets)
     for key in ("start", "end"):
-        if getattr(args, key):
+        if getattr(args, key) is not None:
             sets.insert(0, f"{key}={getattr(args, key)}")
-    if args.capital:
+    if args.capital is not None:
         sets.insert(0, f"initial_capital={args.capital}")
-    out = args.out or os.environ.get("BASIS_RESULTS_DIR") or "results"
+    out = check_output_folder(*_results_dir(args.out, "--out", os.environ))
     csv = data_mode(os.environ) == "csv"
     if csv and not (args.data_dir or os.environ.get("BASIS_DATA_DIR")):
+        load_run_config(args.mode, sets)  # a bad config is the one line on stderr, not this
         print(
             "basis: no data folder given (--data-dir or BASIS_DATA_DIR): running on the "
             "SYNTHETIC 'base' scenario, not on history",

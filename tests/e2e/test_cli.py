@@ -32,14 +32,27 @@ SHORT = ["--start", "2024-01-01", "--end", "2024-01-10"]
 SHORT_LST = ["--start", "2024-06-01", "--end", "2024-06-03"]
 
 
-def basis(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run `python -m basis_strategy.cli ARGS` with no BASIS_* variables from this machine."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BASIS_")}
-    env["COLUMNS"] = "200"
+def basis(
+    *args: str | Path,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    namespace_setup: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m basis_strategy.cli ARGS` with no BASIS_* variables from this machine
+    (plus `env`). `namespace_setup`: shell commands run first as root of a new user and mount
+    namespace (`unshare`), e.g. to mount a small tmpfs or a read-only folder for this run only."""
+    variables = {k: v for k, v in os.environ.items() if not k.startswith("BASIS_")}
+    variables["COLUMNS"] = "200"
+    variables.update(env or {})
+    command = [sys.executable, "-m", "basis_strategy.cli", *map(str, args)]
+    if namespace_setup is not None:
+        script = f'{namespace_setup}\nexec "$@"'
+        command = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-ec", script, "sh"]
+        command += [sys.executable, "-m", "basis_strategy.cli", *map(str, args)]
     return subprocess.run(
-        [sys.executable, "-m", "basis_strategy.cli", *map(str, args)],
+        command,
         cwd=cwd,
-        env=env,
+        env=variables,
         capture_output=True,
         text=True,
         timeout=300,
@@ -289,7 +302,7 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Two short pure_lending run folders written by `basis backtest`."""
     work = tmp_path_factory.mktemp("report-cli")
     folders = []
-    for capital in ("100000", "5000"):
+    for capital in ("100000", "20000"):
         result = basis(
             "backtest", "pure_lending", "--data-dir", DATA_DIR, *SHORT, "--capital", capital,
             "--out", work / "out", cwd=work,

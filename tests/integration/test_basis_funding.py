@@ -361,12 +361,13 @@ def test_tight_margin_bands_run_to_the_end(mode, tmp_path, data_dir):
 def test_a_redemption_larger_than_what_the_book_can_release_fails_loudly(
     tmp_path: Path, data_dir: Path
 ) -> None:
-    """A 1,000 USDT fund keeps ~0.05 ETH for gas outside the book: a 960 USDT redemption
-    (below the full-exit ratio) unwinds everything, still falls short, and is refused and
-    logged, instead of the strategy dividing by an empty book."""
-    flows = "flows=[{at: 2024-06-02T00:00:00Z, amount: -960}]"
-    window = ["start=2024-06-01T00:00:00Z", "end=2024-06-03T00:00:00Z", "initial_capital=1000"]
-    outcome = run_backtest("btc_basis", [*window, flows], data_dir, tmp_path, env={})
+    """A 10,000 USDT fund (the share class's minimum) keeps 0.5 ETH for gas outside the book:
+    a 9,600 USDT redemption (below the full-exit ratio) unwinds everything, still falls short,
+    and is refused and logged, instead of the strategy dividing by an empty book."""
+    flows = "flows=[{at: 2024-06-02T00:00:00Z, amount: -9600}]"
+    window = ["start=2024-06-01T00:00:00Z", "end=2024-06-03T00:00:00Z", "initial_capital=10000"]
+    gas = "gas_buffer_eth=0.5"
+    outcome = run_backtest("btc_basis", [*window, gas, flows], data_dir, tmp_path, env={})
     (rejected,) = outcome.summary["rejected_instructions"]
-    assert "PayWithdrawal" in str(rejected) and "needs 960" in str(rejected)
-    assert outcome.summary["net_flows"] == 1000  # the initial capital; nothing was paid out
+    assert "PayWithdrawal" in str(rejected) and "needs 9600" in str(rejected)
+    assert outcome.summary["net_flows"] == 10000  # the initial capital; nothing was paid out

@@ -10,20 +10,22 @@ configure the process, not the run, and credentials (`*_API_KEY`, `*_API_SECRET`
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from basis_strategy.config.models import MODE_NAMES, ModeConfig, ShareClass, VenueConfig
 from basis_strategy.config.validation import (
+    check_capital,
     check_cross_component,
     check_mode_rules,
     config_error_from,
 )
+from basis_strategy.config.yaml_input import parse_value, read_yaml
 from basis_strategy.core.errors import ConfigError
 
 RESERVED_ENV = frozenset(
@@ -43,6 +45,7 @@ RESERVED_ENV = frozenset(
 )
 # credentials (venue API keys and secrets, tokens, URLs with passwords) are never config keys
 SECRET_SUFFIXES = ("_API_KEY", "_API_SECRET", "_PASSPHRASE", "_PASSWORD", "_TOKEN", "_URL")
+_KEY_PART = re.compile(r"[A-Za-z0-9_]+")
 _VENUE_ADAPTER: TypeAdapter[VenueConfig] = TypeAdapter(VenueConfig)
 
 
@@ -72,25 +75,23 @@ def default_configs_dir() -> Path:
     return path
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    """A YAML file that must hold a mapping."""
-    if not path.is_file():
-        raise ConfigError(str(path), "file not found")
-    try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), f"not valid YAML: {exc}".splitlines()[0]) from exc
-    if not isinstance(loaded, dict):
-        raise ConfigError(str(path), f"must hold a mapping of keys, was {type(loaded).__name__}")
-    return loaded
-
-
 def parse_set(item: str) -> tuple[list[str], Any]:
     """`hedge.allocation.binance=0.5` -> (["hedge", "allocation", "binance"], 0.5)."""
     key, sep, text = item.partition("=")
     if not sep or not key.strip():
         raise ConfigError("--set", f"expected key=value, was {item!r}")
-    return key.strip().split("."), _scalar(text, key)
+    path = key_path(key.strip().split("."), "--set", key)
+    return path, parse_value(text, path)
+
+
+def key_path(parts: list[str], source: str, given: str) -> list[str]:
+    """The parts of a dotted key (`--set`) or of a variable name split at `__` (`BASIS_*`):
+    each a non-empty name of letters, digits and underscores."""
+    if not all(_KEY_PART.fullmatch(part) for part in parts):
+        raise ConfigError(
+            source, f"key must be names (a-z, 0-9, _) joined by '.' or '__', was {given!r}"
+        )
+    return parts
 
 
 def is_process_setting(name: str) -> bool:
@@ -103,16 +104,10 @@ def env_overrides(env: Mapping[str, str]) -> list[tuple[list[str], Any]]:
     found = []
     for name in sorted(env):
         if name.startswith("BASIS_") and not is_process_setting(name):
-            path = [part.lower() for part in name.removeprefix("BASIS_").split("__")]
-            found.append((path, _scalar(env[name], name)))
+            parts = [part.lower() for part in name.removeprefix("BASIS_").split("__")]
+            path = key_path(parts, name, name)
+            found.append((path, parse_value(env[name], path, name)))
     return found
-
-
-def _scalar(text: str, where: str) -> Any:
-    try:
-        return yaml.safe_load(text) if text.strip() else ""
-    except yaml.YAMLError as exc:
-        raise ConfigError(where, f"cannot read value {text!r}") from exc
 
 
 def apply_override(raw: dict[str, Any], path: Sequence[str], value: Any, source: str) -> None:
@@ -191,6 +186,7 @@ def load_run_config(
     share_class = load_share_class(configs_dir, mode.share_class)
     venues = load_venues(configs_dir)
     check_mode_rules(mode, share_class)
+    check_capital(mode, share_class)
     check_cross_component(mode, venues)
     used = {name: venues[name] for name in mode.venues}
     return RunConfig(mode=mode, share_class=share_class, venues=used)

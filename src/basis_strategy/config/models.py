@@ -3,14 +3,27 @@
 Unknown keys are rejected everywhere (`extra="forbid"`). Defaults are the documented defaults
 of domain.md section 13; required settings have none. Rules that need several files (mode +
 venues + share class) live in `validation.py`.
+
+Every number is finite, of its own type (no `true` or `"1"` for a number, no `3.5` for a
+count) and bounded on both sides by what is sensible for it: use the bounded types below for
+new fields (`tests/unit/config/test_numbers.py` walks every model and checks each field).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 ModeName = Literal[
     "pure_lending",
@@ -26,16 +39,27 @@ CexName = Literal["binance", "bybit", "okx"]
 LstType = Literal["weETH", "wstETH"]
 RewardsMode = Literal["base_only", "base_eigen", "base_eigen_seasonal"]
 
+MAX_CAPITAL = 1e12  # in share-class units; each share class sets its own, lower, bounds
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-Positive = Annotated[float, Field(gt=0.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-SlippageRange = tuple[NonNegative, NonNegative]
+Positive = Annotated[float, Field(gt=0.0, le=MAX_CAPITAL)]  # an amount; prefer a tighter type
+NonNegative = Annotated[float, Field(ge=0.0, le=MAX_CAPITAL)]
+Capital = Positive
+FlowAmount = Annotated[float, Field(ge=-MAX_CAPITAL, le=MAX_CAPITAL)]
+AmountUsd = Annotated[float, Field(ge=0.0, le=1e9)]
+AmountEth = Annotated[float, Field(ge=0.0, le=1e4)]
+AssetAmount = Annotated[float, Field(ge=0.0, le=1e6)]  # a fee in the asset's own units
+MarginRatio = Annotated[float, Field(gt=0.0, le=10.0)]  # margin / notional
+FeeRate = Annotated[float, Field(ge=0.0, lt=0.01)]
+Bps = Annotated[float, Field(ge=0.0, le=10_000.0)]
+GasUnits = Annotated[int, Field(gt=0, le=30_000_000)]  # at most one block's gas limit
+Name = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class StrictModel(BaseModel):
-    """Base: unknown keys rejected, immutable after validation."""
+    """Base: unknown keys rejected, immutable after validation; values of their own type
+    (`strict`: no booleans or strings as numbers) and numbers finite (no NaN, no infinity)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 def as_utc_hour(value: datetime) -> datetime:
@@ -46,15 +70,44 @@ def as_utc_hour(value: datetime) -> datetime:
     return value
 
 
+def _date_like(value: object) -> object:
+    """A date-time, a date or ISO 8601 text; never a number (no unix seconds, no `true`)."""
+    if isinstance(value, datetime | date) or (
+        isinstance(value, str) and value[:4].isdigit() and value[4:5] == "-"
+    ):
+        return value
+    raise ValueError(f"must be an ISO 8601 date-time (2024-06-01T00:00:00Z), was {value!r}")
+
+
+# ISO text or a YAML timestamp (lax), read as UTC, on the hour
+UtcHour = Annotated[
+    datetime, BeforeValidator(_date_like), AfterValidator(as_utc_hour), Field(strict=False)
+]
+
+
+def _ordered_range(value: tuple[float, float]) -> tuple[float, float]:
+    if value[0] > value[1]:
+        raise ValueError(f"must be [base, max] with base <= max, was {list(value)}")
+    return value
+
+
+def _list_as_tuple(value: object) -> object:
+    return tuple(value) if isinstance(value, list) else value
+
+
+# Slippage in bps: [base at $10k, max at $1m] (a YAML list)
+SlippageRange = Annotated[
+    tuple[Bps, Bps], BeforeValidator(_list_as_tuple), AfterValidator(_ordered_range)
+]
+
+
 class Flow(StrictModel):
     """A scheduled deposit or withdrawal in share-class units (`amount`: > 0 deposits,
     < 0 withdraws), or the redemption of every share (`shares: all`)."""
 
-    at: datetime
-    amount: float | None = None
+    at: UtcHour
+    amount: FlowAmount | None = None
     shares: Literal["all"] | None = None
-
-    _hour = field_validator("at")(as_utc_hour)
 
     @field_validator("amount")
     @classmethod
@@ -80,7 +133,7 @@ class Flows(StrictModel):
     """
 
     cost_allocation: Literal["investor", "pool"] = "investor"
-    schedule: list[Flow] = Field(default_factory=list)
+    schedule: list[Flow] = Field(default_factory=list, max_length=10_000)
 
     @model_validator(mode="before")
     @classmethod
@@ -104,7 +157,7 @@ class Rebalancing(StrictModel):
     optional: bool = True
     horizon_days: Annotated[float, Field(gt=0.0, le=365.0)] = 60.0
     benefit_cost_ratio: Annotated[float, Field(ge=1.0, le=100.0)] = 2.0
-    min_amount_usd: NonNegative = 1000.0
+    min_amount_usd: AmountUsd = 1000.0
     max_cost_fraction: Annotated[float, Field(gt=0.0, le=0.1)] = 0.01
 
 
@@ -171,21 +224,37 @@ class Shock(StrictModel):
     settlement) in [`start`, `end`]. Each hour's value depends only on that hour's data.
     """
 
-    series: list[str] = Field(min_length=1)
-    start: datetime
-    end: datetime
+    series: list[Name] = Field(min_length=1, max_length=100)
+    start: UtcHour
+    end: UtcHour
     kind: Literal["move", "set"]
-    value: float
-
-    _hours = field_validator("start", "end")(as_utc_hour)
+    # a move: a relative change (at most +10 000 %); a set: the series' value (price, rate)
+    value: Annotated[float, Field(ge=-1e9, le=1e9)]
 
     @model_validator(mode="after")
     def _ordered(self) -> Shock:
         if self.end < self.start:
             raise ValueError(f"end: must not be before start, was {self.end.isoformat()}")
-        if self.kind == "move" and self.value <= -1.0:
-            raise ValueError(f"value: a move must be > -1, was {self.value}")
+        if self.kind == "move" and not -1.0 < self.value <= 100.0:
+            raise ValueError(f"value: a move must be > -1 and <= 100, was {self.value}")
+        if self.kind == "set":
+            for glob in self.series:
+                low, high, what = _set_range(glob)
+                if not low <= self.value <= high:
+                    raise ValueError(f"value: a set of {glob} must be {what}, was {self.value}")
         return self
+
+
+def _set_range(glob: str) -> tuple[float, float, str]:
+    """What a `set` shock may give a series: a funding rate per settlement within [-1, 1], an
+    AAVE APR within [0, 10], a price, exchange rate or index > 0."""
+    if glob.startswith("funding:"):
+        return -1.0, 1.0, "within [-1, 1]"
+    if glob.startswith(("aave_lr:", "aave_br:")):
+        return 0.0, 10.0, "within [0, 10]"
+    if glob.startswith(("price:", "perp:", "lst_rate:", "lst_market:", "aave_li:", "aave_bi:")):
+        return math.ulp(0.0), 1e9, "> 0"
+    return -1e9, 1e9, "within [-1e9, 1e9]"
 
 
 class Report(StrictModel):
@@ -250,13 +319,13 @@ class Leverage(StrictModel):
 class Hedge(StrictModel):
     """CEX hedge / basis settings (domain 13.3)."""
 
-    venues: list[CexName] = Field(min_length=1)
-    allocation: dict[CexName, NonNegative]
-    margin_ratio_target: Positive | None = None
+    venues: list[CexName] = Field(min_length=1, max_length=3)
+    allocation: dict[CexName, Fraction]
+    margin_ratio_target: MarginRatio | None = None
     stake_allocation: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
-    margin_ratio_warning: Positive = 0.30
-    margin_ratio_critical: Positive = 0.20
-    margin_ratio_excess: Positive | None = None
+    margin_ratio_warning: MarginRatio = 0.30
+    margin_ratio_critical: MarginRatio = 0.20
+    margin_ratio_excess: Annotated[float, Field(gt=0.0, le=20.0)] | None = None
     delta_tolerance: Annotated[float, Field(gt=0.0, lt=0.1)] = 0.01
     spot_venue: CexName = "binance"
 
@@ -316,18 +385,18 @@ class ModeConfig(StrictModel):
     """One strategy run's settings: a mode YAML after env and CLI overrides."""
 
     mode: ModeName
-    description: str = ""
+    description: Annotated[str, Field(max_length=2000)] = ""
     share_class: Literal["usdt_stable", "eth_directional"]
     asset: Literal["USDT", "BTC", "ETH"]
-    initial_capital: Positive
-    start: datetime
-    end: datetime
-    venues: list[str] = Field(min_length=1)
+    initial_capital: Capital
+    start: UtcHour
+    end: UtcHour
+    venues: list[Name] = Field(min_length=1, max_length=20)
     reserve_ratio: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0
     position_deviation_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.02
-    dust_min_usd: NonNegative = 100.0
-    gas_buffer_eth: NonNegative = 0.05
-    gas_debt_settle_eth: NonNegative = 0.02
+    dust_min_usd: AmountUsd = 100.0
+    gas_buffer_eth: AmountEth = 0.05
+    gas_debt_settle_eth: AmountEth = 0.02
     reconciliation_tolerance: Annotated[float, Field(gt=0.0, lt=0.01)] = 1e-4
     withdrawal_cost_buffer: Annotated[float, Field(ge=0.0, lt=0.1)] = 0.002
     full_exit_ratio: Annotated[float, Field(gt=0.5, le=1.0)] = 0.99
@@ -338,10 +407,8 @@ class ModeConfig(StrictModel):
     staking: Staking | None = None
     leverage: Leverage | None = None
     hedge: Hedge | None = None
-    shocks: list[Shock] = Field(default_factory=list)
+    shocks: list[Shock] = Field(default_factory=list, max_length=1_000)
     report: Report = Field(default_factory=Report)
-
-    _hours = field_validator("start", "end")(as_utc_hour)
 
     @model_validator(mode="after")
     def _window(self) -> ModeConfig:
@@ -369,8 +436,8 @@ class ModeConfig(StrictModel):
 class CexSlippage(StrictModel):
     """Slippage ranges in bps (base at $10k, max at $1m; domain 4.5) by base asset."""
 
-    spot: dict[str, SlippageRange] = Field(default_factory=dict)
-    perp: dict[str, SlippageRange] = Field(default_factory=dict)
+    spot: dict[Name, SlippageRange] = Field(default_factory=dict)
+    perp: dict[Name, SlippageRange] = Field(default_factory=dict)
 
 
 class CexVenue(StrictModel):
@@ -378,15 +445,15 @@ class CexVenue(StrictModel):
 
     kind: Literal["cex"]
     name: CexName
-    spot_taker_fee: NonNegative | None
-    perp_taker_fee: NonNegative
+    spot_taker_fee: FeeRate | None
+    perp_taker_fee: FeeRate
     maintenance_margin_rate: Annotated[float, Field(gt=0.0, lt=0.1)]
     liquidation_fee: Annotated[float, Field(ge=0.0, lt=0.1)]
-    withdrawal_fee: dict[str, NonNegative]
-    perp_symbols: list[str]
+    withdrawal_fee: dict[Name, AssetAmount]
+    perp_symbols: list[Name] = Field(max_length=1_000)
     slippage_bps: CexSlippage
-    api_key_env: str
-    api_secret_env: str
+    api_key_env: Name
+    api_secret_env: Name
 
 
 class AaveVenue(StrictModel):
@@ -394,8 +461,10 @@ class AaveVenue(StrictModel):
 
     kind: Literal["lending"]
     name: Literal["aave_v3"]
-    gas_units: dict[Literal["supply", "withdraw", "borrow", "repay", "approve", "set_emode"], int]
-    full_liquidation_below_usd: NonNegative
+    gas_units: dict[
+        Literal["supply", "withdraw", "borrow", "repay", "approve", "set_emode"], GasUnits
+    ]
+    full_liquidation_below_usd: AmountUsd
     close_factor: Annotated[float, Field(gt=0.0, le=1.0)]
     close_factor_hf_below: Annotated[float, Field(gt=0.0, lt=1.0)]
 
@@ -406,8 +475,8 @@ class DexVenue(StrictModel):
     kind: Literal["dex"]
     name: Literal["uniswap"]
     swap_fee: Annotated[float, Field(ge=0.0, lt=0.05)]
-    gas_units: dict[Literal["swap"], int]
-    slippage_bps: dict[str, SlippageRange]
+    gas_units: dict[Literal["swap"], GasUnits]
+    slippage_bps: dict[Name, SlippageRange]
 
 
 class StakingVenue(StrictModel):
@@ -416,7 +485,7 @@ class StakingVenue(StrictModel):
     kind: Literal["staking"]
     name: Literal["etherfi", "lido"]
     lst: LstType
-    gas_units: dict[Literal["stake", "unstake_request", "claim", "king_unwrap"], int]
+    gas_units: dict[Literal["stake", "unstake_request", "claim", "king_unwrap"], GasUnits]
     unstake_delay_days: Annotated[float, Field(ge=0.0, le=60.0)]
 
 
@@ -427,7 +496,8 @@ class FlashVenue(StrictModel):
     name: Literal["morpho"]
     flash_loan_fee: Annotated[float, Field(ge=0.0, lt=0.01)]
     gas_units: dict[
-        Literal["atomic_entry", "atomic_deleverage_one_swap", "atomic_deleverage_two_swaps"], int
+        Literal["atomic_entry", "atomic_deleverage_one_swap", "atomic_deleverage_two_swaps"],
+        GasUnits,
     ]
 
 
@@ -436,9 +506,9 @@ class RpcVenue(StrictModel):
 
     kind: Literal["rpc"]
     name: Literal["alchemy"]
-    gas_units: dict[Literal["erc20_transfer", "approve"], int]
+    gas_units: dict[Literal["erc20_transfer", "approve"], GasUnits]
     gas_price_column: Literal["gas_price_avg_gwei"]
-    rpc_url_env: str
+    rpc_url_env: Name
 
 
 VenueConfig = Annotated[
@@ -448,10 +518,23 @@ VenueConfig = Annotated[
 
 
 class ShareClass(StrictModel):
-    """A share class: the currency NAV is kept in and whether it must be market neutral."""
+    """A share class: the currency NAV is kept in, whether it must be market neutral, and the
+    capital a run may start with (below `min_initial_capital` the entry's gas and fees eat the
+    fund; `max_capital` bounds the initial capital plus every deposit)."""
 
     name: Literal["usdt_stable", "eth_directional"]
     currency: Literal["USDT", "ETH"]
     market_neutral: bool
     allowed_modes: list[ModeName]
-    description: str = ""
+    min_initial_capital: Capital
+    max_capital: Capital
+    description: Annotated[str, Field(max_length=2000)] = ""
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> ShareClass:
+        if self.min_initial_capital >= self.max_capital:
+            raise ValueError(
+                f"min_initial_capital: must be below max_capital ({self.max_capital}), "
+                f"was {self.min_initial_capital}"
+            )
+        return self

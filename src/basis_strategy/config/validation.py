@@ -92,6 +92,33 @@ def check_mode_rules(mode: ModeConfig, share_class: ShareClass) -> None:
         raise ConfigError("hedge", "the ETH share class is never hedged (ADR-021)")
 
 
+def check_capital(mode: ModeConfig, share_class: ShareClass) -> None:
+    """Level 3: the share class's capital bounds (configs/share_classes/*.yaml). Below
+    `min_initial_capital` the entry's gas and fees would eat the fund; the initial capital
+    plus every deposit must stay within `max_capital`."""
+    unit, name = share_class.currency, share_class.name
+    if mode.initial_capital < share_class.min_initial_capital:
+        raise ConfigError(
+            "initial_capital",
+            f"must be at least {_plain(share_class.min_initial_capital)} {unit} for share class "
+            f"{name} (the entry's gas and fees), was {_plain(mode.initial_capital)}",
+        )
+    deposits = (flow.amount for flow in mode.flows.schedule if flow.amount and flow.amount > 0)
+    total = mode.initial_capital + sum(deposits)
+    if total > share_class.max_capital:
+        field = "initial_capital" if total == mode.initial_capital else "flows"
+        raise ConfigError(
+            field,
+            f"initial capital plus deposits must be at most {_plain(share_class.max_capital)} "
+            f"{unit} for share class {name}, was {_plain(total)}",
+        )
+
+
+def _plain(amount: float) -> str:
+    """1e10 -> "10,000,000,000", 1.5 -> "1.5" (tiny amounts as Python writes them)."""
+    return f"{amount:,f}".rstrip("0").rstrip(".") if abs(amount) >= 1e-6 else repr(amount)
+
+
 def check_cross_component(mode: ModeConfig, venues: Mapping[str, VenueConfig]) -> None:
     """Level 5: the venues a mode names exist and agree with its thresholds."""
     for name in mode.venues:
@@ -154,7 +181,8 @@ def config_error_from(exc: ValidationError, source: str = "") -> ConfigError:
     bad = first.get("input")
     shows_value = ", was " in message or isinstance(bad, dict | list)
     if not shows_value and first["type"] != "missing":
-        message = f"{message} (value: {bad!r})"
+        shown = repr(bad)
+        message = f"{message} (value: {shown[:80]}{'...' if len(shown) > 80 else ''})"
     more = len(exc.errors()) - 1
     if more:
         message += f" (+{more} more error{'s' if more > 1 else ''})"

@@ -138,3 +138,79 @@ def test_process_settings_and_credentials_are_not_config_keys() -> None:
     }
     config = load_run_config("btc_basis", env=env)
     assert config.mode.reserve_ratio == 0.05
+
+
+SHOCK = "shocks=[{{series: [{series}], start: 2024-06-02T00:00:00Z, end: 2024-06-02T05:00:00Z, kind: {kind}, value: {value}}}]"  # noqa: E501
+WINDOW = ["start=2024-06-01T00:00:00Z", "end=2024-06-08T00:00:00Z"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "sets", "env", "field", "fragment"),
+    [
+        # capital bounds of the share class (configs/share_classes/*.yaml)
+        ("btc_basis", ["initial_capital=1"], {}, "initial_capital",
+         "must be at least 10,000 USDT for share class usdt_stable (the entry's gas and fees), "
+         "was 1"),
+        ("eth_leveraged", ["initial_capital=1.5"], {}, "initial_capital", "at least 2 ETH"),
+        ("pure_lending", ["initial_capital=2e10"], {}, "initial_capital", "at most 10,000,000,000"),
+        ("pure_lending", ["initial_capital=1e300"], {}, "initial_capital", "less than or equal"),
+        ("pure_lending", ["flows=[{at: 2024-06-02T00:00:00Z, amount: 1e10}]"], {}, "flows",
+         "initial capital plus deposits must be at most"),
+        # a number is a number: no booleans, no quoted text, no fractions for counts
+        ("pure_lending", ["initial_capital=true"], {}, "initial_capital", "valid number"),
+        ("pure_lending", ["initial_capital='100000'"], {}, "initial_capital", "valid number"),
+        ("pure_lending", ["initial_capital=nan"], {}, "initial_capital", "valid number"),
+        ("pure_lending", ["costs.gas=1"], {}, "costs.gas", "valid boolean"),
+        ("pure_lending", ["data.max_ffill_hours=3.0"], {}, "data.max_ffill_hours", "integer"),
+        ("pure_lending", ["data.max_ffill_hours=true"], {}, "data.max_ffill_hours", "integer"),
+        ("pure_lending", ["start=1704067200"], {}, "start", "ISO 8601"),
+        ("pure_lending", ["start=true"], {}, "start", "ISO 8601"),
+        ("btc_basis", ["hedge.allocation={binance: .nan, bybit: 0.5, okx: 0.5}"], {},
+         "hedge.allocation.binance", "not a finite number, was '.nan'"),
+        ("pure_lending", [], {"BASIS_RESERVE_RATIO": ""}, "BASIS_RESERVE_RATIO (reserve_ratio)",
+         "valid number (value: '')"),
+        ("pure_lending", ["reserve_ratio="], {}, "reserve_ratio", "valid number (value: '')"),
+        # shocks: finite and sensible for the series they touch
+        ("pure_lending", [*WINDOW, SHOCK.format(series="price:ETH", kind="set", value=0)], {},
+         "shocks.0.value", "a set of price:ETH must be > 0, was 0"),
+        ("pure_lending", [*WINDOW, SHOCK.format(series="'funding:*:ETH'", kind="set", value=2)],
+         {}, "shocks.0.value", "within [-1, 1]"),
+        ("pure_lending", [*WINDOW, SHOCK.format(series="price:ETH", kind="move", value=500)], {},
+         "shocks.0.value", "<= 100"),
+        ("pure_lending", [*WINDOW, SHOCK.format(series="price:ETH", kind="set", value=".nan")],
+         {}, "shocks.0.value", "not a finite number"),
+        # lists and key paths
+        ("pure_lending", ["venues=[" + ", ".join(["aave_v3"] * 30) + "]"], {}, "venues",
+         "at most 20 items"),
+        ("pure_lending", [".=1"], {}, "--set", "key must be names"),
+        ("pure_lending", ["a..b=1"], {}, "--set", "was 'a..b'"),
+        ("pure_lending", ["réserve=1"], {}, "--set", "was 'réserve'"),
+        ("pure_lending", [], {"BASIS___X": "1"}, "BASIS___X", "key must be names"),
+        ("pure_lending", [], {"BASIS_": "1"}, "BASIS_", "key must be names"),
+    ],
+)  # fmt: skip
+def test_numbers_and_keys_are_refused_by_name(
+    mode: str, sets: list[str], env: dict[str, str], field: str, fragment: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_run_config(mode, sets, env=env, configs_dir=CONFIGS)
+    assert caught.value.field == field, caught.value
+    assert fragment in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_capital_at_the_share_class_bounds_is_accepted() -> None:
+    at_min = load_run_config("btc_basis", ["initial_capital=1e4"], env={}, configs_dir=CONFIGS)
+    assert at_min.mode.initial_capital == 10_000.0  # `1e4` is a number (YAML 1.2)
+    at_max = load_run_config("eth_leveraged", ["initial_capital=1e7"], env={}, configs_dir=CONFIGS)
+    assert at_max.share_class.min_initial_capital == 2.0
+    assert at_max.share_class.max_capital == at_max.mode.initial_capital == 1e7
+
+
+def test_a_funding_shock_may_be_negative_and_a_move_may_fall() -> None:
+    sets = [
+        *WINDOW,
+        SHOCK.format(series="'funding:*:ETH'", kind="set", value=-0.001),
+    ]
+    config = load_run_config("pure_lending", sets, env={}, configs_dir=CONFIGS)
+    assert config.mode.shocks[0].value == -0.001
