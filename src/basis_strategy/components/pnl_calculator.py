@@ -3,7 +3,9 @@
 An hour's P&L has two parts.
 1. Revaluation of the start-of-hour book from last hour's marks to this hour's, decomposed
    sequentially per holding: index (supply yield / borrow cost) -> rate (staking yield) ->
-   price (delta, or dust P&L for reward tokens); perps split into delta and basis.
+   price (delta, or dust P&L for reward tokens); perps split into delta and basis. Where a
+   daily observation re-anchors an index or ρ this hour (`MarketState.accrued`), the part
+   beyond the accrual is booked apart (supply / borrow / staking correction).
 2. Everything booked by events this hour (funding, gas, execution costs, rewards, ...), each
    event's amount already in share-class units (the event logger converts it).
 Balance P&L = E_t − E_{t−1} − net flows; the residual = balance P&L − Σ components is a bug
@@ -12,7 +14,8 @@ detector, not a tolerance.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from basis_strategy.components.execution import EventLogger
 from basis_strategy.components.monitors import REWARD_TOKENS, ExposureMonitor, PositionMonitor
@@ -31,6 +34,7 @@ class HourPnL:
     pnl: float
     components: dict[str, float]
     residual: float
+    mark_sources: Mapping[str, str] = field(default_factory=dict)  # series -> its mark's source
 
 
 UNIT = (1.0, 1.0, 1.0)
@@ -48,6 +52,10 @@ def marks_for(key: str, market: MarketState, currency: str) -> tuple[float, floa
     index = market[inst.index_series] if inst.index_series is not None else 1.0
     rate = market[inst.rate_series] if inst.rate_series is not None else 1.0
     return index, rate, market.unit_price(inst.underlying, currency)
+
+
+def _add(terms: dict[str, float], name: str, amount: float) -> None:
+    terms[name] = terms.get(name, 0.0) + amount
 
 
 class PnLCalculator:
@@ -75,13 +83,14 @@ class PnLCalculator:
         terms: dict[str, float] = {}
         marks: Marks = {}
         instruments = self.positions.instruments
+        accrued = market.accrued
         for key, qty in self.positions.quantities.items():
             if qty == 0.0:
                 continue
             m0 = self.prev_marks[key]
             m1 = marks[key] = marks_for(key, market, self.currency)
             if m0 != m1:  # unmoved marks (e.g. cash) carry no revaluation terms
-                self._revalue(instruments[key], key, qty, m0, m1, terms)
+                self._revalue(instruments[key], key, qty, m0, m1, terms, accrued)
         self._revaluation = terms
         self._marks_now = marks
         self._version_at_open = self.positions.version
@@ -94,6 +103,7 @@ class PnLCalculator:
         m0: tuple[float, float, float],
         m1: tuple[float, float, float],
         terms: dict[str, float],
+        accrued: Mapping[str, float],
     ) -> None:
         if inst.is_perp:
             p = perp_terms(
@@ -102,12 +112,20 @@ class PnLCalculator:
             terms["delta"] = terms.get("delta", 0.0) + p.delta + p.fx
             terms["basis"] = terms.get("basis", 0.0) + p.basis
             return
-        h = holding_terms(inst.sign * qty, m0[0], m1[0], m0[1], m1[1], m0[2], m1[2])
+        index1 = rate1 = None
+        if accrued:  # an observation re-anchored some series this hour
+            index1 = accrued.get(inst.index_series or "")
+            rate1 = accrued.get(inst.rate_series or "")
+        h = holding_terms(inst.sign * qty, m0[0], m1[0], m0[1], m1[1], m0[2], m1[2], index1, rate1)
+        debt = inst.kind == "debtToken"
         if h.index:
-            name = "borrow_cost" if inst.kind == "debtToken" else "supply_yield"
-            terms[name] = terms.get(name, 0.0) + h.index
+            _add(terms, "borrow_cost" if debt else "supply_yield", h.index)
         if h.rate:
-            terms["staking_yield"] = terms.get("staking_yield", 0.0) + h.rate
+            _add(terms, "staking_yield", h.rate)
+        if index1 is not None:
+            _add(terms, "borrow_correction" if debt else "supply_correction", h.index_correction)
+        if rate1 is not None:
+            _add(terms, "staking_correction", h.rate_correction)
         price_name = "dust_pnl" if inst.underlying in REWARD_TOKENS else "delta"
         terms[price_name] = terms.get(price_name, 0.0) + h.price
 
@@ -130,4 +148,5 @@ class PnLCalculator:
             }
         self.prev_marks = marks
         self.prev_equity = equity
-        return HourPnL(equity, flow, pnl, components, residual), marks
+        hour = HourPnL(equity, flow, pnl, components, residual, market.mark_sources)
+        return hour, marks

@@ -11,8 +11,6 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from basis_strategy.math.aave import project_borrow_index, project_liquidity_index
-
 NS_PER_HOUR = 3_600_000_000_000
 NS_PER_SECOND = 1_000_000_000
 NS_PER_DAY = 24 * NS_PER_HOUR
@@ -80,30 +78,65 @@ def asof_hours(
     return values, age_hours
 
 
-def project_aave_daily(
-    daily: pd.DataFrame, grid_ns: np.ndarray, max_age_hours: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Hourly liquidity and borrow indices projected from the last daily snapshot (domain 4.1 (a)).
+def trailing_growth(obs_ns: np.ndarray, values: np.ndarray, intervals: int) -> np.ndarray:
+    """Log growth per second of each observation over the `intervals` observation intervals
+    before it (fewer at the start, 0 for the first): `(ln v_k − ln v_{k−m}) / (t_k − t_{k−m})`,
+    m = min(intervals, k). Known at t_k: it uses no observation stamped after it."""
+    k = np.arange(len(values))
+    back = np.maximum(k - intervals, 0)
+    logs = np.log(values)
+    dt_seconds = (obs_ns - obs_ns[back]) / NS_PER_SECOND
+    growth = np.zeros(len(values))
+    np.divide(logs - logs[back], dt_seconds, out=growth, where=dt_seconds > 0)
+    return growth
 
-    LI(t) = LI(d0) (1 + R_L Δt / SPY); BI(t) = BI(d0) (1 + R_B / SPY)^Δt, Δt in seconds.
-    Also returns the snapshot's supply and borrow APRs. NaN where the last snapshot is older
-    than `max_age_hours`.
+
+@dataclass(frozen=True)
+class Accrual:
+    """An observed level carried between its observations at a growth rate known at each one.
+
+    `values[h]`: the last observation at or before hour h grown at its rate, NaN where that
+    observation is older than the bound (or there is none); `age_hours` as `asof_hours`.
+    `reanchored`: the hours at which a new observation replaced the accrued level, and `ratio`
+    there: observation / (last hour's value grown one hour at the new observation's rate).
     """
-    obs_ns = ns(pd.DatetimeIndex(daily.index))
+
+    values: np.ndarray
+    age_hours: np.ndarray
+    reanchored: np.ndarray
+    ratio: np.ndarray
+
+
+def accrue(
+    obs_ns: np.ndarray,
+    levels: np.ndarray,
+    growth_per_second: np.ndarray,
+    grid_ns: np.ndarray,
+    max_age_hours: int,
+) -> Accrual:
+    """`value(t) = level_k × exp(g_k (t − t_k))` with k the last observation at or before t
+    (exactly the observation at its own hour): causal, smooth between observations, and equal
+    to each observation when it arrives. The difference found then is kept as `ratio`."""
     pos = last_at_or_before(obs_ns, grid_ns)
     found = pos >= 0
     safe = np.where(found, pos, 0)
-    dt_seconds = (grid_ns - obs_ns[safe]) / NS_PER_SECOND
-    li0 = daily["liquidity_index"].to_numpy(dtype=np.float64)[safe]
-    rl = daily["liquidity_rate"].to_numpy(dtype=np.float64)[safe]
-    bi0 = daily["borrow_index"].to_numpy(dtype=np.float64)[safe]
-    rb = daily["borrow_rate"].to_numpy(dtype=np.float64)[safe]
-    li = project_liquidity_index(li0, rl, dt_seconds)
-    bi = project_borrow_index(bi0, rb, dt_seconds)
-    stale = ~found | (dt_seconds > max_age_hours * 3600)
-    for column in (li, bi, rl, rb):
-        column[stale] = np.nan
-    return li, bi, rl, rb
+    growth = growth_per_second[safe]
+    values = levels[safe] * np.exp(growth * ((grid_ns - obs_ns[safe]) / NS_PER_SECOND))
+    age_hours = np.where(found, (grid_ns - obs_ns[safe]) // NS_PER_HOUR, -1)
+    values[~found | (age_hours > max_age_hours)] = np.nan
+    known = ~np.isnan(values)
+    at = np.flatnonzero((pos[1:] != pos[:-1]) & known[1:] & known[:-1]) + 1
+    step_seconds = (grid_ns[at] - grid_ns[at - 1]) / NS_PER_SECOND
+    accrued = values[at - 1] * np.exp(growth[at] * step_seconds)
+    return Accrual(values, age_hours, at, values[at] / accrued)
+
+
+def hold_daily(
+    daily: pd.DataFrame, grid_ns: np.ndarray, max_age_hours: int
+) -> dict[str, np.ndarray]:
+    """Each column of a daily table held from its row until the next (NaN when older than
+    `max_age_hours`)."""
+    return {name: asof_hours(daily[name], grid_ns, max_age_hours)[0] for name in daily.columns}
 
 
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -12,16 +12,19 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class HoldingTerms:
-    """Value change of a holding split into index, rate and price terms (share-class units)."""
+    """Value change of a holding split into index, rate and price terms (share-class units),
+    with the index and rate terms' re-anchoring parts apart (`*_correction`, else 0)."""
 
     index: float
     rate: float
     price: float
+    index_correction: float = 0.0
+    rate_correction: float = 0.0
 
     @property
     def total(self) -> float:
-        """Sum of the three terms: the holding's value change."""
-        return self.index + self.rate + self.price
+        """Sum of the terms: the holding's value change."""
+        return self.index + self.index_correction + self.rate + self.rate_correction + self.price
 
 
 def holding_terms(
@@ -32,6 +35,8 @@ def holding_terms(
     rate1: float,
     price0: float,
     price1: float,
+    index1_accrued: float | None = None,
+    rate1_accrued: float | None = None,
 ) -> HoldingTerms:
     """Decompose the change of `q * index * rate * price` over one hour (domain 12.2).
 
@@ -40,11 +45,20 @@ def holding_terms(
     They sum to `q I1 R1 π1 − q I0 R0 π0`. Use index 1 for a plain token, rate 1 for a
     non-LST, and a negative quantity (scaled debt) for debt: the index term is then
     `−d (BI1 − BI0) π0`.
+
+    `index1_accrued` / `rate1_accrued`: where an observation re-anchored the index or rate
+    at this hour, the value accrual alone gave (Î1, R̂1). The term then splits into the
+    accrual `q (Î1 − I0) R0 π0` and the correction `q (I1 − Î1) R0 π0` (likewise
+    `q I1 (R̂1 − R0) π0` and `q I1 (R1 − R̂1) π0`); the sum is unchanged.
     """
-    index_term = quantity * (index1 - index0) * rate0 * price0
-    rate_term = quantity * index1 * (rate1 - rate0) * price0
+    index_mid = index1 if index1_accrued is None else index1_accrued
+    rate_mid = rate1 if rate1_accrued is None else rate1_accrued
+    index_term = quantity * (index_mid - index0) * rate0 * price0
+    index_correction = quantity * (index1 - index_mid) * rate0 * price0
+    rate_term = quantity * index1 * (rate_mid - rate0) * price0
+    rate_correction = quantity * index1 * (rate1 - rate_mid) * price0
     price_term = quantity * index1 * rate1 * (price1 - price0)
-    return HoldingTerms(index=index_term, rate=rate_term, price=price_term)
+    return HoldingTerms(index_term, rate_term, price_term, index_correction, rate_correction)
 
 
 @dataclass(frozen=True, slots=True)
