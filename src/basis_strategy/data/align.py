@@ -131,14 +131,6 @@ def accrue(
     return Accrual(values, age_hours, at, values[at] / accrued)
 
 
-def hold_daily(
-    daily: pd.DataFrame, grid_ns: np.ndarray, max_age_hours: int
-) -> dict[str, np.ndarray]:
-    """Each column of a daily table held from its row until the next (NaN when older than
-    `max_age_hours`)."""
-    return {name: asof_hours(daily[name], grid_ns, max_age_hours)[0] for name in daily.columns}
-
-
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """Inclusive (first, last) index pairs of each run of True in a boolean array."""
     if not mask.any():
