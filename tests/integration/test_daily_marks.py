@@ -11,6 +11,8 @@ Expected values come from the raw files read with plain pandas.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -98,7 +100,7 @@ def test_staking_over_whole_days_is_the_oracle_growth(runs, data_dir):
     )
     days = pd.date_range("2024-05-14", "2025-09-17", freq="D", tz="UTC")
     staking = run.hourly["staking_yield"] + run.hourly["staking_correction"]
-    for first, last in zip(days[:-1], days[1:], strict=True):
+    for first, last in itertools.pairwise(days):
         booked = staking.loc[first + pd.Timedelta(hours=1) : last].sum()
         expected = units * (rho[last] - rho[first])  # ETH class: one weETH is ρ ETH
         assert booked == pytest.approx(expected, rel=1e-9), first

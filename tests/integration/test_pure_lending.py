@@ -9,6 +9,8 @@ over every day, with LI read straight from the daily file.
 
 from __future__ import annotations
 
+import itertools
+
 import pandas as pd
 import pytest
 
@@ -68,7 +70,7 @@ def test_supply_yield_and_correction_over_each_day_are_the_index_growth(
     hourly = pure_lending_2024.hourly
     supplied = hourly["supply_yield"] + hourly["supply_correction"]
     days = pd.date_range("2024-01-01", "2024-12-31", freq="D", tz="UTC")
-    for first, last in zip(days[:-1], days[1:], strict=True):
+    for first, last in itertools.pairwise(days):
         booked = supplied.loc[first + pd.Timedelta(hours=1) : last].sum()
         expected = scaled * (liquidity_index[last] - liquidity_index[first])
         assert booked == pytest.approx(expected, rel=1e-9), first
