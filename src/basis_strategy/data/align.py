@@ -5,15 +5,25 @@ Every function here reads, for a grid hour t, only observations stamped at or be
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
+from basis_strategy.math.aave import SECONDS_PER_YEAR
+
 NS_PER_HOUR = 3_600_000_000_000
 NS_PER_SECOND = 1_000_000_000
 NS_PER_DAY = 24 * NS_PER_HOUR
+# Growth rates carrying a daily observation to the next, measured on the data (README "Data"):
+# ρ at its growth over its last 7 daily observations (smooth, ~2.7 %/yr); an AAVE index at its
+# growth over the last day (the day's average rate: the 00:00 snapshot's own APR is a single
+# intraday print, with spikes such as WETH's 22.6 % borrow rate of 2024-07-05).
+RHO_TRAILING_DAYS = 7
+AAVE_TRAILING_DAYS = 1
 
 
 @dataclass(frozen=True)
@@ -129,6 +139,50 @@ def accrue(
     step_seconds = (grid_ns[at] - grid_ns[at - 1]) / NS_PER_SECOND
     accrued = values[at - 1] * np.exp(growth[at] * step_seconds)
     return Accrual(values, age_hours, at, values[at] / accrued)
+
+
+def carry_rho_daily(observed: pd.Series, grid_ns: np.ndarray, max_age_hours: int) -> Accrual:
+    """LST ρ from its daily observations, each carried at ρ's growth over the last
+    `RHO_TRAILING_DAYS` observations."""
+    obs_ns = ns(pd.DatetimeIndex(observed.index))
+    levels = observed.to_numpy(dtype=np.float64)
+    growth = trailing_growth(obs_ns, levels, RHO_TRAILING_DAYS)
+    return accrue(obs_ns, levels, growth, grid_ns, max_age_hours)
+
+
+def carry_aave_daily(
+    daily: pd.DataFrame, grid_ns: np.ndarray, max_age_hours: int
+) -> tuple[Accrual, Accrual, np.ndarray, np.ndarray]:
+    """Liquidity and borrow index of daily AAVE snapshots carried to each hour (domain 4.1),
+    each at its growth over the last `AAVE_TRAILING_DAYS` (the first snapshot at its own APR,
+    compounded per second), and the last snapshot's supply and borrow APRs. NaN where the last
+    snapshot is older than `max_age_hours`."""
+    obs_ns = ns(pd.DatetimeIndex(daily.index))
+    accruals = []
+    for index, rate in (("liquidity_index", "liquidity_rate"), ("borrow_index", "borrow_rate")):
+        levels = daily[index].to_numpy(dtype=np.float64)
+        growth = trailing_growth(obs_ns, levels, AAVE_TRAILING_DAYS)
+        growth[0] = math.log1p(float(daily[rate].iloc[0]) / SECONDS_PER_YEAR)
+        accruals.append(accrue(obs_ns, levels, growth, grid_ns, max_age_hours))
+    supply_apr, borrow_apr = (
+        asof_hours(daily[rate], grid_ns, max_age_hours)[0]
+        for rate in ("liquidity_rate", "borrow_rate")
+    )
+    return accruals[0], accruals[1], supply_apr, borrow_apr
+
+
+def accrued_by_hour(
+    columns: Mapping[str, np.ndarray], reanchored: Mapping[str, Accrual]
+) -> dict[int, dict[str, float]]:
+    """Grid position -> {series: its value at that hour by accrual alone} for the series a new
+    observation re-anchored then. Taken from `columns` (after any shock) by each
+    re-anchoring's ratio, so a shock moves the accrued value and the observation alike."""
+    by_hour: dict[int, dict[str, float]] = {}
+    for name, accrual in reanchored.items():
+        accrued = columns[name][accrual.reanchored] / accrual.ratio
+        for i, value in zip(accrual.reanchored.tolist(), accrued.tolist(), strict=True):
+            by_hour.setdefault(i, {})[name] = value
+    return by_hour
 
 
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:

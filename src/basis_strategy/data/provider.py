@@ -28,13 +28,14 @@ from basis_strategy.data.align import (
     NS_PER_HOUR,
     Accrual,
     Bridge,
-    accrue,
+    accrued_by_hour,
     asof_hours,
+    carry_aave_daily,
+    carry_rho_daily,
     first_ns,
     midnight_rows,
     ns,
     runs,
-    trailing_growth,
 )
 from basis_strategy.data.benchmark import apy_index, coverage
 from basis_strategy.data.market import NONE, AaveRisk, FundingRate, MarketState, RewardPayout
@@ -58,17 +59,10 @@ from basis_strategy.data.shocks import apply_shocks
 from basis_strategy.data.sources.aave import read_aave_daily
 from basis_strategy.data.store import DataRoot, FolderData
 from basis_strategy.data.stored import FileRef
-from basis_strategy.math.aave import SECONDS_PER_YEAR
 
 HOUR = timedelta(hours=1)
 BENCHMARK = "benchmark_index"
 SETTLEMENT_HOURS = (0, 8, 16)
-# Growth rates carrying a daily observation to the next (measured on the data, see README):
-# ρ at its trailing growth over the last 7 daily observations (smooth, ~2.7 %/yr); an AAVE
-# index at its growth over the last day (the day's average rate; the 00:00 snapshot's own
-# rate is one intraday print, with spikes such as WETH's 22.6 % borrow rate of 2024-07-05).
-RHO_TRAILING_DAYS = 7
-AAVE_TRAILING_DAYS = 1
 _CACHE: dict[tuple[object, ...], object] = {}
 _CACHE_LOCK = threading.Lock()
 
@@ -135,7 +129,7 @@ class HistoricalDataProvider:
             mode.shocks, self._grid_ns, columns, funding
         )
         self.benchmark = self._add_benchmark(needs, columns)
-        self._accrued = self._accrued_by_hour()
+        self._accrued = accrued_by_hour(self.columns, self._reanchored)
         self._mark_sources = sources_by_hour(
             self._source_codes, self._source_labels, len(self.times)
         )
@@ -285,8 +279,8 @@ class HistoricalDataProvider:
     def _lst_rate_column(self, spec: LstSeries) -> np.ndarray:
         """ρ: a file read on chain every hour (`observed_hourly`) gives every hour's read, held at
         most `max_ffill_hours`. Otherwise only its 00:00 rows are observations: each is carried
-        to the next at ρ's trailing growth over the last `RHO_TRAILING_DAYS` observations, and
-        the next one re-anchors it (the difference is booked as `staking_correction`). A
+        to the next at ρ's trailing growth (`align.carry_rho_daily`), and the next one
+        re-anchors it (the difference is booked as `staking_correction`). A
         missing day is carried at most 24 + `max_ffill_hours` h. Hours before the file's first
         observation take the 00:00 snapshots of the AAVE daily `price` columns (LST / WETH),
         recorded as a proxy.
@@ -299,11 +293,8 @@ class HistoricalDataProvider:
         start = first_ns(oracle)
         lead = self._lst_snapshots(spec, before=start)
         observed = pd.concat([lead, oracle]) if len(lead) else oracle
-        obs_ns = ns(pd.DatetimeIndex(observed.index))
-        levels = observed.to_numpy(dtype=np.float64)
         max_age = 24 + self.max_ffill_hours
-        growth = trailing_growth(obs_ns, levels, RHO_TRAILING_DAYS)
-        accrual = self._reanchored[name] = accrue(obs_ns, levels, growth, self._grid_ns, max_age)
+        accrual = self._reanchored[name] = carry_rho_daily(observed, self._grid_ns, max_age)
         known = ~np.isnan(accrual.values)
         from_lead = known & (self._grid_ns < start)
         self._record_snapshot_lead(spec, from_lead, accrual.age_hours)
@@ -410,49 +401,23 @@ class HistoricalDataProvider:
     # --- AAVE ------------------------------------------------------------------------------
 
     def _aave_columns(self, spec: AaveSeries) -> tuple[np.ndarray, ...]:
-        """Liquidity and borrow indices, supply and borrow APRs from the daily snapshots.
-
-        An index is carried from its snapshot to the next at its growth over the last
-        `AAVE_TRAILING_DAYS` (the first snapshot: its own APR), and the next snapshot
-        re-anchors it (the difference is booked as `supply_correction` / `borrow_correction`).
-        The APRs are the last snapshot's. Nothing older than 24 + `max_ffill_hours` is used.
-        """
+        """Liquidity and borrow indices carried between the daily snapshots (`align`); the next
+        snapshot re-anchors each (the difference is booked as `supply_correction` /
+        `borrow_correction`). Supply and borrow APRs: the last snapshot's."""
         source = Source(f"aave v3 {spec.asset} daily rates", spec.pattern, read_aave_daily)
         daily: pd.DataFrame = self._series(source)
         max_age = 24 + self.max_ffill_hours  # a daily snapshot carries a day ahead
         self._check_span(source, daily, max_age)
-        obs_ns = ns(pd.DatetimeIndex(daily.index))
-        columns = []
-        for prefix, index, rate in (
-            ("aave_li", "liquidity_index", "liquidity_rate"),
-            ("aave_bi", "borrow_index", "borrow_rate"),
-        ):
-            levels = daily[index].to_numpy(dtype=np.float64)
-            growth = trailing_growth(obs_ns, levels, AAVE_TRAILING_DAYS)
-            growth[0] = np.log1p(float(daily[rate].iloc[0]) / SECONDS_PER_YEAR)
-            accrual = accrue(obs_ns, levels, growth, self._grid_ns, max_age)
-            self._reanchored[f"{prefix}:{spec.asset}"] = accrual
-            columns.append(accrual.values)
-        for rate in ("liquidity_rate", "borrow_rate"):
-            columns.append(asof_hours(daily[rate], self._grid_ns, max_age)[0])
-        if np.isnan(columns[0]).any():
-            gap = runs(np.isnan(columns[0]))[0]
+        li, bi, supply_apr, borrow_apr = carry_aave_daily(daily, self._grid_ns, max_age)
+        self._reanchored[f"aave_li:{spec.asset}"] = li
+        self._reanchored[f"aave_bi:{spec.asset}"] = bi
+        if np.isnan(li.values).any():
+            gap = runs(np.isnan(li.values))[0]
             raise DataError(
                 f"{self.files[source.label]}: no daily snapshot within {max_age} h before "
                 f"{_stamp(self.times[gap[0]])}"
             )
-        return tuple(columns)
-
-    def _accrued_by_hour(self) -> dict[int, dict[str, float]]:
-        """Grid position -> {series: its value at that hour by accrual alone} for the series a
-        new observation re-anchored then (`MarketState.accrued`). Taken from the final
-        (shocked) columns by each re-anchoring's ratio, so a shock moves both alike."""
-        by_hour: dict[int, dict[str, float]] = {}
-        for name, accrual in self._reanchored.items():
-            accrued = self.columns[name][accrual.reanchored] / accrual.ratio
-            for i, value in zip(accrual.reanchored.tolist(), accrued.tolist(), strict=True):
-                by_hour.setdefault(i, {})[name] = value
-        return by_hour
+        return li.values, bi.values, supply_apr, borrow_apr
 
     # --- funding ---------------------------------------------------------------------------
 
