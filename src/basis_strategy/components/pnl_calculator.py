@@ -22,7 +22,7 @@ from basis_strategy.components.monitors import REWARD_TOKENS, ExposureMonitor, P
 from basis_strategy.core.events import COMPONENTS
 from basis_strategy.core.instruments import Instrument, instrument
 from basis_strategy.data.market import MarketState
-from basis_strategy.math.attribution import holding_terms, perp_terms
+from basis_strategy.math.attribution import holding_terms, perp_terms, reanchoring_corrections
 
 Marks = dict[str, tuple[float, float, float]]
 
@@ -56,6 +56,29 @@ def marks_for(key: str, market: MarketState, currency: str) -> tuple[float, floa
 
 def _add(terms: dict[str, float], name: str, amount: float) -> None:
     terms[name] = terms.get(name, 0.0) + amount
+
+
+def _book_corrections(
+    inst: Instrument,
+    quantity: float,
+    m0: tuple[float, float, float],
+    m1: tuple[float, float, float],
+    accrued: Mapping[str, float],
+    terms: dict[str, float],
+) -> tuple[float, float]:
+    """Book the parts of a holding's index and rate terms that this hour's re-anchoring of its
+    index or ρ brought (supply / borrow / staking correction); returns them."""
+    index1 = accrued.get(inst.index_series or "", m1[0])
+    rate1 = accrued.get(inst.rate_series or "", m1[1])
+    index_correction, rate_correction = reanchoring_corrections(
+        quantity, m1[0], index1, m0[1], m1[1], rate1, m0[2]
+    )
+    if index_correction:
+        debt = inst.kind == "debtToken"
+        _add(terms, "borrow_correction" if debt else "supply_correction", index_correction)
+    if rate_correction:
+        _add(terms, "staking_correction", rate_correction)
+    return index_correction, rate_correction
 
 
 class PnLCalculator:
@@ -112,20 +135,20 @@ class PnLCalculator:
             terms["delta"] = terms.get("delta", 0.0) + p.delta + p.fx
             terms["basis"] = terms.get("basis", 0.0) + p.basis
             return
-        index1 = rate1 = None
+        quantity = inst.sign * qty
+        h = holding_terms(quantity, m0[0], m1[0], m0[1], m1[1], m0[2], m1[2])
+        index_term, rate_term = h.index, h.rate
         if accrued:  # an observation re-anchored some series this hour
-            index1 = accrued.get(inst.index_series or "")
-            rate1 = accrued.get(inst.rate_series or "")
-        h = holding_terms(inst.sign * qty, m0[0], m1[0], m0[1], m1[1], m0[2], m1[2], index1, rate1)
-        debt = inst.kind == "debtToken"
-        if h.index:
-            _add(terms, "borrow_cost" if debt else "supply_yield", h.index)
-        if h.rate:
-            _add(terms, "staking_yield", h.rate)
-        if index1 is not None:
-            _add(terms, "borrow_correction" if debt else "supply_correction", h.index_correction)
-        if rate1 is not None:
-            _add(terms, "staking_correction", h.rate_correction)
+            index_correction, rate_correction = _book_corrections(
+                inst, quantity, m0, m1, accrued, terms
+            )
+            index_term -= index_correction
+            rate_term -= rate_correction
+        if index_term:
+            name = "borrow_cost" if inst.kind == "debtToken" else "supply_yield"
+            terms[name] = terms.get(name, 0.0) + index_term
+        if rate_term:
+            terms["staking_yield"] = terms.get("staking_yield", 0.0) + rate_term
         price_name = "dust_pnl" if inst.underlying in REWARD_TOKENS else "delta"
         terms[price_name] = terms.get(price_name, 0.0) + h.price
 

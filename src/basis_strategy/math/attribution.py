@@ -12,19 +12,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class HoldingTerms:
-    """Value change of a holding split into index, rate and price terms (share-class units),
-    with the index and rate terms' re-anchoring parts apart (`*_correction`, else 0)."""
+    """Value change of a holding split into index, rate and price terms (share-class units)."""
 
     index: float
     rate: float
     price: float
-    index_correction: float = 0.0
-    rate_correction: float = 0.0
 
     @property
     def total(self) -> float:
-        """Sum of the terms: the holding's value change."""
-        return self.index + self.index_correction + self.rate + self.rate_correction + self.price
+        """Sum of the three terms: the holding's value change."""
+        return self.index + self.rate + self.price
 
 
 def holding_terms(
@@ -35,8 +32,6 @@ def holding_terms(
     rate1: float,
     price0: float,
     price1: float,
-    index1_accrued: float | None = None,
-    rate1_accrued: float | None = None,
 ) -> HoldingTerms:
     """Decompose the change of `q * index * rate * price` over one hour (domain 12.2).
 
@@ -45,20 +40,33 @@ def holding_terms(
     They sum to `q I1 R1 π1 − q I0 R0 π0`. Use index 1 for a plain token, rate 1 for a
     non-LST, and a negative quantity (scaled debt) for debt: the index term is then
     `−d (BI1 − BI0) π0`.
-
-    `index1_accrued` / `rate1_accrued`: where an observation re-anchored the index or rate
-    at this hour, the value accrual alone gave (Î1, R̂1). The term then splits into the
-    accrual `q (Î1 − I0) R0 π0` and the correction `q (I1 − Î1) R0 π0` (likewise
-    `q I1 (R̂1 − R0) π0` and `q I1 (R1 − R̂1) π0`); the sum is unchanged.
     """
-    index_mid = index1 if index1_accrued is None else index1_accrued
-    rate_mid = rate1 if rate1_accrued is None else rate1_accrued
-    index_term = quantity * (index_mid - index0) * rate0 * price0
-    index_correction = quantity * (index1 - index_mid) * rate0 * price0
-    rate_term = quantity * index1 * (rate_mid - rate0) * price0
-    rate_correction = quantity * index1 * (rate1 - rate_mid) * price0
+    index_term = quantity * (index1 - index0) * rate0 * price0
+    rate_term = quantity * index1 * (rate1 - rate0) * price0
     price_term = quantity * index1 * rate1 * (price1 - price0)
-    return HoldingTerms(index_term, rate_term, price_term, index_correction, rate_correction)
+    return HoldingTerms(index=index_term, rate=rate_term, price=price_term)
+
+
+def reanchoring_corrections(
+    quantity: float,
+    index1: float,
+    index1_accrued: float,
+    rate0: float,
+    rate1: float,
+    rate1_accrued: float,
+    price0: float,
+) -> tuple[float, float]:
+    """The parts of `holding_terms`' index and rate terms that a new observation brought.
+
+    Where a daily observation re-anchors the index to I1 (or the rate to R1) at this hour, the
+    value accrual alone gave was Î1 (R̂1). The index term `q (I1 − I0) R0 π0` then splits into
+    the accrual `q (Î1 − I0) R0 π0` and the correction `q (I1 − Î1) R0 π0`; the rate term
+    `q I1 (R1 − R0) π0` into `q I1 (R̂1 − R0) π0` and `q I1 (R1 − R̂1) π0`. Returns the two
+    corrections (index, rate); each is 0 for a series not re-anchored (Î1 = I1, R̂1 = R1).
+    """
+    index_correction = quantity * (index1 - index1_accrued) * rate0 * price0
+    rate_correction = quantity * index1 * (rate1 - rate1_accrued) * price0
+    return index_correction, rate_correction
 
 
 @dataclass(frozen=True, slots=True)

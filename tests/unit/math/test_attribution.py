@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from basis_strategy.math.attribution import holding_terms, perp_terms
+from basis_strategy.math.attribution import holding_terms, perp_terms, reanchoring_corrections
 from basis_strategy.math.perps import unrealised_pnl
 
 quantities = st.floats(allow_subnormal=False, min_value=-1e6, max_value=1e6)
@@ -81,42 +81,28 @@ def test_holding_terms_sum_to_value_change(
     )
 
 
-def test_holding_terms_split_a_reanchored_index_and_rate() -> None:
+def test_reanchoring_corrections_of_an_index_and_a_rate() -> None:
     # 100 scaled aweETH, USD class. LI 1.0 -> 1.001 observed, 1.0008 by accrual alone;
     # ρ 1.05 -> 1.0501 observed, 1.05008 by accrual alone; P 3000 -> 3030.
-    # supply_yield       = 100 * 0.0008 * 1.05 * 3000    = 252
-    # supply_correction  = 100 * 0.0002 * 1.05 * 3000    = 63
-    # staking_yield      = 100 * 1.001 * 0.00008 * 3000  = 24.024
-    # staking_correction = 100 * 1.001 * 0.00002 * 3000  = 6.006
-    # price term as without the split: 3153.4503; total 3498.4803 (see above)
-    terms = holding_terms(
-        100.0,
-        1.0,
-        1.001,
-        1.05,
-        1.0501,
-        3000.0,
-        3030.0,
-        index1_accrued=1.0008,
-        rate1_accrued=1.05008,
+    # supply correction  = 100 * 0.0002 * 1.05 * 3000    = 63   (of the index term 315)
+    # staking correction = 100 * 1.001 * 0.00002 * 3000  = 6.006 (of the rate term 30.03)
+    index_correction, rate_correction = reanchoring_corrections(
+        100.0, 1.001, 1.0008, 1.05, 1.0501, 1.05008, 3000.0
     )
-    assert terms.index == pytest.approx(252.0, rel=1e-9)
-    assert terms.index_correction == pytest.approx(63.0, rel=1e-9)
-    assert terms.rate == pytest.approx(24.024, rel=1e-9)
-    assert terms.rate_correction == pytest.approx(6.006, rel=1e-9)
-    assert terms.price == pytest.approx(3153.4503, rel=1e-12)
-    assert terms.total == pytest.approx(3498.4803, rel=1e-12)
-    unsplit = holding_terms(100.0, 1.0, 1.001, 1.05, 1.0501, 3000.0, 3030.0)
-    assert (unsplit.index_correction, unsplit.rate_correction) == (0.0, 0.0)
+    assert index_correction == pytest.approx(63.0, rel=1e-9)
+    assert rate_correction == pytest.approx(6.006, rel=1e-9)
+    # a series not re-anchored this hour (accrued value = observed) has no correction
+    assert reanchoring_corrections(100.0, 1.001, 1.001, 1.05, 1.0501, 1.0501, 3000.0) == (0, 0)
 
 
-def test_holding_terms_debt_correction_has_the_debts_sign() -> None:
+def test_a_debt_correction_has_the_debts_sign() -> None:
     # Scaled debt 50 WETH, BI 1.0 -> 1.0001 observed but 1.0003 accrued (the projection ran
-    # ahead): borrow cost −50 * 0.0003 = −0.015, correction −50 * (−0.0002) = +0.01 ETH.
-    terms = holding_terms(-50.0, 1.0, 1.0001, 1.0, 1.0, 1.0, 1.0, index1_accrued=1.0003)
-    assert terms.index == pytest.approx(-0.015, rel=1e-9)
-    assert terms.index_correction == pytest.approx(0.01, rel=1e-9)
-    assert terms.total == pytest.approx(-0.005, rel=1e-9)
+    # ahead): borrow cost −50 * 0.0001 = −0.005 in all, of which the correction is
+    # −50 * (−0.0002) = +0.01 ETH and the accrual −0.015.
+    index_correction, _ = reanchoring_corrections(-50.0, 1.0001, 1.0003, 1.0, 1.0, 1.0, 1.0)
+    assert index_correction == pytest.approx(0.01, rel=1e-9)
+    whole = holding_terms(-50.0, 1.0, 1.0001, 1.0, 1.0, 1.0, 1.0)
+    assert whole.index - index_correction == pytest.approx(-0.015, rel=1e-9)
 
 
 @given(
@@ -128,9 +114,8 @@ def test_holding_terms_debt_correction_has_the_debts_sign() -> None:
     rate1=indices,
     rate1_accrued=indices,
     price0=prices,
-    price1=prices,
 )
-def test_split_terms_add_up_to_the_unsplit_ones(
+def test_accrual_and_correction_add_up_to_the_term(
     quantity: float,
     index0: float,
     index1: float,
@@ -139,20 +124,21 @@ def test_split_terms_add_up_to_the_unsplit_ones(
     rate1: float,
     rate1_accrued: float,
     price0: float,
-    price1: float,
 ) -> None:
-    whole = holding_terms(quantity, index0, index1, rate0, rate1, price0, price1)
-    split = holding_terms(
-        quantity, index0, index1, rate0, rate1, price0, price1, index1_accrued, rate1_accrued
+    """Accrual to the accrued value (the term computed with Î1, R̂1) + correction = term."""
+    whole = holding_terms(quantity, index0, index1, rate0, rate1, price0, price0)
+    index_correction, rate_correction = reanchoring_corrections(
+        quantity, index1, index1_accrued, rate0, rate1, rate1_accrued, price0
     )
-    scale = abs(quantity) * 4.0 * max(price0, price1)
-    for part, correction, total in (
-        (split.index, split.index_correction, whole.index),
-        (split.rate, split.rate_correction, whole.rate),
-    ):
-        assert math.isclose(part + correction, total, rel_tol=1e-9, abs_tol=1e-12 * scale)
-    assert split.price == whole.price
-    assert math.isclose(split.total, whole.total, rel_tol=1e-9, abs_tol=1e-12 * scale)
+    index_accrual = quantity * (index1_accrued - index0) * rate0 * price0
+    rate_accrual = quantity * index1 * (rate1_accrued - rate0) * price0
+    scale = abs(quantity) * 4.0 * price0
+    assert math.isclose(
+        index_accrual + index_correction, whole.index, rel_tol=1e-9, abs_tol=1e-12 * scale
+    )
+    assert math.isclose(
+        rate_accrual + rate_correction, whole.rate, rel_tol=1e-9, abs_tol=1e-12 * scale
+    )
 
 
 def test_perp_terms_usdt_class() -> None:
