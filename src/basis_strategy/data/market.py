@@ -62,7 +62,7 @@ class AaveRisk:
 
 
 LSTS = ("weETH", "wstETH")
-NONE: Mapping[str, float] = MappingProxyType({})
+NOTHING_ACCRUED: Mapping[str, float] = MappingProxyType({})
 NO_SOURCES: Mapping[str, str] = MappingProxyType({})
 
 
@@ -78,7 +78,7 @@ class MarketState:
         values: dict[str, float],
         funding: tuple[FundingRate, ...],
         rewards: tuple[RewardPayout, ...] = (),
-        accrued: Mapping[str, float] = NONE,
+        accrued: Mapping[str, float] = NOTHING_ACCRUED,
         mark_sources: Mapping[str, str] = NO_SOURCES,
     ) -> None:
         self.t = t

@@ -59,14 +59,15 @@ class PricePick:
 
 
 def source_labels(labels: Sequence[str], own_file: bool, max_age_hours: int) -> list[str]:
-    """The text of each code of `PricePick.source_codes`: the source's label, `(proxy)` for
-    another venue's or fallback series, `(held N h)` for an observation N hours old."""
+    """The text of each code of `PricePick.source_codes`: the source's label, then `(proxy)`
+    for another venue's or a fallback series and `(held N h)` for an observation N hours old,
+    or both as `(proxy; held N h)` (no comma: the text is a CSV cell)."""
     texts = []
     for rank, label in enumerate(labels):
         proxy = rank > 0 or not own_file
         for age in range(max_age_hours + 1):
             notes = [note for note, on in (("proxy", proxy), (f"held {age} h", age > 0)) if on]
-            texts.append(f"{label} ({', '.join(notes)})" if notes else label)
+            texts.append(f"{label} ({'; '.join(notes)})" if notes else label)
     return texts
 
 

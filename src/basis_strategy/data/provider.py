@@ -38,7 +38,13 @@ from basis_strategy.data.align import (
     runs,
 )
 from basis_strategy.data.benchmark import apy_index, coverage
-from basis_strategy.data.market import NONE, AaveRisk, FundingRate, MarketState, RewardPayout
+from basis_strategy.data.market import (
+    NOTHING_ACCRUED,
+    AaveRisk,
+    FundingRate,
+    MarketState,
+    RewardPayout,
+)
 from basis_strategy.data.price_pick import PricePick, source_labels, sources_by_hour
 from basis_strategy.data.requirements import (
     EMODE_PARAMS,
@@ -569,7 +575,7 @@ class HistoricalDataProvider:
             dict(zip(self._names, self._rows[i], strict=True)),
             self._funding.get(i, ()),
             self.rewards.get(i, ()),
-            self._accrued.get(i, NONE),
+            self._accrued.get(i, NOTHING_ACCRUED),
             self._mark_sources[i],
         )
 

@@ -54,5 +54,5 @@ def test_sources_are_named_per_hour_and_shared_between_equal_hours() -> None:
     assert rows[1] is rows[3]  # one read-only mapping per distinct set of sources
     assert source_labels(["binance ETHUSDT perp"], False, 1) == [
         "binance ETHUSDT perp (proxy)",
-        "binance ETHUSDT perp (proxy, held 1 h)",
+        "binance ETHUSDT perp (proxy; held 1 h)",
     ]
