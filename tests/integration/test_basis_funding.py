@@ -3,9 +3,10 @@
 Funding is recomputed independently from the raw files: for each settlement τ in (start, end]
 at 00/08/16 UTC and each venue, cash = short size held at τ (end of τ − 1h) × mark_τ × rate_τ.
 
-* mark_τ: the venue's perp file `open` at τ (bars are stamped at their open); if there is no
-  bar at τ, the last bar at most 3 h before; else the proxy venue with the same rule
-  (okx -> binance -> bybit, binance -> bybit, bybit -> binance). OKX has no BTC perp file.
+* mark_τ: the youngest bar `open` at or at most 3 h before τ (bars are stamped at their open)
+  among the venue's perp file and its proxy venues (okx -> binance -> bybit,
+  binance -> bybit, bybit -> binance), the venue's own first on a tie
+  (`data.price_bridge: freshest`). OKX has no BTC perp file.
 * rate_τ: binance/bybit funding files; OKX from the daily archive (`real_funding_rate` of
   `{BASE}-USDT-SWAP` keyed by `funding_time`, de-duplicated), binance's rate where missing.
 """
@@ -72,31 +73,34 @@ def perp_open(data_dir: Path, venue: str, base: str) -> pd.Series | None:
     )
 
 
-def asof(series: pd.Series | None, times: pd.DatetimeIndex) -> np.ndarray:
-    """Value at each time: the last observation at or before it, at most 3 h old; else NaN."""
-    out = np.full(len(times), np.nan)
+def asof(series: pd.Series | None, times: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """(value, age) at each time: the last observation at or before it, at most 3 h old; else
+    (NaN, inf)."""
+    out, ages = np.full(len(times), np.nan), np.full(len(times), np.inf)
     if series is None:
-        return out
+        return out, ages
     pos = series.index.searchsorted(times, side="right") - 1
     ok = pos >= 0
     safe = np.where(ok, pos, 0)
-    age = times - series.index[safe]
-    ok &= np.asarray(age <= MAX_FFILL)
+    age = np.asarray(times - series.index[safe])
+    ok &= age <= MAX_FFILL
     out[ok] = series.to_numpy()[safe[ok]]
-    return out
+    ages[ok] = age[ok] / HOUR
+    return out, ages
 
 
-def first_available(columns: list[np.ndarray]) -> np.ndarray:
-    out = np.full(len(columns[0]), np.nan)
-    for column in columns:
-        take = np.isnan(out)
-        out[take] = column[take]
+def freshest(columns: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Per time, the youngest of the sources' values; the earlier source on a tie."""
+    out, best = np.full(len(columns[0][0]), np.nan), np.full(len(columns[0][0]), np.inf)
+    for values, ages in columns:
+        take = ages < best
+        out[take], best[take] = values[take], ages[take]
     assert not np.isnan(out).any(), "no mark/price within 3 h on any source"
     return out
 
 
 def marks(data_dir: Path, venue: str, base: str, times: pd.DatetimeIndex) -> np.ndarray:
-    return first_available([asof(perp_open(data_dir, v, base), times) for v in MARK_CHAIN[venue]])
+    return freshest([asof(perp_open(data_dir, v, base), times) for v in MARK_CHAIN[venue]])
 
 
 def reference_price(data_dir: Path, base: str, times: pd.DatetimeIndex) -> np.ndarray:
@@ -112,7 +116,7 @@ def reference_price(data_dir: Path, base: str, times: pd.DatetimeIndex) -> np.nd
             "market_data/spot_prices/eth_usd/uniswapv3_WETHUSDT_1h_*.csv",
             "market_data/derivatives/futures_ohlcv/binance_ETHUSDT_perp_1h_*.csv",
         ]
-    return first_available([asof(ohlcv_open(data_dir, p), times) for p in patterns])
+    return freshest([asof(ohlcv_open(data_dir, p), times) for p in patterns])
 
 
 @cache

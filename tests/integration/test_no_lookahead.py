@@ -181,6 +181,7 @@ def test_provider_market_states_identical_up_to_cut(case, truncated_data, data_d
         a, b = cut.get_data(t), full.get_data(t)
         np.testing.assert_equal(a.values, b.values, err_msg=str(t))  # NaN == NaN here
         assert a.funding == b.funding, t
+        assert (a.accrued, a.mark_sources) == (b.accrued, b.mark_sources), t
         settled += bool(a.funding)
     assert settled == 3 * 75 + 1  # 00/08/16 from 05-01 08:00 to 07-15 08:00
 

@@ -1,11 +1,15 @@
 """pure_lending over 2024 (domain 4.1, 9.1, 16): supply yield is the AAVE USDT index growth.
 
 Run: 2024-01-01 -> 2024-12-31, 100,000 USDT, gas off. With gas off there is no gas buffer to
-buy and no reserve, so all capital is supplied in the first hour and the supply yield over the
-run must equal deployed × (LI_end / LI_start − 1), with LI read straight from the daily file.
+buy and no reserve, so all capital is supplied in the first hour and the supply yield plus
+its corrections (the difference each daily snapshot finds against the index carried towards
+it) must equal deployed × (LI_end / LI_start − 1) over the run, and scaled × (LI_d+1 − LI_d)
+over every day, with LI read straight from the daily file.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import pandas as pd
 import pytest
@@ -47,11 +51,29 @@ def test_supply_yield_equals_index_growth(pure_lending_2024, liquidity_index):
     expected = deployed * (li_end / li_start - 1.0)
 
     summary = pure_lending_2024.summary
-    assert summary["pnl_attribution"]["supply_yield"] == pytest.approx(expected, rel=1e-6)
-    # the hourly column adds up to the same figure, and nothing else moved equity
-    assert pure_lending_2024.hourly["supply_yield"].sum() == pytest.approx(expected, rel=1e-6)
+    attribution = summary["pnl_attribution"]
+    supplied = attribution["supply_yield"] + attribution["supply_correction"]
+    assert supplied == pytest.approx(expected, rel=1e-6)
+    # the hourly columns add up to the same figure, and nothing else moved equity
+    hourly = pure_lending_2024.hourly
+    assert (hourly["supply_yield"] + hourly["supply_correction"]).sum() == pytest.approx(
+        expected, rel=1e-6
+    )
     assert summary["cumulative_pnl"] == pytest.approx(expected, rel=1e-6)
     assert summary["final_equity"] == pytest.approx(deployed + expected, rel=1e-9)
+
+
+def test_supply_yield_and_correction_over_each_day_are_the_index_growth(
+    pure_lending_2024, liquidity_index
+):
+    scaled = float(pure_lending_2024.balance["qty:aave_v3:aToken:aUSDT"].iloc[-1])
+    hourly = pure_lending_2024.hourly
+    supplied = hourly["supply_yield"] + hourly["supply_correction"]
+    days = pd.date_range("2024-01-01", "2024-12-31", freq="D", tz="UTC")
+    for first, last in itertools.pairwise(days):
+        booked = supplied.loc[first + pd.Timedelta(hours=1) : last].sum()
+        expected = scaled * (liquidity_index[last] - liquidity_index[first])
+        assert booked == pytest.approx(expected, rel=1e-9), first
 
 
 def test_aave_position_is_stored_scaled(pure_lending_2024, liquidity_index):

@@ -65,7 +65,7 @@ class ResultsStore:
         self.currency = currency
         self.times: list[datetime] = []
         self.pnl_rows: list[tuple[float, ...]] = []
-        self.books: list[tuple[dict[str, float], Exposure, Risk, Risk]] = []
+        self.books: list[tuple[dict[str, float], Exposure, Risk, Risk, Mapping[str, str]]] = []
 
     @staticmethod
     def mark_payload(marks: Marks) -> dict[str, float]:
@@ -109,13 +109,19 @@ class ResultsStore:
                 benchmark_index,
             )
         )
-        self.books.append((positions.quantities.copy(), exposure, pre_trade, post_trade))
+        self.books.append(
+            (positions.quantities.copy(), exposure, pre_trade, post_trade, hour.mark_sources)
+        )
 
     @staticmethod
     def _balance_row(
-        quantities: dict[str, float], exposure: Exposure, pre_trade: Risk, post_trade: Risk
-    ) -> dict[str, float]:
-        row: dict[str, float] = {}
+        quantities: dict[str, float],
+        exposure: Exposure,
+        pre_trade: Risk,
+        post_trade: Risk,
+        mark_sources: Mapping[str, str],
+    ) -> dict[str, float | str]:
+        row: dict[str, float | str] = {}
         for key, qty in quantities.items():
             if qty != 0.0:
                 row["qty:" + key] = qty
@@ -137,6 +143,8 @@ class ResultsStore:
             row["aave_liquidation_distance"] = post_trade.aave_liquidation_distance
         if post_trade.peg_spread is not None:
             row["lst_peg_spread"] = post_trade.peg_spread
+        for series, source in mark_sources.items():  # e.g. `binance ETHUSDT perp (held 2 h)`
+            row["mark_source:" + series] = source
         return row
 
     # --- frames ---------------------------------------------------------------------------

@@ -181,9 +181,10 @@ class DataSettings(StrictModel):
     bridge used is listed in the run summary."""
 
     max_ffill_hours: Annotated[int, Field(ge=0, le=24)] = 3
-    # False: forward fill first, then fallbacks (domain 15.1). True: a fallback's live value
-    # beats a stale own value (avoids marking one venue at a frozen price while others move).
-    proxy_first: bool = False
+    # Per hour, which of a price's sources marks it (each held at most max_ffill_hours):
+    # freshest: the youngest observation, own series first on a tie (a live proxy venue beats
+    # a frozen own price); own_first: the own series held, then each fallback (domain 15.1).
+    price_bridge: Literal["freshest", "own_first"] = "freshest"
     price_proxies: dict[CexName, CexName] = Field(default_factory=_price_proxies)
     funding_proxies: dict[CexName, CexName] = Field(default_factory=_funding_proxies)
     # An implausible observation: `error` stops the run naming the file, time and value;

@@ -11,11 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-# P&L attribution components (domain 12.2), in the order reports show them.
+# P&L attribution components (domain 12.2), in the order reports show them. The three
+# `*_correction` components are the difference a daily observation (AAVE index snapshot, LST
+# oracle ρ) finds on arrival against the value accrued towards it since the last one: over
+# whole days, yield + correction is the observed index or ρ growth.
 COMPONENTS: tuple[str, ...] = (
     "supply_yield",
     "staking_yield",
     "borrow_cost",
+    "supply_correction",
+    "staking_correction",
+    "borrow_correction",
     "funding",
     "delta",
     "basis",

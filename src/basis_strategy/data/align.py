@@ -5,17 +5,25 @@ Every function here reads, for a grid hour t, only observations stamped at or be
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
-from basis_strategy.math.aave import project_borrow_index, project_liquidity_index
+from basis_strategy.math.aave import SECONDS_PER_YEAR
 
 NS_PER_HOUR = 3_600_000_000_000
 NS_PER_SECOND = 1_000_000_000
 NS_PER_DAY = 24 * NS_PER_HOUR
+# Growth rates carrying a daily observation to the next, measured on the data (README "Data"):
+# ρ at its growth over its last 7 daily observations (smooth, ~2.7 %/yr); an AAVE index at its
+# growth over the last day (the day's average rate: the 00:00 snapshot's own APR is a single
+# intraday print, with spikes such as WETH's 22.6 % borrow rate of 2024-07-05).
+RHO_TRAILING_DAYS = 7
+AAVE_TRAILING_DAYS = 1
 
 
 @dataclass(frozen=True)
@@ -80,30 +88,101 @@ def asof_hours(
     return values, age_hours
 
 
-def project_aave_daily(
-    daily: pd.DataFrame, grid_ns: np.ndarray, max_age_hours: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Hourly liquidity and borrow indices projected from the last daily snapshot (domain 4.1 (a)).
+def trailing_growth(obs_ns: np.ndarray, values: np.ndarray, intervals: int) -> np.ndarray:
+    """Log growth per second of each observation over the `intervals` observation intervals
+    before it (fewer at the start, 0 for the first): `(ln v_k − ln v_{k−m}) / (t_k − t_{k−m})`,
+    m = min(intervals, k). Known at t_k: it uses no observation stamped after it."""
+    k = np.arange(len(values))
+    back = np.maximum(k - intervals, 0)
+    logs = np.log(values)
+    dt_seconds = (obs_ns - obs_ns[back]) / NS_PER_SECOND
+    growth = np.zeros(len(values))
+    np.divide(logs - logs[back], dt_seconds, out=growth, where=dt_seconds > 0)
+    return growth
 
-    LI(t) = LI(d0) (1 + R_L Δt / SPY); BI(t) = BI(d0) (1 + R_B / SPY)^Δt, Δt in seconds.
-    Also returns the snapshot's supply and borrow APRs. NaN where the last snapshot is older
-    than `max_age_hours`.
+
+@dataclass(frozen=True)
+class Accrual:
+    """An observed level carried between its observations at a growth rate known at each one.
+
+    `values[h]`: the last observation at or before hour h grown at its rate, NaN where that
+    observation is older than the bound (or there is none); `age_hours` as `asof_hours`.
+    `reanchored`: the hours at which a new observation replaced the accrued level, and `ratio`
+    there: observation / (last hour's value grown one hour at the new observation's rate).
     """
-    obs_ns = ns(pd.DatetimeIndex(daily.index))
+
+    values: np.ndarray
+    age_hours: np.ndarray
+    reanchored: np.ndarray
+    ratio: np.ndarray
+
+
+def accrue(
+    obs_ns: np.ndarray,
+    levels: np.ndarray,
+    growth_per_second: np.ndarray,
+    grid_ns: np.ndarray,
+    max_age_hours: int,
+) -> Accrual:
+    """`value(t) = level_k × exp(g_k (t − t_k))` with k the last observation at or before t
+    (exactly the observation at its own hour): causal, smooth between observations, and equal
+    to each observation when it arrives. The difference found then is kept as `ratio`."""
     pos = last_at_or_before(obs_ns, grid_ns)
     found = pos >= 0
     safe = np.where(found, pos, 0)
-    dt_seconds = (grid_ns - obs_ns[safe]) / NS_PER_SECOND
-    li0 = daily["liquidity_index"].to_numpy(dtype=np.float64)[safe]
-    rl = daily["liquidity_rate"].to_numpy(dtype=np.float64)[safe]
-    bi0 = daily["borrow_index"].to_numpy(dtype=np.float64)[safe]
-    rb = daily["borrow_rate"].to_numpy(dtype=np.float64)[safe]
-    li = project_liquidity_index(li0, rl, dt_seconds)
-    bi = project_borrow_index(bi0, rb, dt_seconds)
-    stale = ~found | (dt_seconds > max_age_hours * 3600)
-    for column in (li, bi, rl, rb):
-        column[stale] = np.nan
-    return li, bi, rl, rb
+    growth = growth_per_second[safe]
+    values = levels[safe] * np.exp(growth * ((grid_ns - obs_ns[safe]) / NS_PER_SECOND))
+    age_hours = np.where(found, (grid_ns - obs_ns[safe]) // NS_PER_HOUR, -1)
+    values[~found | (age_hours > max_age_hours)] = np.nan
+    known = ~np.isnan(values)
+    at = np.flatnonzero((pos[1:] != pos[:-1]) & known[1:] & known[:-1]) + 1
+    step_seconds = (grid_ns[at] - grid_ns[at - 1]) / NS_PER_SECOND
+    accrued = values[at - 1] * np.exp(growth[at] * step_seconds)
+    return Accrual(values, age_hours, at, values[at] / accrued)
+
+
+def carry_rho_daily(observed: pd.Series, grid_ns: np.ndarray, max_age_hours: int) -> Accrual:
+    """LST ρ from its daily observations, each carried at ρ's growth over the last
+    `RHO_TRAILING_DAYS` observations."""
+    obs_ns = ns(pd.DatetimeIndex(observed.index))
+    levels = observed.to_numpy(dtype=np.float64)
+    growth = trailing_growth(obs_ns, levels, RHO_TRAILING_DAYS)
+    return accrue(obs_ns, levels, growth, grid_ns, max_age_hours)
+
+
+def carry_aave_daily(
+    daily: pd.DataFrame, grid_ns: np.ndarray, max_age_hours: int
+) -> tuple[Accrual, Accrual, np.ndarray, np.ndarray]:
+    """Liquidity and borrow index of daily AAVE snapshots carried to each hour (domain 4.1),
+    each at its growth over the last `AAVE_TRAILING_DAYS` (the first snapshot at its own APR,
+    compounded per second), and the last snapshot's supply and borrow APRs. NaN where the last
+    snapshot is older than `max_age_hours`."""
+    obs_ns = ns(pd.DatetimeIndex(daily.index))
+    accruals = []
+    for index, rate in (("liquidity_index", "liquidity_rate"), ("borrow_index", "borrow_rate")):
+        levels = daily[index].to_numpy(dtype=np.float64)
+        growth = trailing_growth(obs_ns, levels, AAVE_TRAILING_DAYS)
+        growth[0] = math.log1p(float(daily[rate].iloc[0]) / SECONDS_PER_YEAR)
+        accruals.append(accrue(obs_ns, levels, growth, grid_ns, max_age_hours))
+    supply_apr, borrow_apr = (
+        asof_hours(daily[rate], grid_ns, max_age_hours)[0]
+        for rate in ("liquidity_rate", "borrow_rate")
+    )
+    return accruals[0], accruals[1], supply_apr, borrow_apr
+
+
+def accrued_by_hour(
+    columns: Mapping[str, np.ndarray], reanchored: Mapping[str, Accrual]
+) -> dict[int, dict[str, float]]:
+    """Grid position -> {series: its value at that hour by accrual alone} for the series a new
+    observation re-anchored then. Taken from `columns` (after any shock) by each
+    re-anchoring's ratio, so a shock moves the accrued value and the observation alike."""
+    by_hour: dict[int, dict[str, float]] = {}
+    for name, accrual in reanchored.items():
+        accrued = columns[name][accrual.reanchored] / accrual.ratio
+        for i, value in zip(accrual.reanchored.tolist(), accrued.tolist(), strict=True):
+            by_hour.setdefault(i, {})[name] = value
+    return by_hour
 
 
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:

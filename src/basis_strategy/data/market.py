@@ -3,19 +3,25 @@
 Series names:
 - `price:{ASSET}`: USD per unit (ETH, BTC, EIGEN, ETHFI; USDT is 1 by convention, domain 1)
 - `perp:{venue}:{BASE}USDT`: the venue's perp mark (bar open)
-- `aave_li:{ASSET}`, `aave_bi:{ASSET}`: AAVE liquidity / variable borrow index (normalised)
+- `aave_li:{ASSET}`, `aave_bi:{ASSET}`: AAVE liquidity / variable borrow index (normalised),
+  carried between daily snapshots at a rate known at the last one
 - `aave_lr:{ASSET}`, `aave_br:{ASSET}`: supply / variable borrow APR of the last snapshot
-- `lst_rate:{LST}`: ρ, ETH per LST (oracle); `lst_market:{LST}`: ρ_mkt (DEX)
+- `lst_rate:{LST}`: ρ, ETH per LST (oracle; between daily observations carried at its
+  trailing growth); `lst_market:{LST}`: ρ_mkt (DEX)
 - `gas_gwei`: gas price
 
 Discrete items of the hour: `funding` (settlements at t) and `rewards` (restaking reward
-payouts at t, domain 4.4).
+payouts at t, domain 4.4). `accrued`: for each series a new observation re-anchored at t, the
+value accrual alone would have given (the P&L books the difference as a correction).
+`mark_sources`: the source of each price and perp mark (`bybit ETHUSDT perp (proxy)`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +62,14 @@ class AaveRisk:
 
 
 LSTS = ("weETH", "wstETH")
+NOTHING_ACCRUED: Mapping[str, float] = MappingProxyType({})
+NO_SOURCES: Mapping[str, str] = MappingProxyType({})
 
 
 class MarketState:
     """Everything known at `t`: nothing in it is stamped after `t`."""
 
-    __slots__ = ("funding", "index", "rewards", "t", "values")
+    __slots__ = ("accrued", "funding", "index", "mark_sources", "rewards", "t", "values")
 
     def __init__(
         self,
@@ -70,12 +78,16 @@ class MarketState:
         values: dict[str, float],
         funding: tuple[FundingRate, ...],
         rewards: tuple[RewardPayout, ...] = (),
+        accrued: Mapping[str, float] = NOTHING_ACCRUED,
+        mark_sources: Mapping[str, str] = NO_SOURCES,
     ) -> None:
         self.t = t
         self.index = index
         self.values = values
         self.funding = funding
         self.rewards = rewards
+        self.accrued = accrued
+        self.mark_sources = mark_sources
 
     def __getitem__(self, name: str) -> float:
         return self.values[name]

@@ -3,9 +3,11 @@
 Built once per run from a data root (a data folder, or the database it was loaded into:
 `data.store`): reads the files the mode needs (cached per process, read-only), checks
 they cover the run window (naming the file and the window when they do not), bridges holes
-explicitly (bounded forward fill, then documented fallbacks or configured proxy venues; each
-bridge is recorded) and holds the result in numpy arrays. `get_data(t)` is O(1) and refuses
-any hour after the engine's clock.
+explicitly (the freshest of the own series held a bounded time and the documented fallbacks or
+configured proxy venues, `data.price_bridge`; each bridge is recorded), carries daily
+observations (LST ρ, AAVE indices) between their days at a growth rate known at each one, and
+holds the result in numpy arrays. `get_data(t)` is O(1) and refuses any hour after the
+engine's clock.
 """
 
 from __future__ import annotations
@@ -24,18 +26,28 @@ from basis_strategy.config.loader import RunConfig
 from basis_strategy.core.errors import DataError, EmptyDataFileError, LookAheadError
 from basis_strategy.data.align import (
     NS_PER_HOUR,
+    Accrual,
     Bridge,
+    accrued_by_hour,
     asof_hours,
+    carry_aave_daily,
+    carry_rho_daily,
     first_ns,
     midnight_rows,
     ns,
-    project_aave_daily,
     runs,
 )
 from basis_strategy.data.benchmark import apy_index, coverage
 from basis_strategy.data.estimates import estimate_columns
-from basis_strategy.data.market import AaveRisk, FundingRate, MarketState, RewardPayout
+from basis_strategy.data.market import (
+    NOTHING_ACCRUED,
+    AaveRisk,
+    FundingRate,
+    MarketState,
+    RewardPayout,
+)
 from basis_strategy.data.plausibility import Plausibility, check_columns
+from basis_strategy.data.price_pick import PricePick, source_labels, sources_by_hour
 from basis_strategy.data.requirements import (
     EMODE_PARAMS,
     RESERVE_PARAMS,
@@ -106,7 +118,7 @@ class HistoricalDataProvider:
         mode = config.mode
         self.start, self.end = mode.start, mode.end
         self.max_ffill_hours = mode.data.max_ffill_hours
-        self.proxy_first = mode.data.proxy_first
+        self.price_bridge = mode.data.price_bridge
         index = pd.date_range(self.start, self.end, freq="h")
         self.times: list[datetime] = list(index.to_pydatetime())
         self._grid_ns = ns(index)
@@ -116,6 +128,9 @@ class HistoricalDataProvider:
         self._token_eth: dict[str, np.ndarray] = {}
         self._plausible = Plausibility(mode.data, self.start, self.end, SETTLEMENT_HOURS)
         self._screened: dict[str, Any] = {}
+        self._reanchored: dict[str, Accrual] = {}
+        self._source_codes: dict[str, np.ndarray] = {}
+        self._source_labels: dict[str, list[str]] = {}
         needs = requirements_for(config)
         columns = self._build_columns(needs)
         check_columns(columns, self.times, mode.data)
@@ -128,6 +143,10 @@ class HistoricalDataProvider:
             estimate_columns(self.columns, self._funding, self.rewards, len(self.times))
         )
         self.benchmark = self._add_benchmark(needs, columns)
+        self._accrued = accrued_by_hour(self.columns, self._reanchored)
+        self._mark_sources = sources_by_hour(
+            self._source_codes, self._source_labels, len(self.times)
+        )
         self._names = list(self.columns)
         columns_in_order = [self.columns[name] for name in self._names]
         matrix = np.column_stack(columns_in_order) if columns_in_order else None
@@ -193,34 +212,34 @@ class HistoricalDataProvider:
     # --- hourly prices ---------------------------------------------------------------------
 
     def _price_column(self, spec: PriceSeries) -> np.ndarray:
-        """Own observations, then bridges for the hours still empty, each recorded.
-
-        Default order (domain 15.1): own series forward-filled at most `max_ffill_hours`, then
-        each fallback in turn. With `data.proxy_first`, a fallback's observation of the same
-        hour is preferred to a stale own value, and forward fills come last. Fallback files are
-        read only when needed.
-        """
-        values = np.full(len(self._grid_ns), np.nan)
-        ages = (0, self.max_ffill_hours) if self.proxy_first else (self.max_ffill_hours,)
-        for max_age in ages:
-            for rank, source in enumerate(spec.sources):
-                if rank and not np.isnan(values).any():
-                    break
-                series = self._optional_series(source) if spec.extend else self._series(source)
-                if rank == 0 and not spec.extend:
-                    self._check_span(source, series, self.max_ffill_hours)
-                if series is None:
-                    continue
-                filled, age = asof_hours(series, self._grid_ns, max_age)
-                take = np.isnan(values) & ~np.isnan(filled)
-                values[take] = filled[take]
-                as_proxy = rank > 0 or not spec.own_file
-                self._record(spec.name, self._file(source), take, age, as_proxy=as_proxy)
+        """Own observations and fallbacks, each held at most `max_ffill_hours`, picked per hour
+        by `data.price_bridge` (see `price_pick`); the bridges used are recorded, and the
+        source of each hour's value is kept for the balance sheet. Fallback files are read only
+        when they can change the pick."""
+        pick = PricePick(len(self._grid_ns), self.price_bridge)
+        files: list[str] = []
+        for rank, source in enumerate(spec.sources):
+            if rank and pick.complete():
+                break
+            series = self._optional_series(source) if spec.extend else self._series(source)
+            if rank == 0 and not spec.extend:
+                self._check_span(source, series, self.max_ffill_hours)
+            files.append(self._file(source))
+            if series is not None:
+                pick.offer(rank, *asof_hours(series, self._grid_ns, self.max_ffill_hours))
+        for rank, file in enumerate(files):
+            as_proxy = rank > 0 or not spec.own_file
+            self._record(spec.name, file, pick.rank == rank, pick.age_hours, as_proxy=as_proxy)
         why = (
             f"no bridge within {self.max_ffill_hours} h forward fill or a configured fallback/proxy"
         )
-        self._require_values(spec.sources[0], values, why)
-        return values
+        self._require_values(spec.sources[0], pick.values, why)
+        if spec.name.startswith(("price:", "perp:")):
+            self._source_codes[spec.name] = pick.source_codes(self.max_ffill_hours)
+            self._source_labels[spec.name] = source_labels(
+                [source.label for source in spec.sources], spec.own_file, self.max_ffill_hours
+            )
+        return pick.values
 
     def _require_values(
         self, source: Source, values: np.ndarray, why: str, where: np.ndarray | None = None
@@ -280,36 +299,68 @@ class HistoricalDataProvider:
     # --- LSTs and reward tokens --------------------------------------------------------------
 
     def _lst_rate_column(self, spec: LstSeries) -> np.ndarray:
-        """ρ: each 00:00 oracle snapshot held until the next (causal step); a file read on
-        chain every hour (`observed_hourly`) gives every hour's read instead. A missing day is
-        carried at most 24 + `max_ffill_hours` h (a missing hour of an hourly file
-        `max_ffill_hours`). Hours before the file's first row take the 00:00 snapshot from the
-        AAVE daily `price` columns (LST / WETH), recorded as a proxy.
+        """ρ: a file read on chain every hour (`observed_hourly`) gives every hour's read, held at
+        most `max_ffill_hours`. Otherwise only its 00:00 rows are observations: each is carried
+        to the next at ρ's trailing growth (`align.carry_rho_daily`), and the next one
+        re-anchors it (the difference is booked as `staking_correction`). A
+        missing day is carried at most 24 + `max_ffill_hours` h. Hours before the file's first
+        observation take the 00:00 snapshots of the AAVE daily `price` columns (LST / WETH),
+        recorded as a proxy.
         """
         name = f"lst_rate:{spec.lst}"
         reads = self._series(spec.oracle)
-        hourly = reads.observed_hourly
-        held_hours = 0 if hourly else 23
-        daily_max_age = 24 + self.max_ffill_hours
-        max_age = self.max_ffill_hours if hourly else daily_max_age
-        daily = reads.rate if hourly else midnight_rows(reads.rate)
-        values, age = asof_hours(daily, self._grid_ns, max_age)
-        held = ~np.isnan(values)
+        if reads.observed_hourly:
+            return self._lst_rate_reads(spec, reads.rate)
+        oracle = midnight_rows(reads.rate)
+        start = first_ns(oracle)
+        lead = self._lst_snapshots(spec, before=start)
+        observed = pd.concat([lead, oracle]) if len(lead) else oracle
+        max_age = 24 + self.max_ffill_hours
+        accrual = self._reanchored[name] = carry_rho_daily(observed, self._grid_ns, max_age)
+        known = ~np.isnan(accrual.values)
+        from_lead = known & (self._grid_ns < start)
+        self._record_snapshot_lead(spec, from_lead, accrual.age_hours)
         self._record(
-            name, self._file(spec.oracle), held, age, as_proxy=False, held_hours=held_hours
+            name,
+            self._file(spec.oracle),
+            known & ~from_lead,
+            accrual.age_hours,
+            as_proxy=False,
+            held_hours=23,
         )
-        lead = np.isnan(values) & (self._grid_ns < first_ns(daily))
+        self._require_values(
+            spec.oracle, accrual.values, f"no 00:00 snapshot within the {max_age} h before"
+        )
+        return accrual.values
+
+    def _lst_rate_reads(self, spec: LstSeries, rate: pd.Series) -> np.ndarray:
+        """ρ from hourly on-chain reads, each held at most `max_ffill_hours`."""
+        values, age = asof_hours(rate, self._grid_ns, self.max_ffill_hours)
+        known = ~np.isnan(values)
+        self._record(f"lst_rate:{spec.lst}", self._file(spec.oracle), known, age, as_proxy=False)
+        lead = ~known & (self._grid_ns < first_ns(rate))
         if lead.any():
-            lst_usd, weth_usd = (self._series(source) for source in spec.snapshots)
-            ratio = (lst_usd / weth_usd).dropna()
-            snapshot, _ = asof_hours(ratio, self._grid_ns, daily_max_age)
-            take = lead & ~np.isnan(snapshot)
-            values[take] = snapshot[take]
-            files = " / ".join(self._file(source) for source in spec.snapshots)
-            self._record(name, files, take, age, as_proxy=True)
-        kind = "read" if hourly else "00:00 snapshot"
-        self._require_values(spec.oracle, values, f"no {kind} within the {max_age} h before")
+            snapshots = self._lst_snapshots(spec, before=first_ns(rate))
+            held, held_age = asof_hours(snapshots, self._grid_ns, 24 + self.max_ffill_hours)
+            take = lead & ~np.isnan(held)
+            values[take] = held[take]
+            self._record_snapshot_lead(spec, take, held_age)
+        why = f"no read within the {self.max_ffill_hours} h before"
+        self._require_values(spec.oracle, values, why)
         return values
+
+    def _lst_snapshots(self, spec: LstSeries, before: int) -> pd.Series:
+        """ρ at the AAVE daily snapshots stamped before `before` (ns), from the LST and WETH
+        `price` columns; not read (empty) when the run starts at or after `before`."""
+        if self._grid_ns[0] >= before:
+            return _no_rows()
+        lst_usd, weth_usd = (self._series(source) for source in spec.snapshots)
+        ratio = (lst_usd / weth_usd).dropna()
+        return ratio[ns(pd.DatetimeIndex(ratio.index)) < before]
+
+    def _record_snapshot_lead(self, spec: LstSeries, take: np.ndarray, age: np.ndarray) -> None:
+        files = " / ".join(self._file(source) for source in spec.snapshots)
+        self._record(f"lst_rate:{spec.lst}", files, take, age, as_proxy=True)
 
     def _lst_market_column(self, spec: LstSeries, rho: np.ndarray) -> np.ndarray:
         """ρ_mkt: the peg file's market rate (a trailing 24 h median, usable at its stamp),
@@ -372,19 +423,23 @@ class HistoricalDataProvider:
     # --- AAVE ------------------------------------------------------------------------------
 
     def _aave_columns(self, spec: AaveSeries) -> tuple[np.ndarray, ...]:
+        """Liquidity and borrow indices carried between the daily snapshots (`align`); the next
+        snapshot re-anchors each (the difference is booked as `supply_correction` /
+        `borrow_correction`). Supply and borrow APRs: the last snapshot's."""
         source = Source(f"aave v3 {spec.asset} daily rates", spec.pattern, read_aave_daily)
         daily: pd.DataFrame = self._series(source)
-        max_age = 24 + self.max_ffill_hours  # a daily snapshot projects a day ahead
+        max_age = 24 + self.max_ffill_hours  # a daily snapshot carries a day ahead
         self._check_span(source, daily, max_age)
-        columns = project_aave_daily(daily, self._grid_ns, max_age)
-        li = columns[0]
-        if np.isnan(li).any():
-            gap = runs(np.isnan(li))[0]
+        li, bi, supply_apr, borrow_apr = carry_aave_daily(daily, self._grid_ns, max_age)
+        self._reanchored[f"aave_li:{spec.asset}"] = li
+        self._reanchored[f"aave_bi:{spec.asset}"] = bi
+        if np.isnan(li.values).any():
+            gap = runs(np.isnan(li.values))[0]
             raise DataError(
                 f"{self.files[source.label]}: no daily snapshot within {max_age} h before "
                 f"{_stamp(self.times[gap[0]])}"
             )
-        return columns
+        return li.values, bi.values, supply_apr, borrow_apr
 
     # --- funding ---------------------------------------------------------------------------
 
@@ -536,6 +591,8 @@ class HistoricalDataProvider:
             dict(zip(self._names, self._rows[i], strict=True)),
             self._funding.get(i, ()),
             self.rewards.get(i, ()),
+            self._accrued.get(i, NOTHING_ACCRUED),
+            self._mark_sources[i],
         )
 
     def aave_risk(self, asset: str, emode: bool) -> AaveRisk:

@@ -47,6 +47,28 @@ def holding_terms(
     return HoldingTerms(index=index_term, rate=rate_term, price=price_term)
 
 
+def reanchoring_corrections(
+    quantity: float,
+    index1: float,
+    index1_accrued: float,
+    rate0: float,
+    rate1: float,
+    rate1_accrued: float,
+    price0: float,
+) -> tuple[float, float]:
+    """The parts of `holding_terms`' index and rate terms that a new observation brought.
+
+    Where a daily observation re-anchors the index to I1 (or the rate to R1) at this hour, the
+    value accrual alone gave was Î1 (R̂1). The index term `q (I1 − I0) R0 π0` then splits into
+    the accrual `q (Î1 − I0) R0 π0` and the correction `q (I1 − Î1) R0 π0`; the rate term
+    `q I1 (R1 − R0) π0` into `q I1 (R̂1 − R0) π0` and `q I1 (R1 − R̂1) π0`. Returns the two
+    corrections (index, rate); each is 0 for a series not re-anchored (Î1 = I1, R̂1 = R1).
+    """
+    index_correction = quantity * (index1 - index1_accrued) * rate0 * price0
+    rate_correction = quantity * index1 * (rate1 - rate1_accrued) * price0
+    return index_correction, rate_correction
+
+
 @dataclass(frozen=True, slots=True)
 class PerpTerms:
     """Value change of a perp split into delta, basis and quote-FX terms (share-class units)."""

@@ -225,6 +225,61 @@ def test_eth_class_perp_quote_fx_goes_to_delta() -> None:
     assert abs(hour.residual) <= 1e-12
 
 
+def test_a_reanchoring_observation_is_booked_as_corrections() -> None:
+    """An hour at which daily observations re-anchor the AAVE indices: the accrual (to the
+    value accrual alone gives, `MarketState.accrued`) stays in supply yield / borrow cost,
+    the rest is booked as supply / borrow correction; the residual stays noise."""
+    calc = Calc()
+    calc.hour(market(M0, 0), *funded_book(HOLDINGS, WALLET_USDT, E0))
+    li0, bi0 = M0["aave_li:USDT"], M0["aave_bi:USDT"]
+    li_accrued, bi_accrued = li0 * (1 + 0.04 / SPY_HOURS), bi0 * (1 + 0.09 / SPY_HOURS)
+    observed = {**M0, "aave_li:USDT": li0 * 1.00002, "aave_bi:USDT": bi0 * 1.00001}
+    accrued = {"aave_li:USDT": li_accrued, "aave_bi:USDT": bi_accrued}
+    at = MarketState(T0 + HOUR, 1, observed, (), (), accrued)
+    hour = calc.hour(at)
+    c = hour.components
+    assert c["supply_yield"] == pytest.approx(50_000 * (li_accrued - li0), rel=1e-9)
+    assert c["supply_correction"] == pytest.approx(
+        50_000 * (observed["aave_li:USDT"] - li_accrued), rel=1e-9
+    )
+    assert c["borrow_cost"] == pytest.approx(-5_000 * (bi_accrued - bi0), rel=1e-9)
+    assert c["borrow_correction"] == pytest.approx(
+        -5_000 * (observed["aave_bi:USDT"] - bi_accrued), rel=1e-9
+    )
+    assert c["borrow_correction"] > 0  # the projection ran ahead of the observed index
+    assert c["staking_correction"] == 0.0
+    assert abs(hour.residual) <= 1e-9 * hour.equity
+
+
+def test_a_reanchored_lst_rate_is_a_staking_correction() -> None:
+    """ETH class: 10 weETH in the wallet and 20 scaled aweETH; ρ re-anchored at this hour."""
+    calc = Calc("ETH")
+    values = {**M0, "lst_rate:weETH": 1.05, "aave_li:weETH": 1.0}
+    legs = (
+        Leg("wallet:BaseToken:ETH", 40.0, "Deposited", 1.0, "flow", 40.0, "ETH"),
+        Leg("wallet:BaseToken:ETH", -31.5, "Converted"),
+        Leg("wallet:LST:weETH", 10.0, "Converted"),
+        Leg("aave_v3:aToken:aweETH", 20.0, "Converted"),
+    )
+    calc.hour(market(values, 0), *legs)
+    moved = {**values, "lst_rate:weETH": 1.0502}
+    at = MarketState(T0 + HOUR, 1, moved, (), (), {"lst_rate:weETH": 1.0501})
+    hour = calc.hour(at)
+    assert hour.components["staking_yield"] == pytest.approx(30 * 0.0001, rel=1e-9)
+    assert hour.components["staking_correction"] == pytest.approx(30 * 0.0001, rel=1e-9)
+    assert hour.components["supply_correction"] == 0.0
+    assert hour.pnl == pytest.approx(30 * 0.0002, rel=1e-9)
+    assert abs(hour.residual) <= 1e-12
+
+
+def test_the_hours_mark_sources_are_passed_on() -> None:
+    calc = Calc()
+    sources = {"perp:binance:BTCUSDT": "bybit BTCUSDT perp (proxy)"}
+    calc.hour(market(M0, 0), *funded_book(HOLDINGS, WALLET_USDT, E0))
+    hour = calc.hour(MarketState(T0 + HOUR, 1, dict(M1), (), mark_sources=sources))
+    assert hour.mark_sources == sources
+
+
 # --- property: the residual is floating-point noise ----------------------------------------
 
 moves = st.fixed_dictionaries(

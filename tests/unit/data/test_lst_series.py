@@ -28,7 +28,6 @@ DATA_DIR = Path(
     or Path(__file__).resolve().parents[3].parent / "shared" / "data"
 )
 HOUR = timedelta(hours=1)
-SPY = 31_536_000
 ORACLE = "protocol_data/aave/oracle/{}_ETH_oracle_2024-01-01_2025-09-18.csv"
 PEG = "protocol_data/staking/peg_analysis/{}_peg_analysis_2024-01-01_2025-09-18.csv"
 RATES = "protocol_data/aave/rates/aave_v3_aave-v3-ethereum_{}_rates_{}.csv"
@@ -113,28 +112,51 @@ def leveraged() -> HistoricalDataProvider:
     return build("eth_leveraged", [])
 
 
-# --- ρ: the oracle's 00:00 snapshot, held for the day -----------------------------------------
+# --- ρ: the oracle's 00:00 snapshots, carried at their trailing 7-day growth -----------------
 
 
 @pytest.mark.parametrize("day", ["2024-06-01", "2024-10-14", "2025-02-03", "2025-09-17"])
-def test_rho_is_the_0000_oracle_value_all_day(staking: HistoricalDataProvider, day: str) -> None:
+def test_rho_is_the_0000_oracle_value_carried_at_its_7_day_growth(
+    staking: HistoricalDataProvider, day: str
+) -> None:
     oracle = raw_oracle("weETH")
     start = utc(f"{day}T00:00:00Z")
     snapshot = oracle[pd.Timestamp(start)]
-    hours = [start + h * HOUR for h in range(24)]
-    assert [column_at(staking, "lst_rate:weETH", t) for t in hours] == [snapshot] * 24
-    # the file's own intraday rows differ (they interpolate towards the next snapshot)
-    assert oracle[pd.Timestamp(start + 12 * HOUR)] != snapshot
+    week_ago = oracle[pd.Timestamp(start - 7 * 24 * HOUR)]
+    growth_per_hour = math.log(snapshot / week_ago) / (7 * 24)
+    assert column_at(staking, "lst_rate:weETH", start) == snapshot
+    for h in (1, 7, 23):
+        expected = snapshot * math.exp(growth_per_hour * h)
+        assert column_at(staking, "lst_rate:weETH", start + h * HOUR) == pytest.approx(
+            expected, rel=1e-15
+        )
+    # never the file's own intraday rows (they interpolate towards the next snapshot)
+    assert (
+        column_at(staking, "lst_rate:weETH", start + 12 * HOUR)
+        != oracle[pd.Timestamp(start + 12 * HOUR)]
+    )
     after = start + 24 * HOUR
     if after <= staking.end:
         assert column_at(staking, "lst_rate:weETH", after) == oracle[pd.Timestamp(after)]
+        staking.set_clock(after)
+        accrued = staking.get_data(after).accrued["lst_rate:weETH"]
+        rho_23h = snapshot * math.exp(growth_per_hour * 23)
+        next_week = oracle[pd.Timestamp(after - 7 * 24 * HOUR)]
+        new_growth = math.log(oracle[pd.Timestamp(after)] / next_week) / (7 * 24)
+        assert accrued == pytest.approx(rho_23h * math.exp(new_growth), rel=1e-15)
 
 
-def test_rho_changes_only_at_0000(staking: HistoricalDataProvider) -> None:
+def test_rho_is_reanchored_only_at_0000_and_rises_in_between(
+    staking: HistoricalDataProvider,
+) -> None:
     rho = staking.columns["lst_rate:weETH"]
-    changed = np.flatnonzero(np.diff(rho) != 0) + 1
-    assert len(changed) > 400
-    assert {staking.times[i].hour for i in changed} == {0}
+    staking.set_clock(staking.end)
+    reanchored = [i for i, t in enumerate(staking.times) if staking.get_data(t).accrued]
+    assert len(reanchored) > 400
+    assert {staking.times[i].hour for i in reanchored} == {0}
+    rises = np.diff(rho) > 0
+    between = np.array([t.hour != 0 for t in staking.times[1:]])
+    assert rises[between].mean() > 0.99  # ρ's trailing growth is positive almost every day
 
 
 @pytest.mark.parametrize("lst,rates", [("weETH", WEETH_RATES), ("wstETH", WSTETH_RATES)])
@@ -236,11 +258,16 @@ def test_a_missing_0000_row_is_carried_24_plus_ffill_hours_then_fails(tmp_path: 
     assert "2024-06-05 04:00 UTC" in message  # 00:00..03:00 carried: 24 + 3 h old at 03:00
     # with a 24 h forward-fill bound the whole day is carried (and recorded)
     provider = build("eth_staking_only", [*SHORT, "data.max_ffill_hours=24"], data)
-    previous = raw_oracle("weETH")[pd.Timestamp("2024-06-04T00:00:00Z")]
+    oracle = raw_oracle("weETH")
+    previous = oracle[pd.Timestamp("2024-06-04T00:00:00Z")]
+    week_before = oracle[pd.Timestamp("2024-05-28T00:00:00Z")]
+    growth_per_hour = math.log(previous / week_before) / (7 * 24)
     day = utc("2024-06-05T00:00:00Z")
-    assert [column_at(provider, "lst_rate:weETH", day + h * HOUR) for h in range(24)] == [
-        previous
-    ] * 24
+    for h in (0, 12, 23):
+        expected = previous * math.exp(growth_per_hour * (24 + h))
+        assert column_at(provider, "lst_rate:weETH", day + h * HOUR) == pytest.approx(
+            expected, rel=1e-15
+        )
     bridges = [b for b in provider.bridges if b.series == "lst_rate:weETH"]
     assert [(b.kind, b.source, b.start, b.end, b.hours) for b in bridges] == [
         ("forward_fill", ORACLE.format("weETH"), day, day + 23 * HOUR, 24)
@@ -280,8 +307,12 @@ def test_a_file_with_one_row_not_read_on_chain_stays_daily(tmp_path: Path) -> No
     frame = as_onchain_hourly(path)
     frame.loc[100, "source"] = "aave_oracle_derived"
     frame.to_csv(path, index=False)
-    rho = build("eth_staking_only", SHORT, data).columns["lst_rate:weETH"]
-    assert len(set(rho[:24].tolist())) == 1  # the 00:00 snapshot held all day
+    provider = build("eth_staking_only", SHORT, data)
+    rho = provider.columns["lst_rate:weETH"]
+    oracle = raw_oracle("weETH")
+    day = [provider.start + h * HOUR for h in range(24)]
+    assert rho[0] == oracle[pd.Timestamp(day[0])]  # the 00:00 snapshot, then carried
+    assert all(rho[h] != oracle[pd.Timestamp(t)] for h, t in enumerate(day) if h)
 
 
 def test_peg_hole_forward_filled_then_fails(tmp_path: Path) -> None:
@@ -314,25 +345,21 @@ def test_reward_token_hole_after_its_first_bar_fails(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("asset,rates", [("weETH", WEETH_RATES), ("WETH", WETH_RATES)])
-def test_aave_lst_and_weth_projected_from_daily_snapshots(
+def test_aave_lst_and_weth_carried_from_daily_snapshots(
     leveraged: HistoricalDataProvider, asset: str, rates: str
 ) -> None:
     day = utc("2024-12-05T00:00:00Z")
-    stamp = pd.Timestamp(day)
-    li0 = raw_daily(rates, "liquidityIndex")[stamp]
+    stamp, day_before = pd.Timestamp(day), pd.Timestamp(day - 24 * HOUR)
     rl = raw_daily(rates, "currentLiquidityRate")[stamp]
-    bi0 = raw_daily(rates, "variableBorrowIndex")[stamp]
     rb = raw_daily(rates, "currentVariableBorrowRate")[stamp]
-    assert column_at(leveraged, f"aave_li:{asset}", day) == li0
-    assert column_at(leveraged, f"aave_bi:{asset}", day) == bi0
     later = day + 7 * HOUR
-    assert column_at(leveraged, f"aave_li:{asset}", later) == pytest.approx(
-        li0 * (1 + rl * 7 * 3600 / SPY), rel=1e-15
-    )
-    # (1 + r/SPY)^dt evaluated without rounding 1 + r/SPY (domain 4.1)
-    assert column_at(leveraged, f"aave_bi:{asset}", later) == pytest.approx(
-        bi0 * math.exp(7 * 3600 * math.log1p(rb / SPY)), rel=1e-14
-    )
+    for prefix, column in (("aave_li", "liquidityIndex"), ("aave_bi", "variableBorrowIndex")):
+        index = raw_daily(rates, column)
+        assert column_at(leveraged, f"{prefix}:{asset}", day) == index[stamp]
+        growth = index[stamp] / index[day_before]  # over the last day
+        assert column_at(leveraged, f"{prefix}:{asset}", later) == pytest.approx(
+            index[stamp] * growth ** (7 / 24), rel=1e-15
+        )
     assert column_at(leveraged, f"aave_lr:{asset}", later) == rl
     assert column_at(leveraged, f"aave_br:{asset}", later) == rb
     assert leveraged.files[f"aave v3 {asset} daily rates"] == rates  # never the hourly file
@@ -474,3 +501,4 @@ def test_cutting_the_files_after_t_changes_nothing_up_to_t(
         a, b = short.get_data(time), full.get_data(time)
         np.testing.assert_equal(a.values, b.values, err_msg=str(time))  # NaN == NaN here
         assert (a.funding, a.rewards) == (b.funding, b.rewards), time
+        assert (a.accrued, a.mark_sources) == (b.accrued, b.mark_sources), time

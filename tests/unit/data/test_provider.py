@@ -124,9 +124,11 @@ def bridges_of(provider: HistoricalDataProvider, series: str, kind: str) -> list
 # --- real data: bridges ----------------------------------------------------------------------
 
 
-def test_binance_holes_bridged_by_three_hours_ffill_then_bybit_proxy(
-    eth_basis: HistoricalDataProvider, data_dir: Path
+def test_own_first_bridges_binance_holes_by_three_hours_ffill_then_bybit_proxy(
+    data_dir: Path,
 ) -> None:
+    config = load_run_config("eth_basis", ["data.price_bridge=own_first"], env={})
+    eth_basis = HistoricalDataProvider(config, data_dir)
     ffill = bridges_of(eth_basis, "perp:binance:ETHUSDT", "forward_fill")
     proxy = bridges_of(eth_basis, "perp:binance:ETHUSDT", "proxy")
     assert [b.start.date().isoformat() for b in proxy] == BINANCE_HOLE_DAYS
@@ -149,18 +151,51 @@ def test_binance_holes_bridged_by_three_hours_ffill_then_bybit_proxy(
         assert value_at(eth_basis, "perp:binance:ETHUSDT", t) == bybit[pd.Timestamp(t)]
     after = hole.end + HOUR
     assert value_at(eth_basis, "perp:binance:ETHUSDT", after) == binance[pd.Timestamp(after)]
+    sources = [
+        mark_source(eth_basis, "perp:binance:ETHUSDT", ffill[0].start + h * HOUR) for h in range(4)
+    ]
+    assert sources == [
+        "binance ETHUSDT perp (held 1 h)",
+        "binance ETHUSDT perp (held 2 h)",
+        "binance ETHUSDT perp (held 3 h)",
+        "bybit ETHUSDT perp (proxy)",
+    ]
 
 
-def test_proxy_first_prefers_a_live_proxy_to_a_stale_own_price(data_dir: Path) -> None:
-    config = load_run_config("eth_basis", ["data.proxy_first=true"], env={})
-    provider = HistoricalDataProvider(config, data_dir)
-    assert bridges_of(provider, "perp:binance:ETHUSDT", "forward_fill") == []
-    proxy = bridges_of(provider, "perp:binance:ETHUSDT", "proxy")
+def mark_source(provider: HistoricalDataProvider, series: str, t: datetime) -> str:
+    provider.set_clock(t)
+    return provider.get_data(t).mark_sources[series]
+
+
+def test_freshest_by_default_marks_a_binance_hole_with_bybit_from_its_first_hour(
+    eth_basis: HistoricalDataProvider, data_dir: Path
+) -> None:
+    assert bridges_of(eth_basis, "perp:binance:ETHUSDT", "forward_fill") == []
+    proxy = bridges_of(eth_basis, "perp:binance:ETHUSDT", "proxy")
     assert [b.start.date().isoformat() for b in proxy] == BINANCE_HOLE_DAYS
     assert all(b.hours == 23 for b in proxy)  # the whole hole, from its first hour
+    assert all(b.source == BYBIT_ETH_PERP for b in proxy)
     bybit = ohlcv_open(data_dir / BYBIT_ETH_PERP)
-    first = proxy[0].start
-    assert value_at(provider, "perp:binance:ETHUSDT", first) == bybit[pd.Timestamp(first)]
+    binance = ohlcv_open(data_dir / BINANCE_ETH_PERP)
+    first, last = proxy[0].start, proxy[0].end
+    for t in (first, first + HOUR, last):
+        assert value_at(eth_basis, "perp:binance:ETHUSDT", t) == bybit[pd.Timestamp(t)]
+        assert mark_source(eth_basis, "perp:binance:ETHUSDT", t) == "bybit ETHUSDT perp (proxy)"
+    for t in (first - HOUR, last + HOUR):
+        assert value_at(eth_basis, "perp:binance:ETHUSDT", t) == binance[pd.Timestamp(t)]
+        assert mark_source(eth_basis, "perp:binance:ETHUSDT", t) == "binance ETHUSDT perp"
+    # Bybit and OKX are marked by their own files (OKX's own perp file starts 2024-08-01;
+    # before that its mark is a proxy venue's, named as such)
+    t = utc("2024-11-10T05:00:00Z")
+    eth_basis.set_clock(t)
+    assert dict(eth_basis.get_data(t).mark_sources) == {
+        "price:ETH": "bybit ETH spot",
+        "perp:binance:ETHUSDT": "binance ETHUSDT perp",
+        "perp:bybit:ETHUSDT": "bybit ETHUSDT perp",
+        "perp:okx:ETHUSDT": "okx ETHUSDT perp",
+    }
+    early = utc("2024-06-01T05:00:00Z")
+    assert mark_source(eth_basis, "perp:okx:ETHUSDT", early) == "binance ETHUSDT perp (proxy)"
 
 
 def test_okx_funding_proxied_from_binance(
@@ -212,23 +247,55 @@ def test_eth_reference_price_is_bybit_spot_open(
     assert eth_basis.get_data(t).usd("ETH") == 3762.62
 
 
-def test_aave_index_at_snapshot_and_projected_six_hours_later(
+def aave_rows(data_dir: Path) -> dict[str, dict[str, str]]:
+    with (data_dir / AAVE_USDT).open(newline="") as handle:
+        return {r["targetDate"]: r for r in csv.DictReader(handle)}
+
+
+def test_aave_index_at_snapshot_and_carried_at_the_last_days_growth(
     lending: HistoricalDataProvider, data_dir: Path
 ) -> None:
-    with (data_dir / AAVE_USDT).open(newline="") as handle:
-        row = next(r for r in csv.DictReader(handle) if r["targetDate"] == "2024-06-05T00:00:00Z")
+    rows = aave_rows(data_dir)
+    before, row, after = (rows[f"2024-06-0{d}T00:00:00Z"] for d in (4, 5, 6))
+    day = utc("2024-06-05T00:00:00Z")
+    for series, column in (
+        ("aave_li:USDT", "liquidityIndex"),
+        ("aave_bi:USDT", "variableBorrowIndex"),
+    ):
+        index0, growth = float(row[column]), float(row[column]) / float(before[column])
+        assert value_at(lending, series, day) == index0
+        later = day + 6 * HOUR
+        assert value_at(lending, series, later) == pytest.approx(index0 * growth**0.25, rel=1e-15)
+        # the next snapshot re-anchors the index; accrual alone gave 23 h, then 1 h at the new
+        # snapshot's growth over its last day
+        next_day = day + 24 * HOUR
+        index1 = float(after[column])
+        assert value_at(lending, series, next_day) == index1
+        accrued = lending.get_data(next_day).accrued[series]
+        last_hour = index0 * growth ** (23 / 24) * (index1 / index0) ** (1 / 24)
+        assert accrued == pytest.approx(last_hour, rel=1e-15)
+        assert series not in lending.get_data(later).accrued
+    lending.set_clock(day + 6 * HOUR)
+    state = lending.get_data(day + 6 * HOUR)
+    assert state["aave_lr:USDT"] == float(row["currentLiquidityRate"])  # the snapshot's APRs
+    assert state["aave_br:USDT"] == float(row["currentVariableBorrowRate"])
+
+
+def test_aave_first_snapshot_carried_at_its_own_rates(data_dir: Path) -> None:
+    """The file's first snapshot has no day before it: its own APRs carry it (domain 4.1)."""
+    config = load_run_config("pure_lending", ["start=2024-01-01", "end=2024-01-03"], env={})
+    provider = HistoricalDataProvider(config, data_dir)
+    row = aave_rows(data_dir)["2024-01-01T00:00:00Z"]
+    later = utc("2024-01-01T10:00:00Z")
     li0, rl = float(row["liquidityIndex"]), float(row["currentLiquidityRate"])
     bi0, rb = float(row["variableBorrowIndex"]), float(row["currentVariableBorrowRate"])
-    day = utc("2024-06-05T00:00:00Z")
-    assert value_at(lending, "aave_li:USDT", day) == li0
-    assert value_at(lending, "aave_bi:USDT", day) == bi0
-    later = day + 6 * HOUR
-    lending.set_clock(later)
-    state = lending.get_data(later)
-    assert state["aave_li:USDT"] == pytest.approx(li0 * (1 + rl * 21_600 / SPY), rel=1e-15)
-    assert state["aave_bi:USDT"] == pytest.approx(bi0 * (1 + rb / SPY) ** 21_600, rel=1e-12)
-    assert state["aave_lr:USDT"] == rl
-    assert state["aave_br:USDT"] == rb
+    # (1 + r / SPY) ** dt, evaluated without rounding 1 + r / SPY
+    assert value_at(provider, "aave_li:USDT", later) == pytest.approx(
+        li0 * math.exp(36_000 * math.log1p(rl / SPY)), rel=1e-15
+    )
+    assert value_at(provider, "aave_bi:USDT", later) == pytest.approx(
+        bi0 * math.exp(36_000 * math.log1p(rb / SPY)), rel=1e-15
+    )
 
 
 # --- reads: the clock and the grid -------------------------------------------------------------
@@ -352,11 +419,12 @@ def test_pure_lending_runs_from_exactly_the_files_it_needs(tmp_path: Path, data_
     assert provider.bridges == []
 
 
-def test_spot_hole_bridged_by_ffill_then_uniswap_proxy(lending_copy: Path, data_dir: Path) -> None:
+def test_own_first_bridges_a_spot_hole_by_ffill_then_uniswap_proxy(
+    lending_copy: Path, data_dir: Path
+) -> None:
     cut_hours(lending_copy / BYBIT_ETH_SPOT, HOLE, 10)
-    provider = HistoricalDataProvider(
-        load_run_config("pure_lending", SHORT_WINDOW, env={}), lending_copy
-    )
+    config = load_run_config("pure_lending", [*SHORT_WINDOW, "data.price_bridge=own_first"], env={})
+    provider = HistoricalDataProvider(config, lending_copy)
     bridges = [b for b in provider.bridges if b.series == "price:ETH"]
     assert [(b.kind, b.source, b.start, b.end, b.hours) for b in bridges] == [
         ("forward_fill", BYBIT_ETH_SPOT, HOLE, HOLE + 2 * HOUR, 3),
@@ -380,6 +448,52 @@ def test_spot_hole_bridged_by_ffill_then_uniswap_proxy(lending_copy: Path, data_
         "end": "2024-06-03T14:00:00+00:00",
         "hours": 7,
     }
+
+
+def test_freshest_takes_uniswap_from_the_first_hour_of_a_spot_hole(
+    lending_copy: Path, data_dir: Path
+) -> None:
+    cut_hours(lending_copy / BYBIT_ETH_SPOT, HOLE, 10)
+    provider = HistoricalDataProvider(
+        load_run_config("pure_lending", SHORT_WINDOW, env={}), lending_copy
+    )
+    bridges = [b for b in provider.bridges if b.series == "price:ETH"]
+    assert [(b.kind, b.source, b.start, b.end, b.hours) for b in bridges] == [
+        ("proxy", UNISWAP_ETH, HOLE, HOLE + 9 * HOUR, 10),
+    ]
+    uniswap = ohlcv_open(data_dir / UNISWAP_ETH)
+    assert value_at(provider, "price:ETH", HOLE) == uniswap[pd.Timestamp(HOLE)]
+    assert mark_source(provider, "price:ETH", HOLE) == "uniswap v3 WETH/USDT (proxy)"
+
+
+def test_freshest_ties_go_to_the_own_series_and_held_marks_are_named(
+    lending_copy: Path, data_dir: Path
+) -> None:
+    """All three ETH/USD sources miss 05:00-06:00; Uniswap also 07:00, Bybit also 07:00-08:00.
+    05:00, 06:00: every source is as old, Bybit (own) wins. 07:00: the Binance perp is live.
+    08:00: Bybit is 4 h old (beyond the bound), Uniswap is live again."""
+    cut_hours(lending_copy / BYBIT_ETH_SPOT, HOLE, 4)
+    cut_hours(lending_copy / UNISWAP_ETH, HOLE, 3)
+    cut_hours(lending_copy / BINANCE_ETH_PERP, HOLE, 2)
+    provider = HistoricalDataProvider(
+        load_run_config("pure_lending", SHORT_WINDOW, env={}), lending_copy
+    )
+    sources = [mark_source(provider, "price:ETH", HOLE + h * HOUR) for h in range(5)]
+    assert sources == [
+        "bybit ETH spot (held 1 h)",
+        "bybit ETH spot (held 2 h)",
+        "binance ETHUSDT perp (proxy)",
+        "uniswap v3 WETH/USDT (proxy)",
+        "bybit ETH spot",
+    ]
+    bybit = ohlcv_open(data_dir / BYBIT_ETH_SPOT)
+    assert value_at(provider, "price:ETH", HOLE + HOUR) == bybit[pd.Timestamp(HOLE - HOUR)]
+    bridges = [b for b in provider.bridges if b.series == "price:ETH"]
+    assert [(b.kind, b.start, b.hours) for b in bridges] == [
+        ("forward_fill", HOLE, 2),
+        ("proxy", HOLE + 3 * HOUR, 1),
+        ("proxy", HOLE + 2 * HOUR, 1),
+    ]
 
 
 def test_gas_hole_without_fallback_is_a_data_error(lending_copy: Path) -> None:

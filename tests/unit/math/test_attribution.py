@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from basis_strategy.math.attribution import holding_terms, perp_terms
+from basis_strategy.math.attribution import holding_terms, perp_terms, reanchoring_corrections
 from basis_strategy.math.perps import unrealised_pnl
 
 quantities = st.floats(allow_subnormal=False, min_value=-1e6, max_value=1e6)
@@ -78,6 +78,66 @@ def test_holding_terms_sum_to_value_change(
     assert math.isclose(terms.total, change, rel_tol=1e-9, abs_tol=1e-12 * scale)
     assert math.isclose(
         terms.index + terms.rate + terms.price, change, rel_tol=1e-9, abs_tol=1e-12 * scale
+    )
+
+
+def test_reanchoring_corrections_of_an_index_and_a_rate() -> None:
+    # 100 scaled aweETH, USD class. LI 1.0 -> 1.001 observed, 1.0008 by accrual alone;
+    # ρ 1.05 -> 1.0501 observed, 1.05008 by accrual alone; P 3000 -> 3030.
+    # supply correction  = 100 * 0.0002 * 1.05 * 3000    = 63   (of the index term 315)
+    # staking correction = 100 * 1.001 * 0.00002 * 3000  = 6.006 (of the rate term 30.03)
+    index_correction, rate_correction = reanchoring_corrections(
+        100.0, 1.001, 1.0008, 1.05, 1.0501, 1.05008, 3000.0
+    )
+    assert index_correction == pytest.approx(63.0, rel=1e-9)
+    assert rate_correction == pytest.approx(6.006, rel=1e-9)
+    # a series not re-anchored this hour (accrued value = observed) has no correction
+    assert reanchoring_corrections(100.0, 1.001, 1.001, 1.05, 1.0501, 1.0501, 3000.0) == (0, 0)
+
+
+def test_a_debt_correction_has_the_debts_sign() -> None:
+    # Scaled debt 50 WETH, BI 1.0 -> 1.0001 observed but 1.0003 accrued (the projection ran
+    # ahead): borrow cost −50 * 0.0001 = −0.005 in all, of which the correction is
+    # −50 * (−0.0002) = +0.01 ETH and the accrual −0.015.
+    index_correction, _ = reanchoring_corrections(-50.0, 1.0001, 1.0003, 1.0, 1.0, 1.0, 1.0)
+    assert index_correction == pytest.approx(0.01, rel=1e-9)
+    whole = holding_terms(-50.0, 1.0, 1.0001, 1.0, 1.0, 1.0, 1.0)
+    assert whole.index - index_correction == pytest.approx(-0.015, rel=1e-9)
+
+
+@given(
+    quantity=quantities,
+    index0=indices,
+    index1=indices,
+    index1_accrued=indices,
+    rate0=indices,
+    rate1=indices,
+    rate1_accrued=indices,
+    price0=prices,
+)
+def test_accrual_and_correction_add_up_to_the_term(
+    quantity: float,
+    index0: float,
+    index1: float,
+    index1_accrued: float,
+    rate0: float,
+    rate1: float,
+    rate1_accrued: float,
+    price0: float,
+) -> None:
+    """Accrual to the accrued value (the term computed with Î1, R̂1) + correction = term."""
+    whole = holding_terms(quantity, index0, index1, rate0, rate1, price0, price0)
+    index_correction, rate_correction = reanchoring_corrections(
+        quantity, index1, index1_accrued, rate0, rate1, rate1_accrued, price0
+    )
+    index_accrual = quantity * (index1_accrued - index0) * rate0 * price0
+    rate_accrual = quantity * index1 * (rate1_accrued - rate0) * price0
+    scale = abs(quantity) * 4.0 * price0
+    assert math.isclose(
+        index_accrual + index_correction, whole.index, rel_tol=1e-9, abs_tol=1e-12 * scale
+    )
+    assert math.isclose(
+        rate_accrual + rate_correction, whole.rate, rel_tol=1e-9, abs_tol=1e-12 * scale
     )
 
 

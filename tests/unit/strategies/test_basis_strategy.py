@@ -67,7 +67,7 @@ def test_strategy_is_the_basis_manager(entry_run: EventDrivenStrategyEngine) -> 
 def test_entry_spot_equals_total_short_split_by_allocation(
     entry_run: EventDrivenStrategyEngine,
 ) -> None:
-    quantities, _, _, _ = entry_run.parts.results.books[0]
+    quantities, *_ = entry_run.parts.results.books[0]
     spot = quantities["binance:BaseToken:BTC"]
     sizes = {v: quantities[f"{v}:Perp:BTCUSDT"] for v in VENUES}
     assert spot > 0 and all(size < 0 for size in sizes.values())
@@ -97,7 +97,7 @@ def test_entry_spends_capital_split_by_target_margin(entry_run: EventDrivenStrat
 
 
 def test_each_venue_is_at_target_margin_after_entry(entry_run: EventDrivenStrategyEngine) -> None:
-    _, exposure, pre_trade, post_trade = entry_run.parts.results.books[0]
+    _, exposure, pre_trade, post_trade, _ = entry_run.parts.results.books[0]
     assert pre_trade.margin_ratio == {}  # nothing held before the first trades
     assert set(post_trade.margin_ratio) == set(VENUES)
     for venue in VENUES:
