@@ -25,14 +25,10 @@ from basis_strategy.services.models import (
     RunNotFoundError,
     RunRecord,
     RunStatus,
+    ServiceUnavailableError,
 )
-from basis_strategy.services.queue import (
-    SERVER_STOPPED,
-    BacktestService,
-    _ProgressSender,
-    exit_reason,
-    server_env,
-)
+from basis_strategy.services.queue import SERVER_STOPPED, BacktestService
+from basis_strategy.services.worker import _ProgressSender, exit_reason, server_env
 from basis_strategy.services.store import RESTARTED
 
 DATA_DIR = Path(
@@ -185,7 +181,7 @@ def test_server_settings_and_secrets_are_not_run_settings() -> None:
 
 async def test_submit_needs_a_started_service(tmp_path: Path) -> None:
     service = make_service(tmp_path)
-    with pytest.raises(RuntimeError, match="not running"):
+    with pytest.raises(ServiceUnavailableError, match="not running"):
         await service.submit(SHORT)
     service.store.close()
 
@@ -266,37 +262,75 @@ async def test_cancelling_a_finished_run_changes_nothing(service: BacktestServic
         await service.cancel("no-such-run")
 
 
-async def test_a_run_that_fails_reports_the_data_error_and_the_server_carries_on(
+async def test_a_window_outside_the_data_is_refused_at_submit_and_nothing_is_stored(
     service: BacktestService,
 ) -> None:
     with pytest.raises(DataError) as direct:
         prepare(UNCOVERED.mode, UNCOVERED.config_sets(), DATA_DIR, env={})
-    failed = await finished(service, (await service.submit(UNCOVERED)).id)
-    assert failed.status is RunStatus.FAILED and failed.result_dir is None
-    assert failed.error == str(direct.value) and "\n" not in failed.error
-    assert folders(service, failed.id) == []
-    assert (await finished(service, (await service.submit(SHORT)).id)).status is RunStatus.DONE
+    with pytest.raises(DataError) as refused:
+        await service.submit(UNCOVERED)
+    assert str(refused.value) == str(direct.value)  # one way to validate: the CLI's
+    assert service.count() == 0 and service.list() == []
+
+
+def linked_data(tmp_path: Path) -> Path:
+    """A data folder of links to the real one's parts, so a test can take one away."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for part in DATA_DIR.iterdir():
+        (folder / part.name).symlink_to(part)
+    return folder
+
+
+async def test_a_run_that_fails_reports_the_data_error_and_the_server_carries_on(
+    tmp_path: Path,
+) -> None:
+    data = linked_data(tmp_path)
+    service = BacktestService(data, tmp_path / "results", workers=1)
+    await service.start()
+    try:
+        first = await service.submit(LONG)
+        waiting = await service.submit(SHORT)  # valid now; its data goes before it starts
+        await running_with_progress(service, first.id)
+        (data / "market_data").unlink()
+        with pytest.raises(DataError) as direct:
+            prepare(SHORT.mode, SHORT.config_sets(), data, env={})
+        await service.cancel(first.id)
+        failed = await finished(service, waiting.id)
+        assert failed.status is RunStatus.FAILED and failed.result_dir is None
+        assert failed.error == str(direct.value) and "\n" not in failed.error
+        assert folders(service, failed.id) == []
+        (data / "market_data").symlink_to(DATA_DIR / "market_data")
+        again = await finished(service, (await service.submit(SHORT)).id)
+        assert again.status is RunStatus.DONE
+    finally:
+        await service.stop()
 
 
 async def test_health(service: BacktestService, tmp_path: Path) -> None:
     assert service.health() == {
+        "status": "ok",
+        "problems": [],
         "data": {"source": "csv", "path": str(DATA_DIR.resolve()), "exists": True},
         "database": {"dialect": "sqlite", "reachable": True},
         "workers": {"configured": 2, "busy": 0},
         "queued": 0,
+        "max_queued": 100,
+        "unrecorded": 0,
         "version": basis_strategy.__version__,
     }
     run_id = (await service.submit(LONG)).id
     await running_with_progress(service, run_id)
     assert service.health()["workers"] == {"configured": 2, "busy": 1}
     await service.cancel(run_id)
-    missing = BacktestService(tmp_path / "no_data", tmp_path / "other")
-    assert missing.health()["data"] == {
-        "source": "csv",
-        "path": str(tmp_path / "no_data"),
-        "exists": False,
-    }
-    missing.store.close()
+
+
+def test_a_missing_data_folder_is_refused_at_construction(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        BacktestService(tmp_path / "no_data", tmp_path / "other")
+    assert caught.value.field == "data_dir"
+    assert str(caught.value) == f"data_dir: not a folder: {tmp_path / 'no_data'}"
+    assert not (tmp_path / "other").exists(), "nothing is written"
 
 
 async def test_stop_fails_running_runs_keeps_queued_ones_and_restart_recovers(
