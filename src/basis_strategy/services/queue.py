@@ -14,9 +14,9 @@ settles the runs a previous server left unfinished: a run whose complete folder 
 done, any other queued or running run failed "server restarted before the run finished".
 
 Submissions are validated as the CLI validates (`prepare`: config, mode and data coverage)
-in a thread of their own, off the event loop; at most `max_queued` runs wait (QueueFullError
-beyond). Each run gets a fresh process (`services.worker`); a supervisor thread relays its
-messages into the store. Only a run that reported `done` keeps a folder.
+in a process of their own (`services.validation`): the event loop never waits for them. At
+most `max_queued` runs wait (QueueFullError beyond). Each run gets a fresh process
+(`services.worker`); a supervisor thread relays its messages into the store. Only a run that reported `done` keeps a folder.
 
 Nothing is lost when a resource fails (issue 12). `problems()` names what is wrong (the
 index or results folder deleted or replaced, the index unwritable, the data folder gone);
@@ -35,15 +35,13 @@ import asyncio
 import builtins
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from basis_strategy.config.loader import RunConfig
-from basis_strategy.config.models import MODE_NAMES
 from basis_strategy.core.errors import ConfigError
-from basis_strategy.services.backtest import new_request_id, prepare
+from basis_strategy.services.backtest import new_request_id
 from basis_strategy.services.lock import server_locks
 from basis_strategy.services.models import (
     FINISHED,
@@ -59,6 +57,7 @@ from basis_strategy.services.models import (
 )
 from basis_strategy.services.runs import SERVER_STOPPED, Active, Runs, package_version
 from basis_strategy.services.store import RunStore
+from basis_strategy.services.validation import Validator, validated_config
 from basis_strategy.services.worker import process_context, worker_data
 
 logger = logging.getLogger(__name__)
@@ -95,12 +94,13 @@ class BacktestService:
         self.results_dir = Path(results_dir).resolve()
         self.results_dir.mkdir(parents=True, exist_ok=True)
         self.store = RunStore(database_url or RunStore.default_url(self.results_dir))
-        self._runs = Runs(self.store, self.results_dir, process_context())
+        context = process_context()
+        self._runs = Runs(self.store, self.results_dir, context)
+        self._validator = Validator(context, self._worker_dir or None, self._worker_env)
         self._locks = server_locks(self.results_dir, self.store)
         self._opened = False
         self._queue: asyncio.Queue[str] | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._validator: ThreadPoolExecutor | None = None
         self._waiting: set[str] = set()  # queued here, not yet picked by a dispatcher
         self._validating = 0
         self._stopping = False
@@ -154,7 +154,6 @@ class BacktestService:
         self._stopping = False
         self._queue = asyncio.Queue()
         self._runs.start(self.workers)
-        self._validator = ThreadPoolExecutor(1, thread_name_prefix="basis-validate")
         self._tasks = [
             asyncio.create_task(self._dispatch(), name=f"basis-dispatcher-{i}")
             for i in range(self.workers)
@@ -173,10 +172,9 @@ class BacktestService:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._runs.stop()
-        if self._validator is not None:
-            self._validator.shutdown(wait=False, cancel_futures=True)
+        self._validator.stop()
         await asyncio.to_thread(self._runs.record_pending)
-        self._tasks, self._queue, self._validator = [], None, None
+        self._tasks, self._queue = [], None
         self.close()
 
     def close(self) -> None:
@@ -195,19 +193,14 @@ class BacktestService:
 
     def validate(self, request: BacktestRequest) -> RunConfig:
         """The run's validated config, exactly as the run will build it (config, mode, and
-        the data covering its window); ConfigError or DataError naming what is wrong."""
-        if request.mode not in MODE_NAMES:
-            raise ConfigError(
-                "mode", f"must be one of {', '.join(MODE_NAMES)}, was {request.mode!r}"
-            )
-        config, _ = prepare(
-            request.mode, request.config_sets(), self._worker_dir or None, self._worker_env
-        )
-        return config
+        the data covering its window); ConfigError or DataError naming what is wrong.
+        `submit` checks the same in the validation process."""
+        sets = request.config_sets()
+        return validated_config(request.mode, sets, self._worker_dir or None, self._worker_env)
 
     async def submit(self, request: BacktestRequest) -> RunRecord:
-        """Validate (off the event loop), store as queued and enqueue; returns at once with
-        the new run's record. ServiceUnavailableError while the service cannot record runs,
+        """Validate (in the validation process), store as queued and enqueue; returns at once
+        with the new run's record. ServiceUnavailableError while the service cannot record runs,
         QueueFullError when `max_queued` runs wait already."""
         self._check_accepting()
         waiting = len(self._waiting) + self._validating
@@ -217,8 +210,7 @@ class BacktestService:
             )
         self._validating += 1
         try:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._validator, self.validate, request)
+            await self._validator.validate(request)
             record = RunRecord(
                 id=new_request_id(request.mode),
                 mode=request.mode,
@@ -239,6 +231,9 @@ class BacktestService:
     def _check_accepting(self) -> None:
         if self._queue is None or self._stopping:
             raise ServiceUnavailableError("the backtest service is not running")
+        lost = self.store.lost()
+        if lost:
+            raise IndexUnavailableError(lost)
         problems = self.problems()
         if problems:
             raise ServiceUnavailableError(problems[0])

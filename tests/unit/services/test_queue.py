@@ -28,8 +28,8 @@ from basis_strategy.services.models import (
     ServiceUnavailableError,
 )
 from basis_strategy.services.queue import SERVER_STOPPED, BacktestService
-from basis_strategy.services.worker import _ProgressSender, exit_reason, server_env
 from basis_strategy.services.store import RESTARTED
+from basis_strategy.services.worker import _ProgressSender, exit_reason, server_env
 
 DATA_DIR = Path(
     os.environ.get("BASIS_DATA_DIR")
