@@ -78,6 +78,8 @@ def serve(app: FastAPI, host: str, port: int) -> None:
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn hands Ctrl-C back once it has stopped cleanly
+        return
     finally:
         sock.close()
     if not server.started:

@@ -154,6 +154,7 @@ class BacktestService:
         self._stopping = False
         self._queue = asyncio.Queue()
         self._runs.start(self.workers)
+        self._validator.start()
         self._tasks = [
             asyncio.create_task(self._dispatch(), name=f"basis-dispatcher-{i}")
             for i in range(self.workers)

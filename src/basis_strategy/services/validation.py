@@ -82,6 +82,11 @@ class Validator:
             )
         return self._pool
 
+    def start(self) -> None:
+        """Start the validation process now (it imports the engine: seconds), not at the
+        first submission."""
+        self._started().submit(os.getpid)
+
     async def validate(self, request: BacktestRequest) -> None:
         """ConfigError or DataError when the request cannot run; None when it can."""
         args: tuple[Any, ...] = (request.mode, request.config_sets(), self.data_dir, self.env)
