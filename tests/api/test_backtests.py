@@ -388,3 +388,127 @@ def test_the_web_ui_is_served(client: httpx.Client) -> None:
         asset = client.get(f"/static/{name}")
         assert asset.status_code == 200 and len(asset.content) > 1000
     assert page.headers["x-content-type-options"] == "nosniff"
+
+
+# --- refused at submission, in the API's words (issue 12, item 5) -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("window", "field"),
+    [
+        ({"start": "2024-01-01T00:00:00Z", "end": "2024-01-08T00:00:00Z"}, "start"),
+        ({"start": "2025-09-01T00:00:00Z", "end": "2025-10-01T00:00:00Z"}, "end"),
+        ({"start": "2030-01-01T00:00:00Z", "end": "2030-01-08T00:00:00Z"}, "start"),
+    ],
+)
+def test_a_window_outside_the_data_is_422_at_submission(
+    client: httpx.Client, window: dict[str, str], field: str
+) -> None:
+    before = client.get("/api/backtests").json()["total"]
+    error = error_of(
+        client.post("/api/backtests", json={"mode": "btc_basis", **window}), 422, "invalid_data"
+    )
+    assert error["field"] == field
+    assert error["message"].startswith(f"{field}: ") and "the run needs" in error["message"]
+    assert client.get("/api/backtests").json()["total"] == before, "nothing was queued"
+
+
+def test_messages_use_the_api_words_not_cli_flags(client: httpx.Client) -> None:
+    body = {"mode": "btc_basis", "overrides": {"hedge.delta_tolerance.x": 1}}
+    error = error_of(client.post("/api/backtests", json=body), 422, "invalid_config")
+    assert error["field"] == "hedge.delta_tolerance.x"
+    assert error["message"] == "hedge.delta_tolerance.x: hedge.delta_tolerance is not a section"
+    assert "--" not in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        (b'{"mode": "btc_basis", "capital": Infinity}', "capital"),
+        (b'{"mode": "btc_basis", "capital": NaN}', "capital"),
+        (b'{"mode": "btc_basis", "overrides": {"hedge.delta_tolerance": -Infinity}}', "overrides"),
+        (b'{"mode": "btc_basis", "overrides": {"flows": [{"amount": NaN}]}}', "overrides"),
+    ],
+)
+def test_nan_and_infinity_are_not_json_numbers(
+    client: httpx.Client, content: bytes, field: str
+) -> None:
+    response = client.post(
+        "/api/backtests", content=content, headers={"content-type": "application/json"}
+    )
+    assert error_of(response, 422, "invalid_request")["field"] == field
+
+
+@pytest.mark.parametrize(
+    "content", [b"{not json", b'{"mode": "btc_basis",}', b'{"mode": "btc_basis"} x', b"[1,"]
+)
+def test_a_body_that_is_not_json_names_the_body(client: httpx.Client, content: bytes) -> None:
+    response = client.post(
+        "/api/backtests", content=content, headers={"content-type": "application/json"}
+    )
+    error = error_of(response, 422, "invalid_request")
+    assert error["field"] == "body"
+    assert error["message"].startswith("body: not valid JSON (")
+    assert "char" not in error["message"] and "column" not in error["message"]
+    utf16 = client.post(
+        "/api/backtests", content=b"\xff\xfe{", headers={"content-type": "application/json"}
+    )
+    assert error_of(utf16, 400, "bad_request") == {
+        "code": "bad_request",
+        "message": "body: not JSON text (UTF-8)",
+        "field": "body",
+    }
+
+
+def test_mode_is_an_enum_in_the_openapi_schema(client: httpx.Client) -> None:
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/api/backtests"]["post"]["requestBody"]["content"]["application/json"]
+    name = body["schema"]["$ref"].rsplit("/", 1)[1]
+    mode = spec["components"]["schemas"][name]["properties"]["mode"]
+    assert mode["enum"] == list(MODE_NAMES) and mode["type"] == "string"
+    responses = spec["paths"]["/api/backtests"]["post"]["responses"]
+    assert {"429", "503"} <= set(responses)
+
+
+# --- strict JSON (issue 11, item 5) -----------------------------------------------------------
+
+
+def strict_json(response: httpx.Response) -> Any:
+    """The body parsed as JSON proper: NaN, Infinity and -Infinity are not JSON."""
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{response.url.path}: {constant} in a JSON answer")
+
+    return json.loads(response.text, parse_constant=refuse)
+
+
+def test_undefined_figures_are_null_in_every_json_answer(client: httpx.Client) -> None:
+    response = client.post("/api/backtests", json={"mode": "btc_basis", **WEEK})
+    record = wait_finished(client, response.json()["id"])
+    folder = Path(record["result_dir"])
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    summary |= {"sharpe": float("inf"), "sortino": float("nan"), "worst": [float("-inf"), 1.5]}
+    (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")  # as Python does
+    assert "Infinity" in (folder / "summary.json").read_text(encoding="utf-8")
+    balance = (folder / "balance_sheet.csv").read_text(encoding="utf-8").splitlines()
+    columns = balance[0].split(",")
+    first = balance[1].split(",")
+    first[columns.index("equity")] = "inf"
+    (folder / "balance_sheet.csv").write_text(
+        "\n".join([balance[0], ",".join(first), *balance[2:]])
+    )
+
+    base = f"/api/backtests/{record['id']}"
+    for path in ("/summary", "/summary.json"):
+        answer = client.get(base + path)
+        assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+        served = strict_json(answer)
+        assert (served["sharpe"], served["sortino"], served["worst"]) == (None, None, [None, 1.5])
+        assert served["final_equity"] == summary["final_equity"]
+    page = strict_json(client.get(f"{base}/balance-sheet", params={"limit": 2}))
+    assert page["rows"][0][page["columns"].index("equity")] is None
+    assert isinstance(page["rows"][1][page["columns"].index("equity")], float)
+    for path in ("", "/events"):
+        strict_json(client.get(base + path))
+    strict_json(client.get("/api/backtests"))
+    strict_json(client.get("/api/health"))

@@ -163,21 +163,12 @@ async def _config_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_config", message, redacted(request, field))
 
 
-def data_field(message: str) -> str:
-    """The request field a data problem is about: `start` or `end` when the run's window
-    reaches outside a file's coverage ("covers A -> B; the run needs C -> D"), else `mode`
-    (the data the mode needs is missing or broken)."""
-    found = re.search(r"covers (.+?) -> (.+?); the run needs (.+?) -> (.+?)$", message)
-    if found is None:
-        return "mode"
-    first, last, start, _ = (text.strip() for text in found.groups())
-    return "start" if not first <= start <= last else "end"  # same format: text compares
-
-
 async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     message = api_words(str(exc).replace("\n", " "))
-    field = data_field(message)
-    return error_response(422, "invalid_data", redacted(request, f"{field}: {message}"), field)
+    field = getattr(exc, "field", None)  # a submission's data problem names its field
+    if field:
+        message = f"{field}: {message}"
+    return error_response(422, "invalid_data", redacted(request, message), field)
 
 
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:

@@ -16,7 +16,8 @@ done, any other queued or running run failed "server restarted before the run fi
 Submissions are validated as the CLI validates (`prepare`: config, mode and data coverage)
 in a process of their own (`services.validation`): the event loop never waits for them. At
 most `max_queued` runs wait (QueueFullError beyond). Each run gets a fresh process
-(`services.worker`); a supervisor thread relays its messages into the store. Only a run that reported `done` keeps a folder.
+(`services.worker`); a supervisor thread relays its messages into the store. Only a run
+that reported `done` keeps a folder.
 
 Nothing is lost when a resource fails (issue 12). `problems()` names what is wrong (the
 index or results folder deleted or replaced, the index unwritable, the data folder gone);
@@ -55,7 +56,7 @@ from basis_strategy.services.models import (
     RunStatus,
     ServiceUnavailableError,
 )
-from basis_strategy.services.runs import SERVER_STOPPED, Active, Runs, package_version
+from basis_strategy.services.runs import Active, Runs, package_version
 from basis_strategy.services.store import RunStore
 from basis_strategy.services.validation import Validator, validated_config
 from basis_strategy.services.worker import process_context, worker_data
@@ -64,8 +65,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_QUEUED = 100
 RETRY_S = 1.0  # how often a waiting run or an unrecorded final status is retried
-
-__all__ = ["DEFAULT_MAX_QUEUED", "SERVER_STOPPED", "BacktestService", "package_version"]
 
 
 class BacktestService:
@@ -181,10 +180,8 @@ class BacktestService:
     def close(self) -> None:
         """Release the locks and close the store's connections."""
         for run_id, fields in self._runs.pending().items():
-            logger.error(
-                "run %s ended %s but the run index could not record it; the next start "
-                "settles it", run_id, fields["status"].value,
-            )  # fmt: skip
+            status = fields["status"].value
+            logger.error("run %s ended %s, unrecorded: the next start settles it", run_id, status)
         for lock in reversed(self._locks):
             lock.release()
         self._opened = False
@@ -332,6 +329,7 @@ class BacktestService:
 
     async def _run(self, run_id: str) -> None:
         """Start a waiting run once the service can record it, and supervise it to its end."""
+        attempts = 0
         while run_id in self._waiting and not self._stopping:
             if self.problems():
                 await asyncio.sleep(RETRY_S)
@@ -339,22 +337,24 @@ class BacktestService:
             self._waiting.discard(run_id)
             run = self._runs.active[run_id] = Active(run_id, asyncio.Event())
             try:
-                retry = await self._launched(run)
+                retry = await self._launched(run, attempts)
             finally:
                 del self._runs.active[run_id]
                 run.settled.set()
             if retry:
+                attempts += 1
                 self._waiting.add(run_id)
                 await asyncio.sleep(RETRY_S)
 
-    async def _launched(self, run: Active) -> bool:
+    async def _launched(self, run: Active, attempts: int) -> bool:
         """Start and supervise one run; True when it could not be recorded as running."""
         launch = self._runs.launch
         try:
             started = await asyncio.to_thread(launch, run, self._worker_dir, self._worker_env)
         except IndexUnavailableError as exc:
             if run.stop is None:
-                logger.warning("run %s waits: %s", run.run_id, exc)
+                if not attempts:
+                    logger.warning("run %s waits for the run index: %s", run.run_id, exc)
                 return True
             started = False
         if started:

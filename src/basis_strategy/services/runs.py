@@ -194,19 +194,21 @@ class Runs:
         """Write a run's final status (with `finished_at`); kept to be written later when the
         index cannot take it now."""
         final = {"finished_at": datetime.now(UTC), **fields}
-        if not self._record(run_id, final):
+        if not self._record(run_id, final, quiet=False):
             with self._pending_lock:
                 self._pending[run_id] = final
 
-    def _record(self, run_id: str, final: dict[str, Any]) -> bool:
+    def _record(self, run_id: str, final: dict[str, Any], quiet: bool = True) -> bool:
         """Write one final status; False when the index cannot take it now."""
         try:
             self.store.update(run_id, **final)
         except IndexUnavailableError as exc:
-            logger.warning("run %s %s: not recorded yet: %s", run_id, final["status"], exc)
+            if not quiet:  # retries are not logged: health counts the runs left to record
+                status = final["status"].value
+                logger.warning("run %s %s, not recorded yet (will retry): %s", run_id, status, exc)
             return False
         except (KeyError, DamagedRunError) as exc:  # written, or no row to write it to
-            logger.error("run %s %s: %s", run_id, final["status"], exc)
+            logger.error("run %s %s: %s", run_id, final["status"].value, exc)
         return True
 
     def record_pending(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import ForkServerContext, SpawnContext
@@ -24,6 +25,22 @@ from basis_strategy.services.backtest import prepare
 from basis_strategy.services.models import BacktestRequest, ServiceUnavailableError
 
 Outcome = tuple[str, ...]  # () valid; ("config", field, reason); ("data", message)
+COVERAGE = re.compile(r"covers (.+?) -> (.+?); the run needs (.+?) -> (.+?)$")
+
+
+class RequestDataError(DataError):
+    """The data cannot serve this request; `field` is the request field to change: `start`
+    or `end` when the run's window reaches outside a file's coverage ("covers A -> B; the run
+    needs C -> D"), else `mode` (the data the mode needs is missing or broken)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.field = "mode"
+        found = COVERAGE.search(message)
+        if found is not None:
+            first, last, start, _ = (text.strip() for text in found.groups())
+            # one timestamp format ("2024-05-01 00:00 UTC"): the texts compare as times
+            self.field = "start" if not first <= start <= last else "end"
 
 
 def validated_config(
@@ -53,7 +70,7 @@ def raise_for(outcome: Outcome) -> None:
     if outcome and outcome[0] == "config":
         raise ConfigError(outcome[1], outcome[2])
     if outcome:
-        raise DataError(outcome[1])
+        raise RequestDataError(outcome[1])
 
 
 def _clean_environment(env: dict[str, str]) -> None:

@@ -27,7 +27,8 @@ from basis_strategy.services.models import (
     RunStatus,
     ServiceUnavailableError,
 )
-from basis_strategy.services.queue import SERVER_STOPPED, BacktestService
+from basis_strategy.services.queue import BacktestService
+from basis_strategy.services.runs import SERVER_STOPPED
 from basis_strategy.services.store import RESTARTED
 from basis_strategy.services.worker import _ProgressSender, exit_reason, server_env
 
