@@ -455,7 +455,7 @@ def test_a_body_that_is_not_json_names_the_body(client: httpx.Client, content: b
     )
     assert error_of(utf16, 400, "bad_request") == {
         "code": "bad_request",
-        "message": "body: not JSON text (UTF-8)",
+        "message": "body: cannot be read as JSON (not UTF-8 text, or nested too deeply)",
         "field": "body",
     }
 
@@ -512,3 +512,35 @@ def test_undefined_figures_are_null_in_every_json_answer(client: httpx.Client) -
         strict_json(client.get(base + path))
     strict_json(client.get("/api/backtests"))
     strict_json(client.get("/api/health"))
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"mode": "btc_basis", "start": "0001-01-01T00:00:00Z"}, "start"),
+        ({"mode": "btc_basis", "end": "9999-12-31T00:00:00Z"}, "end"),
+        ({"mode": "usdt_market_neutral", "overrides": {"mode": "usdt_market_neutral_no_leverage"}},
+         "overrides.mode"),
+    ],
+)  # fmt: skip
+def test_fields_a_run_cannot_have_are_refused(
+    client: httpx.Client, body: dict[str, Any], field: str
+) -> None:
+    response = client.post("/api/backtests", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == field
+
+
+@pytest.mark.parametrize("media", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_that_is_not_json_content_is_415(client: httpx.Client, media: str | None) -> None:
+    headers = {"content-type": media} if media else {}
+    response = client.post("/api/backtests", content=b'{"mode": "btc_basis"}', headers=headers)
+    error = error_of(response, 415, "unsupported_media_type")
+    assert error["field"] == "body" and "Content-Type: application/json" in error["message"]
+
+
+@pytest.mark.parametrize("run_id", ["%00", "%E2%98%83", "a%20b", "x%0Ay"])
+def test_a_run_id_that_cannot_exist_is_422(client: httpx.Client, run_id: str) -> None:
+    for tail in ("", "/summary", "/events"):
+        error = error_of(client.get(f"/api/backtests/{run_id}{tail}"), 422, "invalid_request")
+        assert error["field"] == "run_id"

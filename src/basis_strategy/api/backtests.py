@@ -35,7 +35,12 @@ from basis_strategy.services.models import FINISHED, DamagedRun, RunRecord, RunS
 log = logging.getLogger("basis_strategy.api")
 router = APIRouter(prefix="/api/backtests", tags=["backtests"])
 
-RunId = Annotated[str, PathParam(min_length=1, max_length=200, description="the run's id")]
+RunId = Annotated[
+    str,
+    PathParam(
+        min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$", description="the run's id"
+    ),
+]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="first row (0-based)")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="rows per page (at most 1000)")]
 FILE_CACHE = "private, max-age=3600"  # a finished run's files never change

@@ -53,6 +53,7 @@ STATUS_CODES = {
 # CLI words in the platform's messages, and what the API calls the same things
 CLI_WORDS = {"--set": "overrides", "--data-dir": "the server's data folder"}
 BODY_UNREADABLE = "There was an error parsing the body"  # FastAPI's 400 detail
+JSON_MEDIA = re.compile(r"^application/([\w.-]+\+)?json\s*(;|$)", re.IGNORECASE)
 
 
 def strict(value: Any) -> Any:
@@ -203,6 +204,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if first.get("type") == "json_invalid":  # the position is FastAPI's `loc`: not shown
         reason = first.get("ctx", {}).get("error", "")
         return error_response(422, "invalid_request", f"body: not valid JSON ({reason})", "body")
+    media = request.headers.get("content-type", "")
+    if tuple(first.get("loc", ())) == ("body",) and not JSON_MEDIA.match(media):
+        message = f"body: must be JSON (Content-Type: application/json), was {media or 'none'!r}"
+        return error_response(415, "unsupported_media_type", redacted(request, message), "body")
     field = redacted(request, _location(first.get("loc", ())))
     message = f"{field}: {first.get('msg', 'not valid')}" if field else str(first.get("msg"))
     if len(errors) > 1:
@@ -232,7 +237,8 @@ def _http_error(routes: Sequence[BaseRoute]) -> Handler:
         if status == 405:
             headers["Allow"] = allowed_methods(request, routes)
         if status == 400 and message == BODY_UNREADABLE:
-            return error_response(400, code, "body: not JSON text (UTF-8)", "body", headers)
+            message = "body: cannot be read as JSON (not UTF-8 text, or nested too deeply)"
+            return error_response(400, code, message, "body", headers)
         return error_response(status, code, message, headers=headers)
 
     return handler

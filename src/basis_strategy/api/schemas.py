@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -13,6 +13,9 @@ from basis_strategy.config.models import ModeName
 from basis_strategy.services.models import BacktestRequest, DamagedRun, RunRecord
 
 Cell = str | int | float | None
+# the hours a run can have (pandas' nanosecond timestamps end in 1677 and 2262)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 REQUEST_EXAMPLE = {
     "mode": "btc_basis",
@@ -37,6 +40,14 @@ class BacktestSubmission(BacktestRequest):
         if value is None or isinstance(value, str | datetime):
             return value
         raise ValueError("must be an ISO 8601 date-time string, e.g. 2024-06-01T00:00:00Z")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _in_time_range(cls, value: datetime | None) -> datetime | None:
+        aware = value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+        if aware is not None and not EARLIEST <= aware <= LATEST:
+            raise ValueError(f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+        return value
 
     @field_validator("capital", mode="before")
     @classmethod

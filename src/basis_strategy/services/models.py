@@ -111,6 +111,8 @@ class BacktestRequest(BaseModel):
                     "overrides",
                     f"keys must be dotted config keys (hedge.delta_tolerance), was {key!r}",
                 )
+            if key == "mode":  # the run's record and folder are named after the request's mode
+                raise ConfigError("overrides.mode", "the mode is the request's `mode` field")
             sets.append(f"{key}={yaml_value(value)}")
         for name, key in SHORTCUTS.items():
             value = getattr(self, name)

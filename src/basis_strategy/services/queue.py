@@ -393,6 +393,10 @@ class BacktestService:
         """The pid of the run's worker process while it runs (None once it has ended)."""
         return self._runs.worker_pid(run_id)
 
+    def validator_pid(self) -> int | None:
+        """The pid of the process that validates submissions (None when not started)."""
+        return self._validator.pid()
+
     def pending(self) -> dict[str, dict[str, Any]]:
         """Final statuses of runs that ended while the index could not record them."""
         return self._runs.pending()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import ForkServerContext, SpawnContext
 from typing import Any
@@ -91,18 +91,24 @@ class Validator:
         self.data_dir = data_dir
         self.env = env
         self._pool: ProcessPoolExecutor | None = None
+        self._pid: Future[int] | None = None
 
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 1, mp_context=self.context, initializer=_clean_environment, initargs=(self.env,)
             )
+            self._pid = self._pool.submit(os.getpid)  # starts the process now
         return self._pool
 
     def start(self) -> None:
         """Start the validation process now (it imports the engine: seconds), not at the
         first submission."""
-        self._started().submit(os.getpid)
+        self._started()
+
+    def pid(self) -> int | None:
+        """The validation process's pid (for tests and operators); None when not running."""
+        return None if self._pid is None else self._pid.result(timeout=60)
 
     async def validate(self, request: BacktestRequest) -> None:
         """ConfigError or DataError when the request cannot run; None when it can."""
@@ -119,4 +125,4 @@ class Validator:
     def stop(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = None
+        self._pool, self._pid = None, None

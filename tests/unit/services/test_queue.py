@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from basis_strategy.services.backtest import prepare
 from basis_strategy.services.models import (
     FINISHED,
     BacktestRequest,
+    QueueFullError,
     RunNotFoundError,
     RunRecord,
     RunStatus,
@@ -393,3 +395,34 @@ def test_a_service_without_a_folder_reads_the_database_in_db_mode_only(
     monkeypatch.setenv("BASIS_DATA_MODE", "db")
     service = BacktestService(None, tmp_path / "results")
     assert service.health()["data"] == {"source": "db"}
+
+
+async def test_a_dead_validation_process_is_replaced(service: BacktestService) -> None:
+    pid = await asyncio.to_thread(service.validator_pid)
+    assert pid is not None and pid != os.getpid()
+    os.kill(pid, signal.SIGKILL)
+    await asyncio.sleep(0.5)  # the pool notices its process is gone
+    with pytest.raises(ServiceUnavailableError, match="the validation process died"):
+        await service.submit(SHORT)
+    record = await finished(service, (await service.submit(SHORT)).id)
+    assert record.status is RunStatus.DONE
+    assert await asyncio.to_thread(service.validator_pid) not in (None, pid)
+
+
+async def test_the_queue_bound_counts_waiting_runs(tmp_path: Path) -> None:
+    service = BacktestService(DATA_DIR, tmp_path / "results", workers=1, max_queued=1)
+    await service.start()
+    try:
+        first = await service.submit(LONG)
+        await running_with_progress(service, first.id)
+        waiting = await service.submit(SHORT)
+        with pytest.raises(QueueFullError, match=r"1 runs are waiting, the most .* \(1\)"):
+            await service.submit(SHORT)
+        assert service.count() == 2
+        await service.cancel(waiting.id)
+        await service.submit(SHORT)  # the cancelled run no longer waits
+        await service.cancel(first.id)
+    finally:
+        await service.stop()
+    with pytest.raises(ConfigError, match="max_queued: must be at least 1, was 0"):
+        BacktestService(DATA_DIR, tmp_path / "results", max_queued=0)
