@@ -82,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="output folder (default: $BASIS_RESULTS_DIR or ./results, then compare-{UTC time})",
     )
+    from basis_strategy.services.queue import DEFAULT_MAX_QUEUED
+
     serve = commands.add_parser("serve", help="run the REST API and web UI (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on")
@@ -89,8 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-queued",
         type=int,
-        default=100,
-        help="runs that may wait for a worker; beyond, submissions get 429 (default 100)",
+        default=DEFAULT_MAX_QUEUED,
+        help=f"runs that may wait for a worker; beyond, submissions get 429 "
+        f"(default {DEFAULT_MAX_QUEUED})",
     )
     serve.add_argument("--data-dir", help="data folder (default: $BASIS_DATA_DIR)")
     serve.add_argument(

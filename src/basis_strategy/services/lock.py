@@ -27,7 +27,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from basis_strategy.services.models import ServerBusyError
+from basis_strategy.core.errors import ConfigError
+from basis_strategy.services.models import IndexUnavailableError, ServerBusyError
 from basis_strategy.services.store import RunStore
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,10 @@ class FileLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ConfigError(str(self.path), f"cannot open the lock: {exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -111,14 +115,19 @@ class AdvisoryLock:
         self._guard = threading.Lock()  # one connection, used by one thread at a time
 
     def acquire(self) -> None:
-        conn = self.store.engine.connect()
+        """Take the lock; ServerBusyError when another session holds it, IndexUnavailableError
+        when the database cannot be asked."""
+        try:
+            conn = self.store.engine.connect()
+        except SQLAlchemyError as exc:
+            raise self._unavailable(exc) from None
         try:
             got = conn.execute(sa.text(TRY_ADVISORY), {"key": ADVISORY_KEY}).scalar_one()
             conn.commit()
-        except SQLAlchemyError:
+        except SQLAlchemyError as exc:
             conn.invalidate()
             conn.close()
-            raise
+            raise self._unavailable(exc) from None
         if not got:
             conn.close()
             raise ServerBusyError(
@@ -148,10 +157,14 @@ class AdvisoryLock:
                 self.acquire()
             except ServerBusyError:
                 return f"lost the lock on the run index {self.store.url_masked} to another server"
-            except SQLAlchemyError as exc:
-                return f"run index {self.store.url_masked}: lock not held: {type(exc).__name__}"
+            except IndexUnavailableError as exc:
+                return str(exc)
         logger.warning("took the lock on the run index %s again", self.store.url_masked)
         return None
+
+    def _unavailable(self, exc: SQLAlchemyError) -> IndexUnavailableError:
+        reason = type(getattr(exc, "orig", None) or exc).__name__
+        return IndexUnavailableError(f"run index {self.store.url_masked}: no lock: {reason}")
 
     def release(self) -> None:
         if self._conn is not None:
