@@ -8,8 +8,11 @@ not recover (fail) the runs of a live one, nor delete its folders.
   connection for the server's life. It works across machines and folders sharing that
   database, and the server drops it when the connection or the process dies.
 
-`held()` says whether a lock is still what was taken: the lock file still at its path (the
-folder was not deleted or replaced), the PostgreSQL connection still alive.
+`problem()` says what is wrong when a lock is no longer what was taken: the lock file gone
+from its path (the folder was deleted or replaced), the PostgreSQL connection lost (then the
+lock is taken again if it is free, as after a database restart). Checking the PostgreSQL lock
+asks the database, so it is done on `recheck` (the service does it every second) and its last
+answer is given otherwise.
 """
 
 from __future__ import annotations
@@ -38,10 +41,8 @@ TRY_ADVISORY = "SELECT pg_try_advisory_lock(:key, hashtext(current_schema()))"
 
 
 class Lock(Protocol):
-    local: bool  # checking it needs no database
-
     def acquire(self) -> None: ...
-    def problem(self) -> str | None: ...
+    def problem(self, recheck: bool = False) -> str | None: ...
     def release(self) -> None: ...
 
 
@@ -53,8 +54,6 @@ def holder() -> str:
 
 class FileLock:
     """An exclusive `flock` on `path`, refused at once (ServerBusyError) when held."""
-
-    local = True
 
     def __init__(self, path: Path, what: str) -> None:
         self.path = path
@@ -93,7 +92,7 @@ class FileLock:
             return False
         return (now.st_dev, now.st_ino) == (taken.st_dev, taken.st_ino)
 
-    def problem(self) -> str | None:
+    def problem(self, recheck: bool = False) -> str | None:
         if self.held():
             return None
         return f"{self.what} was deleted or replaced while in use (restore it or restart)"
@@ -107,12 +106,11 @@ class FileLock:
 class AdvisoryLock:
     """A PostgreSQL session advisory lock on the run index's schema, on its own connection."""
 
-    local = False
-
     def __init__(self, store: RunStore) -> None:
         self.store = store
         self._conn: Connection | None = None
         self._guard = threading.Lock()  # one connection, used by one thread at a time
+        self._problem: str | None = None  # the last check's answer
 
     def acquire(self) -> None:
         """Take the lock; ServerBusyError when another session holds it, IndexUnavailableError
@@ -146,19 +144,25 @@ class AdvisoryLock:
             return False
         return True
 
-    def problem(self) -> str | None:
+    def problem(self, recheck: bool = False) -> str | None:
         """None while the lock's connection lives; else it is taken again if it is free
-        (the database restarted), or the problem is named."""
-        with self._guard:
-            if self.held():
-                return None
-            self.release()
-            try:
-                self.acquire()
-            except ServerBusyError:
-                return f"lost the lock on the run index {self.store.url_masked} to another server"
-            except IndexUnavailableError as exc:
-                return str(exc)
+        (the database restarted), or the problem is named. Without `recheck`, the last
+        answer."""
+        if recheck:
+            with self._guard:
+                self._problem = self._check()
+        return self._problem
+
+    def _check(self) -> str | None:
+        if self.held():
+            return None
+        self.release()
+        try:
+            self.acquire()
+        except ServerBusyError:
+            return f"lost the lock on the run index {self.store.url_masked} to another server"
+        except IndexUnavailableError as exc:
+            return str(exc)
         logger.warning("took the lock on the run index %s again", self.store.url_masked)
         return None
 

@@ -277,7 +277,7 @@ class BacktestService:
     def problems(self, deep: bool = False) -> builtins.list[str]:
         """What keeps the service from recording runs now (empty when healthy). Quick file
         checks; `deep` also asks the database (a write) and re-checks a PostgreSQL lock."""
-        found = [lock.problem() for lock in self._locks if self._opened and (deep or lock.local)]
+        found = [lock.problem(recheck=deep) for lock in self._locks if self._opened]
         found.append(self.store.lost())
         if self.data_dir is not None and not self.data_dir.is_dir():
             found.append(f"data folder {self.data_dir} is missing")
@@ -364,11 +364,17 @@ class BacktestService:
         return False
 
     async def _record_loop(self) -> None:
-        """Record final statuses the index could not take when the runs ended."""
+        """Every second: re-check the locks (a PostgreSQL lock is lost with its connection),
+        and record the final statuses the index could not take when their runs ended."""
         while True:
             await asyncio.sleep(RETRY_S)
-            if self._runs.pending():
-                await asyncio.to_thread(self._runs.record_pending)
+            await asyncio.to_thread(self._recheck)
+
+    def _recheck(self) -> None:
+        for lock in self._locks:
+            lock.problem(recheck=True)
+        if self._runs.pending():
+            self._runs.record_pending()
 
     def _fail_unsettled(self, run_id: str) -> None:
         """After a dispatcher error: fail the run if it has no final status (best effort)."""

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
+from basis_strategy.services.lock import ADVISORY_KEY
 from basis_strategy.services.models import (
     BacktestRequest,
     RunRecord,
@@ -126,3 +131,55 @@ def test_restart_keeps_the_folder_of_a_run_that_finished_unrecorded(tmp_path: Pa
     assert cut is not None and (cut.status, cut.error) == (RunStatus.FAILED, RESTARTED)
     assert not (results / ".cut-run.partial").exists()
     restarted.close()
+
+
+@pytest.fixture
+def postgres_index(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL run index of its own: a fresh schema, dropped afterwards."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+def end_the_lock_session(index_url: str) -> int:
+    """Terminate the database session holding the index's advisory lock (as a database
+    restart or a dropped connection would); its pid."""
+    engine = sa.create_engine(index_url)
+    try:
+        with engine.begin() as conn:
+            pid = conn.execute(
+                sa.text(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = :key "
+                    "AND objid = (hashtext(current_schema())::bigint & 4294967295)::text::oid"
+                ),
+                {"key": ADVISORY_KEY},
+            ).scalar_one()
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        engine.dispose()
+    return int(pid)
+
+
+def test_a_lost_postgresql_lock_is_taken_again_or_named(
+    postgres_index: str, tmp_path: Path
+) -> None:
+    first = service(tmp_path / "results-a", postgres_index)
+    first.open()
+    ended = end_the_lock_session(postgres_index)
+    assert first.problems(deep=True) == []  # free: taken again
+    assert end_the_lock_session(postgres_index) != ended
+    second = service(tmp_path / "results-b", postgres_index)
+    second.open()  # takes the free lock before the first server checks again
+    lost = [f"lost the lock on the run index {first.store.url_masked} to another server"]
+    assert first.problems(deep=True) == lost
+    assert first.problems() == lost  # the last answer, without asking the database
+    second.close()
+    first.close()
