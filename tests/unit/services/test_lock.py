@@ -80,7 +80,8 @@ def test_a_second_service_on_the_same_folder_is_refused_and_touches_nothing(
     # released: the next server takes the folder and recovers
     third = service(results)
     assert third.open() == 2
-    assert (third.store.get("queued-run") or record("", RunStatus.QUEUED)).error == RESTARTED
+    recovered = third.store.get("queued-run")
+    assert recovered is not None and recovered.error == RESTARTED
     assert not (results / ".running-run.partial").exists()
     third.close()
 
