@@ -5,7 +5,8 @@
     basis validate FILE.yaml
     basis report RUN_DIR
     basis compare RUN_DIR RUN_DIR... [--out DIR]
-    basis serve [--host 127.0.0.1] [--port 8000] [--workers 2] [--data-dir] [--results-dir]
+    basis serve [--host 127.0.0.1] [--port 8000] [--workers 2] [--max-queued 100]
+                [--data-dir] [--results-dir]
     basis data check [--mode MODE] [--start --end] [--json PATH] DIR
 
 Bad input exits with code 2 and a one-line reason on stderr; nothing is written. That includes
@@ -121,10 +122,19 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="output folder (default: $BASIS_RESULTS_DIR or ./results, then compare-{UTC time})",
     )
+    from basis_strategy.services.queue import DEFAULT_MAX_QUEUED
+
     serve = commands.add_parser("serve", help="run the REST API and web UI (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve.add_argument("--workers", type=int, default=2, help="backtest worker processes")
+    serve.add_argument(
+        "--max-queued",
+        type=int,
+        default=DEFAULT_MAX_QUEUED,
+        help=f"runs that may wait for a worker; beyond, submissions get 429 "
+        f"(default {DEFAULT_MAX_QUEUED})",
+    )
     serve.add_argument("--data-dir", help="data folder (default: $BASIS_DATA_DIR)")
     serve.add_argument(
         "--results-dir", help="results folder (default: $BASIS_RESULTS_DIR or ./results)"
@@ -322,10 +332,10 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    """The API and web UI on HOST:PORT until interrupted (Ctrl-C stops the service cleanly)."""
-    import uvicorn
-
+    """The API and web UI on HOST:PORT until interrupted (Ctrl-C stops the service cleanly).
+    Exit 2 when the port is taken or another server holds the results folder or run index."""
     from basis_strategy.api import create_app
+    from basis_strategy.api.server import serve
 
     if not 0 < args.port < 65536:
         raise ConfigError("--port", f"must be in 1..65535, was {args.port}")
@@ -337,9 +347,13 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     app = create_app(
-        data_dir=args.data_dir, results_dir=args.results_dir, workers=args.workers, api_token=token
+        data_dir=args.data_dir,
+        results_dir=args.results_dir,
+        workers=args.workers,
+        max_queued=args.max_queued,
+        api_token=token,
     )
-    uvicorn.run(app, host=args.host, port=args.port, ws="none", server_header=False)
+    serve(app, args.host, args.port)
     return 0
 
 

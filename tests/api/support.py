@@ -12,12 +12,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 import uvicorn
 from fastapi import FastAPI
 
@@ -55,9 +56,9 @@ def serving(app: FastAPI) -> Iterator[str]:
         assert not thread.is_alive(), "the server did not stop within 60 s"
 
 
-def new_service(results_dir: Path) -> BacktestService:
+def new_service(results_dir: Path, **settings: Any) -> BacktestService:
     assert (DATA_DIR / "README.md").is_file(), f"data folder not found: {DATA_DIR}"
-    return BacktestService(DATA_DIR, results_dir, database_url=None, workers=2)
+    return BacktestService(DATA_DIR, results_dir, **{"workers": 2, **settings})
 
 
 def wait_finished(client: httpx.Client, run_id: str, timeout_s: float = 120) -> dict[str, Any]:
@@ -69,3 +70,30 @@ def wait_finished(client: httpx.Client, run_id: str, timeout_s: float = 120) -> 
             return record
         assert time.monotonic() < deadline, f"run {run_id} still {record['status']}"
         time.sleep(0.1)
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout_s: float = 120) -> Any:
+    """Poll `check` until it returns something truthy; that value."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+    return value
+
+
+@contextmanager
+def read_only(engine: sa.Engine) -> Iterator[None]:
+    """Every new connection of a SQLite engine refuses writes (`PRAGMA query_only`: writes
+    fail with SQLite's own "attempt to write a readonly database"), and the pool is emptied
+    so that no connection opened before escapes it."""
+
+    def refuse_writes(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA query_only = ON")
+
+    sa.event.listen(engine, "connect", refuse_writes)
+    engine.dispose()
+    try:
+        yield
+    finally:
+        sa.event.remove(engine, "connect", refuse_writes)
+        engine.dispose()

@@ -225,7 +225,11 @@ def test_report_and_its_linked_files(client: httpx.Client, done_run: dict[str, A
         assert f'href="{name}"' in report.text
         linked = client.get(f"{base}/{name}")
         assert linked.status_code == 200, name
-        assert linked.content == (folder / name).read_bytes()
+        if name == "summary.json":  # served as strict JSON, as `/summary`
+            assert linked.headers["content-type"] == "application/json"
+            assert linked.json() == client.get(f"{base}/summary").json()
+        else:
+            assert linked.content == (folder / name).read_bytes()
 
 
 # --- cancel and 409 ---------------------------------------------------------------------------
@@ -269,10 +273,8 @@ def test_cancel_unknown_is_404(client: httpx.Client) -> None:
         ({"mode": "btc_basis", "overrides": {"hedge.delta_tolerance": 0.5}},
          "hedge.delta_tolerance", "0.5"),
         ({"mode": "btc_basis", "overrides": {"no_such_key": 1}}, "no_such_key", "unknown key"),
-        ({"mode": "moon_basis"}, "mode", "moon_basis"),
         ({"mode": "btc_basis", "start": "2024-06-08T00:00:00Z", "end": "2024-06-01T00:00:00Z"},
          "start", "before end"),
-        ({"mode": "configs/modes/btc_basis.yaml"}, "mode", "must be one of"),
     ],
 )  # fmt: skip
 def test_an_invalid_config_is_422_naming_the_field(
@@ -296,6 +298,8 @@ def test_an_invalid_config_is_422_naming_the_field(
         ({"mode": "btc_basis", "end": 1717200000.0}, "end"),
         ({"mode": "btc_basis", "capital": "100000"}, "capital"),
         ({"mode": "btc_basis", "capital": True}, "capital"),
+        ({"mode": "moon_basis"}, "mode"),  # the schema's enum
+        ({"mode": "configs/modes/btc_basis.yaml"}, "mode"),
     ],
 )
 def test_a_malformed_request_is_422_json(
@@ -338,8 +342,10 @@ def test_modes_carry_schema_and_resolved_defaults(client: httpx.Client) -> None:
 
 
 def test_health_reports_the_service(client: httpx.Client) -> None:
-    health = client.get("/api/health").json()
-    assert health["status"] == "ok" and health["version"]
+    response = client.get("/api/health")
+    health = response.json()
+    assert response.status_code == 200 and health["status"] == "ok" and health["version"]
+    assert health["problems"] == [] and health["max_queued"] == 100
     assert health["token_required"] is False
     assert health["data"]["exists"] is True
     assert health["database"] == {"dialect": "sqlite", "reachable": True}
@@ -382,3 +388,159 @@ def test_the_web_ui_is_served(client: httpx.Client) -> None:
         asset = client.get(f"/static/{name}")
         assert asset.status_code == 200 and len(asset.content) > 1000
     assert page.headers["x-content-type-options"] == "nosniff"
+
+
+# --- refused at submission, in the API's words (issue 12, item 5) -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("window", "field"),
+    [
+        ({"start": "2024-01-01T00:00:00Z", "end": "2024-01-08T00:00:00Z"}, "start"),
+        ({"start": "2025-09-01T00:00:00Z", "end": "2025-10-01T00:00:00Z"}, "end"),
+        ({"start": "2030-01-01T00:00:00Z", "end": "2030-01-08T00:00:00Z"}, "start"),
+    ],
+)
+def test_a_window_outside_the_data_is_422_at_submission(
+    client: httpx.Client, window: dict[str, str], field: str
+) -> None:
+    before = client.get("/api/backtests").json()["total"]
+    error = error_of(
+        client.post("/api/backtests", json={"mode": "btc_basis", **window}), 422, "invalid_data"
+    )
+    assert error["field"] == field
+    assert error["message"].startswith(f"{field}: ") and "the run needs" in error["message"]
+    assert client.get("/api/backtests").json()["total"] == before, "nothing was queued"
+
+
+def test_messages_use_the_api_words_not_cli_flags(client: httpx.Client) -> None:
+    body = {"mode": "btc_basis", "overrides": {"hedge.delta_tolerance.x": 1}}
+    error = error_of(client.post("/api/backtests", json=body), 422, "invalid_config")
+    assert error["field"] == "hedge.delta_tolerance.x"
+    assert error["message"] == "hedge.delta_tolerance.x: hedge.delta_tolerance is not a section"
+    assert "--" not in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        (b'{"mode": "btc_basis", "capital": Infinity}', "capital"),
+        (b'{"mode": "btc_basis", "capital": NaN}', "capital"),
+        (b'{"mode": "btc_basis", "overrides": {"hedge.delta_tolerance": -Infinity}}', "overrides"),
+        (b'{"mode": "btc_basis", "overrides": {"flows": [{"amount": NaN}]}}', "overrides"),
+    ],
+)
+def test_nan_and_infinity_are_not_json_numbers(
+    client: httpx.Client, content: bytes, field: str
+) -> None:
+    response = client.post(
+        "/api/backtests", content=content, headers={"content-type": "application/json"}
+    )
+    assert error_of(response, 422, "invalid_request")["field"] == field
+
+
+@pytest.mark.parametrize(
+    "content", [b"{not json", b'{"mode": "btc_basis",}', b'{"mode": "btc_basis"} x', b"[1,"]
+)
+def test_a_body_that_is_not_json_names_the_body(client: httpx.Client, content: bytes) -> None:
+    response = client.post(
+        "/api/backtests", content=content, headers={"content-type": "application/json"}
+    )
+    error = error_of(response, 422, "invalid_request")
+    assert error["field"] == "body"
+    assert error["message"].startswith("body: not valid JSON (")
+    assert "char" not in error["message"] and "column" not in error["message"]
+    utf16 = client.post(
+        "/api/backtests", content=b"\xff\xfe{", headers={"content-type": "application/json"}
+    )
+    assert error_of(utf16, 400, "bad_request") == {
+        "code": "bad_request",
+        "message": "body: cannot be read as JSON (not UTF-8 text, or nested too deeply)",
+        "field": "body",
+    }
+
+
+def test_mode_is_an_enum_in_the_openapi_schema(client: httpx.Client) -> None:
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/api/backtests"]["post"]["requestBody"]["content"]["application/json"]
+    name = body["schema"]["$ref"].rsplit("/", 1)[1]
+    mode = spec["components"]["schemas"][name]["properties"]["mode"]
+    assert mode["enum"] == list(MODE_NAMES) and mode["type"] == "string"
+    responses = spec["paths"]["/api/backtests"]["post"]["responses"]
+    assert {"429", "503"} <= set(responses)
+
+
+# --- strict JSON (issue 11, item 5) -----------------------------------------------------------
+
+
+def strict_json(response: httpx.Response) -> Any:
+    """The body parsed as JSON proper: NaN, Infinity and -Infinity are not JSON."""
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{response.url.path}: {constant} in a JSON answer")
+
+    return json.loads(response.text, parse_constant=refuse)
+
+
+def test_undefined_figures_are_null_in_every_json_answer(client: httpx.Client) -> None:
+    response = client.post("/api/backtests", json={"mode": "btc_basis", **WEEK})
+    record = wait_finished(client, response.json()["id"])
+    folder = Path(record["result_dir"])
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    summary |= {"sharpe": float("inf"), "sortino": float("nan"), "worst": [float("-inf"), 1.5]}
+    (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")  # as Python does
+    assert "Infinity" in (folder / "summary.json").read_text(encoding="utf-8")
+    balance = (folder / "balance_sheet.csv").read_text(encoding="utf-8").splitlines()
+    columns = balance[0].split(",")
+    first = balance[1].split(",")
+    first[columns.index("equity")] = "inf"
+    (folder / "balance_sheet.csv").write_text(
+        "\n".join([balance[0], ",".join(first), *balance[2:]])
+    )
+
+    base = f"/api/backtests/{record['id']}"
+    for path in ("/summary", "/summary.json"):
+        answer = client.get(base + path)
+        assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+        served = strict_json(answer)
+        assert (served["sharpe"], served["sortino"], served["worst"]) == (None, None, [None, 1.5])
+        assert served["final_equity"] == summary["final_equity"]
+    page = strict_json(client.get(f"{base}/balance-sheet", params={"limit": 2}))
+    assert page["rows"][0][page["columns"].index("equity")] is None
+    assert isinstance(page["rows"][1][page["columns"].index("equity")], float)
+    for path in ("", "/events"):
+        strict_json(client.get(base + path))
+    strict_json(client.get("/api/backtests"))
+    strict_json(client.get("/api/health"))
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"mode": "btc_basis", "start": "0001-01-01T00:00:00Z"}, "start"),
+        ({"mode": "btc_basis", "end": "9999-12-31T00:00:00Z"}, "end"),
+        ({"mode": "usdt_market_neutral", "overrides": {"mode": "usdt_market_neutral_no_leverage"}},
+         "overrides.mode"),
+    ],
+)  # fmt: skip
+def test_fields_a_run_cannot_have_are_refused(
+    client: httpx.Client, body: dict[str, Any], field: str
+) -> None:
+    response = client.post("/api/backtests", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == field
+
+
+@pytest.mark.parametrize("media", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_that_is_not_json_content_is_415(client: httpx.Client, media: str | None) -> None:
+    headers = {"content-type": media} if media else {}
+    response = client.post("/api/backtests", content=b'{"mode": "btc_basis"}', headers=headers)
+    error = error_of(response, 415, "unsupported_media_type")
+    assert error["field"] == "body" and "Content-Type: application/json" in error["message"]
+
+
+@pytest.mark.parametrize("run_id", ["%00", "%E2%98%83", "a%20b", "x%0Ay"])
+def test_a_run_id_that_cannot_exist_is_422(client: httpx.Client, run_id: str) -> None:
+    for tail in ("", "/summary", "/events"):
+        error = error_of(client.get(f"/api/backtests/{run_id}{tail}"), 422, "invalid_request")
+        assert error["field"] == "run_id"

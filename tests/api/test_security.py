@@ -152,8 +152,8 @@ def assert_413(response: httpx.Response) -> None:
 def test_a_body_over_the_limit_is_413_by_content_length(recorder: Recorder) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     assert_413(recorder.http.post("/api/backtests", content=padded(LIMIT + 1), headers=headers))
-    # refused before the token is checked: an anonymous flood is cut as early
-    assert_413(recorder.http.post("/api/backtests", content=padded(10 * LIMIT)))
+    # an anonymous request is refused before its body is read, whatever its size
+    assert_401(recorder.http.post("/api/backtests", content=padded(10 * LIMIT)))
 
 
 def test_a_streamed_body_over_the_limit_is_413(recorder: Recorder) -> None:
@@ -185,3 +185,36 @@ def test_no_token_configured_means_no_check(client: httpx.Client) -> None:
     assert health["token_required"] is False
     response = client.delete("/api/backtests/unknown-run")
     assert response.status_code == 404  # past the guard, to the lookup
+
+
+# --- the token before anything else; never in a log (issue 12, item 5) ------------------------
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe{", b'{"mode": 5}', b"", b"x" * 5000])
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-token"}])
+def test_without_the_token_a_body_is_never_parsed(
+    recorder: Recorder, content: bytes, headers: dict[str, str]
+) -> None:
+    response = recorder.http.post(
+        "/api/backtests", content=content, headers={"Content-Type": "application/json", **headers}
+    )
+    assert_401(response)
+    assert response.headers["connection"] == "close"  # the unread body ends the connection
+
+
+def test_a_token_in_a_url_is_never_logged(
+    recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    http = recorder.http
+    http.get("/api/backtests", params={"token": TOKEN, "limit": 3})
+    http.get("/api/backtests", params={"api_key": "their-key-123", "offset": 1})
+    http.get("/api/backtests", params={"q": TOKEN})
+    http.get(f"/api/backtests/{TOKEN}/summary")
+    http.delete(f"/api/backtests/{TOKEN}", params={"access_token": TOKEN})
+    server = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    logged = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in server)
+    assert "GET /api/backtests?token=***&limit=3" in logged, logged
+    assert "GET /api/backtests?api_key=***&offset=1" in logged
+    assert "GET /api/backtests/***/summary" in logged
+    assert TOKEN not in logged and "their-key-123" not in logged

@@ -22,7 +22,8 @@ import pytest
 
 from basis_strategy.services.backtest import run_backtest
 from basis_strategy.services.models import FINISHED, BacktestRequest, RunRecord, RunStatus
-from basis_strategy.services.queue import BacktestService, server_env
+from basis_strategy.services.queue import BacktestService
+from basis_strategy.services.worker import server_env
 
 COMPARED_FILES = ("hourly_pnl.csv", "balance_sheet.csv", "event_log.csv")
 TIMEOUT_S = 120.0

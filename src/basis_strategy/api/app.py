@@ -3,8 +3,10 @@
     app = create_app()              # a service from BASIS_DATA_DIR / BASIS_RESULTS_DIR
     app = create_app(service)       # or one built by the caller
 
-The app owns the service's life: it starts it at startup and stops it at shutdown. With
-`BASIS_API_TOKEN` set (or `api_token` given), POST and DELETE need `Authorization: Bearer`.
+The app owns the service's life: it starts it at startup (taking the results folder's and
+the run index's locks) and stops it at shutdown. With `BASIS_API_TOKEN` set (or `api_token`
+given), POST and DELETE need `Authorization: Bearer` (checked before the body is read); while
+the app runs, log records that may quote a request are scrubbed of the token.
 """
 
 from __future__ import annotations
@@ -21,16 +23,19 @@ from fastapi.staticfiles import StaticFiles
 
 from basis_strategy import __version__
 from basis_strategy.api import backtests, meta
-from basis_strategy.api.errors import install_error_handlers
+from basis_strategy.api.errors import StrictJSONResponse, install_error_handlers
 from basis_strategy.api.security import (
     MAX_BODY_BYTES,
     BodyLimitMiddleware,
     SecurityHeadersMiddleware,
     TokenGuard,
+    TokenMiddleware,
+    redacted_logs,
 )
 from basis_strategy.api.state import ApiState
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.services.backtest import data_mode, resolve_data_dir
+from basis_strategy.services.queue import DEFAULT_MAX_QUEUED
 
 if TYPE_CHECKING:
     from basis_strategy.services.queue import BacktestService
@@ -41,8 +46,11 @@ DESCRIPTION = """Run and watch backtests of crypto yield strategies.
 Submit a run with `POST /api/backtests`, follow its progress with `GET /api/backtests/{id}`,
 then read its summary, paged event log and balance sheet, plots and report. Every error is
 `{"error": {"code": ..., "message": ...}}`; an invalid configuration is a 422 with code
-`invalid_config` naming the field. When the server sets `BASIS_API_TOKEN`, POST and DELETE
-need `Authorization: Bearer <token>`. Request bodies are limited to 64 KiB."""
+`invalid_config` naming the field (`invalid_data` when the data does not cover the run). A full
+queue is a 429, a service that cannot record runs now (its run index or a folder it needs is
+failing: see `/api/health`) a 503, both with `Retry-After`. When the server sets
+`BASIS_API_TOKEN`, POST and DELETE need `Authorization: Bearer <token>`. Request bodies are
+limited to 64 KiB. JSON answers are strict: an undefined figure is `null`."""
 
 
 def default_service(
@@ -50,6 +58,7 @@ def default_service(
     results_dir: str | Path | None,
     database_url: str | None,
     workers: int,
+    max_queued: int = DEFAULT_MAX_QUEUED,
 ) -> BacktestService:
     """A service from explicit settings, else `BASIS_DATA_DIR` (none with `BASIS_DATA_MODE=db`),
     `BASIS_RESULTS_DIR` (default `./results`) and `BASIS_DATABASE_URL` (default: SQLite in the
@@ -68,6 +77,7 @@ def default_service(
         Path(results_dir or env.get("BASIS_RESULTS_DIR") or "results"),
         database_url=database_url or env.get("BASIS_DATABASE_URL") or None,
         workers=workers,
+        max_queued=max_queued,
     )
 
 
@@ -78,6 +88,7 @@ def create_app(
     results_dir: str | Path | None = None,
     database_url: str | None = None,
     workers: int = 2,
+    max_queued: int = DEFAULT_MAX_QUEUED,
     api_token: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
@@ -89,22 +100,24 @@ def create_app(
     """
     token = api_token if api_token is not None else os.environ.get("BASIS_API_TOKEN")
     if service is None:
-        service = default_service(data_dir, results_dir, database_url, workers)
+        service = default_service(data_dir, results_dir, database_url, workers, max_queued)
     state = ApiState(service=service, guard=TokenGuard(token), modes=meta.mode_catalogue())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await state.service.start()
-        try:
-            yield
-        finally:
-            await state.service.stop()
+        with redacted_logs(state.guard):
+            await state.service.start()
+            try:
+                yield
+            finally:
+                await state.service.stop()
 
     app = FastAPI(
         title="basis-strategy backtests",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        default_response_class=StrictJSONResponse,
     )
     app.state.basis = state
     install_error_handlers(app, [*backtests.router.routes, *meta.router.routes])
@@ -112,6 +125,7 @@ def create_app(
     app.include_router(meta.router)
     add_ui(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(TokenMiddleware, guard=state.guard)  # before the body is read
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 

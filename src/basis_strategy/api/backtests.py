@@ -1,7 +1,8 @@
 """`/api/backtests`: submit, list, watch and cancel runs; read a finished run's results.
 
-Handlers are thin: the service owns requests, status and isolation; files of a finished run
-are read from its folder (`RunRecord.result_dir`) off the event loop.
+Handlers are thin: the service owns requests, status and isolation; the run index and the
+files of a finished run (`RunRecord.result_dir`) are read off the event loop. JSON files are
+served strictly (an undefined figure is null).
 """
 
 from __future__ import annotations
@@ -17,27 +18,34 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from basis_strategy.api.errors import ApiError, error_responses
+from basis_strategy.api.errors import ApiError, StrictJSONResponse, error_responses
 from basis_strategy.api.run_files import (
     BALANCE_CSV,
     EVENTS_CSV,
+    JSON,
     RUN_FILES,
     csv_index,
     plot_file,
 )
 from basis_strategy.api.schemas import REQUEST_EXAMPLE, BacktestSubmission, RowsPage, RunList
 from basis_strategy.api.state import State, require_token
-from basis_strategy.config.models import MODE_NAMES, ModeName
-from basis_strategy.core.errors import ConfigError
-from basis_strategy.services.models import FINISHED, RunRecord, RunStatus
+from basis_strategy.config.models import ModeName
+from basis_strategy.services.models import FINISHED, DamagedRun, RunRecord, RunStatus
 
 log = logging.getLogger("basis_strategy.api")
 router = APIRouter(prefix="/api/backtests", tags=["backtests"])
 
-RunId = Annotated[str, PathParam(min_length=1, max_length=200, description="the run's id")]
+RunId = Annotated[
+    str,
+    PathParam(
+        min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$", description="the run's id"
+    ),
+]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="first row (0-based)")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="rows per page (at most 1000)")]
 FILE_CACHE = "private, max-age=3600"  # a finished run's files never change
+READS = (404, 422, 500, 503)  # unknown run; bad parameter; damaged row; index unavailable
+RESULTS = (404, 409, 422, 500, 503)  # ... and not done yet
 
 
 async def find(state: State, run_id: str) -> RunRecord:
@@ -73,7 +81,7 @@ def existing(path: Path, record: RunRecord) -> Path:
     status_code=202,
     summary="Submit a backtest",
     dependencies=[Depends(require_token)],
-    responses=error_responses(400, 401, 413, 422),
+    responses=error_responses(400, 401, 413, 415, 422, 429, 503),
 )
 async def submit(
     state: State,
@@ -83,18 +91,17 @@ async def submit(
     ],
     response: Response,
 ) -> RunRecord:
-    """Validate the request (422 `invalid_config` naming the field) and queue it; the answer
-    is the queued run with its id. Watch it with `GET /api/backtests/{id}`."""
-    request = submission.as_request()
-    if request.mode not in MODE_NAMES:
-        raise ConfigError("mode", f"must be one of {', '.join(MODE_NAMES)}, was {request.mode!r}")
-    record: RunRecord = await state.service.submit(request)
+    """Validate the request as the CLI does (422 naming the field: `invalid_config`, or
+    `invalid_data` when the data does not cover it) and queue it; the answer is the queued run
+    with its id. Watch it with `GET /api/backtests/{id}`. 429 when the queue is full, 503
+    while the service cannot record runs (both with Retry-After)."""
+    record: RunRecord = await state.service.submit(submission.as_request())
     response.headers["Location"] = f"/api/backtests/{record.id}"
     log.info("run %s submitted (%s)", record.id, record.mode)
     return record
 
 
-@router.get("", summary="List runs", responses=error_responses(422))
+@router.get("", summary="List runs", responses=error_responses(422, 503))
 async def list_runs(
     state: State,
     mode: Annotated[ModeName | None, Query(description="only runs of this mode")] = None,
@@ -102,13 +109,16 @@ async def list_runs(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> RunList:
-    """Runs, newest first, `limit` at a time from `offset`; `total` counts every match."""
-    items = await run_in_threadpool(state.service.list, mode, status, limit, offset)
+    """Runs, newest first, `limit` at a time from `offset`; `total` counts every match. A row
+    of the index that cannot be read is listed in `damaged`; the others are served."""
+    rows = await run_in_threadpool(state.service.list, mode, status, limit, offset)
     total = await run_in_threadpool(state.service.count, mode, status)
-    return RunList(total=total, limit=limit, offset=offset, items=items)
+    items = [row for row in rows if isinstance(row, RunRecord)]
+    damaged = [row for row in rows if isinstance(row, DamagedRun)]
+    return RunList(total=total, limit=limit, offset=offset, items=items, damaged=damaged)
 
 
-@router.get("/{run_id}", summary="One run", responses=error_responses(404, 422))
+@router.get("/{run_id}", summary="One run", responses=error_responses(*READS))
 async def get_run(state: State, run_id: RunId) -> RunRecord:
     """Status, progress in [0, 1], timestamps, and the reason when it failed."""
     return await find(state, run_id)
@@ -118,7 +128,7 @@ async def get_run(state: State, run_id: RunId) -> RunRecord:
     "/{run_id}",
     summary="Cancel a run",
     dependencies=[Depends(require_token)],
-    responses=error_responses(401, 404, 409, 422),
+    responses=error_responses(401, 409, *READS),
 )
 async def cancel(state: State, run_id: RunId) -> RunRecord:
     """Cancel a queued or running run; 409 when it has already finished."""
@@ -131,19 +141,28 @@ async def cancel(state: State, run_id: RunId) -> RunRecord:
     raise ApiError(409, "finished", f"run {run_id} has already finished ({record.status.value})")
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+def read_json(path: Path, record: RunRecord) -> dict[str, Any]:
+    """A run's JSON file (NaN and Infinity, which Python writes, read as numbers); 500
+    `results_damaged` when it cannot be read as a JSON object."""
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        message = f"run {record.id}: {path.name} cannot be read: {type(exc).__name__}"
+        raise ApiError(500, "results_damaged", message) from None
+    if not isinstance(loaded, dict):
+        raise ApiError(500, "results_damaged", f"run {record.id}: {path.name} is not an object")
     return loaded
 
 
 @router.get(
-    "/{run_id}/summary", summary="A run's summary.json", responses=error_responses(404, 409, 422)
+    "/{run_id}/summary", summary="A run's summary.json", responses=error_responses(*RESULTS)
 )
 async def summary(state: State, run_id: RunId) -> dict[str, Any]:
-    """The run's `summary.json`: headline figures, metrics, attribution, resolved config."""
+    """The run's `summary.json`: headline figures, metrics, attribution, resolved config
+    (an undefined figure is null)."""
     record = await find(state, run_id)
     path = existing(done_dir(record) / "summary.json", record)
-    return await run_in_threadpool(_read_json, path)
+    return await run_in_threadpool(read_json, path, record)
 
 
 async def rows_page(state: State, run_id: str, name: str, offset: int, limit: int) -> RowsPage:
@@ -160,7 +179,7 @@ async def rows_page(state: State, run_id: str, name: str, offset: int, limit: in
     return await run_in_threadpool(read)
 
 
-@router.get("/{run_id}/events", summary="Event log rows", responses=error_responses(404, 409, 422))
+@router.get("/{run_id}/events", summary="Event log rows", responses=error_responses(*RESULTS))
 async def events(state: State, run_id: RunId, offset: Offset = 0, limit: Limit = 100) -> RowsPage:
     """Rows of the run's `event_log.csv`, in sequence order."""
     return await rows_page(state, run_id, EVENTS_CSV, offset, limit)
@@ -169,7 +188,7 @@ async def events(state: State, run_id: RunId, offset: Offset = 0, limit: Limit =
 @router.get(
     "/{run_id}/balance-sheet",
     summary="Balance sheet rows",
-    responses=error_responses(404, 409, 422),
+    responses=error_responses(*RESULTS),
 )
 async def balance_sheet(
     state: State, run_id: RunId, offset: Offset = 0, limit: Limit = 100
@@ -187,7 +206,7 @@ HTML_RESPONSE: dict[int | str, dict[str, Any]] = {
     "/{run_id}/report",
     summary="The run's report page",
     response_class=FileResponse,
-    responses={**HTML_RESPONSE, **error_responses(404, 409, 422)},
+    responses={**HTML_RESPONSE, **error_responses(*RESULTS)},
 )
 async def report(state: State, run_id: RunId) -> FileResponse:
     """The run's `index.html`; its plots and files load from the paths next to this one."""
@@ -208,7 +227,7 @@ async def report(state: State, run_id: RunId) -> FileResponse:
             },
             "description": "the plot's HTML page, or plotly.min.js",
         },
-        **error_responses(404, 409, 422),
+        **error_responses(*RESULTS),
     },
 )
 async def plot(
@@ -235,10 +254,12 @@ async def plot(
     )
 
 
-def _file_endpoint(name: str, media_type: str) -> Callable[..., Awaitable[FileResponse]]:
-    async def endpoint(state: State, run_id: RunId) -> FileResponse:
+def _file_endpoint(name: str, media_type: str) -> Callable[..., Awaitable[Response]]:
+    async def endpoint(state: State, run_id: RunId) -> Response:
         record = await find(state, run_id)
         path = existing(done_dir(record) / name, record)
+        if media_type == JSON:  # strict JSON, as every JSON answer
+            return StrictJSONResponse(await run_in_threadpool(read_json, path, record))
         return FileResponse(path, media_type=media_type, filename=None)
 
     endpoint.__name__ = "file_" + name.replace(".", "_")
@@ -252,9 +273,9 @@ for _name, _media in RUN_FILES.items():
         _file_endpoint(_name, _media),
         methods=["GET"],
         summary=f"The run's {_name}",
-        response_class=FileResponse,
+        response_class=StrictJSONResponse if _media == JSON else FileResponse,
         responses={
             200: {"content": {_media.split(";")[0]: {}}, "description": _name},
-            **error_responses(404, 409, 422),
+            **error_responses(*RESULTS),
         },
     )

@@ -1,13 +1,18 @@
 """Every error the API answers is JSON: `{"error": {"code": "...", "message": "..."}}`.
 
-Handlers here translate the platform's errors (ConfigError -> 422 `invalid_config` naming the
-field), FastAPI's request validation, Starlette's HTTP errors (404, 405) and anything
-unexpected (500, logged, never shown: no traceback, path or secret reaches the client).
+Handlers here translate the platform's errors (ConfigError and DataError -> 422 naming the
+field, in the API's own words: never a CLI flag), the service's refusals (503 when a resource
+it depends on fails, 429 when its queue is full, both with Retry-After), FastAPI's request
+validation (a body that is not JSON names the body, not a character offset), Starlette's
+HTTP errors (404, 405) and anything unexpected (500, logged, never shown: no traceback, path
+or secret reaches the client). Every JSON answer is strict: NaN and Infinity become null.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -20,11 +25,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match, Route
 
 from basis_strategy.core.errors import ConfigError, DataError
-from basis_strategy.services.models import RunNotFoundError
+from basis_strategy.services.models import (
+    DamagedRunError,
+    QueueFullError,
+    RunNotFoundError,
+    ServiceUnavailableError,
+)
 
 log = logging.getLogger("basis_strategy.api")
 Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
 
+RETRY_AFTER_S = 5
 STATUS_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -35,8 +46,32 @@ STATUS_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
+    429: "queue_full",
     500: "internal_error",
+    503: "unavailable",
 }
+# CLI words in the platform's messages, and what the API calls the same things
+CLI_WORDS = {"--set": "overrides", "--data-dir": "the server's data folder"}
+BODY_UNREADABLE = "There was an error parsing the body"  # FastAPI's 400 detail
+JSON_MEDIA = re.compile(r"^application/([\w.-]+\+)?json\s*(;|$)", re.IGNORECASE)
+
+
+def strict(value: Any) -> Any:
+    """`value` with every NaN or infinite float replaced by None (JSON has neither)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: strict(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict(item) for item in value]
+    return value
+
+
+class StrictJSONResponse(JSONResponse):
+    """A JSON response that is valid JSON: an undefined figure (NaN, ±Infinity) is null."""
+
+    def render(self, content: Any) -> bytes:
+        return super().render(strict(content))
 
 
 class ErrorBody(BaseModel):
@@ -80,7 +115,9 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body = ErrorResponse(error=ErrorBody(code=code, message=message, field=field))
-    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
+    return StrictJSONResponse(
+        body.model_dump(exclude_none=True), status_code=status, headers=headers
+    )
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -105,6 +142,14 @@ def redacted(request: Request, text: str) -> str:
     return state.guard.redact(text) if state is not None else text
 
 
+def api_words(text: str) -> str:
+    """A platform message in the API's words: `--set key` is the override `key`."""
+    text = re.sub(r"--set (?=[\w.]+)", "", text)
+    for flag, words in CLI_WORDS.items():
+        text = text.replace(flag, words)
+    return text
+
+
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     message = redacted(request, exc.message)
@@ -113,16 +158,41 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _config_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ConfigError)
-    field = redacted(request, exc.field)
-    return error_response(422, "invalid_config", redacted(request, str(exc)), field)
+    field = api_words(exc.field)
+    reason = str(exc).removeprefix(f"{exc.field}: ")
+    message = redacted(request, f"{field}: {api_words(reason)}")
+    return error_response(422, "invalid_config", message, redacted(request, field))
 
 
 async def _data_error(request: Request, exc: Exception) -> JSONResponse:
-    return error_response(422, "invalid_data", redacted(request, str(exc)))
+    message = api_words(str(exc).replace("\n", " "))
+    field = getattr(exc, "field", None)  # a submission's data problem names its field
+    if field:
+        message = f"{field}: {message}"
+    return error_response(422, "invalid_data", redacted(request, message), field)
 
 
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return error_response(404, "not_found", redacted(request, str(exc)))
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceUnavailableError)
+    log.warning("%s %s: 503: %s", request.method, request.url.path, exc)
+    message = f"the service cannot take this request now: {exc}; retry later"
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    return error_response(503, exc.code, redacted(request, message), headers=headers)
+
+
+async def _queue_full(request: Request, exc: Exception) -> JSONResponse:
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    message = f"the run queue is full: {exc}; retry later"
+    return error_response(429, "queue_full", message, headers=headers)
+
+
+async def _damaged(request: Request, exc: Exception) -> JSONResponse:
+    log.error("%s %s: %s", request.method, request.url.path, exc)
+    return error_response(500, "run_damaged", redacted(request, str(exc)))
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -131,6 +201,13 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if not errors:
         return error_response(422, "invalid_request", "request not valid")
     first = errors[0]
+    if first.get("type") == "json_invalid":  # the position is FastAPI's `loc`: not shown
+        reason = first.get("ctx", {}).get("error", "")
+        return error_response(422, "invalid_request", f"body: not valid JSON ({reason})", "body")
+    media = request.headers.get("content-type", "")
+    if tuple(first.get("loc", ())) == ("body",) and not JSON_MEDIA.match(media):
+        message = f"body: must be JSON (Content-Type: application/json), was {media or 'none'!r}"
+        return error_response(415, "unsupported_media_type", redacted(request, message), "body")
     field = redacted(request, _location(first.get("loc", ())))
     message = f"{field}: {first.get('msg', 'not valid')}" if field else str(first.get("msg"))
     if len(errors) > 1:
@@ -159,6 +236,9 @@ def _http_error(routes: Sequence[BaseRoute]) -> Handler:
         headers = dict(exc.headers or {})
         if status == 405:
             headers["Allow"] = allowed_methods(request, routes)
+        if status == 400 and message == BODY_UNREADABLE:
+            message = "body: cannot be read as JSON (not UTF-8 text, or nested too deeply)"
+            return error_response(400, code, message, "body", headers)
         return error_response(status, code, message, headers=headers)
 
     return handler
@@ -182,6 +262,9 @@ def install_error_handlers(app: FastAPI, routes: Sequence[BaseRoute] = ()) -> No
     app.add_exception_handler(ConfigError, _config_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(RunNotFoundError, _not_found)
+    app.add_exception_handler(ServiceUnavailableError, _unavailable)
+    app.add_exception_handler(QueueFullError, _queue_full)
+    app.add_exception_handler(DamagedRunError, _damaged)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error(routes))
     app.add_exception_handler(Exception, _unexpected)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from starlette.concurrency import run_in_threadpool
@@ -17,6 +18,7 @@ from basis_strategy.config.models import MODE_NAMES, ModeConfig
 from basis_strategy.config.validation import MODE_RULES
 
 router = APIRouter(prefix="/api", tags=["service"])
+HEALTH_TIMEOUT_S = 2.0
 
 
 def mode_catalogue() -> tuple[ModeInfo, ...]:
@@ -44,6 +46,8 @@ def without_secrets(value: Any) -> Any:
     """A health value with any database URL's password hidden (`***`)."""
     if isinstance(value, dict):
         return {key: without_secrets(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_secrets(item) for item in value]
     if isinstance(value, str) and "://" in value:
         try:
             url = make_url(value)
@@ -61,11 +65,24 @@ async def modes(state: State) -> list[ModeInfo]:
     return list(state.modes)
 
 
-@router.get("/health", summary="Service health")
-async def health(state: State) -> Health:
-    """Data folder, database, workers, queued runs and version."""
-    facts = without_secrets(dict(await run_in_threadpool(state.service.health)))
+@router.get(
+    "/health",
+    summary="Service health",
+    responses={503: {"model": Health, "description": "unhealthy: see `problems`"}},
+)
+async def health(state: State, response: Response) -> Health:
+    """ "ok" (200), or "unhealthy" with its problems (503): the run index deleted, replaced,
+    unwritable or unreachable, the results or data folder gone. Then data folder, database,
+    workers, queue and version."""
+    try:
+        checked = await asyncio.wait_for(run_in_threadpool(state.service.health), HEALTH_TIMEOUT_S)
+        facts = without_secrets(dict(checked))
+    except TimeoutError:
+        problem = f"the service's checks did not answer within {HEALTH_TIMEOUT_S:g} s"
+        facts = {"status": "unhealthy", "problems": [problem]}
     facts.setdefault("status", "ok")
     facts.setdefault("version", __version__)
     facts["token_required"] = state.guard.enabled
+    if facts["status"] != "ok":
+        response.status_code = 503
     return Health.model_validate(facts)

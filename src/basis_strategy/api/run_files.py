@@ -23,12 +23,14 @@ from basis_strategy.reports.plots import PLOT_NAMES
 Cell = str | int | float | None
 EVENTS_CSV = "event_log.csv"
 BALANCE_CSV = "balance_sheet.csv"
+JSON = "application/json"
 RUN_FILES = {  # files the report links to, by name, with their media types
-    "summary.json": "application/json",
+    "summary.json": JSON,
     "hourly_pnl.csv": "text/csv; charset=utf-8",
     "balance_sheet.csv": "text/csv; charset=utf-8",
     "event_log.csv": "text/csv; charset=utf-8",
 }
+UNDEFINED = frozenset({"nan", "inf", "infinity"})
 _INT = re.compile(r"-?\d{1,18}")
 _NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
@@ -57,15 +59,15 @@ class CsvIndex:
 
 
 def cell(text: str) -> Cell:
-    """A CSV field as JSON: empty -> null, integers and finite numbers as numbers, else text
-    (so `nan` / `inf` stay strings and JSON stays valid)."""
-    if text == "":
+    """A CSV field as JSON: integers and finite numbers as numbers; empty and undefined
+    figures (`nan`, `inf`, as pandas writes them) null; else text."""
+    if text == "" or text.lower().lstrip("+-") in UNDEFINED:
         return None
     if _INT.fullmatch(text):
         return int(text)
     if _NUMBER.fullmatch(text):
         number = float(text)
-        return number if math.isfinite(number) else text
+        return number if math.isfinite(number) else None
     return text
 
 

@@ -3,14 +3,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from basis_strategy.services.models import BacktestRequest, RunRecord
+from basis_strategy.config.models import ModeName
+from basis_strategy.services.models import BacktestRequest, DamagedRun, RunRecord
 
 Cell = str | int | float | None
+# the hours a run can have (pandas' nanosecond timestamps end in 1677 and 2262)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 REQUEST_EXAMPLE = {
     "mode": "btc_basis",
@@ -22,9 +27,12 @@ REQUEST_EXAMPLE = {
 
 
 class BacktestSubmission(BacktestRequest):
-    """A BacktestRequest as the API reads it from JSON, exactly as its schema says: `start`
-    and `end` are ISO 8601 date-time strings (not unix seconds) and `capital` is a number
-    (not a numeric string or a boolean)."""
+    """A BacktestRequest as the API reads it from JSON, exactly as its schema says: `mode` is
+    one of the modes, `start` and `end` are ISO 8601 date-time strings (not unix seconds),
+    `capital` is a number (not a numeric string or a boolean), and no number is NaN or
+    Infinity (JSON has neither)."""
+
+    mode: ModeName  # the service record takes any text
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -33,6 +41,14 @@ class BacktestSubmission(BacktestRequest):
             return value
         raise ValueError("must be an ISO 8601 date-time string, e.g. 2024-06-01T00:00:00Z")
 
+    @field_validator("start", "end")
+    @classmethod
+    def _in_time_range(cls, value: datetime | None) -> datetime | None:
+        aware = value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+        if aware is not None and not EARLIEST <= aware <= LATEST:
+            raise ValueError(f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+        return value
+
     @field_validator("capital", mode="before")
     @classmethod
     def _a_number(cls, value: object) -> object:
@@ -40,23 +56,44 @@ class BacktestSubmission(BacktestRequest):
             return value
         raise ValueError("must be a number")
 
+    @field_validator("overrides")
+    @classmethod
+    def _finite(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, item in value.items():
+            if not _finite(item):
+                raise ValueError(f"{key}: numbers must be finite (JSON has no NaN or Infinity)")
+        return value
+
     def as_request(self) -> BacktestRequest:
         """The plain service record of this submission."""
         return BacktestRequest.model_validate(self.model_dump())
 
 
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_finite(item) for item in value)
+    return True
+
+
 class RunList(BaseModel):
-    """One page of runs, newest first, and how many match the filters in all."""
+    """One page of runs, newest first, and how many match the filters in all. A row of the
+    run index that cannot be read is listed in `damaged` (with why) instead of `items`."""
 
     total: int = Field(ge=0, examples=[42])
     limit: int = Field(examples=[50])
     offset: int = Field(examples=[0])
     items: list[RunRecord]
+    damaged: list[DamagedRun] = Field(default_factory=list)
 
 
 class RowsPage(BaseModel):
     """Rows [offset, offset + len(rows)) of a run's CSV file; `total` rows in the file.
-    Empty cells are null; numbers are numbers; other cells (timestamps, names) are text."""
+    Empty cells and undefined figures (nan, inf) are null; numbers are numbers; other cells
+    (timestamps, names) are text."""
 
     total: int = Field(ge=0, examples=[16234])
     offset: int = Field(ge=0, examples=[0])
@@ -80,12 +117,17 @@ class ModeInfo(BaseModel):
 
 
 class Health(BaseModel):
-    """The service's state: data folder, database, workers, queued runs, version. No URL or
-    secret is shown (a database URL's password would be masked)."""
+    """The service's state: "ok", or "unhealthy" with the problems (HTTP 503), then data
+    folder, database, workers, queue and version. No URL or secret is shown (a database URL's
+    password would be masked)."""
 
     model_config = ConfigDict(extra="allow")
 
-    status: str = Field(examples=["ok"])
+    status: str = Field(examples=["ok", "unhealthy"])
+    problems: list[str] = Field(
+        default_factory=list,
+        examples=[["run index /srv/results/runs.sqlite was deleted or replaced while in use"]],
+    )
     version: str = Field(examples=["0.1.0"])
     token_required: bool = Field(description="POST and DELETE need a bearer token")
     data: dict[str, Any] = Field(
@@ -98,3 +140,7 @@ class Health(BaseModel):
     )
     workers: dict[str, Any] = Field(default_factory=dict, examples=[{"configured": 2, "busy": 1}])
     queued: int | None = Field(default=None, examples=[3])
+    max_queued: int | None = Field(default=None, examples=[100])
+    unrecorded: int = Field(
+        default=0, description="runs ended while the index could not record them", examples=[0]
+    )

@@ -14,6 +14,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from basis_strategy.core.errors import BasisError, ConfigError
 
 DATABASE_URL_ENV = "BASIS_DATABASE_URL"
+CONNECT_TIMEOUT_S = 10
 
 
 def mask_url(url: str) -> str:
@@ -34,7 +35,8 @@ def scrub(text: str, url: str) -> str:
 
 
 def create_engine(url: str) -> Engine:
-    """An engine for `url` (SQLite: WAL journal, 30 s busy timeout; others: pre-ping);
+    """An engine for `url` (SQLite: WAL journal, 30 s busy timeout; others: pre-ping; PostgreSQL
+    a 10 s connect timeout unless the URL sets one, so an unreachable server fails fast);
     ConfigError naming BASIS_DATABASE_URL when the URL is unusable."""
     try:
         parsed = make_url(url)
@@ -42,7 +44,10 @@ def create_engine(url: str) -> Engine:
         raise ConfigError(DATABASE_URL_ENV, "not a database URL (scheme://...)") from exc
     try:
         if parsed.get_backend_name() != "sqlite":
-            return sa.create_engine(parsed, pool_pre_ping=True)
+            postgres = parsed.get_backend_name() == "postgresql"
+            timeout = postgres and "connect_timeout" not in parsed.query
+            args = {"connect_timeout": CONNECT_TIMEOUT_S} if timeout else {}
+            return sa.create_engine(parsed, pool_pre_ping=True, connect_args=args)
         engine = sa.create_engine(parsed, connect_args={"timeout": 30})
     except (ArgumentError, ImportError) as exc:
         raise ConfigError(DATABASE_URL_ENV, f"unusable: {mask_url(url)}") from exc

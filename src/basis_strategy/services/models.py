@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from basis_strategy.core.errors import ConfigError
+from basis_strategy.core.errors import BasisError, ConfigError, OperationalError
 
 
 class RunStatus(StrEnum):
@@ -37,6 +37,47 @@ class RunNotFoundError(LookupError):
         super().__init__(f"no run with id {run_id!r}")
 
 
+class ServiceUnavailableError(OperationalError):
+    """The service cannot take this request now: a resource it depends on (the run index, the
+    results or data folder, its lock) is missing or failing. The API answers 503 with
+    Retry-After; `code` is the machine code it shows."""
+
+    code = "unavailable"
+
+
+class IndexUnavailableError(ServiceUnavailableError):
+    """The run index cannot be read or written (unreachable, read-only, disk full, deleted)."""
+
+    code = "index_unavailable"
+
+
+class QueueFullError(BasisError):
+    """As many runs are queued as the service allows (the API answers 429 with Retry-After)."""
+
+
+class ServerBusyError(BasisError):
+    """Another server holds the results folder or the run index (`basis serve` exits 2)."""
+
+    exit_code = 2
+
+
+class DamagedRun(BaseModel):
+    """A row of the run index that cannot be read as a run (bad JSON, unknown status...)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    reason: str = Field(examples=["status: 'paused' is not a run status"])
+
+
+class DamagedRunError(OperationalError):
+    """The run's row in the index is damaged (the API answers 500 `run_damaged`)."""
+
+    def __init__(self, damaged: DamagedRun) -> None:
+        self.damaged = damaged
+        super().__init__(f"run {damaged.id!r} is damaged in the run index: {damaged.reason}")
+
+
 def yaml_value(value: Any) -> str:
     """`value` as YAML text that `yaml.safe_load` reads back equal: JSON values (lists, dicts,
     bools, null, floats such as 1e-05 or inf) and datetimes survive a `--set key=value`."""
@@ -57,7 +98,7 @@ class BacktestRequest(BaseModel):
     mode: str = Field(min_length=1, max_length=200)
     start: datetime | None = None
     end: datetime | None = None
-    capital: float | None = Field(default=None, gt=0)
+    capital: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     overrides: dict[str, Any] = Field(default_factory=dict)
 
     def config_sets(self) -> list[str]:
@@ -70,6 +111,8 @@ class BacktestRequest(BaseModel):
                     "overrides",
                     f"keys must be dotted config keys (hedge.delta_tolerance), was {key!r}",
                 )
+            if key == "mode":  # the run's record and folder are named after the request's mode
+                raise ConfigError("overrides.mode", "the mode is the request's `mode` field")
             sets.append(f"{key}={yaml_value(value)}")
         for name, key in SHORTCUTS.items():
             value = getattr(self, name)

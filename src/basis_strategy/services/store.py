@@ -8,6 +8,11 @@ transaction; on SQLite, writes are also serialised by a lock so threads never ra
 file's write lock. Timestamps are timezone-aware UTC in and out (naive ones are refused).
 A database URL is only ever shown masked (`mask_url`): its password never reaches a log or
 an error message.
+
+Failures never pass silently (issue 12): any database error is an `IndexUnavailableError`;
+a SQLite file deleted or replaced under the store is refused before every call (nothing is
+written into a deleted file); a row that cannot be read as a run is a `DamagedRun` in `list`
+(the other rows are served) and a `DamagedRunError` from `get`.
 """
 
 from __future__ import annotations
@@ -15,25 +20,25 @@ from __future__ import annotations
 import builtins
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import Select
 from sqlalchemy.engine import Connection, Dialect, Engine, RowMapping
-from sqlalchemy.exc import SQLAlchemyError
 
-from basis_strategy.core.database import (
-    DATABASE_URL_ENV,
-    create_engine,
-    database_errors,
-    mask_url,
+from basis_strategy.core.database import DATABASE_URL_ENV, create_engine, database_errors, mask_url
+from basis_strategy.services.models import (
+    DamagedRun,
+    DamagedRunError,
+    IndexUnavailableError,
+    RunRecord,
+    RunStatus,
 )
-from basis_strategy.core.errors import OperationalError
-from basis_strategy.services.models import BacktestRequest, RunRecord, RunStatus
+from basis_strategy.services.rows import FIELDS, column_value, parse_row
 
 RESTARTED = "server restarted before the run finished"
 
@@ -49,11 +54,6 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
             return None
         utc = value.astimezone(UTC)
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 metadata = sa.MetaData()
@@ -71,29 +71,15 @@ runs = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("result_dir", sa.Text),
 )
-FIELDS = frozenset(runs.c.keys()) - {"id"}
-TIMES = ("submitted_at", "started_at", "finished_at")
-
-
-def _column_value(name: str, value: Any) -> Any:
-    """A record field as the table stores it; refuses naive timestamps and unknown fields."""
-    if name not in FIELDS:
-        raise ValueError(f"runs: unknown field {name!r} (fields: {', '.join(sorted(FIELDS))})")
-    naive = not isinstance(value, datetime) or value.tzinfo is None
-    if name in TIMES and value is not None and naive:
-        raise ValueError(f"runs.{name}: must be a timezone-aware datetime, was {value!r}")
-    if name == "status":
-        return RunStatus(value).value
-    if name == "request":
-        request = BacktestRequest.model_validate(value)
-        return request.model_dump(mode="json")
-    return value
-
-
-def _record(row: RowMapping) -> RunRecord:
-    values = {str(key): value for key, value in row.items()}
-    values["request"] = BacktestRequest.model_validate(values["request"])
-    return RunRecord.model_validate(values)
+# one row, rewritten by `check_writable`: a write that must reach the disk
+heartbeat = sa.Table(
+    "runs_heartbeat",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("beat_at", UTCDateTime, nullable=False),
+)
+# rows as the database holds them (no type conversion), parsed one by one by `parse_row`
+RAW_ROW = cast(Select[Any], sa.select(*(sa.type_coerce(c, sa.types.NullType()) for c in runs.c)))
 
 
 class RunStore:
@@ -107,8 +93,12 @@ class RunStore:
         self._write_lock: AbstractContextManager[Any] = (
             threading.Lock() if sqlite else nullcontext()
         )
+        database = self.engine.url.database
+        self.file = Path(database) if sqlite and database and database != ":memory:" else None
+        self._identity: tuple[int, int] | None = None
         with self._errors("create the runs table"):
             metadata.create_all(self.engine)
+        self._identity = _identity(self.file) if self.file else None
 
     @staticmethod
     def default_url(results_dir: Path) -> str:
@@ -131,35 +121,59 @@ class RunStore:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         return engine
 
-    def _errors(self, doing: str) -> AbstractContextManager[None]:
-        """Database failures as OperationalError naming the (masked) URL, never its password."""
-        return database_errors(self._url, "run store", doing, OperationalError)
+    def lost(self) -> str | None:
+        """Why the SQLite file is no longer the one this store opened (deleted or replaced),
+        else None (always None for other databases)."""
+        if self.file is None or self._identity is None:
+            return None
+        if _identity(self.file) != self._identity:
+            return f"run index {self.file} was deleted or replaced while in use"
+        return None
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Database failures as IndexUnavailableError naming the (masked) URL, never its
+        password; refused at once when the SQLite file was deleted or replaced."""
+        problem = self.lost()
+        if problem:
+            raise IndexUnavailableError(f"{problem}: cannot {doing} (restore it or restart)")
+        with database_errors(self._url, "run store", doing, IndexUnavailableError):
+            yield
 
     @contextmanager
     def _write(self, doing: str) -> Iterator[Connection]:
         with self._write_lock, self._errors(doing), self.engine.begin() as conn:
             yield conn
 
+    def _read(self, doing: str) -> AbstractContextManager[Connection]:
+        @contextmanager
+        def opened() -> Iterator[Connection]:
+            with self._errors(doing), self.engine.connect() as conn:
+                yield conn
+
+        return opened()
+
     def add(self, record: RunRecord) -> None:
         """Insert a new run (its id must be new)."""
-        values = {name: _column_value(name, getattr(record, name)) for name in FIELDS}
+        values = {name: column_value(name, getattr(record, name)) for name in FIELDS}
         with self._write(f"add run {record.id}") as conn:
             conn.execute(runs.insert().values(id=record.id, **values))
 
     def update(self, run_id: str, **fields: Any) -> RunRecord:
         """Set some fields of one run; returns the run as stored. KeyError if unknown."""
-        values = {name: _column_value(name, value) for name, value in fields.items()}
+        values = {name: column_value(name, value) for name, value in fields.items()}
         with self._write(f"update run {run_id}") as conn:
             if values:
                 conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
-            row = conn.execute(runs.select().where(runs.c.id == run_id)).mappings().first()
+            row = conn.execute(RAW_ROW.where(runs.c.id == run_id)).mappings().first()
         if row is None:
             raise KeyError(f"run {run_id!r} not found")
         return _record(row)
 
     def get(self, run_id: str) -> RunRecord | None:
-        with self._errors(f"read run {run_id}"), self.engine.connect() as conn:
-            row = conn.execute(runs.select().where(runs.c.id == run_id)).mappings().first()
+        """The run, None if unknown; DamagedRunError if its row cannot be read."""
+        with self._read(f"read run {run_id}") as conn:
+            row = conn.execute(RAW_ROW.where(runs.c.id == run_id)).mappings().first()
         return None if row is None else _record(row)
 
     def list(
@@ -168,44 +182,56 @@ class RunStore:
         status: RunStatus | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> builtins.list[RunRecord]:
-        """Runs newest first (by submission time, then id), optionally of one mode/status."""
+    ) -> builtins.list[RunRecord | DamagedRun]:
+        """Runs newest first (by submission time, then id), optionally of one mode/status; a
+        row that cannot be read is listed as a DamagedRun in its place."""
         if limit < 0 or offset < 0:
             raise ValueError(f"limit and offset must be >= 0, were {limit} and {offset}")
-        query = _filtered(runs.select(), mode, status)
+        query = _filtered(RAW_ROW, mode, status)
         query = query.order_by(runs.c.submitted_at.desc(), runs.c.id.desc())
-        with self._errors("list runs"), self.engine.connect() as conn:
+        with self._read("list runs") as conn:
             rows = conn.execute(query.limit(limit).offset(offset)).mappings().all()
-        return [_record(row) for row in rows]
+        return [parse_row(row) for row in rows]
 
     def count(self, mode: str | None = None, status: RunStatus | None = None) -> int:
         query = _filtered(sa.select(sa.func.count()).select_from(runs), mode, status)
-        with self._errors("count runs"), self.engine.connect() as conn:
+        with self._read("count runs") as conn:
             return int(conn.execute(query).scalar_one())
 
-    def recover(self) -> int:
-        """Mark runs a previous server left queued or running as failed; returns how many."""
+    def recover(self, finished: Mapping[str, str] | None = None) -> int:
+        """Settle the runs a previous server left queued or running: those in `finished`
+        (run id -> its complete results folder) are done, the others failed. Returns how many
+        runs were settled."""
+        now = datetime.now(UTC)
         unfinished = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
-        statement = (
-            runs.update()
-            .where(runs.c.status.in_(unfinished))
-            .values(
-                status=RunStatus.FAILED.value,
-                error=RESTARTED,
-                finished_at=datetime.now(UTC),
-            )
-        )
+        done = dict(status=RunStatus.DONE.value, progress=1.0, error=None, finished_at=now)
+        failed = dict(status=RunStatus.FAILED.value, error=RESTARTED, finished_at=now)
+        settled = 0
         with self._write("recover unfinished runs") as conn:
-            return int(conn.execute(statement).rowcount)
+            for run_id, result_dir in (finished or {}).items():
+                statement = runs.update().where(
+                    runs.c.id == run_id, runs.c.status == RunStatus.RUNNING.value
+                )
+                settled += conn.execute(statement.values(result_dir=result_dir, **done)).rowcount
+            statement = runs.update().where(runs.c.status.in_(unfinished)).values(**failed)
+            return settled + int(conn.execute(statement).rowcount)
 
     def ping(self) -> bool:
         """Whether the database answers a trivial query."""
         try:
-            with self.engine.connect() as conn:
+            with self._read("answer a query") as conn:
                 conn.execute(sa.text("SELECT 1"))
-        except SQLAlchemyError:
+        except IndexUnavailableError:
             return False
         return True
+
+    def check_writable(self) -> None:
+        """Commit one small write (the heartbeat row); IndexUnavailableError if it fails
+        (read-only, disk full, unreachable, deleted)."""
+        beat = {"beat_at": datetime.now(UTC)}
+        with self._write("write to the index") as conn:
+            if not conn.execute(heartbeat.update().values(**beat)).rowcount:
+                conn.execute(heartbeat.insert().values(id=1, **beat))
 
     def close(self) -> None:
         """Close pooled connections (the store reconnects if used again)."""
@@ -216,6 +242,22 @@ class RunStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The file's (device, inode), None when it is missing."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _record(row: RowMapping) -> RunRecord:
+    parsed = parse_row(row)
+    if isinstance(parsed, DamagedRun):
+        raise DamagedRunError(parsed)
+    return parsed
 
 
 def _filtered(query: Select[Any], mode: str | None, status: RunStatus | None) -> Select[Any]:

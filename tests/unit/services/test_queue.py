@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,18 +23,16 @@ from basis_strategy.services.backtest import prepare
 from basis_strategy.services.models import (
     FINISHED,
     BacktestRequest,
+    QueueFullError,
     RunNotFoundError,
     RunRecord,
     RunStatus,
+    ServiceUnavailableError,
 )
-from basis_strategy.services.queue import (
-    SERVER_STOPPED,
-    BacktestService,
-    _ProgressSender,
-    exit_reason,
-    server_env,
-)
+from basis_strategy.services.queue import BacktestService
+from basis_strategy.services.runs import SERVER_STOPPED
 from basis_strategy.services.store import RESTARTED
+from basis_strategy.services.worker import _ProgressSender, exit_reason, server_env
 
 DATA_DIR = Path(
     os.environ.get("BASIS_DATA_DIR")
@@ -185,7 +184,7 @@ def test_server_settings_and_secrets_are_not_run_settings() -> None:
 
 async def test_submit_needs_a_started_service(tmp_path: Path) -> None:
     service = make_service(tmp_path)
-    with pytest.raises(RuntimeError, match="not running"):
+    with pytest.raises(ServiceUnavailableError, match="not running"):
         await service.submit(SHORT)
     service.store.close()
 
@@ -266,37 +265,75 @@ async def test_cancelling_a_finished_run_changes_nothing(service: BacktestServic
         await service.cancel("no-such-run")
 
 
-async def test_a_run_that_fails_reports_the_data_error_and_the_server_carries_on(
+async def test_a_window_outside_the_data_is_refused_at_submit_and_nothing_is_stored(
     service: BacktestService,
 ) -> None:
     with pytest.raises(DataError) as direct:
         prepare(UNCOVERED.mode, UNCOVERED.config_sets(), DATA_DIR, env={})
-    failed = await finished(service, (await service.submit(UNCOVERED)).id)
-    assert failed.status is RunStatus.FAILED and failed.result_dir is None
-    assert failed.error == str(direct.value) and "\n" not in failed.error
-    assert folders(service, failed.id) == []
-    assert (await finished(service, (await service.submit(SHORT)).id)).status is RunStatus.DONE
+    with pytest.raises(DataError) as refused:
+        await service.submit(UNCOVERED)
+    assert str(refused.value) == str(direct.value)  # one way to validate: the CLI's
+    assert service.count() == 0 and service.list() == []
+
+
+def linked_data(tmp_path: Path) -> Path:
+    """A data folder of links to the real one's parts, so a test can take one away."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for part in DATA_DIR.iterdir():
+        (folder / part.name).symlink_to(part)
+    return folder
+
+
+async def test_a_run_that_fails_reports_the_data_error_and_the_server_carries_on(
+    tmp_path: Path,
+) -> None:
+    data = linked_data(tmp_path)
+    service = BacktestService(data, tmp_path / "results", workers=1)
+    await service.start()
+    try:
+        first = await service.submit(LONG)
+        waiting = await service.submit(SHORT)  # valid now; its data goes before it starts
+        await running_with_progress(service, first.id)
+        (data / "market_data").unlink()
+        with pytest.raises(DataError) as direct:
+            prepare(SHORT.mode, SHORT.config_sets(), data, env={})
+        await service.cancel(first.id)
+        failed = await finished(service, waiting.id)
+        assert failed.status is RunStatus.FAILED and failed.result_dir is None
+        assert failed.error == str(direct.value) and "\n" not in failed.error
+        assert folders(service, failed.id) == []
+        (data / "market_data").symlink_to(DATA_DIR / "market_data")
+        again = await finished(service, (await service.submit(SHORT)).id)
+        assert again.status is RunStatus.DONE
+    finally:
+        await service.stop()
 
 
 async def test_health(service: BacktestService, tmp_path: Path) -> None:
     assert service.health() == {
+        "status": "ok",
+        "problems": [],
         "data": {"source": "csv", "path": str(DATA_DIR.resolve()), "exists": True},
         "database": {"dialect": "sqlite", "reachable": True},
         "workers": {"configured": 2, "busy": 0},
         "queued": 0,
+        "max_queued": 100,
+        "unrecorded": 0,
         "version": basis_strategy.__version__,
     }
     run_id = (await service.submit(LONG)).id
     await running_with_progress(service, run_id)
     assert service.health()["workers"] == {"configured": 2, "busy": 1}
     await service.cancel(run_id)
-    missing = BacktestService(tmp_path / "no_data", tmp_path / "other")
-    assert missing.health()["data"] == {
-        "source": "csv",
-        "path": str(tmp_path / "no_data"),
-        "exists": False,
-    }
-    missing.store.close()
+
+
+def test_a_missing_data_folder_is_refused_at_construction(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        BacktestService(tmp_path / "no_data", tmp_path / "other")
+    assert caught.value.field == "data_dir"
+    assert str(caught.value) == f"data_dir: not a folder: {tmp_path / 'no_data'}"
+    assert not (tmp_path / "other").exists(), "nothing is written"
 
 
 async def test_stop_fails_running_runs_keeps_queued_ones_and_restart_recovers(
@@ -358,3 +395,34 @@ def test_a_service_without_a_folder_reads_the_database_in_db_mode_only(
     monkeypatch.setenv("BASIS_DATA_MODE", "db")
     service = BacktestService(None, tmp_path / "results")
     assert service.health()["data"] == {"source": "db"}
+
+
+async def test_a_dead_validation_process_is_replaced(service: BacktestService) -> None:
+    pid = await asyncio.to_thread(service.validator_pid)
+    assert pid is not None and pid != os.getpid()
+    os.kill(pid, signal.SIGKILL)
+    await asyncio.sleep(0.5)  # the pool notices its process is gone
+    with pytest.raises(ServiceUnavailableError, match="the validation process died"):
+        await service.submit(SHORT)
+    record = await finished(service, (await service.submit(SHORT)).id)
+    assert record.status is RunStatus.DONE
+    assert await asyncio.to_thread(service.validator_pid) not in (None, pid)
+
+
+async def test_the_queue_bound_counts_waiting_runs(tmp_path: Path) -> None:
+    service = BacktestService(DATA_DIR, tmp_path / "results", workers=1, max_queued=1)
+    await service.start()
+    try:
+        first = await service.submit(LONG)
+        await running_with_progress(service, first.id)
+        waiting = await service.submit(SHORT)
+        with pytest.raises(QueueFullError, match=r"1 runs are waiting, the most .* \(1\)"):
+            await service.submit(SHORT)
+        assert service.count() == 2
+        await service.cancel(waiting.id)
+        await service.submit(SHORT)  # the cancelled run no longer waits
+        await service.cancel(first.id)
+    finally:
+        await service.stop()
+    with pytest.raises(ConfigError, match="max_queued: must be at least 1, was 0"):
+        BacktestService(DATA_DIR, tmp_path / "results", max_queued=0)

@@ -1,4 +1,5 @@
-"""RunStore on SQLite and PostgreSQL: every method, restart recovery, threads, UTC times."""
+"""RunStore on SQLite and PostgreSQL: every method, restart recovery, threads, UTC times, and
+failures: damaged rows, a deleted or replaced SQLite file, a read-only database."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import pytest
 import sqlalchemy as sa
 
 from basis_strategy.core.errors import ConfigError, OperationalError
-from basis_strategy.services.models import BacktestRequest, RunRecord, RunStatus
+from basis_strategy.services.models import (
+    BacktestRequest,
+    DamagedRun,
+    DamagedRunError,
+    IndexUnavailableError,
+    RunRecord,
+    RunStatus,
+)
 from basis_strategy.services.store import RESTARTED, RunStore, mask_url
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -219,3 +227,100 @@ def test_a_password_never_appears_in_errors() -> None:
 def test_a_malformed_url_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="BASIS_DATABASE_URL: not a database URL"):
         RunStore("not a url")
+
+
+# --- damaged rows, a lost file, a failing disk (issue 12) -------------------------------------
+
+
+def damage(store: RunStore, run_id: str, **columns: str) -> None:
+    """Write raw values into a run's row, bypassing the store's checks."""
+    assignments = ", ".join(f"{name} = :{name}" for name in columns)
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text(f"UPDATE runs SET {assignments} WHERE id = :id"), {**columns, "id": run_id}
+        )
+
+
+def listed_as(store: RunStore, run_id: str) -> RunRecord | DamagedRun:
+    return next(row for row in store.list() if row.id == run_id)
+
+
+def test_a_damaged_row_is_listed_as_damaged_and_the_others_are_served(
+    store: RunStore, database_url: str
+) -> None:
+    for minute, run_id in enumerate(("a", "bad-status", "bad-request", "b")):
+        store.add(record(run_id, minute=minute))
+    damage(store, "bad-status", status="paused")
+    damage(store, "bad-request", request='{"mode": 5}')
+    listed = store.list()
+    assert [row.id for row in listed] == ["b", "bad-request", "bad-status", "a"]
+    assert listed[0] == record("b", minute=3) and listed[3] == record("a")
+    assert listed[1] == DamagedRun(
+        id="bad-request", reason="request.mode: Input should be a valid string"
+    )
+    assert isinstance(listed[2], DamagedRun) and listed[2].reason.startswith(
+        "status: Input should be"
+    )
+    assert store.count() == 4
+    with pytest.raises(
+        DamagedRunError, match="run 'bad-status' is damaged in the run index: status"
+    ):
+        store.get("bad-status")
+    if database_url.startswith("sqlite"):  # PostgreSQL's json and timestamptz refuse these
+        damage(store, "a", request="{not json", submitted_at="yesterday")
+        assert listed_as(store, "a") == DamagedRun(id="a", reason="request: not valid JSON")
+        damage(store, "a", request='{"mode": "btc_basis"}')
+        assert listed_as(store, "a") == DamagedRun(
+            id="a", reason="submitted_at: not a timestamp, was 'yesterday'"
+        )
+
+
+def test_a_deleted_or_replaced_sqlite_file_is_refused_and_never_written(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite"
+    store = RunStore(sa.URL.create("sqlite", database=str(path)).render_as_string())
+    store.add(record("a"))
+    assert store.lost() is None
+    moved = tmp_path / "moved.sqlite"
+    path.rename(moved)  # the store's connections still reach this file: nothing may use them
+    before = moved.stat()
+    for call in (lambda: store.add(record("b")), lambda: store.get("a"), store.check_writable):
+        with pytest.raises(IndexUnavailableError, match="was deleted or replaced while in use"):
+            call()
+    assert store.ping() is False and not path.exists(), "no new file was created"
+    assert (moved.stat().st_size, moved.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    path.write_bytes(b"")  # another file at the same path
+    assert store.lost() == f"run index {path} was deleted or replaced while in use"
+    path.unlink()
+    moved.rename(path)  # the same file back
+    assert store.lost() is None and store.get("a") == record("a")
+    store.close()
+
+
+def test_a_read_only_index_fails_writes_as_unavailable(store: RunStore, database_url: str) -> None:
+    store.add(record("a"))
+    store.check_writable()
+    read_only = (
+        "PRAGMA query_only = ON"
+        if database_url.startswith("sqlite")
+        else ("SET default_transaction_read_only = on")
+    )
+
+    def on_connect(dbapi_connection: object, _record: object) -> None:
+        cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+        cursor.execute(read_only)
+        cursor.close()
+        dbapi_connection.commit()  # type: ignore[attr-defined]  # a PostgreSQL SET is transactional
+
+    sa.event.listen(store.engine, "connect", on_connect)
+    store.engine.dispose()
+    try:
+        with pytest.raises(IndexUnavailableError, match="cannot write to the index"):
+            store.check_writable()
+        with pytest.raises(IndexUnavailableError, match="cannot update run a"):
+            store.update("a", progress=0.5)
+        assert store.get("a") == record("a") and store.ping() is True
+    finally:
+        sa.event.remove(store.engine, "connect", on_connect)
+        store.engine.dispose()
+    store.check_writable()
+    assert store.update("a", progress=0.5).progress == 0.5

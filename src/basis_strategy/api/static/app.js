@@ -304,6 +304,10 @@ function runsList(me, state = { offset: 0, mode: "", status: "" }) {
       const page = await api("/backtests?" + query);
       if (me !== view || mine !== seq) return;
       holder.replaceChildren(runsTable(page.items, selected, compare));
+      if (page.damaged.length) {
+        holder.append(el("p", { class: "error", text: `${page.damaged.length} damaged run record(s) on this page: ` +
+          page.damaged.map((d) => `${d.id} (${d.reason})`).join("; ") }));
+      }
       counter.textContent = page.total ? `runs ${page.offset + 1}–${page.offset + page.items.length} of ${page.total}` : "no runs match";
       prev.disabled = state.offset === 0;
       next.disabled = state.offset + page.items.length >= page.total;
@@ -502,11 +506,21 @@ function route() {
   main.replaceChildren(content);
 }
 
+// /api/health answers 503 with the same body when the service is unhealthy
+async function health() {
+  const response = await fetch(API + "/health", { headers: { Accept: "application/json" } });
+  const body = await response.json();
+  const problem = document.getElementById("service-problem");
+  problem.hidden = body.status === "ok";
+  problem.textContent = body.status === "ok" ? "" : "The service cannot take runs now: " + body.problems.join("; ");
+  return body;
+}
+
 async function start() {
   try {
-    const [list, health] = await Promise.all([api("/modes"), api("/health")]);
+    const [list, state] = await Promise.all([api("/modes"), health()]);
     modes = list;
-    document.getElementById("token-box").hidden = !health.token_required;
+    document.getElementById("token-box").hidden = !state.token_required;
   } catch (err) {
     document.getElementById("main").replaceChildren(el("p", { class: "error", role: "alert", text: "Cannot reach the API: " + err.message }));
     return;
