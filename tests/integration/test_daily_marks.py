@@ -61,15 +61,17 @@ def test_every_hours_carry_has_the_sign_of_its_days_carry(leveraged):
 
 
 def test_hourly_nav_is_under_water_about_as_often_as_daily_nav(leveraged):
-    """The share of hours below the running NAV peak stays near the share of days below it on
-    the daily (00:00) NAV. On the data a causal mark cannot bring them within 10 points: the
-    00:00 oracle ρ grows 2.7 %/yr with a day-to-day spread of 0.7 %/yr, levered ~11x, and a
-    smaller jump after an intraday peak keeps the following hours under water (carrying ρ at
-    its realised next-day growth, i.e. with foresight, still leaves 9 points)."""
+    """The share of hours below the running NAV peak stays within 10 points of the share of
+    days below it on the daily (00:00) NAV (97 % against 36 % before). The 00:00 oracle ρ grows
+    2.7 %/yr with a day-to-day spread of 0.7 %/yr, levered ~11x: a jump below the intraday
+    peak keeps the following hours under water, so yields accrue prudently (the 40th
+    percentile of the last 30 daily growths, costs at the 60th) and corrections are more
+    often gains than losses. Real negative-carry days stay under water."""
     nav = leveraged.hourly["nav_per_share"]
     hourly = under_water_share(nav)
     daily = under_water_share(nav[nav.index.hour == 0])
-    assert hourly - daily <= 0.15, (hourly, daily)
+    assert daily > 0.2  # real drawdowns stay visible
+    assert hourly - daily <= 0.10, (hourly, daily)
     assert hourly == pytest.approx(
         leveraged.summary["metrics"]["share_of_hours_under_water"], abs=1e-12
     )

@@ -22,8 +22,14 @@ NS_PER_DAY = 24 * NS_PER_HOUR
 # ρ at its growth over its last 7 daily observations (smooth, ~2.7 %/yr); an AAVE index at its
 # growth over the last day (the day's average rate: the 00:00 snapshot's own APR is a single
 # intraday print, with spikes such as WETH's 22.6 % borrow rate of 2024-07-05).
-RHO_TRAILING_DAYS = 7
-AAVE_TRAILING_DAYS = 1
+# Between daily observations a yield (ρ, the AAVE liquidity index) accrues at the 40th
+# percentile, a cost (the variable borrow index) at the 60th, of the last 30 daily growths:
+# robust to a single day's jump and a little prudent, so the correction the next observation
+# brings is more often a gain than a loss (on the data this keeps eth_leveraged's hourly NAV
+# under water about as often as its daily NAV).
+TRAILING_DAYS = 30
+YIELD_QUANTILE = 0.4
+COST_QUANTILE = 0.6
 
 
 @dataclass(frozen=True)
@@ -88,16 +94,21 @@ def asof_hours(
     return values, age_hours
 
 
-def trailing_growth(obs_ns: np.ndarray, values: np.ndarray, intervals: int) -> np.ndarray:
-    """Log growth per second of each observation over the `intervals` observation intervals
-    before it (fewer at the start, 0 for the first): `(ln v_k − ln v_{k−m}) / (t_k − t_{k−m})`,
-    m = min(intervals, k). Known at t_k: it uses no observation stamped after it."""
-    k = np.arange(len(values))
-    back = np.maximum(k - intervals, 0)
-    logs = np.log(values)
-    dt_seconds = (obs_ns - obs_ns[back]) / NS_PER_SECOND
+def trailing_growth(
+    obs_ns: np.ndarray, values: np.ndarray, intervals: int, quantile: float = 0.5
+) -> np.ndarray:
+    """For each observation, the `quantile` of the log growth per second of the `intervals`
+    observation intervals up to it (fewer at the start, 0 for the first). Known at t_k: it uses
+    no observation stamped after it. The median is robust to a single day's jump; a quantile
+    below it accrues a yield prudently (above it, a cost)."""
+    rates = np.zeros(len(values))
+    rates[1:] = np.diff(np.log(values)) / (np.diff(obs_ns) / NS_PER_SECOND)
     growth = np.zeros(len(values))
-    np.divide(logs - logs[back], dt_seconds, out=growth, where=dt_seconds > 0)
+    for k in range(1, min(intervals, len(values))):  # the start: fewer intervals than asked
+        growth[k] = np.quantile(rates[1 : k + 1], quantile)
+    if len(values) > intervals:
+        windows = np.lib.stride_tricks.sliding_window_view(rates[1:], intervals)
+        growth[intervals:] = np.quantile(windows, quantile, axis=1)
     return growth
 
 
@@ -142,11 +153,11 @@ def accrue(
 
 
 def carry_rho_daily(observed: pd.Series, grid_ns: np.ndarray, max_age_hours: int) -> Accrual:
-    """LST ρ from its daily observations, each carried at ρ's growth over the last
-    `RHO_TRAILING_DAYS` observations."""
+    """LST ρ from its daily observations, each carried at the `YIELD_QUANTILE` of ρ's daily
+    growths over the last `TRAILING_DAYS` observations."""
     obs_ns = ns(pd.DatetimeIndex(observed.index))
     levels = observed.to_numpy(dtype=np.float64)
-    growth = trailing_growth(obs_ns, levels, RHO_TRAILING_DAYS)
+    growth = trailing_growth(obs_ns, levels, TRAILING_DAYS, YIELD_QUANTILE)
     return accrue(obs_ns, levels, growth, grid_ns, max_age_hours)
 
 
@@ -154,14 +165,18 @@ def carry_aave_daily(
     daily: pd.DataFrame, grid_ns: np.ndarray, max_age_hours: int
 ) -> tuple[Accrual, Accrual, np.ndarray, np.ndarray]:
     """Liquidity and borrow index of daily AAVE snapshots carried to each hour (domain 4.1),
-    each at its growth over the last `AAVE_TRAILING_DAYS` (the first snapshot at its own APR,
+    each at a quantile of its daily growths over the last `TRAILING_DAYS` (`YIELD_QUANTILE`
+    for the liquidity index, `COST_QUANTILE` for the borrow index; the first snapshot at its APR,
     compounded per second), and the last snapshot's supply and borrow APRs. NaN where the last
     snapshot is older than `max_age_hours`."""
     obs_ns = ns(pd.DatetimeIndex(daily.index))
     accruals = []
-    for index, rate in (("liquidity_index", "liquidity_rate"), ("borrow_index", "borrow_rate")):
+    for index, rate, quantile in (
+        ("liquidity_index", "liquidity_rate", YIELD_QUANTILE),
+        ("borrow_index", "borrow_rate", COST_QUANTILE),
+    ):
         levels = daily[index].to_numpy(dtype=np.float64)
-        growth = trailing_growth(obs_ns, levels, AAVE_TRAILING_DAYS)
+        growth = trailing_growth(obs_ns, levels, TRAILING_DAYS, quantile)
         growth[0] = math.log1p(float(daily[rate].iloc[0]) / SECONDS_PER_YEAR)
         accruals.append(accrue(obs_ns, levels, growth, grid_ns, max_age_hours))
     supply_apr, borrow_apr = (

@@ -30,6 +30,25 @@ def test_trailing_growth_over_the_last_intervals() -> None:
     assert two[3] == pytest.approx(math.log(1.04 / 1.01) / (2 * DAY_S), rel=1e-12)
 
 
+def test_trailing_growth_takes_a_quantile_of_the_daily_growths() -> None:
+    """A single day's jump moves the median not at all; the 40th percentile is prudent."""
+    obs = stamps(*range(0, 24 * 7, 24))
+    rates = [0.01, 0.01, 0.01, 0.05, 0.01, 0.02]  # daily log growth, a jump on day 4
+    levels = np.exp(np.concatenate(([0.0], np.cumsum(rates))))
+    median = trailing_growth(obs, levels, 5, 0.5)
+    assert median[5] == pytest.approx(0.01 / DAY_S, rel=1e-12)  # days 1-5: the jump ignored
+    assert median[6] == pytest.approx(0.01 / DAY_S, rel=1e-12)
+    low = trailing_growth(obs, levels, 5, 0.4)
+    high = trailing_growth(obs, levels, 5, 0.6)
+    assert low[6] == pytest.approx(np.quantile(rates[1:6], 0.4) / DAY_S, rel=1e-12)
+    assert low[6] <= median[6] <= high[6]
+    assert high[6] == pytest.approx(np.quantile(rates[1:6], 0.6) / DAY_S, rel=1e-12)
+    # the start: fewer intervals than asked; growth never reads a later observation
+    assert low[2] == pytest.approx(np.quantile(rates[:2], 0.4) / DAY_S, rel=1e-12)
+    cut = trailing_growth(obs[:4], levels[:4], 5, 0.4)
+    np.testing.assert_array_equal(cut, low[:4])
+
+
 def test_accrue_grows_each_observation_at_its_rate_and_keeps_the_reanchoring_ratio() -> None:
     obs = stamps(0, 24, 48)
     levels = np.array([1.0, 1.01, 1.0302])
