@@ -159,6 +159,9 @@ class Rebalancing(StrictModel):
     benefit_cost_ratio: Annotated[float, Field(ge=1.0, le=100.0)] = 2.0
     min_amount_usd: AmountUsd = 1000.0
     max_cost_fraction: Annotated[float, Field(gt=0.0, le=0.1)] = 0.01
+    # share of a venue's surplus above m* that an excess plan redeploys: below 1 the venue keeps
+    # a cushion, so a reversal is absorbed before margin must come back from the long leg
+    excess_redeploy_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
 
 
 class Costs(StrictModel):

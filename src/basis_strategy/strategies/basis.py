@@ -354,11 +354,14 @@ class Basis(StrategyManager):
     def redeploy_excess(self, market: MarketState) -> Steps:
         """Venues above the excess band send their surplus to the long leg (domain 11.2), all
         in one plan: one withdrawal per venue, one purchase of the long leg, one short per
-        venue. Each venue gives `withdrawable / (1 + m*)`, which leaves it at m* once its
-        short grows by the same value. Only when the plan pays for itself (issue 11)."""
+        venue. `withdrawable / (1 + m*)` would leave a venue at m* once its short grows by the
+        same value; each gives `excess_redeploy_fraction` of that, keeping a cushion above m*
+        (a reversal then does not call the margin straight back from the long leg, a round
+        trip that costs the LST sale × leverage). Only when the plan pays (issue 11)."""
         risk, book = self.assess(market), self.book(market)
+        share = self.mode.rebalancing.excess_redeploy_fraction
         parts: dict[str, float] = {
-            venue: self.withdrawable(venue, book) / (1 + self.target)
+            venue: share * self.withdrawable(venue, book) / (1 + self.target)
             for venue in self.hedge_venues
             if risk.margin_level.get(venue) == "excess"
         }
