@@ -406,6 +406,8 @@ def _print_result(outcome: BacktestOutcome) -> None:
             f"{origin.get('seed')}): these figures are not history",
             file=sys.stderr,
         )
+    for refused in s["rejected_instructions"]:  # e.g. a withdrawal above the fund's equity
+        print(f"basis: warning: {refused}", file=sys.stderr)
     unit = s["currency"]
     table = Table(title=f"{s['mode']}  {s['start'][:16]} -> {s['end'][:16]}", show_header=False)
     rows = [

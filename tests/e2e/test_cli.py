@@ -142,6 +142,31 @@ def test_short_backtest_writes_one_results_folder(tmp_path):
     assert not (tmp_path / "results").exists()  # --out was honoured
 
 
+def test_a_withdrawal_above_equity_is_refused_with_a_warning(tmp_path):
+    """Issue 11: not a silent cap; the run goes on without it, and says so on stderr."""
+    out = tmp_path / "out"
+    flows = "flows=[{at: 2024-01-05T00:00:00Z, amount: -1000000}]"
+    result = basis(
+        "backtest",
+        "pure_lending",
+        "--data-dir",
+        DATA_DIR,
+        *SHORT,
+        "--out",
+        out,
+        "--set",
+        flows,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    (warning,) = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert "refused: 1000000 USDT is above the fund's equity" in warning
+    summary = json.loads(
+        (Path(result.stdout.strip().splitlines()[-1]) / "summary.json").read_text()
+    )
+    assert summary["rejected_instructions"] and summary["flows"][-1]["kind"] == "rejected"
+
+
 def test_validate_a_mode_file(tmp_path):
     result = basis("validate", MODES_DIR / "btc_basis.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
