@@ -422,21 +422,37 @@ def test_messages_use_the_api_words_not_cli_flags(client: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize(
-    ("content", "field"),
+    ("content", "code", "field"),
     [
-        (b'{"mode": "btc_basis", "capital": Infinity}', "capital"),
-        (b'{"mode": "btc_basis", "capital": NaN}', "capital"),
-        (b'{"mode": "btc_basis", "overrides": {"hedge.delta_tolerance": -Infinity}}', "overrides"),
-        (b'{"mode": "btc_basis", "overrides": {"flows": [{"amount": NaN}]}}', "overrides"),
+        (b'{"mode": "btc_basis", "capital": Infinity}', "invalid_request", "capital"),
+        (b'{"mode": "btc_basis", "capital": NaN}', "invalid_request", "capital"),
+        (
+            b'{"mode": "btc_basis", "overrides": {"hedge.delta_tolerance": -Infinity}}',
+            "invalid_config",
+            "hedge.delta_tolerance",
+        ),
+        (
+            b'{"mode": "btc_basis", "overrides": {"flows": [{"amount": NaN}]}}',
+            "invalid_config",
+            "flows.0.amount",
+        ),
     ],
 )
 def test_nan_and_infinity_are_not_json_numbers(
-    client: httpx.Client, content: bytes, field: str
+    client: httpx.Client, content: bytes, code: str, field: str
 ) -> None:
+    """Refused at the door: the request's own fields by their name, an override by its config
+    key path (as a config error names it), with the value."""
     response = client.post(
         "/api/backtests", content=content, headers={"content-type": "application/json"}
     )
-    assert error_of(response, 422, "invalid_request")["field"] == field
+    error = error_of(response, 422, code)
+    assert error["field"] == field
+    assert (
+        "nan" in error["message"].lower()
+        or "inf" in error["message"].lower()
+        or ("finite" in error["message"])
+    )
 
 
 @pytest.mark.parametrize(

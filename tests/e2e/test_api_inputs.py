@@ -1,7 +1,9 @@
 """The REST API body goes through the same loader as the CLI (issue 12): JSON `Infinity`, `NaN`,
 `1e400`, booleans for numbers, impossible dates and capital below the share class's minimum are
-answered 422 `invalid_config` naming the field, and nothing is queued (they used to be accepted
-with 202 and fail later as "internal error: ValueError")."""
+answered 422 naming the field (`invalid_config` and the config key for an override or the
+capital's bounds, `invalid_request` and `capital` for a capital that is not a finite number), and
+nothing is queued (they used to be accepted with 202 and fail later as "internal error:
+ValueError")."""
 
 from __future__ import annotations
 
@@ -29,8 +31,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
 @pytest.mark.parametrize(
     ("body", "field", "fragment"),
     [
-        ('"capital": Infinity', "initial_capital", "finite"),
-        ('"capital": 1e400', "initial_capital", "finite"),
+        ('"capital": Infinity', "capital", "finite"),
+        ('"capital": 1e400', "capital", "finite"),
         ('"capital": 1e308', "initial_capital", "less than or equal"),
         ('"capital": 1', "initial_capital", "at least 10,000 USDT"),
         ('"overrides": {"reserve_ratio": NaN}', "reserve_ratio", "finite"),
@@ -60,7 +62,8 @@ def test_bad_numbers_in_the_body_are_422_and_nothing_is_queued(
     )
     assert response.status_code == 422, response.text
     error = response.json()["error"]
-    assert error["code"] == "invalid_config" and error["field"] == field, error
+    code = "invalid_request" if field == "capital" else "invalid_config"
+    assert error["code"] == code and error["field"] == field, error
     assert fragment in error["message"], error
     assert client.get("/api/backtests").json()["total"] == before
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match, Route
 
+from basis_strategy.api.schemas import NonFiniteOverride
 from basis_strategy.core.errors import ConfigError, DataError
 from basis_strategy.services.models import (
     DamagedRunError,
@@ -204,6 +205,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if first.get("type") == "json_invalid":  # the position is FastAPI's `loc`: not shown
         reason = first.get("ctx", {}).get("error", "")
         return error_response(422, "invalid_request", f"body: not valid JSON ({reason})", "body")
+    cause = first.get("ctx", {}).get("error")
+    if isinstance(cause, NonFiniteOverride):  # a config key's value: named as config errors are
+        return error_response(422, "invalid_config", redacted(request, str(cause)), cause.path)
     media = request.headers.get("content-type", "")
     if tuple(first.get("loc", ())) == ("body",) and not JSON_MEDIA.match(media):
         message = f"body: must be JSON (Content-Type: application/json), was {media or 'none'!r}"

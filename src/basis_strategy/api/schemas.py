@@ -60,8 +60,9 @@ class BacktestSubmission(BacktestRequest):
     @classmethod
     def _finite(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key, item in value.items():
-            if not _finite(item):
-                raise ValueError(f"{key}: numbers must be finite (JSON has no NaN or Infinity)")
+            bad = _non_finite(item, key)
+            if bad is not None:
+                raise NonFiniteOverride(*bad)
         return value
 
     def as_request(self) -> BacktestRequest:
@@ -69,14 +70,33 @@ class BacktestSubmission(BacktestRequest):
         return BacktestRequest.model_validate(self.model_dump())
 
 
-def _finite(value: Any) -> bool:
+class NonFiniteOverride(ValueError):
+    """An override holding NaN or ±Infinity: `path` is its config key path (dotted, with list
+    positions), as a config error names its field."""
+
+    def __init__(self, path: str, value: float) -> None:
+        super().__init__(
+            f"{path}: must be a finite number (JSON has no NaN or Infinity), was {value}"
+        )
+        self.path = path
+
+
+def _non_finite(value: Any, path: str) -> tuple[str, float] | None:
+    """The path and value of the first NaN or ±inf in `value`, else None."""
     if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_finite(item) for item in value.values())
-    if isinstance(value, list):
-        return all(_finite(item) for item in value)
-    return True
+        return None if math.isfinite(value) else (path, value)
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        bad = _non_finite(item, f"{path}.{key}")
+        if bad is not None:
+            return bad
+    return None
 
 
 class RunList(BaseModel):

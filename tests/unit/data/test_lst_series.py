@@ -6,6 +6,7 @@ project's readers. Holes and cuts are made in copies of the files in a temporary
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import shutil
@@ -115,15 +116,24 @@ def leveraged() -> HistoricalDataProvider:
 # --- ρ: the oracle's 00:00 snapshots, carried at their trailing 7-day growth -----------------
 
 
-@pytest.mark.parametrize("day", ["2024-06-01", "2024-10-14", "2025-02-03", "2025-09-17"])
-def test_rho_is_the_0000_oracle_value_carried_at_its_7_day_growth(
+def carry_rate_per_hour(daily: pd.Series, at: datetime, quantile: float) -> float:
+    """The carrying rule from the raw daily values: the `quantile` of the log growth per hour
+    of the last 30 daily intervals up to `at` (data.align: 40th percentile for yields, 60th
+    for the borrow index)."""
+    days = [pd.Timestamp(at - k * 24 * HOUR) for k in range(31)]
+    levels = [daily[d] for d in days if d in daily.index]
+    rates = [math.log(a / b) / 24 for a, b in itertools.pairwise(levels)]
+    return float(np.quantile(rates, quantile))
+
+
+@pytest.mark.parametrize("day", ["2024-06-15", "2024-10-14", "2025-02-03", "2025-09-17"])
+def test_rho_is_the_0000_oracle_value_carried_at_a_trailing_daily_growth(
     staking: HistoricalDataProvider, day: str
 ) -> None:
     oracle = raw_oracle("weETH")
     start = utc(f"{day}T00:00:00Z")
     snapshot = oracle[pd.Timestamp(start)]
-    week_ago = oracle[pd.Timestamp(start - 7 * 24 * HOUR)]
-    growth_per_hour = math.log(snapshot / week_ago) / (7 * 24)
+    growth_per_hour = carry_rate_per_hour(oracle, start, 0.4)
     assert column_at(staking, "lst_rate:weETH", start) == snapshot
     for h in (1, 7, 23):
         expected = snapshot * math.exp(growth_per_hour * h)
@@ -141,8 +151,7 @@ def test_rho_is_the_0000_oracle_value_carried_at_its_7_day_growth(
         staking.set_clock(after)
         accrued = staking.get_data(after).accrued["lst_rate:weETH"]
         rho_23h = snapshot * math.exp(growth_per_hour * 23)
-        next_week = oracle[pd.Timestamp(after - 7 * 24 * HOUR)]
-        new_growth = math.log(oracle[pd.Timestamp(after)] / next_week) / (7 * 24)
+        new_growth = carry_rate_per_hour(oracle, after, 0.4)
         assert accrued == pytest.approx(rho_23h * math.exp(new_growth), rel=1e-15)
 
 
@@ -260,8 +269,7 @@ def test_a_missing_0000_row_is_carried_24_plus_ffill_hours_then_fails(tmp_path: 
     provider = build("eth_staking_only", [*SHORT, "data.max_ffill_hours=24"], data)
     oracle = raw_oracle("weETH")
     previous = oracle[pd.Timestamp("2024-06-04T00:00:00Z")]
-    week_before = oracle[pd.Timestamp("2024-05-28T00:00:00Z")]
-    growth_per_hour = math.log(previous / week_before) / (7 * 24)
+    growth_per_hour = carry_rate_per_hour(oracle, utc("2024-06-04T00:00:00Z"), 0.4)
     day = utc("2024-06-05T00:00:00Z")
     for h in (0, 12, 23):
         expected = previous * math.exp(growth_per_hour * (24 + h))
@@ -349,16 +357,19 @@ def test_aave_lst_and_weth_carried_from_daily_snapshots(
     leveraged: HistoricalDataProvider, asset: str, rates: str
 ) -> None:
     day = utc("2024-12-05T00:00:00Z")
-    stamp, day_before = pd.Timestamp(day), pd.Timestamp(day - 24 * HOUR)
+    stamp = pd.Timestamp(day)
     rl = raw_daily(rates, "currentLiquidityRate")[stamp]
     rb = raw_daily(rates, "currentVariableBorrowRate")[stamp]
     later = day + 7 * HOUR
-    for prefix, column in (("aave_li", "liquidityIndex"), ("aave_bi", "variableBorrowIndex")):
+    for prefix, column, quantile in (
+        ("aave_li", "liquidityIndex", 0.4),
+        ("aave_bi", "variableBorrowIndex", 0.6),
+    ):
         index = raw_daily(rates, column)
         assert column_at(leveraged, f"{prefix}:{asset}", day) == index[stamp]
-        growth = index[stamp] / index[day_before]  # over the last day
+        per_hour = carry_rate_per_hour(index, day, quantile)
         assert column_at(leveraged, f"{prefix}:{asset}", later) == pytest.approx(
-            index[stamp] * growth ** (7 / 24), rel=1e-15
+            index[stamp] * math.exp(per_hour * 7), rel=1e-12
         )
     assert column_at(leveraged, f"aave_lr:{asset}", later) == rl
     assert column_at(leveraged, f"aave_br:{asset}", later) == rb

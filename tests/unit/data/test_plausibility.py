@@ -39,6 +39,7 @@ DATA_DIR = Path(
 HOUR = timedelta(hours=1)
 WINDOW = ["start=2024-06-01T00:00:00Z", "end=2024-06-10T00:00:00Z"]
 AT = datetime(2024, 6, 3, 5, tzinfo=UTC)
+UNISWAP_ETH = "market_data/spot_prices/eth_usd/uniswapv3_WETHUSDT_1h_2024-01-01_2025-09-27.csv"
 BYBIT_ETH = "market_data/spot_prices/eth_usd/bybit_ETHUSDT_spot_1h_2024-01-01_2025-09-26.csv"
 UNISWAP_ETH = "market_data/spot_prices/eth_usd/uniswapv3_WETHUSDT_1h_2024-01-01_2025-09-27.csv"
 BINANCE_BTC = "market_data/spot_prices/btc_usd/binance_BTCUSDT_1h_2024-01-01_2025-09-30.csv"
@@ -263,14 +264,25 @@ def test_a_bad_eth_price_stops_the_run_or_is_bridged_when_configured(
     message = str(raised.value)
     assert message.startswith(f"{BYBIT_ETH}: 2024-06-03 05:00 UTC: ")
     assert what in message and "data.implausible: bridge" in message
+    # the dropped hour is a hole like any other: the freshest source marks it (the Uniswap
+    # fallback's own bar); with `own_first` the last bybit price is held
     bridged = provider("pure_lending", folder, "data.implausible=bridge")
-    assert [b for b in bridged.bridges if b.kind != "forward_fill" or b.series == "price:ETH"] == [
+    assert [b for b in bridged.bridges if b.series in ("bybit ETH spot", "price:ETH")] == [
         Bridge("bybit ETH spot", "implausible", BYBIT_ETH, AT, AT, 1, 1),
+        Bridge("price:ETH", "proxy", UNISWAP_ETH, AT, AT, 1, 1),
+    ]
+    bridged.set_clock(AT)
+    uniswap = read_ohlcv_open(data_dir / UNISWAP_ETH)
+    assert bridged.get_data(AT)["price:ETH"] == uniswap[pd.Timestamp(AT)]
+    held = provider(
+        "pure_lending", folder, "data.implausible=bridge", "data.price_bridge=own_first"
+    )
+    assert [b for b in held.bridges if b.series == "price:ETH"] == [
         Bridge("price:ETH", "forward_fill", BYBIT_ETH, AT, AT, 1, 1),
     ]
     real = read_ohlcv_open(data_dir / BYBIT_ETH)
-    bridged.set_clock(AT)
-    assert bridged.get_data(AT)["price:ETH"] == real[pd.Timestamp(AT - HOUR)]
+    held.set_clock(AT)
+    assert held.get_data(AT)["price:ETH"] == real[pd.Timestamp(AT - HOUR)]
 
 
 def test_eth_prices_in_cents_from_some_hour_on_are_never_bridged(

@@ -7,12 +7,14 @@ project's readers. Holes are cut out of copies of the files in a temporary folde
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import os
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -252,30 +254,44 @@ def aave_rows(data_dir: Path) -> dict[str, dict[str, str]]:
         return {r["targetDate"]: r for r in csv.DictReader(handle)}
 
 
-def test_aave_index_at_snapshot_and_carried_at_the_last_days_growth(
+def carry_per_hour(rows: dict[str, dict[str, str]], column: str, day: datetime, q: float) -> float:
+    """The `q` quantile of the index's log growth per hour over the 30 days up to `day`."""
+    stamps = [(day - k * 24 * HOUR).strftime("%Y-%m-%dT%H:%M:%SZ") for k in range(31)]
+    levels = [float(rows[s][column]) for s in stamps if s in rows]
+    rates = [math.log(a / b) / 24 for a, b in itertools.pairwise(levels)]
+    return float(np.quantile(rates, q))
+
+
+def test_aave_index_at_snapshot_and_carried_at_a_trailing_daily_growth(
     lending: HistoricalDataProvider, data_dir: Path
 ) -> None:
+    """Each snapshot is carried at a quantile of its last 30 daily growths: the 40th for the
+    liquidity index (a yield, prudently), the 60th for the borrow index (a cost)."""
     rows = aave_rows(data_dir)
-    before, row, after = (rows[f"2024-06-0{d}T00:00:00Z"] for d in (4, 5, 6))
+    row, after = (rows[f"2024-06-0{d}T00:00:00Z"] for d in (5, 6))
     day = utc("2024-06-05T00:00:00Z")
-    for series, column in (
-        ("aave_li:USDT", "liquidityIndex"),
-        ("aave_bi:USDT", "variableBorrowIndex"),
+    next_day = day + 24 * HOUR
+    lending.set_clock(next_day)
+    for series, column, q in (
+        ("aave_li:USDT", "liquidityIndex", 0.4),
+        ("aave_bi:USDT", "variableBorrowIndex", 0.6),
     ):
-        index0, growth = float(row[column]), float(row[column]) / float(before[column])
+        index0 = float(row[column])
+        per_hour = carry_per_hour(rows, column, day, q)
         assert value_at(lending, series, day) == index0
         later = day + 6 * HOUR
-        assert value_at(lending, series, later) == pytest.approx(index0 * growth**0.25, rel=1e-15)
+        assert value_at(lending, series, later) == pytest.approx(
+            index0 * math.exp(6 * per_hour), rel=1e-12
+        )
         # the next snapshot re-anchors the index; accrual alone gave 23 h, then 1 h at the new
-        # snapshot's growth over its last day
-        next_day = day + 24 * HOUR
+        # snapshot's rate
         index1 = float(after[column])
         assert value_at(lending, series, next_day) == index1
         accrued = lending.get_data(next_day).accrued[series]
-        last_hour = index0 * growth ** (23 / 24) * (index1 / index0) ** (1 / 24)
-        assert accrued == pytest.approx(last_hour, rel=1e-15)
+        next_rate = carry_per_hour(rows, column, next_day, q)
+        last_hour = index0 * math.exp(23 * per_hour + next_rate)
+        assert accrued == pytest.approx(last_hour, rel=1e-12)
         assert series not in lending.get_data(later).accrued
-    lending.set_clock(day + 6 * HOUR)
     state = lending.get_data(day + 6 * HOUR)
     assert state["aave_lr:USDT"] == float(row["currentLiquidityRate"])  # the snapshot's APRs
     assert state["aave_br:USDT"] == float(row["currentVariableBorrowRate"])
