@@ -7,6 +7,7 @@ atomic reloads, failures that leave the previous load, and the `BASIS_DATA_MODE`
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -31,7 +32,10 @@ from basis_strategy.data.stored import StoredFile
 from basis_strategy.services.backtest import open_data
 from basis_strategy.services.queue import worker_data
 
-DATA_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+DATA_DIR = Path(
+    os.environ.get("BASIS_DATA_DIR")
+    or Path(__file__).resolve().parents[3].parent / "shared" / "data"
+)
 OKX = "market_data/okx/funding_rates/daily"
 OKX_HEADER = "instrument,contract_type,funding_rate,real_funding_rate,funding_time,date\n"
 FILES = {
