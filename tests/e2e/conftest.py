@@ -27,7 +27,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    assert CHROMIUM.is_file(), f"{CHROMIUM} not found: install Debian's chromium (scripts/test does)"
+    assert CHROMIUM.is_file(), f"{CHROMIUM} not found: run scripts/test, which installs it"
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
