@@ -127,6 +127,35 @@ def test_quick_start_on_an_externally_managed_python(tmp_path: Path) -> None:
     assert re.search(r"\b\d+ passed\b", ran.stdout), ran.stdout[-3000:]
 
 
+def test_without_venv_support_root_or_sudo_install_names_the_package_to_install(
+    tmp_path: Path,
+) -> None:
+    """A python3 whose venv cannot bootstrap pip (Debian without python3.X-venv), run by a user
+    who is not root (a user namespace maps us to uid 1000) and has no sudo: one line naming the
+    package and the command to run."""
+    shutil.copytree(REPO / "scripts", tmp_path / "repo" / "scripts")
+    (tmp_path / "no_ensurepip").mkdir()
+    (tmp_path / "no_ensurepip" / "ensurepip.py").write_text("raise ImportError('removed')\n")
+    tools = tmp_path / "bin"  # what the script needs on PATH, and no sudo
+    tools.mkdir()
+    for tool in ("apt-get", "dirname", "id"):
+        (tools / tool).symlink_to(shutil.which(tool) or tool)
+    env = {"PATH": str(tools), "PYTHON": str(SYSTEM_PYTHON)}
+    env["PYTHONPATH"] = str(tmp_path / "no_ensurepip")
+    as_user = [shutil.which("unshare") or "unshare", "--user", "--map-user=1000", "scripts/install"]
+    ran = subprocess.run(
+        as_user, cwd=tmp_path / "repo", env=env, capture_output=True, text=True, timeout=60
+    )
+    minor = run([str(SYSTEM_PYTHON), "-c", "import sys; print(sys.version_info[1])"],
+                tmp_path, {}, 60).stdout.strip()  # fmt: skip
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert ran.stderr == (
+        "scripts/install: missing system packages; run as root: "
+        f"apt-get update && apt-get install -y python3.{minor}-venv\n"
+    )
+    assert not (tmp_path / "repo" / ".venv").exists()
+
+
 def test_the_fast_subset_needs_no_database_no_network_and_no_browser(tmp_path: Path) -> None:
     (command,) = readme_block("Tests")
     python, *args = shlex.split(command)
