@@ -18,12 +18,12 @@ as_root() {
 
 # need_packages PKG...: install these Debian packages, or fail with the one command to run.
 need_packages() {
-    wanted="apt-get update && apt-get install -y $*"
+    to_run="apt-get update && apt-get install -y $*"
     if ! command -v apt-get >/dev/null 2>&1; then
-        fail "missing system packages; on Debian or Ubuntu run as root: $wanted"
+        fail "missing system packages; on Debian or Ubuntu run as root: $to_run"
     fi
     if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null 2>&1; then
-        fail "missing system packages; run as root: $wanted"
+        fail "missing system packages; run as root: $to_run"
     fi
     echo "$0: installing Debian packages: $*" >&2
     as_root apt-get update -qq
@@ -35,14 +35,13 @@ as_postgres() {
     (cd / && as_root runuser -u postgres -- "$@")
 }
 
-# start_postgres: start the first PostgreSQL cluster (installing the server when missing) and
-# create the role `basis` (password `basis`) and its database `basis_test` when missing.
+# start_postgres: start the first PostgreSQL cluster (Debian's postgresql package creates one)
+# and create the role `basis` (password `basis`) and its database `basis_test` when missing.
 # Sets pg_port to the cluster's port.
 start_postgres() {
-    command -v pg_lsclusters >/dev/null 2>&1 || need_packages postgresql
     # shellcheck disable=SC2046
     set -- $(pg_lsclusters --no-header | head -n 1) # version name port status owner ...
-    [ $# -ge 4 ] || fail "no PostgreSQL cluster: as root run pg_createcluster --start 15 main"
+    [ $# -ge 4 ] || fail "no PostgreSQL cluster: as root run pg_createcluster --start VERSION main"
     case $4 in online*) ;; *) as_root pg_ctlcluster "$1" "$2" start ;; esac
     pg_port=$3
     as_postgres psql --quiet --port "$pg_port" -v ON_ERROR_STOP=1 >/dev/null <<'SQL'

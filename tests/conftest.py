@@ -5,7 +5,7 @@ a fresh SQLite file, or a fresh PostgreSQL schema (dropped afterwards) on the se
 `BASIS_TEST_DATABASE_URL`. Without that variable the PostgreSQL tests fail (never skip).
 
 Every test that uses PostgreSQL or the browser is marked `services` at collection, so the fast
-subset `-m "not services"` needs neither (tests/e2e/test_fast_subset.py proves it).
+subset `-m "not services"` needs neither (tests/e2e/test_quickstart.py proves it).
 """
 
 from __future__ import annotations
