@@ -3,6 +3,9 @@
 `database_url` is parametrized over both back ends and gives each test a database of its own:
 a fresh SQLite file, or a fresh PostgreSQL schema (dropped afterwards) on the server named by
 `BASIS_TEST_DATABASE_URL`. Without that variable the PostgreSQL tests fail (never skip).
+
+Every test that uses PostgreSQL or the browser is marked `services` at collection, so the fast
+subset `-m "not services"` needs neither (tests/e2e/test_quickstart.py proves it).
 """
 
 from __future__ import annotations
@@ -18,10 +21,22 @@ from sqlalchemy.engine import make_url
 
 TEST_DATABASE_ENV = "BASIS_TEST_DATABASE_URL"
 START_POSTGRES = f"""{TEST_DATABASE_ENV} is not set: the run store tests need a PostgreSQL server.
-Run `.ci/run`, which installs PostgreSQL, starts it and exports the variable; or start one
+Run `scripts/test`, which installs PostgreSQL, starts it and exports the variable; or start one
 yourself (apt-get install postgresql; pg_ctlcluster 15 main start; create a role `basis` and
 a database `basis_test`) and export
 {TEST_DATABASE_ENV}=postgresql+psycopg://basis:basis@localhost:5432/basis_test"""
+
+
+SERVICE_FIXTURES = {"postgres_url", "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `services` every test needing PostgreSQL or the browser, directly or not."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("database_url") == "postgresql"
+        if on_postgres or SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.services)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """The browser the e2e tests drive: Debian's headless Chromium through Playwright.
 
-Chromium must be installed (`.ci/run` installs it); a missing browser fails the tests. The
+Chromium must be installed (`scripts/test` installs it); a missing browser fails the tests. The
 flags keep it off this machine's closed network (no background or component traffic).
 """
 
@@ -27,7 +27,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    assert CHROMIUM.is_file(), f"{CHROMIUM} not found: install Debian's chromium (.ci/run does)"
+    assert CHROMIUM.is_file(), f"{CHROMIUM} not found: run scripts/test, which installs it"
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
