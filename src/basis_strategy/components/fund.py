@@ -234,7 +234,8 @@ class FundBooks:
             nav_before=nav,
             nav_after=equity / register.shares if register.shares > 0 else None,
             costs=costs,
-            costs_charged_to="investor" if investor else "pool",
+            # a full redemption's costs come out of what its redeemers receive
+            costs_charged_to="investor" if investor or self._full(group) else "pool",
             cost_basis=basis,
         )
         if basis is not None and basis > 0:

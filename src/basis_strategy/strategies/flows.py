@@ -115,7 +115,7 @@ class Redemptions:
             action="flow",
             trigger="withdrawal",
             amount=requested,
-            reason=f"withdrawal at {market.t.isoformat()} refused: {reason}",
+            reason=f"withdrawal refused: {reason}",
         )
 
     def is_full(self, flow: Flow, market: MarketState) -> bool:

@@ -117,7 +117,7 @@ def test_a_full_redemption_burns_every_share_and_pays_everything() -> None:
         None,
     )
     assert record.amount == pytest.approx(-109_050.0)
-    assert record.costs == pytest.approx(950.0)
+    assert (record.costs, record.costs_charged_to) == (pytest.approx(950.0), "investor")
     assert record.realised_return == pytest.approx(109_050.0 / 100_000.0 - 1.0)
     assert books.register.nav_per_share(0.0) == pytest.approx(1.1)  # a new deposit's price
 
