@@ -26,8 +26,8 @@ from basis_strategy.data.plausibility import (
     price_findings,
     range_findings,
 )
-from basis_strategy.data.provider import SETTLEMENT_HOURS
 from basis_strategy.data.requirements import Requirements, Source, aave_rates_pattern
+from basis_strategy.data.run_reads import SETTLEMENT_HOURS
 from basis_strategy.data.sources._common import field_count_problem, file_fields
 from basis_strategy.data.sources.aave import DAILY_COLUMNS
 from basis_strategy.data.store import glob_match, pattern_parts

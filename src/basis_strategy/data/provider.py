@@ -13,17 +13,13 @@ engine's clock.
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from basis_strategy.config.loader import RunConfig
-from basis_strategy.core.errors import DataError, EmptyDataFileError, LookAheadError
+from basis_strategy.core.errors import DataError, LookAheadError
 from basis_strategy.data.align import (
     NS_PER_HOUR,
     Accrual,
@@ -46,7 +42,7 @@ from basis_strategy.data.market import (
     MarketState,
     RewardPayout,
 )
-from basis_strategy.data.plausibility import Plausibility, check_columns
+from basis_strategy.data.plausibility import check_columns
 from basis_strategy.data.price_pick import PricePick, source_labels, sources_by_hour
 from basis_strategy.data.requirements import (
     EMODE_PARAMS,
@@ -63,47 +59,16 @@ from basis_strategy.data.requirements import (
     requirements_for,
 )
 from basis_strategy.data.rewards_schedule import RewardInputs, reward_schedule
+from basis_strategy.data.run_reads import SETTLEMENT_HOURS, RunReads, no_rows, stamp
 from basis_strategy.data.shocks import apply_shocks
 from basis_strategy.data.sources.aave import read_aave_daily
-from basis_strategy.data.store import DataRoot, FolderData
-from basis_strategy.data.stored import FileRef
+from basis_strategy.data.store import DataRoot
 
 HOUR = timedelta(hours=1)
 BENCHMARK = "benchmark_index"
-SETTLEMENT_HOURS = (0, 8, 16)
-_CACHE: dict[tuple[object, ...], object] = {}
-_CACHE_LOCK = threading.Lock()
 
 
-def _stamp(ts: pd.Timestamp | datetime) -> str:
-    return pd.Timestamp(ts).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def read_cached(
-    label: str, ref: FileRef, reader: Callable[[FileRef], Any], version: tuple[object, ...]
-) -> Any:
-    """Read a file once per process, keyed by `version` (`DataRoot.cache_key`: a folder file's
-    path, size and mtime; a stored file's URL, path and load). Callers must not mutate."""
-    key = (label, *version)
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
-    value = reader(ref)
-    with _CACHE_LOCK:
-        _CACHE[key] = value
-    return value
-
-
-def _no_rows() -> pd.Series:
-    return pd.Series([], index=pd.DatetimeIndex([], tz=UTC), dtype=np.float64)
-
-
-def data_origin(data_dir: Path) -> dict[str, object]:
-    """What the folder's `manifest.json` says about it: synthetic (scenario, seed) or not."""
-    return FolderData(data_dir).origin()
-
-
-class HistoricalDataProvider:
+class HistoricalDataProvider(RunReads):
     """Market data for one run, aligned on the hourly grid [start, end].
 
     `data`: a data folder (a path), or any `DataRoot` (`basis_strategy.data.db.DatabaseData`
@@ -111,23 +76,11 @@ class HistoricalDataProvider:
     """
 
     def __init__(self, config: RunConfig, data: str | os.PathLike[str] | DataRoot) -> None:
-        self.root: DataRoot = (
-            FolderData(Path(data)) if isinstance(data, str | os.PathLike) else data
-        )
-        self.origin = self.root.origin()
+        super().__init__(config, data)
         mode = config.mode
-        self.start, self.end = mode.start, mode.end
-        self.max_ffill_hours = mode.data.max_ffill_hours
         self.price_bridge = mode.data.price_bridge
-        index = pd.date_range(self.start, self.end, freq="h")
-        self.times: list[datetime] = list(index.to_pydatetime())
-        self._grid_ns = ns(index)
-        self.bridges: list[Bridge] = []
-        self.files: dict[str, str] = {}
         self._risk: dict[tuple[str, bool], AaveRisk] = {}
         self._token_eth: dict[str, np.ndarray] = {}
-        self._plausible = Plausibility(mode.data, self.start, self.end, SETTLEMENT_HOURS)
-        self._screened: dict[str, Any] = {}
         self._reanchored: dict[str, Accrual] = {}
         self._source_codes: dict[str, np.ndarray] = {}
         self._source_labels: dict[str, list[str]] = {}
@@ -171,44 +124,6 @@ class HistoricalDataProvider:
             columns[f"price:{token.token}"] = self._token_eth[token.token] * columns["price:ETH"]
         return columns
 
-    # --- reading -------------------------------------------------------------------------
-
-    def _series(self, source: Source) -> Any:
-        """What the source's reader returns (a series, a table or a mapping), read once and
-        screened once per run (`data.plausibility`: dropped values are recorded bridges)."""
-        ref = self._path(source)
-        if source.label not in self._screened:
-            value = read_cached(source.label, ref, source.read, self.root.cache_key(ref))
-            value, bridges = self._plausible.screen(
-                source.read, value, source.label, self._file(source)
-            )
-            self._screened[source.label] = value
-            self.bridges.extend(bridges)
-        return self._screened[source.label]
-
-    def _file(self, source: Source) -> str:
-        """The file a source was read from, relative to the data folder (else its pattern)."""
-        return self.files.get(source.label, source.pattern)
-
-    def _path(self, source: Source) -> FileRef:
-        if source.is_folder:
-            folder = self.root.folder(source.pattern)
-            if folder is None:
-                where = self.root.where(source.pattern)
-                raise DataError(f"{where}: folder not found ({source.label})")
-            ref = folder
-        else:
-            ref = self.root.locate(source.pattern)
-        self.files[source.label] = self.root.relative(ref)
-        return ref
-
-    def _coverage_error(self, source: Source, first: object, last: object) -> DataError:
-        return DataError(
-            f"{self.files.get(source.label, source.pattern)} ({source.label}) covers "
-            f"{_stamp(first)} -> {_stamp(last)}; the run needs "
-            f"{_stamp(self.start)} -> {_stamp(self.end)}"
-        )
-
     # --- hourly prices ---------------------------------------------------------------------
 
     def _price_column(self, spec: PriceSeries) -> np.ndarray:
@@ -240,61 +155,6 @@ class HistoricalDataProvider:
                 [source.label for source in spec.sources], spec.own_file, self.max_ffill_hours
             )
         return pick.values
-
-    def _require_values(
-        self, source: Source, values: np.ndarray, why: str, where: np.ndarray | None = None
-    ) -> None:
-        """DataError naming the file and the first stretch of NaN hours (within `where`)."""
-        missing = np.isnan(values) if where is None else np.isnan(values) & where
-        if missing.any():
-            first, last = runs(missing)[0]
-            raise DataError(
-                f"{self._file(source)} ({source.label}): no data "
-                f"{_stamp(self.times[first])} -> {_stamp(self.times[last])} and {why}"
-            )
-
-    def _optional_series(self, source: Source) -> Any:
-        """A file that may hold no rows for this window (None): a perp mark file, whose proxies
-        stand in (domain 3); the peg and reward-token files, bridged before their first row;
-        the reward event lists (no payout yet)."""
-        try:
-            return self._series(source)
-        except EmptyDataFileError:
-            return None
-
-    def _check_span(
-        self, source: Source, series: pd.Series | pd.DataFrame, grace_hours: int
-    ) -> None:
-        """The run window must lie within the file's span (plus `grace_hours` at its end)."""
-        grace = pd.Timedelta(hours=grace_hours)
-        first, last = series.index[0], series.index[-1]
-        if first > self.start or last + grace < self.end:
-            raise self._coverage_error(source, first, last)
-
-    def _record(
-        self,
-        name: str,
-        source: str,
-        take: np.ndarray,
-        age: np.ndarray,
-        as_proxy: bool,
-        held_hours: int = 0,
-    ) -> None:
-        """Record the hours in `take` as bridges: all of them for a proxy, else those whose
-        observation is older than `held_hours` (a daily snapshot is held 23 h by design)."""
-        bridged = take if as_proxy else take & (age > held_hours)
-        for first, last in runs(bridged):
-            self.bridges.append(
-                Bridge(
-                    name,
-                    "proxy" if as_proxy else "forward_fill",
-                    source,
-                    self.times[first],
-                    self.times[last],
-                    last - first + 1,
-                    last - first + 1,
-                )
-            )
 
     # --- LSTs and reward tokens --------------------------------------------------------------
 
@@ -353,7 +213,7 @@ class HistoricalDataProvider:
         """ρ at the AAVE daily snapshots stamped before `before` (ns), from the LST and WETH
         `price` columns; not read (empty) when the run starts at or after `before`."""
         if self._grid_ns[0] >= before:
-            return _no_rows()
+            return no_rows()
         lst_usd, weth_usd = (self._series(source) for source in spec.snapshots)
         ratio = (lst_usd / weth_usd).dropna()
         return ratio[ns(pd.DatetimeIndex(ratio.index)) < before]
@@ -367,7 +227,7 @@ class HistoricalDataProvider:
         forward-filled at most `max_ffill_hours`; before its first row, ρ (recorded)."""
         name = f"lst_market:{spec.lst}"
         peg = self._optional_series(spec.peg)
-        peg = _no_rows() if peg is None else peg
+        peg = no_rows() if peg is None else peg
         values, age = asof_hours(peg, self._grid_ns, self.max_ffill_hours)
         self._record(name, self._file(spec.peg), ~np.isnan(values), age, as_proxy=False)
         lead = np.isnan(values) & (self._grid_ns < first_ns(peg))
@@ -382,7 +242,7 @@ class HistoricalDataProvider:
         """WETH per token (bar open): NaN before the pool's first bar (no reward of that token
         exists yet), forward-filled at most `max_ffill_hours` after it."""
         pool = self._optional_series(spec.pool)
-        pool = _no_rows() if pool is None else pool
+        pool = no_rows() if pool is None else pool
         values, age = asof_hours(pool, self._grid_ns, self.max_ffill_hours)
         name = f"price:{spec.token}"
         self._record(name, self._file(spec.pool), ~np.isnan(values), age, as_proxy=False)
@@ -416,7 +276,7 @@ class HistoricalDataProvider:
                     label = f"uniswap v3 {payout.token}/WETH"
                     raise DataError(
                         f"{self.files.get(label, label)}: no {payout.token} price at "
-                        f"{_stamp(self.times[i])}, when a {payout.kind} payout of it is paid"
+                        f"{stamp(self.times[i])}, when a {payout.kind} payout of it is paid"
                     )
         return schedule
 
@@ -437,7 +297,7 @@ class HistoricalDataProvider:
             gap = runs(np.isnan(li.values))[0]
             raise DataError(
                 f"{self.files[source.label]}: no daily snapshot within {max_age} h before "
-                f"{_stamp(self.times[gap[0]])}"
+                f"{stamp(self.times[gap[0]])}"
             )
         return li.values, bi.values, supply_apr, borrow_apr
 
@@ -482,7 +342,7 @@ class HistoricalDataProvider:
             at = self.times[positions[np.flatnonzero(np.isnan(rates))[0]]]
             raise DataError(
                 f"{self.files[spec.source.label]} ({spec.source.label}): no funding settlement at "
-                f"{_stamp(at)} and no proxy venue configured (data.funding_proxies)"
+                f"{stamp(at)} and no proxy venue configured (data.funding_proxies)"
             )
         return rates
 
@@ -576,7 +436,7 @@ class HistoricalDataProvider:
         if offset % HOUR or not 0 <= i < len(self.times):
             raise DataError(
                 f"{t.isoformat()} is not an hour of the run grid "
-                f"{_stamp(self.start)} -> {_stamp(self.end)}"
+                f"{stamp(self.start)} -> {stamp(self.end)}"
             )
         return i
 

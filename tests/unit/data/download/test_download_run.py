@@ -13,8 +13,8 @@ from basis_strategy.data.download.cex_layouts import VENUES
 from basis_strategy.data.download.manifest import Manifest
 from basis_strategy.data.download.retry import RetryPolicy
 from basis_strategy.data.download.run import download
-from basis_strategy.data.provider import data_origin
 from basis_strategy.data.requirements import GAS, aave_rates_pattern
+from basis_strategy.data.run_reads import data_origin
 from basis_strategy.data.sources import read_aave_daily, read_gas_price, read_ohlcv_open
 
 try:  # a package when tests/unit/data/download has an __init__.py, plain modules otherwise
