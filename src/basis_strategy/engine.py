@@ -39,7 +39,7 @@ from basis_strategy.components.monitors import (
 from basis_strategy.components.pnl_calculator import PnLCalculator
 from basis_strategy.components.results_store import ResultsStore
 from basis_strategy.config.loader import RunConfig
-from basis_strategy.config.models import CexVenue
+from basis_strategy.config.venues import CexVenue
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.data.provider import HistoricalDataProvider
 from basis_strategy.strategies.base import StrategyManager

@@ -18,13 +18,14 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from basis_strategy.config.models import MODE_NAMES, ModeConfig, ShareClass, VenueConfig
+from basis_strategy.config.models import MODE_NAMES, ModeConfig, ShareClass
 from basis_strategy.config.validation import (
     check_capital,
     check_cross_component,
     check_mode_rules,
     config_error_from,
 )
+from basis_strategy.config.venues import VenueConfig
 from basis_strategy.config.yaml_input import parse_value, read_yaml
 from basis_strategy.core.errors import ConfigError
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from basis_strategy.config.models import CexVenue, ModeConfig, ShareClass, StakingVenue, VenueConfig
+from basis_strategy.config.models import ModeConfig, ShareClass
+from basis_strategy.config.venues import CexVenue, StakingVenue, VenueConfig
 from basis_strategy.core.errors import ConfigError
 
 

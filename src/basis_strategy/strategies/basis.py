@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from basis_strategy.components.monitors import Exposure
 from basis_strategy.config.loader import RunConfig
-from basis_strategy.config.models import CexVenue
+from basis_strategy.config.venues import CexVenue
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.core.instructions import (
     Action,

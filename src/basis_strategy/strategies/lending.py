@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from basis_strategy.config.models import AaveVenue
+from basis_strategy.config.venues import AaveVenue
 from basis_strategy.core.instructions import Action, ApproveToken, SupplyToAave, WithdrawFromAave
 from basis_strategy.core.instruments import WALLET_USDT
 from basis_strategy.data.market import MarketState

@@ -17,7 +17,7 @@ from typing import TypedDict
 
 from basis_strategy.components.monitors import PositionMonitor
 from basis_strategy.config.loader import RunConfig
-from basis_strategy.config.models import DexVenue, FlashVenue, StakingVenue
+from basis_strategy.config.venues import DexVenue, FlashVenue, StakingVenue
 from basis_strategy.core.instructions import (
     Action,
     Borrow,

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from basis_strategy.config.loader import RunConfig
-from basis_strategy.config.models import CexVenue, DexVenue, RpcVenue
+from basis_strategy.config.venues import CexVenue, DexVenue, RpcVenue
 from basis_strategy.core.instructions import Action, EndGroup, Instruction, StartRebalance
 from basis_strategy.data.market import MarketState
 from basis_strategy.math.costs import gas_cost_eth, slippage_bps

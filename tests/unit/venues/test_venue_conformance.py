@@ -28,7 +28,7 @@ import pytest
 from basis_strategy.components.execution import VenueInterfaceManager
 from basis_strategy.components.monitors import unit_value
 from basis_strategy.config.loader import RunConfig, load_run_config
-from basis_strategy.config.models import AaveVenue, CexVenue, DexVenue, RpcVenue
+from basis_strategy.config.venues import AaveVenue, CexVenue, DexVenue, RpcVenue
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.core.instructions import (
     ApproveToken,

@@ -12,7 +12,7 @@ from functools import cache
 
 from basis_strategy.components.monitors import unit_value
 from basis_strategy.config.loader import RunConfig, load_run_config
-from basis_strategy.config.models import (
+from basis_strategy.config.venues import (
     AaveVenue,
     CexVenue,
     DexVenue,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from basis_strategy.config.loader import RunConfig
-from basis_strategy.config.models import (
+from basis_strategy.config.venues import (
     AaveVenue,
     CexVenue,
     DexVenue,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from basis_strategy.config.models import CexVenue
+from basis_strategy.config.venues import CexVenue
 from basis_strategy.core.instructions import (
     BuySpot,
     ExecutionResult,

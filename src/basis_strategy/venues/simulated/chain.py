@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from basis_strategy.config.models import AaveVenue, DexVenue, RpcVenue
+from basis_strategy.config.venues import AaveVenue, DexVenue, RpcVenue
 from basis_strategy.core.errors import ConfigError, OperationalError
 from basis_strategy.core.instructions import (
     ApproveToken,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from basis_strategy.config.models import FlashVenue
+from basis_strategy.config.venues import FlashVenue
 from basis_strategy.core.instructions import (
     ExecutionResult,
     FlashBundle,

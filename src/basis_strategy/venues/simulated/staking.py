@@ -13,7 +13,7 @@ import math
 from collections import deque
 from datetime import datetime, timedelta
 
-from basis_strategy.config.models import StakingVenue
+from basis_strategy.config.venues import StakingVenue
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.core.instructions import (
     ExecutionResult,
