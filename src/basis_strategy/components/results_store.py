@@ -119,9 +119,8 @@ class ResultsStore:
         exposure: Exposure,
         pre_trade: Risk,
         post_trade: Risk,
-        mark_sources: Mapping[str, str],
-    ) -> dict[str, float | str]:
-        row: dict[str, float | str] = {}
+    ) -> dict[str, float]:
+        row: dict[str, float] = {}
         for key, qty in quantities.items():
             if qty != 0.0:
                 row["qty:" + key] = qty
@@ -143,8 +142,6 @@ class ResultsStore:
             row["aave_liquidation_distance"] = post_trade.aave_liquidation_distance
         if post_trade.peg_spread is not None:
             row["lst_peg_spread"] = post_trade.peg_spread
-        for series, source in mark_sources.items():  # e.g. `binance ETHUSDT perp (held 2 h)`
-            row["mark_source:" + series] = source
         return row
 
     # --- frames ---------------------------------------------------------------------------
@@ -159,12 +156,18 @@ class ResultsStore:
         return frame
 
     def balance_sheet(self) -> pd.DataFrame:
-        rows = [self._balance_row(*book) for book in self.books]
-        frame = pd.DataFrame(rows, index=pd.DatetimeIndex(self.times, name="timestamp"))
+        """Numbers per hour, then the text `mark_source:{series}` columns (e.g. `binance
+        ETHUSDT perp (held 2 h)`), built apart: hours share their source mappings."""
+        index = pd.DatetimeIndex(self.times, name="timestamp")
+        rows = [self._balance_row(*book[:4]) for book in self.books]
+        frame = pd.DataFrame(rows, index=index)
         qty_cols = [c for c in frame.columns if c.startswith(("qty:", "value:"))]
         frame[qty_cols] = frame[qty_cols].fillna(0.0)
         frame.insert(0, "equity", [row[0] for row in self.pnl_rows])
-        return frame
+        sources = pd.DataFrame([book[4] for book in self.books], index=index)
+        if sources.empty:
+            return frame
+        return frame.join(sources.add_prefix("mark_source:"))
 
     @classmethod
     def event_frame(cls, events: list[Event]) -> pd.DataFrame:

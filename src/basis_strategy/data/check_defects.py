@@ -28,7 +28,13 @@ from basis_strategy.data.plausibility import (
 )
 from basis_strategy.data.requirements import Requirements, Source, aave_rates_pattern
 from basis_strategy.data.run_reads import SETTLEMENT_HOURS
-from basis_strategy.data.sources._common import field_count_problem, file_fields
+from basis_strategy.data.sources._common import (
+    field_count_problem,
+    file_fields,
+)
+from basis_strategy.data.sources._common import (
+    short_rows as short_data_rows,
+)
 from basis_strategy.data.sources.aave import DAILY_COLUMNS
 from basis_strategy.data.store import glob_match, pattern_parts
 
@@ -51,13 +57,13 @@ class Reads(Protocol):
 def short_rows(path: Path, skip: int, width: int) -> list[str]:
     """Rows with fewer fields than the header (``skip``: comment lines before the header)."""
     try:
-        short = [(line, n) for line, n in file_fields(path, skip, "utf-8-sig") if 0 < n < width]
+        lines, fields = short_data_rows(file_fields(path, skip, "utf-8-sig"), width)
     except DataFileError as err:
         return [str(err)]
-    if not short:
+    if not lines.size:
         return []
-    line, fields = short[0]
-    return [f"{len(short)} short row(s); first line {line}: {field_count_problem(fields, width)}"]
+    problem = field_count_problem(int(fields[0]), width)
+    return [f"{lines.size} short row(s); first line {int(lines[0])}: {problem}"]
 
 
 def time_findings(times: pd.Series, raw: pd.Series, line0: int) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from basis_strategy.core.errors import DataFileError
 from basis_strategy.data.sources._common import (
+    file_fields,
     locate,
     parse_utc,
     read_table,
@@ -264,3 +266,26 @@ def test_locate_finds_exactly_one_file(tmp_path: Path, check_error: CheckError) 
     with pytest.raises(DataFileError) as caught:
         locate(tmp_path, "a/x_*.csv")
     check_error(caught.value, tmp_path / "a/x_*.csv", None, "2 files", "x_2024.csv", "x_2025.csv")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a,b,c\n1,2,3\n4,5\n\n6,7,8,9\n",
+        "# comment\na,b\n1,2\n3",  # no final line break
+        'a,b\n"x,y",2\n3,4\n',  # quoted: the csv module's own split
+        "a,b\r\n1,2\r\n3\r\n",
+    ],
+)
+def test_file_fields_counts_as_the_csv_module_splits(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "f.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    skip = 1 if text.startswith("#") else 0
+    with path.open(encoding="utf-8", newline="") as handle:
+        for _ in range(skip):
+            handle.readline()
+        reader = csv.reader(handle)
+        next(reader)
+        expected = [(skip + reader.line_num, len(row)) for row in reader]
+    lines, fields = file_fields(path, skip, "utf-8")
+    assert list(zip(lines.tolist(), fields.tolist(), strict=True)) == expected
