@@ -285,7 +285,11 @@ class RunFrames:
 
 
 def _finite(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with ±inf as NaN, which `to_csv` writes as an empty cell."""
+    """The frame with ±inf as NaN, which `to_csv` writes as an empty cell (the frame itself,
+    not a copy, when it holds no infinity: the usual case)."""
+    numbers = frame.select_dtypes(include="number")
+    if not np.isinf(numbers.to_numpy(dtype=np.float64)).any():
+        return frame
     return frame.replace([np.inf, -np.inf], np.nan)
 
 

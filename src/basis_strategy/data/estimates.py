@@ -8,7 +8,8 @@ be, from what was observed up to t.
   the rate of its latest payout × the token's ETH price then, for 35 days after it; summed.
 
 They use only values at or before each hour, so they add no look-ahead; they are columns of the
-hour's `MarketState` like any series, 0 where there is no history yet (no benefit counted).
+hour's `MarketState` like any series, 0 where there is no history yet (no benefit counted);
+`reward_apr` is absent from a run whose mode earns no restaking rewards.
 """
 
 from __future__ import annotations
@@ -88,13 +89,16 @@ def estimate_columns(
     funding: Mapping[int, tuple[FundingRate, ...]],
     rewards: Mapping[int, tuple[RewardPayout, ...]],
     hours: int,
+    with_rewards: bool,
 ) -> dict[str, np.ndarray]:
-    """The estimate columns for a run's aligned (and shocked) series, funding and rewards."""
+    """The estimate columns for a run's aligned (and shocked) series, funding and rewards;
+    `reward_apr` only for a run that reads reward files (`with_rewards`)."""
     estimates = {
         "lst_apr:" + name.split(":", 1)[1]: trailing_growth_apr(values)
         for name, values in columns.items()
         if name.startswith("lst_rate:")
     }
     estimates.update(trailing_funding_apr(funding, hours))
-    estimates["reward_apr"] = trailing_reward_apr(rewards, columns, hours)
+    if with_rewards:  # no column for a run without restaking rewards: `reward_apr` reads as 0
+        estimates["reward_apr"] = trailing_reward_apr(rewards, columns, hours)
     return {name: np.nan_to_num(values, nan=0.0) for name, values in estimates.items()}

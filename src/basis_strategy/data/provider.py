@@ -92,8 +92,9 @@ class HistoricalDataProvider(RunReads):
         self.columns, self._funding, self.shocks_applied = apply_shocks(
             mode.shocks, self._grid_ns, columns, funding
         )
+        hours, with_rewards = len(self.times), needs.rewards is not None
         self.columns.update(
-            estimate_columns(self.columns, self._funding, self.rewards, len(self.times))
+            estimate_columns(self.columns, self._funding, self.rewards, hours, with_rewards)
         )
         self.benchmark = self._add_benchmark(needs, columns)
         self._accrued = accrued_by_hour(self.columns, self._reanchored)

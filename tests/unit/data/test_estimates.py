@@ -75,15 +75,17 @@ def test_no_estimate_reads_after_its_hour() -> None:
     }
     funding = {8 * i: (FundingRate("binance", "ETH", rng.normal(1e-4, 1e-4)),) for i in range(37)}
     rewards = {24 * i: (payout("eigen_weekly", rng.uniform(1e-5, 1e-4)),) for i in range(1, 12)}
-    full = estimate_columns(columns, funding, rewards, hours)
+    full = estimate_columns(columns, funding, rewards, hours, with_rewards=True)
     cut = 151
     short = estimate_columns(
         {name: values[:cut] for name, values in columns.items()},
         {p: r for p, r in funding.items() if p < cut},
         {p: r for p, r in rewards.items() if p < cut},
         cut,
+        with_rewards=True,
     )
     assert set(full) == {"lst_apr:weETH", "funding_apr:binance:ETH", "reward_apr"}
+    assert "reward_apr" not in estimate_columns(columns, funding, {}, hours, with_rewards=False)
     for name, values in short.items():
         np.testing.assert_array_equal(values, full[name][:cut])
         assert np.isfinite(values).all()  # 0 where there is no history yet

@@ -53,8 +53,38 @@ def try_parse_utc(values: pd.Series) -> tuple[pd.DatetimeIndex, int | None]:
     Accepts ISO 8601 with ``Z`` or ``+00:00`` (or any offset, converted to UTC), the malformed
     ``+00:00Z``, ``YYYY-MM-DD HH:MM:SS+00:00``, naive strings (taken as UTC), plain dates and
     unix seconds (ints or numeric strings). Bad cells come back as NaT.
+
+    Cells dated ``YYYY-…`` are parsed as they are in one vectorised call (the files' usual
+    case); the others, and any that call refuses, go through the cell-by-cell forms above.
     """
-    cells = values.astype(str).str.strip().str.replace(_OFFSET_THEN_Z, "", regex=True)
+    text = values.astype(str).to_numpy(dtype=object)
+    stamps = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
+    dated = _dated(text)
+    if dated.any():
+        iso = pd.to_datetime(text[dated], utc=True, format="ISO8601", errors="coerce")
+        stamps[dated] = iso.tz_convert(None).as_unit("ns").to_numpy()
+    rest = np.isnat(stamps)
+    if rest.any():
+        stamps[rest] = _parse_cells(text[rest])
+    index = pd.DatetimeIndex(stamps).tz_localize("UTC")
+    bad = np.flatnonzero(index.isna())
+    return index, (int(bad[0]) if bad.size else None)
+
+
+def _dated(text: np.ndarray) -> np.ndarray:
+    """Which cells have ``-`` as their fifth character (``YYYY-``): never unix seconds."""
+    if not text.size:
+        return np.zeros(0, dtype=bool)
+    chars = np.asarray(text, dtype=str)
+    width = chars.dtype.itemsize // 4  # numpy's str is UTF-32
+    if width < 5:
+        return np.zeros(len(text), dtype=bool)
+    return chars.view(np.uint32).reshape(len(text), width)[:, 4] == ord("-")
+
+
+def _parse_cells(text: np.ndarray) -> np.ndarray:
+    """The general forms of `try_parse_utc`, cell by cell (datetime64[ns], NaT when bad)."""
+    cells = pd.Series(text, dtype=object).str.strip().str.replace(_OFFSET_THEN_Z, "", regex=True)
     is_unix = cells.str.fullmatch(_UNIX_TEXT).to_numpy(dtype=bool)
     text = cells.to_numpy(dtype=object)
     stamps = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
@@ -65,9 +95,7 @@ def try_parse_utc(values: pd.Series) -> tuple[pd.DatetimeIndex, int | None]:
     if (~is_unix).any():
         iso = pd.to_datetime(text[~is_unix], utc=True, format="ISO8601", errors="coerce")
         stamps[~is_unix] = iso.tz_convert(None).as_unit("ns").to_numpy()
-    index = pd.DatetimeIndex(stamps).tz_localize("UTC")
-    bad = np.flatnonzero(index.isna())
-    return index, (int(bad[0]) if bad.size else None)
+    return stamps
 
 
 def parse_utc(values: pd.Series, path: FileRef, column: str, first_line: int) -> pd.DatetimeIndex:
@@ -169,6 +197,8 @@ def read_table(
             raise file_error(path, f"missing column {column!r}")
     require_full_rows(path, fields, len(frame.columns))
     frame = frame.fillna("")
+    if len(frame) and (frame.iloc[-1] != "").any():  # the usual case: nothing to trim
+        return frame, skip + 2
     filled = np.flatnonzero((frame != "").any(axis=1).to_numpy())
     if not filled.size:
         raise EmptyDataFileError(path if isinstance(path, Path) else str(path))

@@ -36,7 +36,8 @@ def read_ohlcv_open(path: FileRef) -> pd.Series:
     )
     if "high" in bars and "low" in bars:
         _require_open_in_range(bars, frame["open"], path, first_line)
-    return unique_sorted(bars, path, first_line)["open"]
+    # a copy: the column alone, not a view holding every price column of the file in memory
+    return unique_sorted(bars, path, first_line)["open"].copy()
 
 
 def _require_open_in_range(
