@@ -127,7 +127,9 @@ class BinanceUsdmFake:
         """Bind an ephemeral port and serve on a background thread."""
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = _QuietServer(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -250,8 +252,11 @@ class _Handler(BaseHTTPRequestHandler):
             code, msg = TOO_MANY_REQUESTS
         elif status == 418:
             code, msg = BANNED[0], BANNED[1].format(int(time.time() * 1000) + 120_000)
-        else:
+        elif status == 503:  # the matching engine answers in JSON: outcome unknown
             code, msg = INTERNAL_ERROR
+        else:  # a gateway in front of it answers in HTML
+            self._send(status, f"<html><body><h1>{status} Server Error</h1></body></html>")
+            return True
         self._send(status, {"code": code, "msg": msg}, headers)
         return True
 

@@ -10,7 +10,7 @@ real one for that lookup.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import ccxt
@@ -34,7 +34,9 @@ def rewrite_urls(api_urls: Any, base_url: str, mapping: dict[str, str]) -> Any:
 class FakeRoutedBinanceUsdm(ccxt.binanceusdm):  # type: ignore[misc]
     """binanceusdm whose per-market-type error maps see the real URL, not the fake's."""
 
-    fake_to_real: ClassVar[dict[str, str]] = {}
+    def __init__(self, config: dict[str, Any], fake_to_real: dict[str, str]) -> None:
+        super().__init__(config)
+        self.fake_to_real = fake_to_real
 
     def get_exceptions_by_url(self, url: str | None, exactOrBroad: str) -> dict:
         return super().get_exceptions_by_url(self.real_url(url), exactOrBroad)
@@ -54,18 +56,25 @@ def binance_client(
     api_key: str = API_KEY,
     secret: str = API_SECRET,
     timeout_ms: int = 3_000,
+    enable_rate_limit: bool = False,
 ) -> FakeRoutedBinanceUsdm:
     """A sync binanceusdm client talking only to `fake`.
 
     `fetchCurrencies` is off: with a key ccxt would call /sapi capital endpoints on spot
-    hosts during load_markets, which a USDⓈ-M-only account does not need. ccxt's own rate
-    limiter stays on (it is part of the real behaviour) but the fake is local, so it is fast.
+    hosts during load_markets, which a USDⓈ-M-only account does not need. ccxt's client-side
+    rate limiter is off by default: it only sleeps by endpoint weight (income costs 30 × 50 ms)
+    and tests of the venue's own 429/418 answers do not need it.
     """
-    client = FakeRoutedBinanceUsdm(
-        {"apiKey": api_key, "secret": secret, "timeout": timeout_ms, "enableRateLimit": True}
-    )
     mapping: dict[str, str] = {}
+    client = FakeRoutedBinanceUsdm(
+        {
+            "apiKey": api_key,
+            "secret": secret,
+            "timeout": timeout_ms,
+            "enableRateLimit": enable_rate_limit,
+        },
+        mapping,
+    )
     client.urls["api"] = rewrite_urls(client.urls["api"], fake.base_url, mapping)
-    client.fake_to_real = mapping
     client.has["fetchCurrencies"] = False
     return client
