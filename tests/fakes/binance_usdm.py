@@ -120,8 +120,7 @@ class BinanceUsdmFake:
     def base_url(self) -> str:
         """http://127.0.0.1:<ephemeral port>"""
         assert self._server is not None, "fake not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> BinanceUsdmFake:
         """Bind an ephemeral port and serve on a background thread."""

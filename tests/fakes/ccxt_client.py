@@ -31,7 +31,7 @@ def rewrite_urls(api_urls: Any, base_url: str, mapping: dict[str, str]) -> Any:
     return api_urls
 
 
-class FakeRoutedBinanceUsdm(ccxt.binanceusdm):  # type: ignore[misc]
+class FakeRoutedBinanceUsdm(ccxt.binanceusdm):
     """binanceusdm whose per-market-type error maps see the real URL, not the fake's."""
 
     def __init__(self, config: dict[str, Any], fake_to_real: dict[str, str]) -> None:

@@ -351,7 +351,7 @@ def raw_keys(raw: Any) -> set[str]:
 
 def replaying(client: FakeRoutedBinanceUsdm, response: Any) -> FakeRoutedBinanceUsdm:
     """The same client, but every HTTP call answers with `response` (as ccxt's static tests)."""
-    client.fetch = lambda *args, **kwargs: response  # type: ignore[method-assign]
+    client.fetch = lambda *args, **kwargs: response
     return client
 
 
