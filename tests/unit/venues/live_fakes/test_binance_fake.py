@@ -8,6 +8,7 @@ engine's tests can rely on both. Only 127.0.0.1 is contacted.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -100,6 +101,60 @@ def test_market_order_fills_at_mark_and_is_found_by_client_id(
     by_id = client.fetch_order(placed["id"], BTC)
     assert by_param["id"] == by_unified["id"] == by_id["id"] == placed["id"]
     assert by_id["clientOrderId"] == "cid-1" and by_id["cost"] == 600
+
+
+def test_ack_answer_reports_only_acceptance(client: FakeRoutedBinanceUsdm) -> None:
+    """With newOrderRespType=ACK Binance answers before matching: the fill is seen by a query."""
+    placed = client.create_order(
+        BTC, "market", "buy", 0.01, params={"newClientOrderId": "ack", "newOrderRespType": "ACK"}
+    )
+    assert (placed["status"], placed["filled"]) == ("open", 0)
+    assert client.fetch_order(placed["id"], BTC)["status"] == "closed"
+
+
+def test_sell_through_a_long_flips_it_at_the_fill_price(
+    client: FakeRoutedBinanceUsdm, fake: BinanceUsdmFake
+) -> None:
+    buy(client, 0.1, "long")
+    fake.state.set_mark_price("BTCUSDT", Decimal(59_000))
+    client.create_order(BTC, "market", "sell", 0.3, params={"newClientOrderId": "flip"})
+    (position,) = client.fetch_positions()
+    assert (position["side"], position["contracts"], position["entryPrice"]) == (
+        "short",
+        0.2,
+        59_000,
+    )
+    assert float(client.fetch_my_trades(BTC)[-1]["info"]["realizedPnl"]) == pytest.approx(-100)
+
+
+def test_concurrent_same_client_id_creates_one_order(
+    fake: BinanceUsdmFake, client: FakeRoutedBinanceUsdm
+) -> None:
+    """Two threads racing with one client id (a retry racing the original): one order."""
+    clients = [binance_client(fake) for _ in range(4)]
+    outcomes: list[str] = []
+
+    def send(racer: FakeRoutedBinanceUsdm) -> None:
+        try:
+            racer.create_order(BTC, "market", "buy", 0.01, params={"newClientOrderId": "race"})
+            outcomes.append("placed")
+        except ccxt.InvalidOrder:
+            outcomes.append("duplicate")
+
+    try:
+        for racer in clients:
+            racer.markets, racer.markets_by_id = client.markets, client.markets_by_id
+        threads = [threading.Thread(target=send, args=(racer,)) for racer in clients]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for racer in clients:
+            racer.session.close()
+    assert sorted(outcomes) == ["duplicate"] * 3 + ["placed"]
+    assert len(fake.state.orders_by_venue_id) == 1
+    assert [p["contracts"] for p in client.fetch_positions()] == [0.01]
 
 
 def test_unknown_order_is_order_not_found(client: FakeRoutedBinanceUsdm) -> None:
