@@ -62,6 +62,7 @@ REJECTIONS: dict[RejectReason, tuple[int, int, str]] = {
     RejectReason.UNKNOWN_SYMBOL: (400, -1121, "Invalid symbol."),
     RejectReason.UNKNOWN_ORDER: (400, -2013, "Order does not exist."),
     RejectReason.INVALID_QUANTITY: (400, -4003, "Quantity less than or equal to zero."),
+    RejectReason.REDUCE_ONLY_REJECTED: (400, -2022, "ReduceOnly Order is rejected."),
 }
 
 # Static per-symbol facts, in the shape of exchangeInfo's entries (as of 2025).
@@ -188,6 +189,7 @@ class _Handler(BaseHTTPRequestHandler):
     """Routes one request: signature check, fault, then the endpoint's answer."""
 
     fake: BinanceUsdmFake
+    fill_fault: Fault | None = None  # a PARTIAL_FILL fault for this request's order
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -221,8 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
             params = dict(parse_qsl(url.query)) | dict(parse_qsl(body))
             if signed:
                 self._check_signed(url.query, body, params)
-            if fault is not None and fault.kind is FaultKind.PARTIAL_FILL:
-                params["__fault"] = fault  # type: ignore[assignment]
+            self.fill_fault = fault if fault and fault.kind is FaultKind.PARTIAL_FILL else None
             answer = fn(self, params)
         except ApiError as err:
             self._send(err.status, {"code": err.code, "msg": err.msg})
@@ -456,14 +457,13 @@ def _new_order(h: _Handler, params: dict[str, str]) -> dict[str, Any]:
     symbol, side = _require(params, "symbol"), _require(params, "side")
     if _require(params, "type") != "MARKET":
         raise ApiError(400, -1116, "Invalid orderType.")  # the fake fills market orders only
-    fault = params.get("__fault")
     order = h.fake.state.place_market_order(
         symbol,
         side,
         Decimal(_require(params, "quantity")),
         params.get("newClientOrderId") or f"fake-{time.time_ns()}",
         reduce_only=params.get("reduceOnly") == "true",
-        fault=fault if isinstance(fault, Fault) else None,
+        fault=h.fill_fault,
     )
     answer = _order_json(order)
     del answer["time"]

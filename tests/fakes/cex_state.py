@@ -39,6 +39,7 @@ class RejectReason(StrEnum):
     UNKNOWN_SYMBOL = "unknown_symbol"
     UNKNOWN_ORDER = "unknown_order"
     INVALID_QUANTITY = "invalid_quantity"
+    REDUCE_ONLY_REJECTED = "reduce_only_rejected"
 
 
 class VenueRejection(Exception):
@@ -274,7 +275,7 @@ class CexAccountState:
         """Fill at mark (in `fault.fill_parts` trades if asked); refuse duplicates and no margin.
 
         Initial margin of the added exposure = notional / leverage must fit in the available
-        balance; reducing exposure is always allowed.
+        balance; reducing exposure is always allowed; reduce-only must face a position.
         """
         with self._lock:
             mark = self.symbol_state(symbol).mark_price
@@ -284,6 +285,8 @@ class CexAccountState:
                 raise VenueRejection(RejectReason.DUPLICATE_CLIENT_ORDER_ID, client_order_id)
             signed_qty = qty_base if side == "BUY" else -qty_base
             pos = self._position(symbol)
+            if reduce_only and pos.size_base * signed_qty >= 0:
+                raise VenueRejection(RejectReason.REDUCE_ONLY_REJECTED, "would not reduce")
             added_base = max(abs(pos.size_base + signed_qty) - abs(pos.size_base), ZERO)
             required_quote = added_base * mark / pos.leverage
             if required_quote + qty_base * mark * self.taker_fee_rate > (

@@ -236,6 +236,17 @@ def test_insufficient_margin(client: FakeRoutedBinanceUsdm, fake: BinanceUsdmFak
     buy(client, 0.1, "fits")  # 6 000 fits
 
 
+def test_reduce_only_without_a_position_is_invalid_order(
+    client: FakeRoutedBinanceUsdm, fake: BinanceUsdmFake
+) -> None:
+    with pytest.raises(ccxt.InvalidOrder, match="-2022"):
+        client.create_order(BTC, "market", "sell", 0.01, params={"reduceOnly": True})
+    buy(client, 0.02, "long")
+    client.create_order(BTC, "market", "sell", 0.01, params={"reduceOnly": True})
+    assert [p["contracts"] for p in client.fetch_positions()] == [0.01]
+    assert len(fake.state.orders_by_venue_id) == 2
+
+
 @pytest.mark.parametrize(("key", "secret"), [("fake-binance-key", "wrong"), ("wrong", "x")])
 def test_wrong_credentials_are_authentication_errors(
     fake: BinanceUsdmFake, key: str, secret: str
