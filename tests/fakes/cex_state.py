@@ -140,6 +140,7 @@ class SymbolState:
     funding_rate: Decimal = ZERO
     next_funding_ms: int = 0
     maint_margin_rate: Decimal = Decimal("0.004")
+    qty_step_base: Decimal = Decimal("0.001")  # lot size partial fills are rounded to
 
 
 def _now_ms() -> int:
@@ -346,7 +347,7 @@ class CexAccountState:
         """Fill `filled_fraction` of the order in `fill_parts` equal trades at `price`."""
         to_fill = order.qty_base * fault.filled_fraction
         parts = max(fault.fill_parts, 1)
-        part = (to_fill / parts).quantize(Decimal("0.001"))
+        part = (to_fill / parts).quantize(self.symbols[order.symbol].qty_step_base)
         for index in range(parts):
             qty = to_fill - part * (parts - 1) if index == parts - 1 else part
             self._book_trade(order, qty, price)

@@ -64,6 +64,13 @@ def test_load_markets_serves_only_configured_linear_perps(
     assert fake.paths_called() == ["GET /fapi/v1/exchangeInfo"]  # no /sapi call
 
 
+def test_server_time_serves_ccxt_clock_sync(client: FakeRoutedBinanceUsdm) -> None:
+    before = int(time.time() * 1000)
+    assert before - 1 <= client.fetch_time() <= int(time.time() * 1000) + 1
+    client.load_time_difference()
+    assert abs(client.options["timeDifference"]) < 1_000
+
+
 def test_fetch_funding_rate_reports_state(
     client: FakeRoutedBinanceUsdm, fake: BinanceUsdmFake
 ) -> None:
