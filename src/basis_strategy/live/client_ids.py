@@ -3,9 +3,10 @@ the same id in every process, so a restart or a resend reuses it and the venue's
 refuses a second order (hummingbot #3374, #493: duplicates after a timeout on order creation).
 
 Format: `bs` + the first 16 hex digits of sha256(request id) + `s` + seq + `l` + leg, e.g.
-`bs303a6e41dcc98357s42l0` for ("live-btc-basis-1", 42, 0). At most 32 lowercase alphanumerics, so one id is valid on all three
-venues: Binance newClientOrderId (<= 36, `^[.A-Z:/a-z0-9_-]{1,36}$`), Bybit orderLinkId (<= 36)
-and OKX clOrdId (alphanumeric only, <= 32, case-sensitive).
+`bs303a6e41dcc98357s42l0` for ("live-btc-basis-1", 42, 0). At most 32 lowercase alphanumerics,
+so one id is valid on all three venues: Binance newClientOrderId (<= 36,
+`^[.A-Z:/a-z0-9_-]{1,36}$`), Bybit orderLinkId (<= 36) and OKX clOrdId (alphanumeric only,
+<= 32, case-sensitive).
 """
 
 from __future__ import annotations
