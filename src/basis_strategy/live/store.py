@@ -214,7 +214,9 @@ class LiveStore:
         self, table: sa.Table, row: dict[str, Any], entry: object, parse: Any, what: str
     ) -> bool:
         with self._write(f"book {what}") as conn:
-            if conn.execute(self._insert_ignore(table, **row)).rowcount:
+            # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING
+            inserted = self._insert_ignore(table, **row).returning(*table.primary_key.columns)
+            if conn.execute(inserted).first() is not None:
                 return True
             key = sa.and_(*(column == row[column.name] for column in table.primary_key))
             booked = parse(conn.execute(sa.select(table).where(key)).mappings().one())

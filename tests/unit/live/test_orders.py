@@ -174,8 +174,8 @@ def test_send_outcomes_apply_only_to_an_intended_order(
 
 
 def test_no_event_but_a_venue_answer_leads_to_rejected() -> None:
-    local = [SendAcked(), SendUnknown("t"), SendDuplicate(), QueryNotFound(), QueryFailed("x"),
-             Restarted(), Resend()]  # fmt: skip
+    local: list[OrderEvent] = [SendAcked(), SendUnknown("t"), SendDuplicate(), QueryNotFound(),
+                               QueryFailed("x"), Restarted(), Resend()]  # fmt: skip
     for state in S:
         for event in local:
             try:
