@@ -18,7 +18,8 @@ States (`apply` raises IllegalTransitionError for any other move)::
     ACCEPTED | PARTIALLY_FILLED --report--> PARTIALLY_FILLED | FILLED | CANCELED
     SUBMITTED | AMBIGUOUS | ACCEPTED | PARTIALLY_FILLED --not found x lost_after--> LOST
     LOST --resend, same client id--> INTENDED
-    FILLED, CANCELED, REJECTED are final (repeated reports of them are ignored).
+    FILLED, CANCELED, REJECTED are final. Repeated reports, and reports of an earlier state
+    (NEW or PARTIALLY_FILLED once partially filled, filled or canceled), are ignored.
 """
 
 from __future__ import annotations
@@ -84,19 +85,14 @@ REPORT_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     OrderState.CANCELED: frozenset(),
     OrderState.REJECTED: frozenset(),
 }
-# reports older than the state we know (out of order on the stream): ignored, not an error
+# reports from before the state we know (a query answered while the stream moved on): ignored
+_EARLIER = frozenset({OrderState.ACCEPTED, OrderState.PARTIALLY_FILLED})
 _STALE = {
     OrderState.PARTIALLY_FILLED: frozenset({OrderState.ACCEPTED}),
+    OrderState.FILLED: _EARLIER,
+    OrderState.CANCELED: _EARLIER,
 }
-_QUERYABLE = frozenset(
-    {
-        OrderState.SUBMITTED,
-        OrderState.AMBIGUOUS,
-        OrderState.ACCEPTED,
-        OrderState.PARTIALLY_FILLED,
-        OrderState.LOST,
-    }
-)
+_QUERYABLE = frozenset(OrderState) - FINAL - {OrderState.INTENDED}
 
 
 class IllegalTransitionError(OperationalError):
@@ -167,16 +163,9 @@ class Resend:
 
 
 OrderEvent = (
-    SendAcked
-    | SendUnknown
-    | SendRejected
-    | SendDuplicate
-    | VenueReport
-    | QueryNotFound
-    | QueryFailed
-    | Restarted
-    | Resend
-)
+    SendAcked | SendUnknown | SendRejected | SendDuplicate | VenueReport
+    | QueryNotFound | QueryFailed | Restarted | Resend
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

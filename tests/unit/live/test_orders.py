@@ -41,6 +41,14 @@ REPORT_STATE = {
     VenueStatus.EXPIRED: S.CANCELED,
     VenueStatus.REJECTED: S.REJECTED,
 }
+# (state, a report of an earlier state): a query answered while the stream moved on
+STALE = {
+    (S.PARTIALLY_FILLED, S.ACCEPTED),
+    (S.FILLED, S.ACCEPTED),
+    (S.FILLED, S.PARTIALLY_FILLED),
+    (S.CANCELED, S.ACCEPTED),
+    (S.CANCELED, S.PARTIALLY_FILLED),
+}
 
 
 def intended() -> OrderRecord:
@@ -126,9 +134,12 @@ def test_a_final_order_ignores_not_found_and_repeated_reports() -> None:
     assert run(filled, QueryNotFound(), VenueReport(VenueStatus.FILLED, 0.5)) == filled
 
 
-def test_an_out_of_order_new_report_after_a_partial_fill_is_ignored() -> None:
+def test_reports_of_an_earlier_state_are_ignored() -> None:
     partial = run(intended(), VenueReport(VenueStatus.PARTIALLY_FILLED, 0.1))
     assert apply(partial, VenueReport(VenueStatus.NEW), T1) == partial
+    filled = apply(partial, VenueReport(VenueStatus.FILLED, 0.5), T1)
+    assert apply(filled, VenueReport(VenueStatus.PARTIALLY_FILLED, 0.1), T1) == filled
+    assert filled.venue_filled_qty_base == 0.5
 
 
 @pytest.mark.parametrize("state", list(S))
@@ -137,7 +148,7 @@ def test_every_report_follows_the_transition_table(state: OrderState, status: Ve
     order = in_state(state)
     target = REPORT_STATE[status]
     repeated = target is state and state in FINAL
-    stale = (state, target) == (S.PARTIALLY_FILLED, S.ACCEPTED)
+    stale = (state, target) in STALE
     if repeated or stale:
         assert apply(order, VenueReport(status), T1) == order
     elif target is state or target in REPORT_TRANSITIONS[state]:
@@ -153,6 +164,7 @@ def test_every_report_follows_the_transition_table(state: OrderState, status: Ve
         (S.FILLED, VenueStatus.CANCELED),
         (S.CANCELED, VenueStatus.FILLED),
         (S.REJECTED, VenueStatus.NEW),
+        (S.REJECTED, VenueStatus.PARTIALLY_FILLED),
         (S.ACCEPTED, VenueStatus.REJECTED),
         (S.PARTIALLY_FILLED, VenueStatus.REJECTED),
     ],
