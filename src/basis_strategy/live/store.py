@@ -194,8 +194,9 @@ class LiveStore:
         return [_order(row) for row in self._select(query, f"read orders of {strategy_id}")]
 
     def add_fill(self, strategy_id: str, fill: Fill) -> bool:
-        """Book a fill once: True if new, False if this fill was booked before;
-        ConflictingEntryError if a different fill has its (venue, symbol, trade id)."""
+        """Book a fill once: True if new, False if this fill was booked before for this
+        strategy; ConflictingEntryError if a different fill, or the same fill for another
+        strategy, has its (venue, symbol, trade id)."""
         row = {**_values(fill, FILL_FIELDS), "strategy_id": strategy_id}
         return self._book(live_fills, row, fill, _fill, f"fill {fill.key}")
 
@@ -219,9 +220,13 @@ class LiveStore:
             if conn.execute(inserted).first() is not None:
                 return True
             key = sa.and_(*(column == row[column.name] for column in table.primary_key))
-            booked = parse(conn.execute(sa.select(table).where(key)).mappings().one())
-        if booked != entry:
-            raise ConflictingEntryError(f"{what}: booked as {booked}, now reported as {entry}")
+            stored = conn.execute(sa.select(table).where(key)).mappings().one()
+        booked, owner = parse(stored), stored["strategy_id"]
+        if booked != entry or owner != row["strategy_id"]:
+            raise ConflictingEntryError(
+                f"{what}: booked as {booked} for {owner}, now reported as {entry} for "
+                f"{row['strategy_id']}"
+            )
         return False
 
     def _insert_ignore(self, table: sa.Table, **values: Any) -> sa.Insert:

@@ -122,8 +122,11 @@ def test_a_different_fill_under_a_booked_key_is_refused(store: LiveStore) -> Non
     store.add_funding(STRATEGY, FundingPayment("binance", PERP, T0, 1.0))
     with pytest.raises(ConflictingEntryError, match="funding"):
         store.add_funding(STRATEGY, FundingPayment("binance", PERP, T0, 2.0))
+    with pytest.raises(ConflictingEntryError, match="for other"):
+        store.add_fill("other", fill("1"))  # one fill belongs to one strategy
     ledger = store.ledger(STRATEGY)
     assert ledger.fills == [fill("1")] and ledger.funding[0].amount_usdt == 1.0
+    assert store.ledger("other").fills == []
 
 
 def test_a_new_engine_finds_everything_a_previous_one_wrote(database_url: str) -> None:
