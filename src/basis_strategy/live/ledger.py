@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from basis_strategy.core.errors import OperationalError
-from basis_strategy.live.orders import Side
+from basis_strategy.live.orders import OrderRecord, Side
 
 K = TypeVar("K")
 E = TypeVar("E")
@@ -181,6 +181,11 @@ class Ledger:
     def filled_qty_base(self, client_order_id: str) -> float:
         """What the fills of one order add up to: the only booked quantity of an order."""
         return sum(f.qty_base for f in self._fills.values() if f.client_order_id == client_order_id)
+
+    def unbooked_qty_base(self, order: OrderRecord) -> float:
+        """How much more the venue reports filled than the fills booked for the order: > 0
+        means fills are missing (fetch the order's trades), never a quantity to book."""
+        return order.venue_filled_qty_base - self.filled_qty_base(order.client_order_id)
 
 
 def _add_once(book: dict[K, E], key: K, entry: E, what: str) -> bool:

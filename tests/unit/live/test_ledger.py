@@ -111,6 +111,15 @@ def test_a_partial_fill_then_cancel_books_only_the_partial() -> None:
     assert order.state is OrderState.CANCELED and order.qty_base == 2.0
     assert ledger.filled_qty_base(order.client_order_id) == pytest.approx(0.6)
     assert ledger.position("binance", PERP).qty_base == pytest.approx(0.6)
+    assert ledger.unbooked_qty_base(order) == pytest.approx(0.0)
+
+
+def test_fills_the_venue_reports_but_the_ledger_lacks_are_visible_not_booked() -> None:
+    order = new_order("live-1", 0, 0, "binance", PERP, Side.BUY, 2.0, 100.0, T0)
+    order = apply(order, VenueReport(VenueStatus.FILLED, 2.0), T0)
+    ledger = Ledger([fill("5", Side.BUY, 0.5, 100.0, client_id=order.client_order_id)])
+    assert ledger.unbooked_qty_base(order) == pytest.approx(1.5)
+    assert ledger.position("binance", PERP).qty_base == pytest.approx(0.5)
 
 
 def test_funding_is_booked_once_per_venue_symbol_and_time() -> None:
