@@ -1,0 +1,144 @@
+"""Translate ccxt's answers and exceptions into the live order events (live/orders.py).
+
+Why: the order state machine must only see what a venue proved. ccxt raises a
+`OperationFailed` (NetworkError, RequestTimeout, ExchangeNotAvailable, DDoSProtection, and the
+exchange's own "internal error, try again") when the outcome of a request is unknown; an
+`ExchangeError` subclass such as InvalidOrder or InsufficientFunds when the venue answered with
+a refusal. A refusal because the client id already exists is the opposite of a refusal: the
+order is there (hummingbot #3374). This module keeps those distinctions in one place so
+`LiveCex` (ADR-012) never treats a network error as final (hummingbot #8457).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import ccxt
+
+from basis_strategy.core.errors import OperationalError, TemporaryError
+from basis_strategy.live.ledger import Fill
+from basis_strategy.live.orders import (
+    QueryFailed,
+    QueryNotFound,
+    SendDuplicate,
+    SendRejected,
+    SendUnknown,
+    Side,
+    VenueReport,
+    VenueStatus,
+)
+from basis_strategy.live.retry import QueryResult
+
+# Venue texts of "this client order id exists": Binance -4116, Bybit 110072, OKX 51016.
+DUPLICATE_MARKERS = ("-4116", "clientorderid is duplicated", "110072", "51016", "duplicat")
+# Refusals that prove no order was created (the venue answered and said no).
+PROOF_OF_REFUSAL: tuple[type[Exception], ...] = (
+    ccxt.InvalidOrder,
+    ccxt.InsufficientFunds,
+    ccxt.BadRequest,
+    ccxt.AuthenticationError,
+    ccxt.PermissionDenied,
+)
+RATE_LIMITED: tuple[type[Exception], ...] = (ccxt.DDoSProtection, ccxt.RateLimitExceeded)
+_UNIFIED_STATUS = {
+    "closed": VenueStatus.FILLED,
+    "canceled": VenueStatus.CANCELED,
+    "cancelled": VenueStatus.CANCELED,
+    "expired": VenueStatus.EXPIRED,
+    "rejected": VenueStatus.REJECTED,
+}
+
+
+class OrderUnresolvedError(OperationalError):
+    """An order's outcome is still unknown after the allowed queries: halt; the order stays
+    in the live store (AMBIGUOUS or LOST) for `LiveCex.recover` or an operator."""
+
+
+class VenueBackoffError(TemporaryError):
+    """The venue asks to wait longer than this process will sleep (e.g. a 418 IP ban)."""
+
+
+SendOutcome = SendUnknown | SendRejected | SendDuplicate
+
+
+def is_duplicate(error: Exception) -> bool:
+    text = str(error).lower()
+    return any(marker in text for marker in DUPLICATE_MARKERS)
+
+
+def send_failure(error: Exception) -> SendOutcome:
+    """The order event for an exception raised by `create_order`.
+
+    Ambiguous unless the venue proved the outcome: a duplicate id proves the order exists; a
+    refusal listed in PROOF_OF_REFUSAL proves it does not. Any other ExchangeError (unmapped
+    codes) stays ambiguous: querying costs one request, a wrong REJECTED costs a position.
+    """
+    if isinstance(error, ccxt.InvalidOrder) and is_duplicate(error):
+        return SendDuplicate(str(error)[:200])
+    if isinstance(error, PROOF_OF_REFUSAL):
+        return SendRejected(type(error).__name__, str(error)[:500])
+    return SendUnknown(f"{type(error).__name__}: {str(error)[:200]}")
+
+
+def report_of(order: Mapping[str, Any]) -> VenueReport:
+    """A ccxt unified order as a venue report (venue-neutral: ccxt's unified status)."""
+    filled = float(order.get("filled") or 0.0)
+    status = _UNIFIED_STATUS.get(str(order.get("status")))
+    if status is None:  # "open" (or missing): accepted, maybe partly filled
+        status = VenueStatus.PARTIALLY_FILLED if filled > 0 else VenueStatus.NEW
+    venue_id = order.get("id")
+    return VenueReport(status, filled, None if venue_id is None else str(venue_id))
+
+
+def query_failure(error: Exception) -> QueryResult:
+    """A query by client id that raised: "not found" is an answer, anything else is none."""
+    if isinstance(error, ccxt.OrderNotFound):
+        return QueryNotFound()
+    return QueryFailed(f"{type(error).__name__}: {str(error)[:200]}")
+
+
+def retry_after_s(headers: Mapping[str, Any] | None) -> float | None:
+    """The Retry-After header in seconds (case-insensitive; HTTP-date forms are ignored)."""
+    for name, value in (headers or {}).items():
+        if str(name).lower() == "retry-after":
+            try:
+                seconds = float(value)
+            except (TypeError, ValueError):
+                return None
+            return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    return None
+
+
+def fill_of(
+    trade: Mapping[str, Any], venue: str, client_order_id: str | None, quote: str = "USDT"
+) -> Fill:
+    """A ccxt unified trade as a ledger fill. A fee in another currency (e.g. BNB discount)
+    cannot be valued honestly here: refused, so nothing half-booked hides it."""
+    fee = trade.get("fee") or {}
+    currency, cost = fee.get("currency"), fee.get("cost")
+    if cost and currency not in (None, quote):
+        raise OperationalError(
+            f"{venue} trade {trade.get('id')}: fee in {currency}, only {quote} fees are booked"
+        )
+    return Fill(
+        venue=venue,
+        symbol=str(trade["symbol"]),
+        trade_id=str(trade["id"]),
+        client_order_id=client_order_id,
+        side=Side(str(trade["side"])),
+        qty_base=float(trade["amount"]),
+        price_usdt=float(trade["price"]),
+        fee_usdt=float(cost or 0.0),
+        filled_at=utc_ms(int(trade["timestamp"])),
+    )
+
+
+def utc_ms(timestamp_ms: int) -> datetime:
+    return datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
+
+
+def to_ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)

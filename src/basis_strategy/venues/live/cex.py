@@ -1,0 +1,426 @@
+"""A live centralised-exchange account behind the same interface as `SimulatedCex` (ADR-012).
+
+One exchange account, linear USDT perps, through a ccxt client passed in (tests pass one
+pointed at a local fake; production builds ccxt.binanceusdm / bybit / okx with credentials
+read elsewhere: this module never reads them). Rules from docs/live.md section 1:
+
+- the order is persisted INTENDED in the `LiveStore` before it is sent, with a deterministic
+  client id from the live strategy id and the store's sequence counter (a restart never reuses
+  a sequence, so never an id);
+- a network error, timeout, 5xx or 429 leaves the order AMBIGUOUS; it is then queried by
+  client id (`RetryPolicy`), and only a query can lead to a resend, with the SAME client id;
+- only a venue refusal (InvalidOrder, InsufficientFunds, ...) is REJECTED: `ExecutionRejected`,
+  nothing booked;
+- quantities come from the venue's fills, booked once by (venue, symbol, trade id); a partial
+  fill books the filled part and returns legs for it; the unfilled remainder is NOT re-sent:
+  the order stays open in the store (ACCEPTED/PARTIALLY_FILLED) for the reconciler, and the
+  strategy sees the shortfall in `positions()` next hour and re-plans;
+- funding is its own ledger entry from the venue's funding history, booked once.
+
+Legs mirror `SimulatedCex._trade_perp`: a `PerpTraded` leg on `venue:Perp:BASEUSDT` (signed
+filled size at the average fill price, entry after from the fill ledger, execution cost = fee +
+the fill's gap to the hour's mark `q (fill - mark)`, as the simulated venue's slippage is the
+fill's distance from the mark) and a `PerpCashSettled` USDT leg (realised P&L - fee).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import ccxt
+
+from basis_strategy.config.venues import CexVenue
+from basis_strategy.core.errors import TemporaryError
+from basis_strategy.core.instructions import (
+    BuySpot,
+    ExecutionResult,
+    Instruction,
+    Leg,
+    SellSpot,
+    TradePerp,
+    Transfer,
+)
+from basis_strategy.core.instruments import cash_key, perp_key
+from basis_strategy.data.market import MarketState
+from basis_strategy.live.ledger import Fill, FundingPayment, position_from
+from basis_strategy.live.orders import (
+    OrderEvent,
+    OrderRecord,
+    OrderState,
+    Restarted,
+    SendAcked,
+    Side,
+    apply,
+    new_order,
+)
+from basis_strategy.live.retry import RetryAction, RetryPolicy
+from basis_strategy.live.store import LiveStore
+from basis_strategy.venues.interface import ExecutionRejected, cost_detail, require_amount
+from basis_strategy.venues.live.ccxt_orders import (
+    RATE_LIMITED,
+    OrderUnresolvedError,
+    VenueBackoffError,
+    fill_of,
+    query_failure,
+    report_of,
+    retry_after_s,
+    send_failure,
+    to_ms,
+    utc_ms,
+)
+from basis_strategy.venues.live.reconcile import Mismatch, VenueSnapshot, differences, snapshot_of
+
+COST = "execution_costs"
+QUOTE = "USDT"
+T = TypeVar("T")
+_OPEN = frozenset({OrderState.ACCEPTED, OrderState.PARTIALLY_FILLED})
+_ALREADY_SET = ("no need to change", "not modified", "110043", "59107")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class LiveCexSettings:
+    """Account set-up and the bounds of waiting. `max_wait_s` caps one sleep: a Retry-After
+    above it (a 418 ban) raises VenueBackoffError rather than sleeping less than asked."""
+
+    leverage: int = 3
+    margin_mode: str = "cross"
+    max_queries: int = 8  # queries by client id per execute before OrderUnresolvedError
+    poll_interval_s: float = 0.5
+    read_attempts: int = 3  # reads (trades, funding, balance) retried on network errors
+    base_backoff_s: float = 0.5
+    max_wait_s: float = 30.0
+
+
+class LiveCex:
+    """VenueInterface for one live exchange account (ADR-012); reconciliation per ADR-008."""
+
+    def __init__(
+        self,
+        config: CexVenue,
+        client: ccxt.Exchange,
+        store: LiveStore,
+        strategy_id: str,
+        *,
+        settings: LiveCexSettings | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = utc_now,
+        opening_usdt: float = 0.0,
+    ) -> None:
+        self.name: str = config.name
+        self.client, self.store, self.strategy_id = client, store, strategy_id
+        self.settings = settings or LiveCexSettings()
+        self.policy = policy or RetryPolicy()
+        self._sleep, self._clock = sleep, clock
+        self.usdt_key = cash_key(self.name, QUOTE)
+        # base -> ccxt unified linear swap symbol (one spelling for the fill ledger)
+        self.symbols = {s.removesuffix(QUOTE): f"{s.removesuffix(QUOTE)}/{QUOTE}:{QUOTE}"
+                        for s in config.perp_symbols}  # fmt: skip
+        self._opening_usdt = opening_usdt  # USDT held before the ledger's first entry
+        self._received_usdt = 0.0  # transfers credited by `receive` (in memory only)
+        self._unadopted: list[OrderRecord] = []  # recovered in-flight orders, no legs yet
+
+    # --- start-up ---------------------------------------------------------------------------
+
+    def prepare(self) -> list[OrderRecord]:
+        """Markets, margin mode and leverage per perp ("already set" tolerated), then
+        `recover`. Returns the recovered in-flight orders."""
+        self.client.load_markets()
+        for symbol in self.symbols.values():
+            self._tolerate_set(
+                partial(self.client.set_margin_mode, self.settings.margin_mode, symbol)
+            )
+            self._tolerate_set(partial(self.client.set_leverage, self.settings.leverage, symbol))
+        return self.recover()
+
+    def recover(self) -> list[OrderRecord]:
+        """Settle the orders a previous process left open: INTENDED ones may have been sent
+        (`Restarted`), so each is queried by client id (never resent here) and its fills
+        booked. Those with no fills booked before are kept for adoption: a re-run of the same
+        instruction (same symbol, side, quantity) takes them over instead of sending again."""
+        ledger = self.store.ledger(self.strategy_id)
+        for order in self.store.orders(self.strategy_id, open_only=True):
+            if order.venue != self.name:
+                continue
+            delivered = ledger.filled_qty_base(order.client_order_id) > 0
+            order = self._settle(self._apply(order, Restarted()), allow_resend=False)
+            self._book_fills(order)
+            if not delivered:
+                self._unadopted.append(order)
+        return list(self._unadopted)
+
+    def unadopted(self) -> list[OrderRecord]:
+        """Recovered orders no instruction took over yet: for the reconciler."""
+        return list(self._unadopted)
+
+    # --- VenueInterface ---------------------------------------------------------------------
+
+    def execute(self, instruction: Instruction, market: MarketState) -> ExecutionResult:
+        if isinstance(instruction, TradePerp):
+            return ExecutionResult(self._trade_perp(instruction, market))
+        if isinstance(instruction, BuySpot | SellSpot | Transfer):
+            raise ExecutionRejected(
+                f"{self.name}: {type(instruction).__name__} is not supported live yet"
+            )
+        raise ExecutionRejected(f"{self.name} cannot execute {type(instruction).__name__}")
+
+    def receive(self, asset: str, amount: float, market: MarketState) -> ExecutionResult:
+        """A transfer the venue credited (the sender checked it arrived). In memory only."""
+        if asset != QUOTE:
+            raise ExecutionRejected(f"{self.name}: only {QUOTE} transfers are supported live")
+        self._received_usdt += amount
+        return ExecutionResult((Leg(self.usdt_key, amount, "TransferReceived", 1.0),))
+
+    def settle(self, market: MarketState) -> ExecutionResult:
+        """Funding from the venue's history since the last booked payment per symbol, booked
+        once ((venue, symbol, time) keys); legs only for payments new to the ledger. Venue
+        liquidations are not booked here: reconciliation finds them (ADR-008)."""
+        ledger, legs = self.store.ledger(self.strategy_id), []
+        for base, symbol in self.symbols.items():
+            last = max((p.funding_at for p in ledger.funding
+                        if (p.venue, p.symbol) == (self.name, symbol)), default=None)  # fmt: skip
+            since = None if last is None else to_ms(last) + 1
+            history = self._read(partial(self.client.fetch_funding_history, symbol, since))
+            mark = market.values.get(f"perp:{self.name}:{base}{QUOTE}", math.nan)
+            for entry in sorted(history, key=lambda e: int(e["timestamp"])):
+                payment = FundingPayment(
+                    self.name, symbol, utc_ms(int(entry["timestamp"])), float(entry["amount"])
+                )
+                if entry.get("symbol") != symbol or (last and payment.funding_at <= last):
+                    continue
+                if self.store.add_funding(self.strategy_id, payment):
+                    cash = payment.amount_usdt
+                    legs.append(
+                        Leg(self.usdt_key, cash, "FundingSettled", mark, "funding", cash, QUOTE)
+                    )
+        return ExecutionResult(tuple(legs))
+
+    def positions(self) -> dict[str, float]:
+        """The venue's own view from the fill ledger: perp size = signed sum of fills; USDT =
+        opening + received + realised P&L - fees + funding (keys as SimulatedCex's)."""
+        cash = self._opening_usdt + self._received_usdt
+        held: dict[str, float] = {}
+        for (venue, symbol), position in self.store.ledger(self.strategy_id).positions().items():
+            if venue != self.name:
+                continue
+            held[perp_key(self.name, symbol.split("/")[0])] = position.qty_base
+            cash += position.realized_pnl_usdt - position.fees_usdt + position.funding_usdt
+        held[self.usdt_key] = cash
+        return held
+
+    # --- reconciliation (ADR-008) -----------------------------------------------------------
+
+    def venue_snapshot(self) -> VenueSnapshot:
+        """fetch_positions + fetch_balance, keyed as `positions()`."""
+        positions = self._read(lambda: self.client.fetch_positions(list(self.symbols.values())))
+        balance = self._read(self.client.fetch_balance)
+        return snapshot_of(self.name, positions, balance, self._clock(), QUOTE)
+
+    def reconcile(
+        self,
+        expected: dict[str, float] | None = None,
+        tolerance_base: float = 1e-9,
+        tolerance_usdt: float = 0.01,
+    ) -> list[Mismatch]:
+        """Differences between `expected` (default: our ledger's perps) and the venue."""
+        if expected is None:
+            expected = {k: v for k, v in self.positions().items() if k != self.usdt_key}
+        snapshot = self.venue_snapshot()
+        return differences(snapshot, expected, self.usdt_key, tolerance_base, tolerance_usdt)
+
+    # --- orders -----------------------------------------------------------------------------
+
+    def _trade_perp(self, order: TradePerp, market: MarketState) -> tuple[Leg, ...]:
+        symbol = self.symbols.get(order.base)
+        if symbol is None:
+            raise ExecutionRejected(f"{self.name} does not list perp {order.base}{QUOTE}")
+        require_amount(self.name, "perp size_delta", abs(order.size_delta))
+        qty_base = float(self.client.amount_to_precision(symbol, abs(order.size_delta)))
+        if qty_base <= 0:
+            raise ExecutionRejected(
+                f"{self.name}: {order.size_delta} {order.base} rounds to 0 at the lot size"
+            )
+        side = Side.BUY if order.size_delta > 0 else Side.SELL
+        record = self._adopt(symbol, side, qty_base) or self._place(symbol, side, qty_base)
+        return self._legs(record, order.base, market)
+
+    def _place(self, symbol: str, side: Side, qty_base: float) -> OrderRecord:
+        seq = self.store.next_seq(self.strategy_id)
+        record = new_order(
+            self.strategy_id, seq, 0, self.name, symbol, side, qty_base, None, self._clock()
+        )
+        self.store.add_orders([record])  # the intent is on disk before anything is sent
+        return self._finish(self._send(record))
+
+    def _adopt(self, symbol: str, side: Side, qty_base: float) -> OrderRecord | None:
+        """A recovered order for the same trade: take it over instead of sending again."""
+        for index, record in enumerate(self._unadopted):
+            if (record.symbol, record.side) == (symbol, side) and math.isclose(
+                record.qty_base, qty_base, rel_tol=1e-12
+            ):
+                del self._unadopted[index]
+                return self._finish(record)
+        return None
+
+    def _finish(self, record: OrderRecord) -> OrderRecord:
+        """Resolve the order (queries, perhaps a resend), refuse if rejected, book fills."""
+        record = self._settle(record, allow_resend=True)
+        if record.state is OrderState.REJECTED:
+            raise ExecutionRejected(
+                f"{self.name}: order {record.client_order_id} refused: {record.reason}"
+            )
+        if not record.final and record.state not in _OPEN:
+            raise OrderUnresolvedError(
+                f"{self.name}: order {record.client_order_id} still {record.state} after "
+                f"{self.settings.max_queries} queries ({record.reason}); left in the live store"
+            )
+        self._book_fills(record)
+        return record
+
+    def _send(self, record: OrderRecord) -> OrderRecord:
+        """One create call with the order's client id; its answer as order events."""
+        try:
+            answer = self.client.create_order(
+                record.symbol, "market", record.side.value, record.qty_base,
+                params={"clientOrderId": record.client_order_id},
+            )  # fmt: skip
+        except ccxt.BaseError as error:
+            record = self._apply(record, send_failure(error))
+            if isinstance(error, RATE_LIMITED):
+                self._wait_rate_limited(0)
+            return record
+        record = self._apply(record, SendAcked(_str_or_none(answer.get("id"))))
+        return self._apply(record, report_of(answer))
+
+    def _settle(self, record: OrderRecord, allow_resend: bool) -> OrderRecord:
+        """Query by client id until the order is final, or the query budget is spent. Only a
+        RESEND decision (proven absent, never acknowledged) sends again, same client id."""
+        for _ in range(self.settings.max_queries):
+            if record.final:
+                return record
+            self._sleep(self.settings.poll_interval_s)
+            step = self.policy.decide(record, self._query(record), self._clock())
+            self.store.save_order(step.order)
+            record = step.order
+            if step.action is RetryAction.RESEND and allow_resend:
+                resent = self.policy.resend(record, self._clock())
+                self.store.save_order(resent)
+                record = self._send(resent)
+            elif step.action is RetryAction.ESCALATE or step.action is RetryAction.RESEND:
+                return record
+        return record
+
+    def _query(self, record: OrderRecord) -> Any:
+        try:
+            answer = self.client.fetch_order_with_client_order_id(
+                record.client_order_id, record.symbol
+            )
+        except ccxt.BaseError as error:
+            if isinstance(error, RATE_LIMITED):
+                self._wait_rate_limited(0)
+            return query_failure(error)
+        return report_of(answer)
+
+    def _apply(self, record: OrderRecord, event: OrderEvent) -> OrderRecord:
+        updated = apply(record, event, self._clock(), lost_after=self.policy.lost_after)
+        self.store.save_order(updated)
+        return updated
+
+    # --- fills and legs ---------------------------------------------------------------------
+
+    def _book_fills(self, record: OrderRecord) -> None:
+        """Book the order's trades once; re-fetch once if the venue's filled quantity is ahead
+        of its trade list (the shortfall stays visible as `Ledger.unbooked_qty_base`)."""
+        if record.venue_order_id is None or record.venue_filled_qty_base <= 0:
+            return
+        for attempt in range(2):
+            trades = self._read(lambda: self.client.fetch_my_trades(
+                record.symbol, None, None, {"orderId": record.venue_order_id}))  # fmt: skip
+            for trade in trades:
+                if str(trade.get("order")) == record.venue_order_id:
+                    fill = fill_of(trade, self.name, record.client_order_id, QUOTE)
+                    self.store.add_fill(self.strategy_id, fill)
+            ledger = self.store.ledger(self.strategy_id)
+            if attempt == 0 and ledger.unbooked_qty_base(record) > 1e-12:
+                self._sleep(self.settings.poll_interval_s)
+                continue
+            return
+
+    def _legs(self, record: OrderRecord, base: str, market: MarketState) -> tuple[Leg, ...]:
+        """The order's fills as SimulatedCex's two legs (no fills: no legs)."""
+        fills = self.store.ledger(self.strategy_id).fills
+        mine = [f for f in fills if f.client_order_id == record.client_order_id]
+        if not mine:
+            return ()
+        others = [f for f in fills if f.client_order_id != record.client_order_id]
+        before = position_from(self.name, record.symbol, others)
+        after = position_from(self.name, record.symbol, fills)
+        qty = sum(f.signed_qty_base for f in mine)
+        price = sum(f.qty_base * f.price_usdt for f in mine) / sum(f.qty_base for f in mine)
+        fee = sum(f.fee_usdt for f in mine)
+        gap = _mark_gap(mine, market.values.get(f"perp:{self.name}:{base}{QUOTE}"))
+        realised = after.realized_pnl_usdt - before.realized_pnl_usdt
+        return (
+            Leg(perp_key(self.name, base), qty, "PerpTraded", price, COST, -(fee + gap), QUOTE,
+                after.avg_entry_price_usdt, cost_detail(fee, gap)),
+            Leg(self.usdt_key, realised - fee, "PerpCashSettled", price),
+        )  # fmt: skip
+
+    # --- waiting and reading ----------------------------------------------------------------
+
+    def _wait_rate_limited(self, attempt: int) -> None:
+        """Sleep the venue's Retry-After (else an exponential backoff), bounded."""
+        headers = getattr(self.client, "last_response_headers", None)
+        wait_s = retry_after_s(headers)
+        if wait_s is None:
+            wait_s = min(self.settings.base_backoff_s * 2**attempt, self.settings.max_wait_s)
+        if wait_s > self.settings.max_wait_s:
+            raise VenueBackoffError(
+                f"{self.name}: venue asks to wait {wait_s:g} s (> {self.settings.max_wait_s:g})"
+            )
+        self._sleep(wait_s)
+
+    def _read(self, call: Callable[[], T]) -> T:
+        """A read retried on network errors and rate limits (reads are safe to repeat)."""
+        for attempt in range(self.settings.read_attempts):
+            try:
+                return call()
+            except ccxt.OperationFailed as error:
+                if attempt + 1 == self.settings.read_attempts:
+                    raise TemporaryError(f"{self.name}: read failed: {error}") from error
+                if isinstance(error, RATE_LIMITED):
+                    self._wait_rate_limited(attempt)
+                else:
+                    self._sleep(min(self.settings.base_backoff_s * 2**attempt,
+                                    self.settings.max_wait_s))  # fmt: skip
+        raise AssertionError("unreachable")
+
+    def _tolerate_set(self, call: Callable[[], object]) -> None:
+        try:
+            call()
+        except (ccxt.MarginModeAlreadySet, ccxt.NoChange):
+            return
+        except ccxt.ExchangeError as error:
+            if not any(marker in str(error).lower() for marker in _ALREADY_SET):
+                raise
+
+
+def _mark_gap(fills: list[Fill], mark: float | None) -> float:
+    """USDT lost against the hour's mark, `Σ q (price - mark)` (> 0 paid); 0 without a mark."""
+    if mark is None or not math.isfinite(mark):
+        return 0.0
+    return sum(f.signed_qty_base * (f.price_usdt - mark) for f in fills)
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,95 @@
+"""The venue's own word on an account, and how it differs from what we expect (ADR-008).
+
+Why: reconciliation that trusts an empty report declared accounts flat while positions were
+open (nautilus #4735, #4772), and a position gap left unexplained grows into the 75 vs -65 of
+nautilus #3104. So a snapshot carries the margin in use next to the positions, and an empty
+position list with margin in use is flagged, never read as "flat".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from basis_strategy.core.instruments import perp_key
+
+FLAT_QTY_BASE = 1e-9
+
+
+@dataclass(frozen=True)
+class VenueSnapshot:
+    """Signed perp sizes by instrument key, and the USDT balance (total and margin in use)."""
+
+    venue: str
+    positions: dict[str, float]
+    usdt_total: float
+    usdt_used: float
+    taken_at: datetime
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One disagreement: `expected` (ours) against `venue` (theirs), with why it matters."""
+
+    key: str
+    expected: float
+    venue: float
+    reason: str
+
+
+def snapshot_of(
+    venue: str,
+    positions: list[Mapping[str, Any]],
+    balance: Mapping[str, Any],
+    taken_at: datetime,
+    quote: str = "USDT",
+) -> VenueSnapshot:
+    """ccxt's fetch_positions + fetch_balance answers as a snapshot keyed as the simulated
+    venue keys its ledger (`binance:Perp:BTCUSDT`)."""
+    sizes: dict[str, float] = {}
+    for position in positions:
+        contracts = float(position.get("contracts") or 0.0)
+        size = contracts * float(position.get("contractSize") or 1.0)
+        if abs(size) < FLAT_QTY_BASE:
+            continue
+        sign = -1.0 if position.get("side") == "short" else 1.0
+        base = str(position["symbol"]).split("/")[0]
+        key = perp_key(venue, base)
+        sizes[key] = sizes.get(key, 0.0) + sign * size
+    cash = balance.get(quote) or {}
+    total, used = float(cash.get("total") or 0.0), float(cash.get("used") or 0.0)
+    return VenueSnapshot(venue, sizes, total, used, taken_at)
+
+
+def differences(
+    snapshot: VenueSnapshot,
+    expected: Mapping[str, float],
+    usdt_key: str,
+    tolerance_base: float = 1e-9,
+    tolerance_usdt: float = 0.01,
+) -> list[Mismatch]:
+    """Perp sizes that differ by more than `tolerance_base`; the USDT balance if `expected`
+    names it; and an empty position report while margin is in use (never "flat")."""
+    prefix = f"{snapshot.venue}:Perp:"
+    ours = {k: v for k, v in expected.items() if k.startswith(prefix)}
+    found: list[Mismatch] = []
+    for key in sorted(set(ours) | set(snapshot.positions)):
+        mine, theirs = ours.get(key, 0.0), snapshot.positions.get(key, 0.0)
+        if abs(mine - theirs) > tolerance_base:
+            found.append(Mismatch(key, mine, theirs, "position differs from the venue's"))
+    if usdt_key in expected and abs(expected[usdt_key] - snapshot.usdt_total) > tolerance_usdt:
+        found.append(
+            Mismatch(usdt_key, expected[usdt_key], snapshot.usdt_total, "USDT balance differs")
+        )
+    if not snapshot.positions and snapshot.usdt_used > tolerance_usdt:
+        found.append(
+            Mismatch(
+                f"{snapshot.venue}:margin",
+                0.0,
+                snapshot.usdt_used,
+                "venue reports no positions while margin is in use: not flat, refuse to trade",
+            )
+        )
+    return found

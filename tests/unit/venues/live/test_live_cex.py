@@ -1,0 +1,335 @@
+"""LiveCex against the local Binance USDⓈ-M fake through ccxt's real client, with a LiveStore
+on a temporary SQLite file.
+
+Why: the live venue must book what the venue did, once, whatever the network does (docs/live.md
+section 1). Each test injects one fault the fake can produce and checks both sides: what the
+fake holds (how many orders were really placed) and what the store booked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.fakes.binance_usdm import BinanceUsdmFake
+from tests.fakes.ccxt_client import binance_client
+from tests.fakes.cex_state import Fault, FaultKind
+from tests.unit.venues.venue_book import COSTS_ON, cex_config, market
+
+from basis_strategy.core.instructions import BuySpot, Leg, TradePerp
+from basis_strategy.live.orders import OrderState, Side, new_order
+from basis_strategy.live.store import LiveStore
+from basis_strategy.venues.interface import ExecutionRejected
+from basis_strategy.venues.live.ccxt_orders import OrderUnresolvedError, VenueBackoffError
+from basis_strategy.venues.live.cex import LiveCex, LiveCexSettings
+from basis_strategy.venues.simulated.cex import SimulatedCex
+
+STRATEGY = "live-eth-basis-1"
+ORDER = "POST /fapi/v1/order"
+QUERY = "GET /fapi/v1/order"
+ETH = "ETH/USDT:USDT"
+PERP = "binance:Perp:ETHUSDT"
+USDT = "binance:BaseToken:USDT"
+SHORT = TradePerp(venue="binance", action="entry_full", trigger="initial", base="ETH",
+                  size_delta=-1.0)  # fmt: skip
+MARKET = market()  # perp:binance:ETHUSDT = 3001.5; the fake fills at its mark, 3000
+FEE = 1.0 * 3000 * 0.0005
+GAP = -1.0 * (3000 - 3001.5)  # sold 1.5 below the hour's mark: a cost of 1.5 USDT
+
+
+class Sleeps:
+    """The injected sleep: records every wait; really sleeps at most `cap_s`."""
+
+    def __init__(self, cap_s: float = 0.0) -> None:
+        self.calls: list[float] = []
+        self.cap_s = cap_s
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        if self.cap_s:
+            time.sleep(min(seconds, self.cap_s))
+
+
+@pytest.fixture
+def fake() -> Iterator[BinanceUsdmFake]:
+    with BinanceUsdmFake() as server:
+        yield server
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[LiveStore]:
+    with LiveStore(f"sqlite:///{tmp_path / 'live.db'}") as live_store:
+        yield live_store
+
+
+def live(
+    fake: BinanceUsdmFake,
+    store: LiveStore,
+    sleeps: Sleeps | None = None,
+    timeout_ms: int = 3_000,
+    **settings: Any,
+) -> LiveCex:
+    """A prepared LiveCex (markets, margin mode, leverage 3, recovery) on the fake."""
+    venue = LiveCex(
+        cex_config("binance"),
+        binance_client(fake, timeout_ms=timeout_ms),
+        store,
+        STRATEGY,
+        settings=LiveCexSettings(poll_interval_s=0.05, **settings),
+        sleep=sleeps if sleeps is not None else Sleeps(),
+    )
+    venue.prepare()
+    return venue
+
+
+def sends(fake: BinanceUsdmFake) -> int:
+    return fake.paths_called().count(ORDER)
+
+
+def booked_qty(store: LiveStore) -> float:
+    return sum(f.signed_qty_base for f in store.ledger(STRATEGY).fills)
+
+
+def assert_short_one_eth(legs: tuple[Leg, ...]) -> None:
+    perp, cash = legs
+    assert (perp.instrument, perp.amount, perp.price, perp.entry_after) == (PERP, -1.0, 3000, 3000)
+    assert perp.pnl_native == pytest.approx(-(FEE + GAP))
+    assert (cash.instrument, cash.amount) == (USDT, pytest.approx(-FEE))
+
+
+# -- the happy path and its shape ------------------------------------------------------------
+
+
+def test_trade_perp_opens_a_short_with_the_simulated_venues_legs(
+    fake: BinanceUsdmFake, store: LiveStore
+) -> None:
+    venue = live(fake, store)
+    legs = venue.execute(SHORT, MARKET).legs
+    simulated = SimulatedCex(cex_config("binance"), COSTS_ON).execute(SHORT, MARKET).legs
+
+    def shape(leg: Leg) -> tuple[object, ...]:
+        """Everything but the prices: the simulated fill is mark less modelled slippage."""
+        sign = (leg.amount > 0) - (leg.amount < 0)
+        entry = leg.entry_after is not None
+        return leg.instrument, sign, leg.event_type, leg.pnl_component, leg.pnl_asset, entry
+
+    assert [shape(leg) for leg in legs] == [shape(leg) for leg in simulated]
+    assert_short_one_eth(legs)
+    assert legs[0].detail == "fee=1.5;slippage=1.5;discount=0"
+    assert fake.state.position("ETHUSDT").size_base == Decimal("-1.000")
+    assert fake.state.position("ETHUSDT").leverage == 3
+    (order,) = store.orders(STRATEGY)
+    assert order.state is OrderState.FILLED
+    assert list(fake.state.orders_by_client_id) == [order.client_order_id]
+    assert venue.positions() == {PERP: -1.0, USDT: pytest.approx(-FEE)}
+
+
+def test_prepare_twice_tolerates_already_set_margin_mode(
+    fake: BinanceUsdmFake, store: LiveStore
+) -> None:
+    venue = live(fake, store)
+    venue.prepare()  # cross again: Binance -4046 "No need to change margin type."
+    assert fake.state.position("ETHUSDT").margin_mode == "cross"
+
+
+def test_spot_is_refused_clearly(fake: BinanceUsdmFake, store: LiveStore) -> None:
+    venue = live(fake, store)
+    buy = BuySpot(venue="binance", action="entry_full", trigger="initial", base="ETH",
+                  quote_amount=100.0)  # fmt: skip
+    with pytest.raises(ExecutionRejected, match="not supported live yet"):
+        venue.execute(buy, MARKET)
+    assert sends(fake) == 0
+
+
+# -- refusals --------------------------------------------------------------------------------
+
+
+def test_insufficient_margin_is_rejected_and_nothing_booked(
+    fake: BinanceUsdmFake, store: LiveStore
+) -> None:
+    venue = live(fake, store)
+    too_big = TradePerp(
+        venue="binance", action="entry_full", trigger="initial", base="ETH", size_delta=-20.0
+    )  # fmt: skip  (60 000 notional at 3x: 20 000 margin)
+    with pytest.raises(ExecutionRejected, match="InsufficientFunds"):
+        venue.execute(too_big, MARKET)
+    (order,) = store.orders(STRATEGY)
+    assert order.state is OrderState.REJECTED  # persisted before the send, refused after
+    assert store.ledger(STRATEGY).fills == []
+    assert fake.state.orders_by_venue_id == {}
+    assert venue.positions() == {USDT: 0.0}
+    assert sends(fake) == 1  # a proven refusal is not retried
+
+
+# -- faults on the create call ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [None, 502])
+def test_lost_create_answer_is_found_by_client_id_and_booked_once(
+    fake: BinanceUsdmFake, store: LiveStore, status: int | None
+) -> None:
+    venue = live(fake, store)
+    fake.state.inject(Fault(ORDER, FaultKind.LOSE_RESPONSE, status=status))
+    assert_short_one_eth(venue.execute(SHORT, MARKET).legs)
+    assert sends(fake) == 1 and len(fake.state.orders_by_venue_id) == 1
+    assert QUERY in fake.paths_called()
+    assert booked_qty(store) == -1.0
+    assert store.orders(STRATEGY)[0].state is OrderState.FILLED
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_error_before_the_send_resends_with_the_same_client_id(
+    fake: BinanceUsdmFake, store: LiveStore, status: int
+) -> None:
+    """A 5xx proves nothing: queried until LOST (3 x not found), then resent, same id."""
+    venue = live(fake, store)
+    fake.state.inject(Fault(ORDER, FaultKind.HTTP_ERROR, status=status))
+    assert_short_one_eth(venue.execute(SHORT, MARKET).legs)
+    (order,) = store.orders(STRATEGY)
+    assert (order.state, order.attempts) == (OrderState.FILLED, 2)
+    assert fake.paths_called().count(QUERY) >= 3
+    assert sends(fake) == 2 and list(fake.state.orders_by_client_id) == [order.client_order_id]
+    assert booked_qty(store) == -1.0
+
+
+def test_timeout_on_create_places_one_order(fake: BinanceUsdmFake, store: LiveStore) -> None:
+    """The fake answers after the client gave up and still places the order: whether our
+    query finds it or a resend races it, the venue holds one order and we book it once."""
+    venue = live(fake, store, Sleeps(cap_s=0.15), timeout_ms=200)
+    fake.state.inject(Fault(ORDER, FaultKind.DELAY, delay_s=0.5))
+    assert_short_one_eth(venue.execute(SHORT, MARKET).legs)
+    time.sleep(0.6)  # let the delayed original finish (placed, or refused as a duplicate)
+    assert len(fake.state.orders_by_venue_id) == 1
+    assert booked_qty(store) == -1.0
+    assert fake.state.position("ETHUSDT").size_base == Decimal("-1.000")
+
+
+def test_rate_limit_honours_retry_after(fake: BinanceUsdmFake, store: LiveStore) -> None:
+    sleeps = Sleeps()
+    venue = live(fake, store, sleeps)
+    fake.state.inject(Fault(ORDER, FaultKind.HTTP_ERROR, status=429, retry_after_s=7))
+    assert_short_one_eth(venue.execute(SHORT, MARKET).legs)
+    assert 7.0 in sleeps.calls
+    assert sends(fake) == 2 and len(fake.state.orders_by_venue_id) == 1
+
+
+def test_ban_longer_than_the_bound_stops_without_sending_again(
+    fake: BinanceUsdmFake, store: LiveStore
+) -> None:
+    sleeps = Sleeps()
+    venue = live(fake, store, sleeps, max_wait_s=30.0)
+    fake.state.inject(Fault(ORDER, FaultKind.HTTP_ERROR, status=418, retry_after_s=120))
+    with pytest.raises(VenueBackoffError, match="120"):
+        venue.execute(SHORT, MARKET)
+    assert 120 not in sleeps.calls and sends(fake) == 1
+    (order,) = store.orders(STRATEGY, open_only=True)
+    assert order.state is OrderState.AMBIGUOUS  # kept for recovery, never called rejected
+
+
+# -- restarts --------------------------------------------------------------------------------
+
+
+def test_restart_recovers_an_unresolved_order_instead_of_sending_again(
+    fake: BinanceUsdmFake, store: LiveStore
+) -> None:
+    first = live(fake, store, max_queries=4)
+    fake.state.inject(Fault(ORDER, FaultKind.LOSE_RESPONSE))
+    for _ in range(4):
+        fake.state.inject(Fault(QUERY, FaultKind.HTTP_ERROR, status=500))
+    with pytest.raises(OrderUnresolvedError):
+        first.execute(SHORT, MARKET)
+    assert store.ledger(STRATEGY).fills == []
+    second = live(fake, store)  # a new process: same store, same strategy id
+    assert [o.state for o in second.unadopted()] == [OrderState.FILLED]
+    assert_short_one_eth(second.execute(SHORT, MARKET).legs)  # the same instruction, re-run
+    assert sends(fake) == 1 and len(fake.state.orders_by_venue_id) == 1
+    assert booked_qty(store) == -1.0 and second.unadopted() == []
+
+
+def test_restart_after_kill_between_send_and_save(fake: BinanceUsdmFake, store: LiveStore) -> None:
+    """The INTENDED row is on disk and the venue has the order; the answer was never saved."""
+    client = binance_client(fake)
+    client.load_markets()
+    now = MARKET.t
+    intent = new_order(STRATEGY, store.next_seq(STRATEGY), 0, "binance", ETH, Side.SELL, 1.0,
+                       None, now)  # fmt: skip
+    store.add_orders([intent])
+    client.create_order(
+        ETH, "market", "sell", 1.0, params={"clientOrderId": intent.client_order_id}
+    )
+    restarted = live(fake, store)
+    assert_short_one_eth(restarted.execute(SHORT, MARKET).legs)
+    assert sends(fake) == 1 and len(fake.state.orders_by_venue_id) == 1
+    assert store.order(intent.client_order_id).state is OrderState.FILLED  # type: ignore[union-attr]
+    assert store.peek_seq(STRATEGY) == 1  # no new sequence: nothing new was intended
+    restarted.execute(SHORT, MARKET)  # a NEW instruction after adoption is a new order
+    assert sends(fake) == 2 and booked_qty(store) == -2.0
+
+
+# -- fills -----------------------------------------------------------------------------------
+
+
+def test_partial_fill_books_only_the_filled_part(fake: BinanceUsdmFake, store: LiveStore) -> None:
+    venue = live(fake, store, max_queries=2)
+    fake.state.inject(
+        Fault(ORDER, FaultKind.PARTIAL_FILL, fill_parts=2, filled_fraction=Decimal("0.5"))
+    )
+    perp, cash = venue.execute(SHORT, MARKET).legs
+    assert perp.amount == pytest.approx(-0.5) and cash.amount == pytest.approx(-0.5 * 3000 * 5e-4)
+    assert len(store.ledger(STRATEGY).fills) == 2 and booked_qty(store) == pytest.approx(-0.5)
+    (order,) = store.orders(STRATEGY, open_only=True)  # the remainder: left to the reconciler
+    assert order.state is OrderState.PARTIALLY_FILLED and order.qty_base == 1.0
+    assert venue.positions()[PERP] == pytest.approx(-0.5)
+    assert sends(fake) == 1  # no follow-up order for the remainder
+
+
+# -- funding ---------------------------------------------------------------------------------
+
+
+def test_funding_is_booked_once_across_settles_and_restarts(
+    fake: BinanceUsdmFake, store: LiveStore
+) -> None:
+    venue = live(fake, store)
+    venue.execute(SHORT, MARKET)
+    fake.state.settle_funding("ETHUSDT", Decimal("0.0001"), Decimal(3000))
+    (leg,) = venue.settle(MARKET).legs
+    assert (leg.instrument, leg.event_type, leg.pnl_component) == (
+        USDT,
+        "FundingSettled",
+        "funding",
+    )
+    assert leg.amount == leg.pnl_native == pytest.approx(0.3)  # a short receives
+    assert venue.settle(MARKET).legs == ()
+    assert live(fake, store).settle(MARKET).legs == ()
+    assert len(store.ledger(STRATEGY).funding) == 1
+    assert venue.positions()[USDT] == pytest.approx(0.3 - FEE)
+
+
+# -- reconciliation --------------------------------------------------------------------------
+
+
+def test_reconcile_finds_a_position_changed_behind_our_back(
+    fake: BinanceUsdmFake, store: LiveStore
+) -> None:
+    venue = live(fake, store)
+    venue.execute(SHORT, MARKET)
+    assert venue.reconcile() == []
+    fake.state.place_market_order("ETHUSDT", "BUY", Decimal("0.4"), "by-hand")
+    (mismatch,) = venue.reconcile()
+    assert (mismatch.key, mismatch.expected, mismatch.venue) == (PERP, -1.0, pytest.approx(-0.6))
+
+
+def test_an_empty_position_report_with_margin_in_use_is_not_flat(
+    fake: BinanceUsdmFake, store: LiveStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venue = live(fake, store)
+    venue.execute(SHORT, MARKET)
+    monkeypatch.setattr(venue.client, "fetch_positions", lambda *args, **kwargs: [])
+    found = {m.key: m for m in venue.reconcile()}
+    assert set(found) == {PERP, "binance:margin"}
+    assert found["binance:margin"].venue == pytest.approx(1000.0)  # 3000 notional / 3x
+    assert "not flat" in found["binance:margin"].reason
