@@ -31,12 +31,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import ccxt
 
 from basis_strategy.config.venues import CexVenue
-from basis_strategy.core.errors import TemporaryError
 from basis_strategy.core.instructions import (
     BuySpot,
     ExecutionResult,
@@ -48,7 +47,7 @@ from basis_strategy.core.instructions import (
 )
 from basis_strategy.core.instruments import cash_key, perp_key
 from basis_strategy.data.market import MarketState
-from basis_strategy.live.ledger import Fill, FundingPayment, position_from
+from basis_strategy.live.ledger import FundingPayment
 from basis_strategy.live.orders import (
     OrderEvent,
     OrderRecord,
@@ -61,26 +60,23 @@ from basis_strategy.live.orders import (
 )
 from basis_strategy.live.retry import RetryAction, RetryPolicy
 from basis_strategy.live.store import LiveStore
-from basis_strategy.venues.interface import ExecutionRejected, cost_detail, require_amount
+from basis_strategy.venues.interface import ExecutionRejected, require_amount
+from basis_strategy.venues.live.ccxt_calls import Pacer, tolerate_already_set
 from basis_strategy.venues.live.ccxt_orders import (
     RATE_LIMITED,
     OrderUnresolvedError,
-    VenueBackoffError,
     fill_of,
     query_failure,
     report_of,
-    retry_after_s,
     send_failure,
     to_ms,
     utc_ms,
 )
+from basis_strategy.venues.live.legs import perp_trade_legs
 from basis_strategy.venues.live.reconcile import Mismatch, VenueSnapshot, differences, snapshot_of
 
-COST = "execution_costs"
 QUOTE = "USDT"
-T = TypeVar("T")
 _OPEN = frozenset({OrderState.ACCEPTED, OrderState.PARTIALLY_FILLED})
-_ALREADY_SET = ("no need to change", "not modified", "110043", "59107")
 
 
 def utc_now() -> datetime:
@@ -122,6 +118,10 @@ class LiveCex:
         self.settings = settings or LiveCexSettings()
         self.policy = policy or RetryPolicy()
         self._sleep, self._clock = sleep, clock
+        self.pacer = Pacer(
+            self.name, client, sleep, self.settings.base_backoff_s, self.settings.max_wait_s,
+            self.settings.read_attempts,
+        )  # fmt: skip
         self.usdt_key = cash_key(self.name, QUOTE)
         # base -> ccxt unified linear swap symbol (one spelling for the fill ledger)
         self.symbols = {s.removesuffix(QUOTE): f"{s.removesuffix(QUOTE)}/{QUOTE}:{QUOTE}"
@@ -137,10 +137,10 @@ class LiveCex:
         `recover`. Returns the recovered in-flight orders."""
         self.client.load_markets()
         for symbol in self.symbols.values():
-            self._tolerate_set(
+            tolerate_already_set(
                 partial(self.client.set_margin_mode, self.settings.margin_mode, symbol)
             )
-            self._tolerate_set(partial(self.client.set_leverage, self.settings.leverage, symbol))
+            tolerate_already_set(partial(self.client.set_leverage, self.settings.leverage, symbol))
         return self.recover()
 
     def recover(self) -> list[OrderRecord]:
@@ -190,7 +190,7 @@ class LiveCex:
             last = max((p.funding_at for p in ledger.funding
                         if (p.venue, p.symbol) == (self.name, symbol)), default=None)  # fmt: skip
             since = None if last is None else to_ms(last) + 1
-            history = self._read(partial(self.client.fetch_funding_history, symbol, since))
+            history = self.pacer.read(partial(self.client.fetch_funding_history, symbol, since))
             mark = market.values.get(f"perp:{self.name}:{base}{QUOTE}", math.nan)
             for entry in sorted(history, key=lambda e: int(e["timestamp"])):
                 payment = FundingPayment(
@@ -222,8 +222,10 @@ class LiveCex:
 
     def venue_snapshot(self) -> VenueSnapshot:
         """fetch_positions + fetch_balance, keyed as `positions()`."""
-        positions = self._read(lambda: self.client.fetch_positions(list(self.symbols.values())))
-        balance = self._read(self.client.fetch_balance)
+        positions = self.pacer.read(
+            lambda: self.client.fetch_positions(list(self.symbols.values()))
+        )
+        balance = self.pacer.read(self.client.fetch_balance)
         return snapshot_of(self.name, positions, balance, self._clock(), QUOTE)
 
     def reconcile(
@@ -297,7 +299,7 @@ class LiveCex:
         except ccxt.BaseError as error:
             record = self._apply(record, send_failure(error))
             if isinstance(error, RATE_LIMITED):
-                self._wait_rate_limited(0)
+                self.pacer.wait_rate_limited(0)
             return record
         record = self._apply(record, SendAcked(_str_or_none(answer.get("id"))))
         return self._apply(record, report_of(answer))
@@ -327,7 +329,7 @@ class LiveCex:
             )
         except ccxt.BaseError as error:
             if isinstance(error, RATE_LIMITED):
-                self._wait_rate_limited(0)
+                self.pacer.wait_rate_limited(0)
             return query_failure(error)
         return report_of(answer)
 
@@ -344,7 +346,7 @@ class LiveCex:
         if record.venue_order_id is None or record.venue_filled_qty_base <= 0:
             return
         for attempt in range(2):
-            trades = self._read(lambda: self.client.fetch_my_trades(
+            trades = self.pacer.read(lambda: self.client.fetch_my_trades(
                 record.symbol, None, None, {"orderId": record.venue_order_id}))  # fmt: skip
             for trade in trades:
                 if str(trade.get("order")) == record.venue_order_id:
@@ -357,69 +359,9 @@ class LiveCex:
             return
 
     def _legs(self, record: OrderRecord, base: str, market: MarketState) -> tuple[Leg, ...]:
-        """The order's fills as SimulatedCex's two legs (no fills: no legs)."""
+        mark = market.values.get(f"perp:{self.name}:{base}{QUOTE}")
         fills = self.store.ledger(self.strategy_id).fills
-        mine = [f for f in fills if f.client_order_id == record.client_order_id]
-        if not mine:
-            return ()
-        others = [f for f in fills if f.client_order_id != record.client_order_id]
-        before = position_from(self.name, record.symbol, others)
-        after = position_from(self.name, record.symbol, fills)
-        qty = sum(f.signed_qty_base for f in mine)
-        price = sum(f.qty_base * f.price_usdt for f in mine) / sum(f.qty_base for f in mine)
-        fee = sum(f.fee_usdt for f in mine)
-        gap = _mark_gap(mine, market.values.get(f"perp:{self.name}:{base}{QUOTE}"))
-        realised = after.realized_pnl_usdt - before.realized_pnl_usdt
-        return (
-            Leg(perp_key(self.name, base), qty, "PerpTraded", price, COST, -(fee + gap), QUOTE,
-                after.avg_entry_price_usdt, cost_detail(fee, gap)),
-            Leg(self.usdt_key, realised - fee, "PerpCashSettled", price),
-        )  # fmt: skip
-
-    # --- waiting and reading ----------------------------------------------------------------
-
-    def _wait_rate_limited(self, attempt: int) -> None:
-        """Sleep the venue's Retry-After (else an exponential backoff), bounded."""
-        headers = getattr(self.client, "last_response_headers", None)
-        wait_s = retry_after_s(headers)
-        if wait_s is None:
-            wait_s = min(self.settings.base_backoff_s * 2**attempt, self.settings.max_wait_s)
-        if wait_s > self.settings.max_wait_s:
-            raise VenueBackoffError(
-                f"{self.name}: venue asks to wait {wait_s:g} s (> {self.settings.max_wait_s:g})"
-            )
-        self._sleep(wait_s)
-
-    def _read(self, call: Callable[[], T]) -> T:
-        """A read retried on network errors and rate limits (reads are safe to repeat)."""
-        for attempt in range(self.settings.read_attempts):
-            try:
-                return call()
-            except ccxt.OperationFailed as error:
-                if attempt + 1 == self.settings.read_attempts:
-                    raise TemporaryError(f"{self.name}: read failed: {error}") from error
-                if isinstance(error, RATE_LIMITED):
-                    self._wait_rate_limited(attempt)
-                else:
-                    self._sleep(min(self.settings.base_backoff_s * 2**attempt,
-                                    self.settings.max_wait_s))  # fmt: skip
-        raise AssertionError("unreachable")
-
-    def _tolerate_set(self, call: Callable[[], object]) -> None:
-        try:
-            call()
-        except (ccxt.MarginModeAlreadySet, ccxt.NoChange):
-            return
-        except ccxt.ExchangeError as error:
-            if not any(marker in str(error).lower() for marker in _ALREADY_SET):
-                raise
-
-
-def _mark_gap(fills: list[Fill], mark: float | None) -> float:
-    """USDT lost against the hour's mark, `Σ q (price - mark)` (> 0 paid); 0 without a mark."""
-    if mark is None or not math.isfinite(mark):
-        return 0.0
-    return sum(f.signed_qty_base * (f.price_usdt - mark) for f in fills)
+        return perp_trade_legs(self.name, base, record.symbol, record.client_order_id, fills, mark)
 
 
 def _str_or_none(value: object) -> str | None:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import ccxt
 import pytest
 from tests.fakes.binance_usdm import BinanceUsdmFake
 from tests.fakes.ccxt_client import binance_client
@@ -108,7 +109,17 @@ def test_trade_perp_opens_a_short_with_the_simulated_venues_legs(
     fake: BinanceUsdmFake, store: LiveStore
 ) -> None:
     venue = live(fake, store)
+    stored_at_send: list[OrderState | None] = []
+    send = venue.client.create_order
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        found = store.order(kwargs["params"]["clientOrderId"])
+        stored_at_send.append(None if found is None else found.state)
+        return send(*args, **kwargs)
+
+    venue.client.create_order = spy  # type: ignore[method-assign]
     legs = venue.execute(SHORT, MARKET).legs
+    assert stored_at_send == [OrderState.INTENDED]  # the intent was on disk before the send
     simulated = SimulatedCex(cex_config("binance"), COSTS_ON).execute(SHORT, MARKET).legs
 
     def shape(leg: Leg) -> tuple[object, ...]:
@@ -270,6 +281,40 @@ def test_restart_after_kill_between_send_and_save(fake: BinanceUsdmFake, store: 
     assert sends(fake) == 2 and booked_qty(store) == -2.0
 
 
+def test_resend_of_an_order_the_venue_has_is_refused_as_duplicate_and_recovered(
+    fake: BinanceUsdmFake, store: LiveStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The venue's duplicate-id check is the last guard: queries wrongly say "not found"
+    (lagging or archived order), the order becomes LOST and is resent with the same id; the
+    venue refuses it (-4116), which proves the order exists: AMBIGUOUS, queried, booked once."""
+    client = binance_client(fake)
+    client.load_markets()
+    intent = new_order(STRATEGY, store.next_seq(STRATEGY), 0, "binance", ETH, Side.SELL, 1.0,
+                       None, MARKET.t)  # fmt: skip
+    store.add_orders([intent])
+    client.create_order(
+        ETH, "market", "sell", 1.0, params={"clientOrderId": intent.client_order_id}
+    )
+    restarted = LiveCex(cex_config("binance"), binance_client(fake), store, STRATEGY,
+                        sleep=Sleeps())  # fmt: skip
+    query = restarted.client.fetch_order_with_client_order_id
+    misses = iter(range(4))  # recovery: 3 misses (LOST, no resend there); execute: 1 more
+
+    def lagging(*args: Any, **kwargs: Any) -> Any:
+        if next(misses, None) is not None:
+            raise ccxt.OrderNotFound('binanceusdm {"code":-2013,"msg":"Order does not exist."}')
+        return query(*args, **kwargs)
+
+    monkeypatch.setattr(restarted.client, "fetch_order_with_client_order_id", lagging)
+    restarted.prepare()
+    assert [o.state for o in restarted.unadopted()] == [OrderState.LOST]
+    assert sends(fake) == 1  # recovery never resends
+    assert_short_one_eth(restarted.execute(SHORT, MARKET).legs)
+    assert sends(fake) == 2 and len(fake.state.orders_by_venue_id) == 1  # the resend: refused
+    assert booked_qty(store) == -1.0
+    assert store.order(intent.client_order_id).attempts == 2  # type: ignore[union-attr]
+
+
 # -- fills -----------------------------------------------------------------------------------
 
 
@@ -291,7 +336,7 @@ def test_partial_fill_books_only_the_filled_part(fake: BinanceUsdmFake, store: L
 
 
 def test_funding_is_booked_once_across_settles_and_restarts(
-    fake: BinanceUsdmFake, store: LiveStore
+    fake: BinanceUsdmFake, store: LiveStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     venue = live(fake, store)
     venue.execute(SHORT, MARKET)
@@ -304,7 +349,15 @@ def test_funding_is_booked_once_across_settles_and_restarts(
     )
     assert leg.amount == leg.pnl_native == pytest.approx(0.3)  # a short receives
     assert venue.settle(MARKET).legs == ()
-    assert live(fake, store).settle(MARKET).legs == ()
+    restarted = live(fake, store)
+    assert restarted.settle(MARKET).legs == ()
+    history = restarted.client.fetch_funding_history
+
+    def ignoring_since(symbol: str, since: int | None = None) -> Any:
+        return history(symbol)  # a venue that ignores startTime answers all of it again
+
+    monkeypatch.setattr(restarted.client, "fetch_funding_history", ignoring_since)
+    assert restarted.settle(MARKET).legs == ()
     assert len(store.ledger(STRATEGY).funding) == 1
     assert venue.positions()[USDT] == pytest.approx(0.3 - FEE)
 
