@@ -239,6 +239,9 @@ def test_ban_longer_than_the_bound_stops_without_sending_again(
     assert 120 not in sleeps.calls and sends(fake) == 1
     (order,) = store.orders(STRATEGY, open_only=True)
     assert order.state is OrderState.AMBIGUOUS  # kept for recovery, never called rejected
+    assert_short_one_eth(venue.execute(SHORT, MARKET).legs)  # retried: the SAME order resolved
+    assert sends(fake) == 2 and len(fake.state.orders_by_venue_id) == 1
+    assert [o.client_order_id for o in store.orders(STRATEGY)] == [order.client_order_id]
 
 
 # -- restarts --------------------------------------------------------------------------------
@@ -254,11 +257,26 @@ def test_restart_recovers_an_unresolved_order_instead_of_sending_again(
     with pytest.raises(OrderUnresolvedError):
         first.execute(SHORT, MARKET)
     assert store.ledger(STRATEGY).fills == []
+    assert [o.state for o in first.unadopted()] == [OrderState.AMBIGUOUS]
     second = live(fake, store)  # a new process: same store, same strategy id
     assert [o.state for o in second.unadopted()] == [OrderState.FILLED]
     assert_short_one_eth(second.execute(SHORT, MARKET).legs)  # the same instruction, re-run
     assert sends(fake) == 1 and len(fake.state.orders_by_venue_id) == 1
     assert booked_qty(store) == -1.0 and second.unadopted() == []
+
+
+def test_retry_in_the_same_process_resolves_the_unresolved_order(
+    fake: BinanceUsdmFake, store: LiveStore
+) -> None:
+    venue = live(fake, store, max_queries=2)
+    fake.state.inject(Fault(ORDER, FaultKind.LOSE_RESPONSE))
+    for _ in range(2):
+        fake.state.inject(Fault(QUERY, FaultKind.HTTP_ERROR, status=500))
+    with pytest.raises(OrderUnresolvedError):
+        venue.execute(SHORT, MARKET)
+    assert_short_one_eth(venue.execute(SHORT, MARKET).legs)
+    assert sends(fake) == 1 and len(store.orders(STRATEGY)) == 1
+    assert booked_qty(store) == -1.0
 
 
 def test_restart_after_kill_between_send_and_save(fake: BinanceUsdmFake, store: LiveStore) -> None:
