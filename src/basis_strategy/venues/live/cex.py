@@ -156,8 +156,16 @@ class LiveCex:
             order = self._settle(self._apply(order, Restarted()), allow_resend=False)
             self._book_fills(order)
             if not delivered:
-                self._unadopted.append(order)
+                self._keep_for_adoption(order)
         return list(self._unadopted)
+
+    def _keep_for_adoption(self, order: OrderRecord) -> None:
+        """Remember an order whose legs were never returned (replacing an older copy)."""
+        ids = [o.client_order_id for o in self._unadopted]
+        if order.client_order_id in ids:
+            self._unadopted[ids.index(order.client_order_id)] = order
+        else:
+            self._unadopted.append(order)
 
     def unadopted(self) -> list[OrderRecord]:
         """Recovered orders no instruction took over yet: for the reconciler."""
@@ -247,7 +255,10 @@ class LiveCex:
         if symbol is None:
             raise ExecutionRejected(f"{self.name} does not list perp {order.base}{QUOTE}")
         require_amount(self.name, "perp size_delta", abs(order.size_delta))
-        qty_base = float(self.client.amount_to_precision(symbol, abs(order.size_delta)))
+        try:
+            qty_base = float(self.client.amount_to_precision(symbol, abs(order.size_delta)))
+        except ccxt.InvalidOrder:  # ccxt refuses an amount below the lot size
+            qty_base = 0.0
         if qty_base <= 0:
             raise ExecutionRejected(
                 f"{self.name}: {order.size_delta} {order.base} rounds to 0 at the lot size"
@@ -262,17 +273,30 @@ class LiveCex:
             self.strategy_id, seq, 0, self.name, symbol, side, qty_base, None, self._clock()
         )
         self.store.add_orders([record])  # the intent is on disk before anything is sent
-        return self._finish(self._send(record))
+        return self._finish_or_keep(record, send=True)
 
     def _adopt(self, symbol: str, side: Side, qty_base: float) -> OrderRecord | None:
-        """A recovered order for the same trade: take it over instead of sending again."""
+        """An in-flight order for the same trade (recovered at start, or left unresolved by
+        an earlier call): take it over instead of sending again."""
         for index, record in enumerate(self._unadopted):
             if (record.symbol, record.side) == (symbol, side) and math.isclose(
                 record.qty_base, qty_base, rel_tol=1e-12
             ):
                 del self._unadopted[index]
-                return self._finish(record)
+                return self._finish_or_keep(record, send=False)
         return None
+
+    def _finish_or_keep(self, record: OrderRecord, send: bool) -> OrderRecord:
+        """Send (if new) and finish; if that fails without the venue's refusal, the order is
+        kept for adoption, so retrying the same instruction in this process resolves it rather
+        than sending a second order."""
+        try:
+            return self._finish(self._send(record) if send else record)
+        except ExecutionRejected:
+            raise
+        except Exception:
+            self._keep_for_adoption(self.store.order(record.client_order_id) or record)
+            raise
 
     def _finish(self, record: OrderRecord) -> OrderRecord:
         """Resolve the order (queries, perhaps a resend), refuse if rejected, book fills."""
