@@ -156,6 +156,36 @@ def test_spot_is_refused_clearly(fake: BinanceUsdmFake, store: LiveStore) -> Non
     assert sends(fake) == 0
 
 
+def test_closing_realises_pnl_from_the_fills_and_leaves_entry_zero(
+    fake: BinanceUsdmFake, store: LiveStore
+) -> None:
+    """Bought back at 2 900 against the hour's mark 2 901: realised 100, fee 1.45, and a gap
+    of -1 USDT (filled better than mark): the cost is 0.45, as value at mark says."""
+    venue = live(fake, store)
+    venue.execute(SHORT, MARKET)
+    fake.state.set_mark_price("ETHUSDT", Decimal(2900))
+    close = TradePerp(venue="binance", action="exit_full", trigger="exit", base="ETH",
+                      size_delta=1.0)  # fmt: skip
+    perp, cash = venue.execute(close, market(1, **{"perp:binance:ETHUSDT": 2901.0})).legs
+    assert (perp.amount, perp.price, perp.entry_after) == (1.0, 2900, 0.0)
+    assert perp.pnl_native == pytest.approx(-(2900 * 5e-4 - 1.0))
+    assert cash.amount == pytest.approx(100 - 2900 * 5e-4)
+    assert venue.positions() == {PERP: 0.0, USDT: pytest.approx(100 - FEE - 1.45)}
+    assert venue.reconcile() == []
+
+
+def test_amount_below_the_lot_size_is_refused_before_anything_is_stored(
+    fake: BinanceUsdmFake, store: LiveStore
+) -> None:
+    venue = live(fake, store)
+    dust = TradePerp(
+        venue="binance", action="sell_dust", trigger="delta", base="ETH", size_delta=-0.0004
+    )  # fmt: skip  (lot size 0.001)
+    with pytest.raises(ExecutionRejected, match="lot size"):
+        venue.execute(dust, MARKET)
+    assert store.orders(STRATEGY) == [] and sends(fake) == 0
+
+
 # -- refusals --------------------------------------------------------------------------------
 
 
