@@ -15,7 +15,10 @@ read elsewhere: this module never reads them). Rules from docs/live.md section 1
   fill books the filled part and returns legs for it; the unfilled remainder is NOT re-sent:
   the order stays open in the store (ACCEPTED/PARTIALLY_FILLED) for the reconciler, and the
   strategy sees the shortfall in `positions()` next hour and re-plans;
-- funding is its own ledger entry from the venue's funding history, booked once.
+- funding is its own ledger entry from the venue's funding history, booked once;
+- an order whose legs were never returned (left open by a crash, or unresolved when an execute
+  raised) is adopted by the next execute of the same trade (symbol, side, quantity) instead of
+  a new order: restarts recover in-flight orders, they do not re-send them (`recover`).
 
 Legs mirror `SimulatedCex._trade_perp`: a `PerpTraded` leg on `venue:Perp:BASEUSDT` (signed
 filled size at the average fill price, entry after from the fill ledger, execution cost = fee +
