@@ -123,6 +123,7 @@ class LiveDataProvider:
                 reading = reader.read()
             except ReadFailed as err:
                 self._failures[reader.label] = str(err)
+                log.warning("live read failed: %s", err)
                 continue
             self._failures.pop(reader.label, None)
             for name, observation in reading.values.items():

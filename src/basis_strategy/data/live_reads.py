@@ -85,7 +85,8 @@ class Reading:
 
 
 class Reader(Protocol):
-    """One live source. `series`: value names it provides; `funding`: funding names."""
+    """One live source. `series`: value names it provides; `funding`: funding names.
+    `read()` raises `ReadFailed` when it cannot read every one of them (never a default)."""
 
     @property
     def label(self) -> str: ...
@@ -114,7 +115,8 @@ class CcxtPerpReader:
     Gives the mark (`perp:{venue}:{BASE}USDT`), the venue's index price as the spot reference
     (`price:{BASE}`, only with `spot_reference`: one venue provides it), the announced funding
     rate and the time of the settlement it applies to. Stamped with the answer's `timestamp`
-    (Binance: premiumIndex `time`), else the local receive time.
+    (Binance: premiumIndex `time`), else the local receive time. Binance and Bybit answer all
+    of it in one call; where the funding answer has no mark (OKX), `fetch_mark_price` adds it.
     """
 
     def __init__(
@@ -144,27 +146,33 @@ class CcxtPerpReader:
         return (funding_name(self.venue, self.base),)
 
     def read(self) -> Reading:
-        answer = self._fetch()
-        received = self.clock()
-        stamp_ms = answer.get("timestamp")
-        observed_at = from_ms(int(stamp_ms)) if stamp_ms is not None else received
-        mark = self._number(answer, "markPrice", positive=True)
-        values = {perp_name(self.venue, self.base): Observation(mark, observed_at, self.label)}
+        """One `fetch_funding_rate`; a venue whose answer lacks the mark (OKX's funding-rate
+        endpoint) gives mark and index through a second call, `fetch_mark_price`."""
+        answer, observed_at = self._call("fetch_funding_rate")
+        funding = self._funding(answer, observed_at)
+        prices, prices_at = answer, observed_at
+        if answer.get("markPrice") is None:
+            prices, prices_at = self._call("fetch_mark_price")
+        mark = self._number(prices, "markPrice", positive=True)
+        values = {perp_name(self.venue, self.base): Observation(mark, prices_at, self.label)}
         if self.spot_reference:
-            index = self._number(answer, "indexPrice", positive=True)
+            index = self._number(prices, "indexPrice", positive=True)
             source = f"{self.venue} {self.base}USDT index"
-            values[f"price:{self.base}"] = Observation(index, observed_at, source)
-        return Reading(values, (self._funding(answer, observed_at),))
+            values[f"price:{self.base}"] = Observation(index, prices_at, source)
+        return Reading(values, (funding,))
 
-    def _fetch(self) -> dict[str, Any]:
+    def _call(self, method: str) -> tuple[dict[str, Any], datetime]:
+        """ccxt's `method` for the symbol, and when it was observed: the answer's `timestamp`,
+        else the local time it was received."""
         try:
-            answer: dict[str, Any] = self.exchange.fetch_funding_rate(self.symbol)
+            answer: dict[str, Any] = getattr(self.exchange, method)(self.symbol)
         except ccxt.BaseError as err:  # NetworkError (5xx, timeout) and ExchangeError alike
             raise ReadFailed(
-                f"{self.label}: fetch_funding_rate({self.symbol}) failed: "
-                f"{type(err).__name__}: {err}"
+                f"{self.label}: {method}({self.symbol}) failed: {type(err).__name__}: {err}"
             ) from err
-        return answer
+        received = self.clock()
+        stamp_ms = answer.get("timestamp")
+        return answer, from_ms(int(stamp_ms)) if stamp_ms is not None else received
 
     def _funding(self, answer: dict[str, Any], observed_at: datetime) -> FundingObservation:
         interval = answer.get("interval")
@@ -186,5 +194,5 @@ class CcxtPerpReader:
         raw = answer.get(key)
         value = float(raw) if isinstance(raw, int | float) else math.nan
         if not math.isfinite(value) or (positive and value <= 0):
-            raise ReadFailed(f"{self.label}: fetch_funding_rate answer has {key}={raw!r}")
+            raise ReadFailed(f"{self.label}: answer has {key}={raw!r}")
         return value

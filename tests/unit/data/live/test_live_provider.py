@@ -326,6 +326,42 @@ def test_a_malformed_mark_fails_the_read(fake: BinanceUsdmFake, venue: Venue) ->
         cycle(live, T0)
 
 
+def test_a_funding_answer_without_the_mark_takes_it_from_fetch_mark_price(
+    fake: BinanceUsdmFake, venue: Venue
+) -> None:
+    """As OKX answers: the funding endpoint has no mark; the mark price call gives it."""
+    client = binance_client(fake)
+    fetch_funding_rate = client.fetch_funding_rate
+
+    def without_prices(symbol: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        answer = fetch_funding_rate(symbol)
+        return answer | {"markPrice": None, "indexPrice": None, "timestamp": ms(T0 - 10 * S)}
+
+    client.fetch_funding_rate = without_prices  # type: ignore[method-assign]
+    venue.answers = {"BTCUSDT": {"indexPrice": "59990.00000000"}}
+    venue.at(T0, ("BTCUSDT",))
+    reading = CcxtPerpReader("binance", client, "BTC", spot_reference=True).read()
+    assert reading.values["perp:binance:BTCUSDT"].value == 60_000.0
+    assert reading.values["price:BTC"].value == 59_990.0
+    assert reading.values["perp:binance:BTCUSDT"].observed_at == T0
+    assert reading.funding[0].observed_at == T0 - 10 * S
+    assert reading.funding[0].funding_time == SETTLEMENT
+    assert fake.paths_called().count("GET /fapi/v1/premiumIndex") == 2
+
+
+def test_a_funding_interval_other_than_8h_fails_the_read(fake: BinanceUsdmFake) -> None:
+    """A 4-hourly rate is not a rate per 8 h: refused, not silently scaled or used."""
+    client = binance_client(fake)
+    fetch_funding_rate = client.fetch_funding_rate
+
+    def four_hourly(symbol: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return fetch_funding_rate(symbol) | {"interval": "4h"}
+
+    client.fetch_funding_rate = four_hourly  # type: ignore[method-assign]
+    with pytest.raises(ReadFailed, match="funding interval 4h, not 8h"):
+        CcxtPerpReader("binance", client, "BTC").read()
+
+
 def test_a_value_never_read_is_no_observation(fake: BinanceUsdmFake) -> None:
     live = provider(fake)
     with pytest.raises(NoObservation, match="price:ETH: never observed"):
