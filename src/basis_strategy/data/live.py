@@ -142,7 +142,10 @@ class LiveDataProvider:
 
     def get_data(self, t: datetime) -> MarketState:
         """The market as observed at or before `t`; raises a `CycleSkipped` error (counted in
-        `skipped`) when the cycle must not trade."""
+        `skipped`) when the cycle must not trade. The state's `index` counts the states built
+        (there is no grid); `observations` then holds each value's observation."""
+        if t.tzinfo is None:
+            raise ValueError(f"get_data: t must be a timezone-aware UTC datetime, was {t!r}")
         if self._now is None or t > self._now:
             raise LookAheadError(f"read at {t.isoformat()} after the clock ({self._now})")
         try:

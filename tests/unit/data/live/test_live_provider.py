@@ -190,6 +190,11 @@ def test_get_data_after_the_clock_is_look_ahead(fake: BinanceUsdmFake, venue: Ve
     live.set_clock(T0)
     with pytest.raises(LookAheadError):
         live.get_data(T0 + S)
+    assert live.skipped_cycles == 0  # a caller's bug, not a skipped cycle
+    naive = T0.replace(tzinfo=None)
+    live.set_clock(naive)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        live.get_data(naive)
 
 
 # --- funding ------------------------------------------------------------------------------------
