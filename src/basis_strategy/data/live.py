@@ -68,6 +68,7 @@ def cex_needs(config: RunConfig) -> LiveNeeds:
         unread.extend(f"{p}:{aave.asset}" for p in ("aave_li", "aave_bi", "aave_lr", "aave_br"))
     if needs.lst is not None:
         unread.extend((f"lst_rate:{needs.lst.lst}", f"lst_market:{needs.lst.lst}"))
+    unread.extend(f"price:{token.token}" for token in needs.tokens)  # Uniswap pools
     funding = tuple((spec.venue, spec.base) for spec in needs.funding)
     return LiveNeeds(cex, funding, tuple(unread))
 

@@ -124,6 +124,15 @@ def test_cex_needs_are_the_historical_column_names_of_btc_basis() -> None:
     assert needs.unread == ("gas_gwei",)  # read through web3 later, never by a CEX reader
 
 
+def test_the_defi_series_of_a_staking_mode_are_listed_as_unread() -> None:
+    config = load_run_config("usdt_market_neutral", [], env={})
+    needs = cex_needs(config)
+    assert "price:ETH" in needs.series and "perp:binance:ETHUSDT" in needs.series
+    assert not any(name.startswith(("aave", "lst", "gas")) for name in needs.series)
+    assert {"gas_gwei", "aave_li:weETH", "aave_bi:WETH", "lst_rate:weETH"} <= set(needs.unread)
+    assert {"price:EIGEN", "price:ETHFI"} <= set(needs.unread)
+
+
 def test_values_are_named_as_historically_and_carry_the_venue_stamp(
     fake: BinanceUsdmFake, venue: Venue
 ) -> None:
