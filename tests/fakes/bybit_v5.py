@@ -1,0 +1,916 @@
+"""A local fake of Bybit v5 REST (linear USDT perps, unified account) for ccxt's real client.
+
+Why: Bybit's testnet cannot be reached offline and no simulator exists. This server speaks the
+v5 wire format (paths, `X-BAPI-*` headers, HMAC-SHA256 over timestamp + key + recvWindow +
+payload, the `{"retCode", "retMsg", "result", "retExtInfo", "time"}` envelope, Bybit's retCodes
+and answer shapes as recorded from the venue) and books into the venue-neutral
+`CexAccountState` shared with the Binance fake, so ccxt's signing, parsing and error mapping run
+for real. Faults queued in the state are applied per endpoint key, e.g. "POST /v5/order/create".
+
+Bybit differs from Binance in ways the live engine must respect, and the fake reproduces them:
+most refusals come with HTTP 200 and a non-zero retCode; order ids are UUID strings; a created
+order is only acknowledged (`{"orderId", "orderLinkId"}`), its fill is seen by a later query;
+funding payments are executions (`execType=Funding`, positive `execFee` = paid); liquidation
+fills are `execType=BustTrade`, so a `execType=Trade` query does not list them.
+
+Usage:
+    with BybitV5Fake() as fake:
+        client = bybit_client(fake)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import ccxt
+from tests.fakes.ccxt_client import rewrite_urls
+from tests.fakes.cex_state import (
+    ZERO,
+    CexAccountState,
+    Fault,
+    FaultKind,
+    Fill,
+    Order,
+    OrderStatus,
+    RejectReason,
+    VenueRejection,
+)
+
+API_KEY = "fake-bybit-key"
+API_SECRET = "fake-bybit-secret"
+DEFAULT_RECV_WINDOW_MS = 5_000
+RATE_LIMIT_PER_S = 10  # the order endpoints' per-UID limit, as sent in X-Bapi-Limit
+
+# Bybit v5 retCodes and texts (bybit-exchange.github.io/docs/v5/error). Bad keys come with
+# HTTP 401; every other refusal with HTTP 200 and the code in the body.
+INVALID_API_KEY = (401, 10003, "API key is invalid.")
+BAD_SIGNATURE = (200, 10004, "error sign! origin_string[{}]")
+BAD_TIMESTAMP = (
+    200,
+    10002,
+    "invalid request, please check your server timestamp or recv_window param. "
+    "req_timestamp[{}],server_timestamp[{}],recv_window[{}]",
+)
+PARAM_ERROR = (200, 10001, "params error: {}")
+NO_SUCH_ENDPOINT = (404, 10017, "route not found")
+TOO_MANY_VISITS = (10006, "Too many visits!")
+LEVERAGE_NOT_MODIFIED = (200, 110043, "leverage not modified")
+REJECTIONS: dict[RejectReason, tuple[int, str]] = {
+    RejectReason.DUPLICATE_CLIENT_ORDER_ID: (110072, "OrderLinkedID is duplicate"),
+    RejectReason.INSUFFICIENT_MARGIN: (110007, "ab not enough for new order"),
+    RejectReason.UNKNOWN_SYMBOL: (10001, "params error: symbol invalid"),
+    RejectReason.UNKNOWN_ORDER: (110001, "order not exists or too late to cancel"),
+    RejectReason.INVALID_QUANTITY: (10001, "params error: qty invalid"),
+    RejectReason.REDUCE_ONLY_REJECTED: (
+        110017,
+        "current position is zero, cannot fix reduce-only order qty",
+    ),
+}
+STATUS_WIRE = {
+    OrderStatus.NEW: "New",
+    OrderStatus.PARTIALLY_FILLED: "PartiallyFilled",
+    OrderStatus.FILLED: "Filled",
+    OrderStatus.CANCELED: "Cancelled",
+    OrderStatus.REJECTED: "Rejected",
+}
+OPEN_STATUSES = {OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED}
+
+# Static per-symbol facts, as /v5/market/instruments-info sent them (2025).
+SYMBOL_SPECS: dict[str, dict[str, str]] = {
+    "BTCUSDT": {"base": "BTC", "tick": "0.10", "step": "0.001", "launch_ms": "1585526400000"},
+    "ETHUSDT": {"base": "ETH", "tick": "0.01", "step": "0.01", "launch_ms": "1615766400000"},
+}
+
+
+def _num(value: Decimal | int) -> str:
+    """Bybit sends decimals as plain strings without trailing zeros ("0.001", "60000")."""
+    text = format(Decimal(value).normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+def wire_id(internal_id: int) -> str:
+    """Bybit's order and execution ids are UUIDs; the state's integers map onto them 1:1."""
+    return str(uuid.UUID(int=internal_id))
+
+
+def internal_id(wire: str) -> int | None:
+    """Inverse of `wire_id`; None for anything that is not one of ours."""
+    try:
+        return uuid.UUID(wire).int
+    except ValueError:
+        return None
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, retCode and message."""
+
+    def __init__(self, status: int, code: int, msg: str) -> None:
+        super().__init__(msg)
+        self.status, self.code, self.msg = status, code, msg
+
+
+class BybitV5Fake:
+    """The HTTP server plus the account it serves; start/stop or use as a context manager."""
+
+    def __init__(
+        self,
+        state: CexAccountState | None = None,
+        api_key: str = API_KEY,
+        api_secret: str = API_SECRET,
+    ) -> None:
+        self.state = state or default_state()
+        self.api_key, self.api_secret = api_key, api_secret
+        self.requests: list[tuple[str, str, str]] = []  # (method, path, query), for tests
+        self.margin_mode = "REGULAR_MARGIN"  # UTA: one margin mode for the whole account
+        self.stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        """http://127.0.0.1:<ephemeral port>"""
+        assert self._server is not None, "fake not started"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> BybitV5Fake:
+        """Bind an ephemeral port and serve on a background thread."""
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = _QuietServer(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Wake delayed handlers, stop serving and close the socket (no leaked resources)."""
+        self.stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> BybitV5Fake:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType
+    ) -> None:
+        self.stop()
+
+    def paths_called(self) -> list[str]:
+        """ "METHOD /path" of every request so far, in order."""
+        return [f"{method} {path}" for method, path, _ in self.requests]
+
+
+def default_state() -> CexAccountState:
+    """10 000 USDT, BTCUSDT at 60 000 and ETHUSDT at 3 000, funding 0.01 % at the next 8 h."""
+    state = CexAccountState(wallet_balance_quote=Decimal(10_000), taker_fee_rate=Decimal("0.00055"))
+    next_ms = (int(time.time() * 1000) // 28_800_000 + 1) * 28_800_000
+    state.add_symbol(
+        "BTCUSDT", Decimal(60_000), funding_rate=Decimal("0.0001"), next_funding_ms=next_ms
+    )
+    state.add_symbol(
+        "ETHUSDT",
+        Decimal(3_000),
+        funding_rate=Decimal("0.0001"),
+        next_funding_ms=next_ms,
+        maint_margin_rate=Decimal("0.005"),
+        qty_step_base=Decimal("0.01"),
+    )
+    return state
+
+
+def bybit_client(
+    fake: BybitV5Fake,
+    api_key: str = API_KEY,
+    secret: str = API_SECRET,
+    timeout_ms: int = 3_000,
+    enable_rate_limit: bool = False,
+) -> ccxt.bybit:
+    """A sync ccxt bybit client talking only to `fake`, limited to linear markets.
+
+    Unlike binanceusdm, ccxt's bybit maps errors by retCode alone (no per-host tables), so
+    the plain class works once `urls['api']` points at the fake. `fetchCurrencies` is off: with
+    a key ccxt would call /v5/asset/coin/query-info during load_markets.
+    """
+    client = ccxt.bybit(
+        {
+            "apiKey": api_key,
+            "secret": secret,
+            "timeout": timeout_ms,
+            "enableRateLimit": enable_rate_limit,
+            "options": {"fetchMarkets": {"types": ["linear"]}},
+        }
+    )
+    client.urls["api"] = rewrite_urls(client.urls["api"], fake.base_url, {})
+    client.has["fetchCurrencies"] = False
+    return client
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that time out or are cut off are expected here: no tracebacks for them."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
+Route = Callable[["_Handler", dict[str, Any]], Any]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Routes one request: fault, signature check, then the endpoint's answer."""
+
+    fake: BybitV5Fake
+    fill_fault: Fault | None = None  # a PARTIAL_FILL fault for this request's order
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        key = f"{method} {url.path}"
+        self.fake.requests.append((method, url.path, url.query))
+        fault = self.fake.state.take_fault(key)
+        if fault is not None and self._pre_fault(fault):
+            return
+        try:
+            route = ROUTES.get(key)
+            if route is None:
+                raise ApiError(*NO_SUCH_ENDPOINT)
+            fn, signed = route
+            params: dict[str, Any] = dict(parse_qsl(url.query))
+            if method == "POST":
+                params |= json.loads(body or "{}")
+            if signed:
+                self._check_signed(url.query if method == "GET" else body)
+            self.fill_fault = fault if fault and fault.kind is FaultKind.PARTIAL_FILL else None
+            result = fn(self, params)
+        except ApiError as err:
+            self._send(err.status, _envelope(err.code, err.msg, {}))
+            return
+        except VenueRejection as rej:
+            code, msg = REJECTIONS[rej.reason]
+            self._send(200, _envelope(code, msg, {}))
+            return
+        if fault is not None and fault.kind is FaultKind.LOSE_RESPONSE:
+            self._lose(fault)
+            return
+        self._send(200, _envelope(0, "OK", result))
+
+    def _pre_fault(self, fault: Fault) -> bool:
+        """Apply a fault that acts before the request is handled; True when answered.
+
+        429 is the per-UID limit: Bybit answers HTTP 200, retCode 10006 and the limit headers.
+        403 is the IP limit: a bare "access too frequent" page from the gateway. Other 5xx are
+        HTML pages from the gateway (nothing was done).
+        """
+        if fault.kind is FaultKind.DELAY:
+            self.fake.stopping.wait(fault.delay_s)
+            return False
+        if fault.kind is not FaultKind.HTTP_ERROR:
+            return False
+        status = fault.status or 500
+        if status == 429:
+            now_ms = int(time.time() * 1000)
+            reset_ms = now_ms + 1000 * (fault.retry_after_s or 1)
+            headers = {
+                "X-Bapi-Limit": str(RATE_LIMIT_PER_S),
+                "X-Bapi-Limit-Status": "0",
+                "X-Bapi-Limit-Reset-Timestamp": str(reset_ms),
+            }
+            self._send(200, _envelope(*TOO_MANY_VISITS, {}), headers)
+        elif status == 403:
+            self._send(403, "<html><body>access too frequent</body></html>")
+        else:
+            self._send(status, f"<html><body><h1>{status} Server Error</h1></body></html>")
+        return True
+
+    def _lose(self, fault: Fault) -> None:
+        """The request took effect; the client gets a cut connection or a gateway error."""
+        if fault.status is None:
+            self.close_connection = True
+            return
+        self._send(fault.status, "<html><body><h1>502 Bad Gateway</h1></body></html>")
+
+    def _check_signed(self, payload: str) -> None:
+        """Key, then timestamp within recvWindow, then HMAC-SHA256 (hex) of the v5 string."""
+        key = self.headers.get("X-BAPI-API-KEY")
+        if key != self.fake.api_key:
+            raise ApiError(*INVALID_API_KEY)
+        timestamp = self.headers.get("X-BAPI-TIMESTAMP") or ""
+        recv_window = self.headers.get("X-BAPI-RECV-WINDOW") or str(DEFAULT_RECV_WINDOW_MS)
+        now_ms = int(time.time() * 1000)
+        if not timestamp.isdigit() or not (
+            now_ms - int(recv_window) <= int(timestamp) < now_ms + 1000
+        ):
+            status, code, msg = BAD_TIMESTAMP
+            raise ApiError(status, code, msg.format(timestamp, now_ms, recv_window))
+        origin = timestamp + key + recv_window + payload
+        expected = hmac.new(
+            self.fake.api_secret.encode(), origin.encode(), hashlib.sha256
+        ).hexdigest()
+        if not hmac.compare_digest(expected, self.headers.get("X-BAPI-SIGN") or ""):
+            status, code, msg = BAD_SIGNATURE
+            raise ApiError(status, code, msg.format(origin))
+
+    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        raw = payload if isinstance(payload, str) else json.dumps(payload)
+        data = raw.encode()
+        try:
+            self.send_response(status)
+            ctype = "text/html" if isinstance(payload, str) else "application/json"
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:  # the client gave up (timeout fault): nothing to tell it
+            self.close_connection = True
+
+
+def _envelope(code: int, msg: str, result: Any) -> dict[str, Any]:
+    return {
+        "retCode": code,
+        "retMsg": msg,
+        "result": result,
+        "retExtInfo": {},
+        "time": int(time.time() * 1000),
+    }
+
+
+def _require(params: dict[str, Any], name: str) -> str:
+    if params.get(name) in (None, ""):
+        status, code, msg = PARAM_ERROR
+        raise ApiError(status, code, msg.format(f"{name} is required"))
+    return str(params[name])
+
+
+def _linear(params: dict[str, Any]) -> None:
+    """The fake serves only category=linear (what the live engine trades)."""
+    if _require(params, "category") != "linear":
+        status, code, msg = PARAM_ERROR
+        raise ApiError(status, code, msg.format("category only supports linear here"))
+
+
+# -- public endpoints -----------------------------------------------------------------------
+
+
+def _instruments(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
+    _linear(params)
+    wanted = [s for s in h.fake.state.symbols if s in SYMBOL_SPECS]
+    if params.get("status") not in (None, "Trading") or params.get("symbol") not in (None, *wanted):
+        wanted = []  # nothing in PreLaunch / Delivering here
+    elif params.get("symbol"):
+        wanted = [params["symbol"]]
+    return {"category": "linear", "list": [_instrument(s) for s in wanted], "nextPageCursor": ""}
+
+
+def _instrument(symbol: str) -> dict[str, Any]:
+    spec = SYMBOL_SPECS[symbol]
+    return {
+        "symbol": symbol,
+        "contractType": "LinearPerpetual",
+        "status": "Trading",
+        "baseCoin": spec["base"],
+        "quoteCoin": "USDT",
+        "launchTime": spec["launch_ms"],
+        "deliveryTime": "0",
+        "deliveryFeeRate": "",
+        "priceScale": str(-Decimal(spec["tick"]).normalize().as_tuple().exponent),
+        "leverageFilter": {"minLeverage": "1", "maxLeverage": "100.00", "leverageStep": "0.01"},
+        "priceFilter": {
+            "minPrice": spec["tick"],
+            "maxPrice": "1999999.80",
+            "tickSize": spec["tick"],
+        },
+        "lotSizeFilter": {
+            "maxOrderQty": "1190.000",
+            "minOrderQty": spec["step"],
+            "qtyStep": spec["step"],
+            "postOnlyMaxOrderQty": "1190.000",
+            "maxMktOrderQty": "500.000",
+            "minNotionalValue": "5",
+        },
+        "unifiedMarginTrade": True,
+        "fundingInterval": 480,
+        "settleCoin": "USDT",
+        "copyTrading": "both",
+        "upperFundingRate": "0.005",
+        "lowerFundingRate": "-0.005",
+        "isPreListing": False,
+        "preListingInfo": None,
+    }
+
+
+def _time(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
+    now_ns = time.time_ns()
+    return {"timeSecond": str(now_ns // 10**9), "timeNano": str(now_ns)}
+
+
+def _tickers(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
+    _linear(params)
+    state = h.fake.state
+    symbols = [params["symbol"]] if params.get("symbol") else list(state.symbols)
+    rows = []
+    for symbol in symbols:
+        market = state.symbol_state(symbol)
+        mark = _num(market.mark_price)
+        rows.append(
+            {
+                "symbol": symbol,
+                "lastPrice": mark,
+                "indexPrice": mark,
+                "markPrice": mark,
+                "prevPrice24h": mark,
+                "price24hPcnt": "0",
+                "highPrice24h": mark,
+                "lowPrice24h": mark,
+                "prevPrice1h": mark,
+                "openInterest": "0",
+                "openInterestValue": "0",
+                "turnover24h": "0",
+                "volume24h": "0",
+                "fundingRate": _num(market.funding_rate),
+                "nextFundingTime": str(market.next_funding_ms),
+                "predictedDeliveryPrice": "",
+                "basisRate": "",
+                "deliveryFeeRate": "",
+                "deliveryTime": "0",
+                "ask1Size": "1",
+                "bid1Price": mark,
+                "ask1Price": mark,
+                "bid1Size": "1",
+                "basis": "",
+                "preOpenPrice": "",
+                "preQty": "",
+                "curPreListingPhase": "",
+            }
+        )
+    return {"category": "linear", "list": rows}
+
+
+# -- account set-up -------------------------------------------------------------------------
+
+
+def _query_api(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
+    """ccxt asks this (and /v5/account/info) once to learn the account is unified (uta=1)."""
+    return {
+        "id": "1",
+        "note": "fake",
+        "apiKey": h.fake.api_key,
+        "readOnly": 0,
+        "secret": "",
+        "permissions": {"ContractTrade": ["Order", "Position"], "Wallet": ["AccountTransfer"]},
+        "ips": ["*"],
+        "type": 1,
+        "deadlineDay": 90,
+        "expiredAt": "",
+        "createdAt": "2025-01-01T00:00:00Z",
+        "unified": 0,
+        "uta": 1,
+        "userID": 1,
+        "inviterID": 0,
+        "vipLevel": "No VIP",
+        "mktMakerLevel": "0",
+        "affiliateID": 0,
+        "rsaPublicKey": "",
+        "isMaster": True,
+    }
+
+
+def _account_info(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "marginMode": h.fake.margin_mode,
+        "updatedTime": str(int(time.time() * 1000)),
+        "unifiedMarginStatus": 6,  # UTA 2.0 Pro
+        "dcpStatus": "OFF",
+        "timeWindow": 10,
+        "smpGroup": 0,
+        "isMasterTrader": False,
+        "spotHedgingStatus": "OFF",
+    }
+
+
+def _set_leverage(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
+    _linear(params)
+    symbol = _require(params, "symbol")
+    buy, sell = Decimal(_require(params, "buyLeverage")), Decimal(_require(params, "sellLeverage"))
+    if buy != sell or not 1 <= buy <= 100 or buy != buy.to_integral_value():
+        status, code, msg = PARAM_ERROR  # one-way mode: both sides equal; the state is integer
+        raise ApiError(status, code, msg.format("buyLeverage invalid"))
+    if h.fake.state.position(symbol).leverage == int(buy):
+        raise ApiError(*LEVERAGE_NOT_MODIFIED)
+    h.fake.state.set_leverage(symbol, int(buy))
+    return {}
+
+
+def _set_margin_mode(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
+    """UTA: account-wide; every symbol's positions follow (portfolio margin not modelled)."""
+    wire = _require(params, "setMarginMode")
+    mode = {"REGULAR_MARGIN": "cross", "ISOLATED_MARGIN": "isolated"}.get(wire)
+    if mode is None:
+        status, code, msg = PARAM_ERROR
+        raise ApiError(status, code, msg.format("setMarginMode invalid"))
+    h.fake.margin_mode = wire
+    for symbol in list(h.fake.state.symbols):
+        h.fake.state.set_margin_mode(symbol, mode)
+    return {"reasons": []}
+
+
+# -- orders and executions ------------------------------------------------------------------
+
+
+def _create_order(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
+    """Market orders only; the answer acknowledges, the fill is seen by a query (as Bybit)."""
+    _linear(params)
+    symbol, side = _require(params, "symbol"), _require(params, "side")
+    if _require(params, "orderType") != "Market" or side not in ("Buy", "Sell"):
+        status, code, msg = PARAM_ERROR
+        raise ApiError(status, code, msg.format("only Market Buy/Sell orders in the fake"))
+    link_id = str(params.get("orderLinkId") or "")
+    if len(link_id) > 36:
+        status, code, msg = PARAM_ERROR
+        raise ApiError(status, code, msg.format("orderLinkId is longer than 36 characters"))
+    order = h.fake.state.place_market_order(
+        symbol,
+        side.upper(),
+        Decimal(_require(params, "qty")),
+        link_id or f"__fake-{time.time_ns()}",  # the state keys by client id; Bybit allows none
+        reduce_only=params.get("reduceOnly") in (True, "true"),
+        fault=h.fill_fault,
+    )
+    return {"orderId": wire_id(order.venue_order_id), "orderLinkId": link_id}
+
+
+def _orders(h: _Handler, params: dict[str, Any], realtime: bool) -> dict[str, Any]:
+    """/v5/order/realtime and /v5/order/history: orderId > orderLinkId > symbol, newest first.
+
+    realtime without an id lists open orders only (openOnly=0), with an id any recent order;
+    history lists every order, optionally filtered by orderStatus.
+    """
+    _linear(params)
+    state = h.fake.state
+    with state._lock:
+        orders = list(state.orders_by_venue_id.values())
+    if params.get("orderId"):
+        orders = [o for o in orders if o.venue_order_id == internal_id(params["orderId"])]
+    elif params.get("orderLinkId"):
+        orders = [o for o in orders if o.client_order_id == params["orderLinkId"]]
+    elif realtime:
+        orders = [o for o in orders if o.status in OPEN_STATUSES]
+    if params.get("symbol"):
+        orders = [o for o in orders if o.symbol == params["symbol"]]
+    if not realtime and params.get("orderStatus"):
+        orders = [o for o in orders if STATUS_WIRE[o.status] == params["orderStatus"]]
+    orders.sort(key=lambda o: o.venue_order_id, reverse=True)
+    limit = int(params.get("limit") or 20)
+    rows = [_order_json(state, o) for o in orders[:limit]]
+    return {"category": "linear", "list": rows, "nextPageCursor": ""}
+
+
+def _order_json(state: CexAccountState, order: Order) -> dict[str, Any]:
+    step = state.symbol_state(order.symbol).qty_step_base
+    tick = Decimal(SYMBOL_SPECS.get(order.symbol, {"tick": "0.01"})["tick"])
+    fee = order.filled_quote * state.taker_fee_rate
+    leaves = order.qty_base - order.filled_qty_base if order.status in OPEN_STATUSES else ZERO
+    last = order.filled_quote / order.filled_qty_base if order.filled_qty_base else ZERO
+    slippage = Decimal("1.01") if order.side == "BUY" else Decimal("0.99")
+    link_id = "" if order.client_order_id.startswith("__fake-") else order.client_order_id
+    liquidation = order.client_order_id.startswith("autoclose-")
+    return {
+        "symbol": order.symbol,
+        "orderType": "Market",
+        "orderLinkId": "" if liquidation else link_id,
+        "slLimitPrice": "0",
+        "orderId": wire_id(order.venue_order_id),
+        "cancelType": "UNKNOWN",
+        "avgPrice": _num(order.avg_price) if order.filled_qty_base else "",
+        "stopOrderType": "",
+        "lastPriceOnCreated": _num(last),
+        "orderStatus": STATUS_WIRE[order.status],
+        "createType": "CreateByLiq" if liquidation else "CreateByUser",
+        "takeProfit": "",
+        "cumExecValue": _num(order.filled_quote),
+        "tpslMode": "",
+        "smpType": "None",
+        "triggerDirection": "0",
+        "blockTradeId": "",
+        "cumFeeDetail": {"USDT": _num(fee)} if fee else {},
+        "rejectReason": "EC_NoError",
+        "isLeverage": "",
+        "price": _num((last * slippage).quantize(tick)),
+        "orderIv": "",
+        "createdTime": str(order.created_ms),
+        "tpTriggerBy": "",
+        "positionIdx": "0",
+        "timeInForce": "IOC",
+        "leavesValue": _num(leaves * last),
+        "updatedTime": str(order.updated_ms),
+        "side": order.side.capitalize(),
+        "smpGroup": "0",
+        "triggerPrice": "",
+        "tpLimitPrice": "0",
+        "cumExecFee": _num(fee),
+        "slTriggerBy": "",
+        "leavesQty": _num(leaves.quantize(step)),
+        "closeOnTrigger": False,
+        "slippageToleranceType": "UNKNOWN",
+        "placeType": "",
+        "cumExecQty": _num(order.filled_qty_base),
+        "reduceOnly": order.reduce_only,
+        "qty": _num(order.qty_base),
+        "stopLoss": "",
+        "smpOrderId": "",
+        "slippageTolerance": "0",
+        "triggerBy": "",
+        "extraFees": "",
+    }
+
+
+def _executions(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
+    """Trades (Trade), liquidation fills (BustTrade) and funding (Funding), newest first."""
+    _linear(params)
+    state = h.fake.state
+    with state._lock:
+        fills, payments = list(state.fills), list(state.funding_payments)
+        liquidated = {f.trade_id for f in state.liquidations}
+        orders = dict(state.orders_by_venue_id)
+    rows: list[tuple[int, dict[str, Any]]] = []
+    closed = _closed_sizes(fills)
+    for fill in fills:
+        kind = "BustTrade" if fill.trade_id in liquidated else "Trade"
+        order = orders[fill.venue_order_id]
+        rows.append((fill.trade_id, _fill_json(state, fill, order, kind, closed[fill.trade_id])))
+    for pay in payments:
+        size = abs(_size_before(fills, pay.symbol, pay.payment_id))
+        value = abs(pay.amount_quote / pay.rate) if pay.rate else ZERO
+        price = value / size if size else ZERO
+        row = _exec_row(pay.symbol, "Funding", wire_id(pay.payment_id), pay.time_ms)
+        row |= {
+            "side": "Buy" if pay.amount_quote * pay.rate <= 0 else "Sell",  # the position's
+            "execQty": _num(size),
+            "execPrice": _num(price),
+            "markPrice": _num(price),
+            "execValue": _num(value),
+            "execFee": _num(-pay.amount_quote),  # Bybit: positive = paid
+            "feeRate": _num(pay.rate),
+        }
+        rows.append((pay.payment_id, row))
+    wanted = [
+        row
+        for _, row in sorted(rows, key=lambda pair: pair[0], reverse=True)
+        if params.get("execType") in (None, row["execType"])
+        and params.get("symbol") in (None, row["symbol"])
+        and params.get("orderId") in (None, row["orderId"])
+        and params.get("orderLinkId") in (None, row["orderLinkId"])
+    ]
+    limit = int(params.get("limit") or params.get("size") or 50)
+    return {"category": "linear", "list": wanted[:limit], "nextPageCursor": ""}
+
+
+def _size_before(fills: list[Fill], symbol: str, entry_id: int) -> Decimal:
+    """The signed position when entry `entry_id` was booked (ids come from one counter)."""
+    return sum(
+        (
+            f.qty_base if f.side == "BUY" else -f.qty_base
+            for f in fills
+            if f.symbol == symbol and f.trade_id < entry_id
+        ),
+        ZERO,
+    )
+
+
+def _closed_sizes(fills: list[Fill]) -> dict[int, Decimal]:
+    """Bybit's closedSize: how much of each fill reduced the position (replayed per symbol)."""
+    sizes: dict[str, Decimal] = {}
+    closed: dict[int, Decimal] = {}
+    for fill in fills:
+        size = sizes.get(fill.symbol, ZERO)
+        signed = fill.qty_base if fill.side == "BUY" else -fill.qty_base
+        closed[fill.trade_id] = min(abs(signed), abs(size)) if size * signed < 0 else ZERO
+        sizes[fill.symbol] = size + signed
+    return closed
+
+
+def _fill_json(
+    state: CexAccountState, fill: Fill, order: Order, kind: str, closed: Decimal
+) -> dict[str, Any]:
+    link_id = order.client_order_id
+    row = _exec_row(fill.symbol, kind, wire_id(fill.venue_order_id), fill.time_ms)
+    return row | {
+        "orderLinkId": "" if link_id.startswith(("__fake-", "autoclose-")) else link_id,
+        "orderType": "Market",
+        "createType": "CreateByLiq" if kind == "BustTrade" else "CreateByUser",
+        "side": fill.side.capitalize(),
+        "execId": wire_id(fill.trade_id),
+        "execQty": _num(fill.qty_base),
+        "execPrice": _num(fill.price),
+        "markPrice": _num(fill.price),
+        "execValue": _num(fill.qty_base * fill.price),
+        "execFee": _num(fill.fee_quote),
+        "feeRate": _num(state.taker_fee_rate),
+        "feeCurrency": "USDT",
+        "orderQty": _num(order.qty_base),
+        "leavesQty": _num(order.qty_base - order.filled_qty_base),
+        "closedSize": _num(closed),
+    }
+
+
+def _exec_row(symbol: str, kind: str, entry_id: str, time_ms: int) -> dict[str, Any]:
+    """The fields every execution carries (a funding entry keeps most of them empty)."""
+    return {
+        "symbol": symbol,
+        "orderType": "UNKNOWN",
+        "underlyingPrice": "",
+        "orderLinkId": "",
+        "orderId": entry_id,
+        "stopOrderType": "UNKNOWN",
+        "execTime": str(time_ms),
+        "feeCurrency": "",
+        "createType": "",
+        "feeRate": "0",
+        "tradeIv": "",
+        "blockTradeId": "",
+        "markPrice": "0",
+        "execPrice": "0",
+        "markIv": "",
+        "orderQty": "0",
+        "orderPrice": "0",
+        "execValue": "0",
+        "closedSize": "0",
+        "execType": kind,
+        "seq": str(time_ms),
+        "side": "Buy",
+        "indexPrice": "",
+        "leavesQty": "0",
+        "isMaker": False,
+        "execFee": "0",
+        "execId": entry_id,
+        "marketUnit": "",
+        "execQty": "0",
+    }
+
+
+# -- positions and wallet -------------------------------------------------------------------
+
+
+def _positions(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
+    """With a symbol Bybit lists its (possibly empty) position; by settleCoin only open ones."""
+    _linear(params)
+    state = h.fake.state
+    if params.get("symbol"):
+        state.symbol_state(params["symbol"])
+        rows = [_position_json(state, params["symbol"])]
+    else:
+        _require(params, "settleCoin")
+        with state._lock:
+            symbols = [s for s, p in state.positions.items() if p.size_base != 0]
+        rows = [_position_json(state, s) for s in symbols]
+    return {"category": "linear", "list": rows, "nextPageCursor": ""}
+
+
+def _position_json(state: CexAccountState, symbol: str) -> dict[str, Any]:
+    pos, mark = state.position(symbol), state.symbol_state(symbol).mark_price
+    size = pos.size_base
+    initial = state.initial_margin_quote(symbol)
+    realized = sum((f.realized_pnl_quote - f.fee_quote for f in state.fills_for(symbol)), ZERO)
+    realized += sum((p.amount_quote for p in state.funding_payments if p.symbol == symbol), ZERO)
+    liq = _liquidation_price(state, symbol) if size else ZERO
+    return {
+        "symbol": symbol,
+        "leverage": str(pos.leverage),
+        "autoAddMargin": "0",
+        "avgPrice": _num(pos.entry_price),
+        "liqPrice": _num(liq) if liq else "",
+        "riskLimitValue": "2000000",
+        "takeProfit": "",
+        "positionValue": _num(abs(size) * pos.entry_price),
+        "isReduceOnly": False,
+        "tpslMode": "Full",
+        "riskId": "1",
+        "trailingStop": "0",
+        "unrealisedPnl": _num(state.unrealized_pnl_quote(symbol)),
+        "markPrice": _num(mark),
+        "adlRankIndicator": "2" if size else "0",
+        "cumRealisedPnl": _num(realized),
+        "positionMM": _num(state.maint_margin_quote(symbol)),
+        "createdTime": str(pos.updated_ms),
+        "positionIdx": "0",
+        "positionIM": _num(initial),
+        "seq": str(pos.updated_ms),
+        "updatedTime": str(pos.updated_ms),
+        "side": "Buy" if size > 0 else "Sell" if size < 0 else "",
+        "bustPrice": "",
+        "positionBalance": _num(initial),
+        "leverageSysUpdatedTime": "",
+        "size": _num(abs(size)),
+        "positionStatus": "Normal",
+        "mmrSysUpdatedTime": "",
+        "stopLoss": "",
+        "tradeMode": "1" if pos.margin_mode == "isolated" else "0",
+        "curRealisedPnl": _num(realized),
+        "sessionAvgPrice": "",
+    }
+
+
+def _liquidation_price(state: CexAccountState, symbol: str) -> Decimal:
+    """Cross, one position: the mark at which margin balance equals maintenance margin."""
+    pos, rate = state.position(symbol), state.symbol_state(symbol).maint_margin_rate
+    others = state.margin_balance_quote() - state.unrealized_pnl_quote(symbol)
+    denominator = pos.size_base - abs(pos.size_base) * rate
+    price = (pos.size_base * pos.entry_price - others) / denominator if denominator else ZERO
+    return max(price, ZERO)
+
+
+def _wallet_balance(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
+    """UNIFIED only; USDT is the one coin. availableToWithdraw is "" as Bybit now sends it."""
+    if _require(params, "accountType") != "UNIFIED":
+        status, code, msg = PARAM_ERROR
+        raise ApiError(status, code, msg.format("accountType only supports UNIFIED"))
+    state = h.fake.state
+    with state._lock:
+        symbols = [s for s, p in state.positions.items() if p.size_base != 0]
+        wallet, available = state.wallet_balance_quote, state.available_balance_quote()
+        initial = sum((state.initial_margin_quote(s) for s in symbols), ZERO)
+        maint = sum((state.maint_margin_quote(s) for s in symbols), ZERO)
+        upnl = sum((state.unrealized_pnl_quote(s) for s in symbols), ZERO)
+        realized = sum((f.realized_pnl_quote - f.fee_quote for f in state.fills), ZERO)
+        realized += sum((p.amount_quote for p in state.funding_payments), ZERO)
+    equity = wallet + upnl
+    coin = {
+        "availableToBorrow": "",
+        "bonus": "0",
+        "accruedInterest": "0",
+        "availableToWithdraw": "",
+        "totalOrderIM": "0",
+        "equity": _num(equity),
+        "totalPositionMM": _num(maint),
+        "usdValue": _num(equity),
+        "unrealisedPnl": _num(upnl),
+        "collateralSwitch": True,
+        "spotHedgingQty": "0",
+        "borrowAmount": "0.000000000000000000",
+        "totalPositionIM": _num(initial),
+        "walletBalance": _num(wallet),
+        "cumRealisedPnl": _num(realized),
+        "locked": "0",
+        "marginCollateral": True,
+        "coin": "USDT",
+    }
+    account = {
+        "totalEquity": _num(equity),
+        "accountIMRate": _num((initial / equity).quantize(Decimal("0.0001"))) if equity else "0",
+        "totalMarginBalance": _num(equity),
+        "totalInitialMargin": _num(initial),
+        "accountType": "UNIFIED",
+        "totalAvailableBalance": _num(available),
+        "accountMMRate": _num((maint / equity).quantize(Decimal("0.0001"))) if equity else "0",
+        "totalPerpUPL": _num(upnl),
+        "totalWalletBalance": _num(wallet),
+        "accountLTV": "0",
+        "totalMaintenanceMargin": _num(maint),
+        "coin": [coin],
+    }
+    return {"list": [account]}
+
+
+ROUTES: dict[str, tuple[Route, bool]] = {
+    "GET /v5/market/instruments-info": (_instruments, False),
+    "GET /v5/market/time": (_time, False),
+    "GET /v5/market/tickers": (_tickers, False),
+    "GET /v5/user/query-api": (_query_api, True),
+    "GET /v5/account/info": (_account_info, True),
+    "POST /v5/position/set-leverage": (_set_leverage, True),
+    "POST /v5/account/set-margin-mode": (_set_margin_mode, True),
+    "POST /v5/order/create": (_create_order, True),
+    "GET /v5/order/realtime": (lambda h, p: _orders(h, p, realtime=True), True),
+    "GET /v5/order/history": (lambda h, p: _orders(h, p, realtime=False), True),
+    "GET /v5/execution/list": (_executions, True),
+    "GET /v5/position/list": (_positions, True),
+    "GET /v5/account/wallet-balance": (_wallet_balance, True),
+}
