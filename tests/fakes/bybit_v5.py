@@ -401,7 +401,7 @@ def _instrument(symbol: str) -> dict[str, Any]:
         "launchTime": spec["launch_ms"],
         "deliveryTime": "0",
         "deliveryFeeRate": "",
-        "priceScale": str(-Decimal(spec["tick"]).normalize().as_tuple().exponent),
+        "priceScale": str(len(spec["tick"].partition(".")[2])),  # "0.10" -> "2"
         "leverageFilter": {"minLeverage": "1", "maxLeverage": "100.00", "leverageStep": "0.01"},
         "priceFilter": {
             "minPrice": spec["tick"],
