@@ -387,6 +387,20 @@ def test_ip_rate_limit_is_http_403_rate_limit_exceeded(
 
 
 @pytest.mark.parametrize(
+    ("fault_status", "wire_status", "body_start"),
+    [(429, 200, '{"retCode": 10006'), (403, 403, "<")],
+)
+def test_rate_limit_wire_format(
+    fake: BybitV5Fake, fault_status: int, wire_status: int, body_start: str
+) -> None:
+    """What Bybit sends (ccxt raises RateLimitExceeded for both, so only the wire shows it):
+    the UID limit is HTTP 200 with retCode 10006, the IP limit a bare HTTP 403 page."""
+    fake.state.inject(Fault("GET /v5/market/time", FaultKind.HTTP_ERROR, status=fault_status))
+    with requests.get(f"{fake.base_url}/v5/market/time", timeout=3) as answer:
+        assert (answer.status_code, answer.text[: len(body_start)]) == (wire_status, body_start)
+
+
+@pytest.mark.parametrize(
     ("status", "error"),
     [
         (500, ccxt.ExchangeNotAvailable),
