@@ -13,6 +13,8 @@ order is only acknowledged (`{"orderId", "orderLinkId"}`), its fill is seen by a
 funding payments are executions (`execType=Funding`, positive `execFee` = paid); liquidation
 fills are `execType=BustTrade`, so a `execType=Trade` query does not list them.
 
+The raw record shapes (orders, executions, positions, instruments) are in bybit_v5_wire.py.
+
 Usage:
     with BybitV5Fake() as fake:
         client = bybit_client(fake)
@@ -25,7 +27,6 @@ import hmac
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,15 +35,28 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import ccxt
+from tests.fakes.bybit_v5_wire import (
+    OPEN_STATUSES,
+    STATUS_WIRE,
+    SYMBOL_SPECS,
+    closed_sizes,
+    exec_row,
+    fill_json,
+    instrument_json,
+    internal_id,
+    num,
+    order_json,
+    position_json,
+    same,
+    size_before,
+    wire_id,
+)
 from tests.fakes.ccxt_client import rewrite_urls
 from tests.fakes.cex_state import (
     ZERO,
     CexAccountState,
     Fault,
     FaultKind,
-    Fill,
-    Order,
-    OrderStatus,
     RejectReason,
     VenueRejection,
 )
@@ -77,39 +91,6 @@ REJECTIONS: dict[RejectReason, tuple[int, str]] = {
         "current position is zero, cannot fix reduce-only order qty",
     ),
 }
-STATUS_WIRE = {
-    OrderStatus.NEW: "New",
-    OrderStatus.PARTIALLY_FILLED: "PartiallyFilled",
-    OrderStatus.FILLED: "Filled",
-    OrderStatus.CANCELED: "Cancelled",
-    OrderStatus.REJECTED: "Rejected",
-}
-OPEN_STATUSES = {OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED}
-
-# Static per-symbol facts, as /v5/market/instruments-info sent them (2025).
-SYMBOL_SPECS: dict[str, dict[str, str]] = {
-    "BTCUSDT": {"base": "BTC", "tick": "0.10", "step": "0.001", "launch_ms": "1585526400000"},
-    "ETHUSDT": {"base": "ETH", "tick": "0.01", "step": "0.01", "launch_ms": "1615766400000"},
-}
-
-
-def _num(value: Decimal | int) -> str:
-    """Bybit sends decimals as plain strings without trailing zeros ("0.001", "60000")."""
-    text = format(Decimal(value).normalize(), "f")
-    return "0" if text in ("-0", "") else text
-
-
-def wire_id(internal_id: int) -> str:
-    """Bybit's order and execution ids are UUIDs; the state's integers map onto them 1:1."""
-    return str(uuid.UUID(int=internal_id))
-
-
-def internal_id(wire: str) -> int | None:
-    """Inverse of `wire_id`; None for anything that is not one of ours."""
-    try:
-        return uuid.UUID(wire).int
-    except ValueError:
-        return None
 
 
 class ApiError(Exception):
@@ -387,43 +368,10 @@ def _instruments(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
         wanted = []  # nothing in PreLaunch / Delivering here
     elif params.get("symbol"):
         wanted = [params["symbol"]]
-    return {"category": "linear", "list": [_instrument(s) for s in wanted], "nextPageCursor": ""}
-
-
-def _instrument(symbol: str) -> dict[str, Any]:
-    spec = SYMBOL_SPECS[symbol]
     return {
-        "symbol": symbol,
-        "contractType": "LinearPerpetual",
-        "status": "Trading",
-        "baseCoin": spec["base"],
-        "quoteCoin": "USDT",
-        "launchTime": spec["launch_ms"],
-        "deliveryTime": "0",
-        "deliveryFeeRate": "",
-        "priceScale": str(len(spec["tick"].partition(".")[2])),  # "0.10" -> "2"
-        "leverageFilter": {"minLeverage": "1", "maxLeverage": "100.00", "leverageStep": "0.01"},
-        "priceFilter": {
-            "minPrice": spec["tick"],
-            "maxPrice": "1999999.80",
-            "tickSize": spec["tick"],
-        },
-        "lotSizeFilter": {
-            "maxOrderQty": "1190.000",
-            "minOrderQty": spec["step"],
-            "qtyStep": spec["step"],
-            "postOnlyMaxOrderQty": "1190.000",
-            "maxMktOrderQty": "500.000",
-            "minNotionalValue": "5",
-        },
-        "unifiedMarginTrade": True,
-        "fundingInterval": 480,
-        "settleCoin": "USDT",
-        "copyTrading": "both",
-        "upperFundingRate": "0.005",
-        "lowerFundingRate": "-0.005",
-        "isPreListing": False,
-        "preListingInfo": None,
+        "category": "linear",
+        "list": [instrument_json(s) for s in wanted],
+        "nextPageCursor": "",
     }
 
 
@@ -439,36 +387,33 @@ def _tickers(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
     rows = []
     for symbol in symbols:
         market = state.symbol_state(symbol)
-        mark = _num(market.mark_price)
+        mark = num(market.mark_price)
         rows.append(
             {
+                **same(
+                    "0",
+                    "price24hPcnt openInterest openInterestValue "
+                    "turnover24h volume24h deliveryTime",
+                ),
+                **same(
+                    "",
+                    "predictedDeliveryPrice basisRate deliveryFeeRate "
+                    "basis preOpenPrice preQty curPreListingPhase",
+                ),
                 "symbol": symbol,
                 "lastPrice": mark,
                 "indexPrice": mark,
                 "markPrice": mark,
                 "prevPrice24h": mark,
-                "price24hPcnt": "0",
                 "highPrice24h": mark,
                 "lowPrice24h": mark,
                 "prevPrice1h": mark,
-                "openInterest": "0",
-                "openInterestValue": "0",
-                "turnover24h": "0",
-                "volume24h": "0",
-                "fundingRate": _num(market.funding_rate),
+                "fundingRate": num(market.funding_rate),
                 "nextFundingTime": str(market.next_funding_ms),
-                "predictedDeliveryPrice": "",
-                "basisRate": "",
-                "deliveryFeeRate": "",
-                "deliveryTime": "0",
                 "ask1Size": "1",
                 "bid1Price": mark,
                 "ask1Price": mark,
                 "bid1Size": "1",
-                "basis": "",
-                "preOpenPrice": "",
-                "preQty": "",
-                "curPreListingPhase": "",
             }
         )
     return {"category": "linear", "list": rows}
@@ -480,16 +425,15 @@ def _tickers(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
 def _query_api(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
     """ccxt asks this (and /v5/account/info) once to learn the account is unified (uta=1)."""
     return {
+        **same("", "secret expiredAt rsaPublicKey"),
         "id": "1",
         "note": "fake",
         "apiKey": h.fake.api_key,
         "readOnly": 0,
-        "secret": "",
         "permissions": {"ContractTrade": ["Order", "Position"], "Wallet": ["AccountTransfer"]},
         "ips": ["*"],
         "type": 1,
         "deadlineDay": 90,
-        "expiredAt": "",
         "createdAt": "2025-01-01T00:00:00Z",
         "unified": 0,
         "uta": 1,
@@ -498,7 +442,6 @@ def _query_api(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
         "vipLevel": "No VIP",
         "mktMakerLevel": "0",
         "affiliateID": 0,
-        "rsaPublicKey": "",
         "isMaster": True,
     }
 
@@ -589,67 +532,8 @@ def _orders(h: _Handler, params: dict[str, Any], realtime: bool) -> dict[str, An
         orders = [o for o in orders if STATUS_WIRE[o.status] == params["orderStatus"]]
     orders.sort(key=lambda o: o.venue_order_id, reverse=True)
     limit = int(params.get("limit") or 20)
-    rows = [_order_json(state, o) for o in orders[:limit]]
+    rows = [order_json(state, o) for o in orders[:limit]]
     return {"category": "linear", "list": rows, "nextPageCursor": ""}
-
-
-def _order_json(state: CexAccountState, order: Order) -> dict[str, Any]:
-    step = state.symbol_state(order.symbol).qty_step_base
-    tick = Decimal(SYMBOL_SPECS.get(order.symbol, {"tick": "0.01"})["tick"])
-    fee = order.filled_quote * state.taker_fee_rate
-    leaves = order.qty_base - order.filled_qty_base if order.status in OPEN_STATUSES else ZERO
-    last = order.filled_quote / order.filled_qty_base if order.filled_qty_base else ZERO
-    slippage = Decimal("1.01") if order.side == "BUY" else Decimal("0.99")
-    link_id = "" if order.client_order_id.startswith("__fake-") else order.client_order_id
-    liquidation = order.client_order_id.startswith("autoclose-")
-    return {
-        "symbol": order.symbol,
-        "orderType": "Market",
-        "orderLinkId": "" if liquidation else link_id,
-        "slLimitPrice": "0",
-        "orderId": wire_id(order.venue_order_id),
-        "cancelType": "UNKNOWN",
-        "avgPrice": _num(order.avg_price) if order.filled_qty_base else "",
-        "stopOrderType": "",
-        "lastPriceOnCreated": _num(last),
-        "orderStatus": STATUS_WIRE[order.status],
-        "createType": "CreateByLiq" if liquidation else "CreateByUser",
-        "takeProfit": "",
-        "cumExecValue": _num(order.filled_quote),
-        "tpslMode": "",
-        "smpType": "None",
-        "triggerDirection": "0",
-        "blockTradeId": "",
-        "cumFeeDetail": {"USDT": _num(fee)} if fee else {},
-        "rejectReason": "EC_NoError",
-        "isLeverage": "",
-        "price": _num((last * slippage).quantize(tick)),
-        "orderIv": "",
-        "createdTime": str(order.created_ms),
-        "tpTriggerBy": "",
-        "positionIdx": "0",
-        "timeInForce": "IOC",
-        "leavesValue": _num(leaves * last),
-        "updatedTime": str(order.updated_ms),
-        "side": order.side.capitalize(),
-        "smpGroup": "0",
-        "triggerPrice": "",
-        "tpLimitPrice": "0",
-        "cumExecFee": _num(fee),
-        "slTriggerBy": "",
-        "leavesQty": _num(leaves.quantize(step)),
-        "closeOnTrigger": False,
-        "slippageToleranceType": "UNKNOWN",
-        "placeType": "",
-        "cumExecQty": _num(order.filled_qty_base),
-        "reduceOnly": order.reduce_only,
-        "qty": _num(order.qty_base),
-        "stopLoss": "",
-        "smpOrderId": "",
-        "slippageTolerance": "0",
-        "triggerBy": "",
-        "extraFees": "",
-    }
 
 
 def _executions(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
@@ -661,24 +545,24 @@ def _executions(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
         liquidated = {f.trade_id for f in state.liquidations}
         orders = dict(state.orders_by_venue_id)
     rows: list[tuple[int, dict[str, Any]]] = []
-    closed = _closed_sizes(fills)
+    closed = closed_sizes(fills)
     for fill in fills:
         kind = "BustTrade" if fill.trade_id in liquidated else "Trade"
         order = orders[fill.venue_order_id]
-        rows.append((fill.trade_id, _fill_json(state, fill, order, kind, closed[fill.trade_id])))
+        rows.append((fill.trade_id, fill_json(state, fill, order, kind, closed[fill.trade_id])))
     for pay in payments:
-        size = abs(_size_before(fills, pay.symbol, pay.payment_id))
+        size = abs(size_before(fills, pay.symbol, pay.payment_id))
         value = abs(pay.amount_quote / pay.rate) if pay.rate else ZERO
         price = value / size if size else ZERO
-        row = _exec_row(pay.symbol, "Funding", wire_id(pay.payment_id), pay.time_ms)
+        row = exec_row(pay.symbol, "Funding", wire_id(pay.payment_id), pay.time_ms)
         row |= {
             "side": "Buy" if pay.amount_quote * pay.rate <= 0 else "Sell",  # the position's
-            "execQty": _num(size),
-            "execPrice": _num(price),
-            "markPrice": _num(price),
-            "execValue": _num(value),
-            "execFee": _num(-pay.amount_quote),  # Bybit: positive = paid
-            "feeRate": _num(pay.rate),
+            "execQty": num(size),
+            "execPrice": num(price),
+            "markPrice": num(price),
+            "execValue": num(value),
+            "execFee": num(-pay.amount_quote),  # Bybit: positive = paid
+            "feeRate": num(pay.rate),
         }
         rows.append((pay.payment_id, row))
     wanted = [
@@ -693,89 +577,6 @@ def _executions(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
     return {"category": "linear", "list": wanted[:limit], "nextPageCursor": ""}
 
 
-def _size_before(fills: list[Fill], symbol: str, entry_id: int) -> Decimal:
-    """The signed position when entry `entry_id` was booked (ids come from one counter)."""
-    return sum(
-        (
-            f.qty_base if f.side == "BUY" else -f.qty_base
-            for f in fills
-            if f.symbol == symbol and f.trade_id < entry_id
-        ),
-        ZERO,
-    )
-
-
-def _closed_sizes(fills: list[Fill]) -> dict[int, Decimal]:
-    """Bybit's closedSize: how much of each fill reduced the position (replayed per symbol)."""
-    sizes: dict[str, Decimal] = {}
-    closed: dict[int, Decimal] = {}
-    for fill in fills:
-        size = sizes.get(fill.symbol, ZERO)
-        signed = fill.qty_base if fill.side == "BUY" else -fill.qty_base
-        closed[fill.trade_id] = min(abs(signed), abs(size)) if size * signed < 0 else ZERO
-        sizes[fill.symbol] = size + signed
-    return closed
-
-
-def _fill_json(
-    state: CexAccountState, fill: Fill, order: Order, kind: str, closed: Decimal
-) -> dict[str, Any]:
-    link_id = order.client_order_id
-    row = _exec_row(fill.symbol, kind, wire_id(fill.venue_order_id), fill.time_ms)
-    return row | {
-        "orderLinkId": "" if link_id.startswith(("__fake-", "autoclose-")) else link_id,
-        "orderType": "Market",
-        "createType": "CreateByLiq" if kind == "BustTrade" else "CreateByUser",
-        "side": fill.side.capitalize(),
-        "execId": wire_id(fill.trade_id),
-        "execQty": _num(fill.qty_base),
-        "execPrice": _num(fill.price),
-        "markPrice": _num(fill.price),
-        "execValue": _num(fill.qty_base * fill.price),
-        "execFee": _num(fill.fee_quote),
-        "feeRate": _num(state.taker_fee_rate),
-        "feeCurrency": "USDT",
-        "orderQty": _num(order.qty_base),
-        "leavesQty": _num(order.qty_base - order.filled_qty_base),
-        "closedSize": _num(closed),
-    }
-
-
-def _exec_row(symbol: str, kind: str, entry_id: str, time_ms: int) -> dict[str, Any]:
-    """The fields every execution carries (a funding entry keeps most of them empty)."""
-    return {
-        "symbol": symbol,
-        "orderType": "UNKNOWN",
-        "underlyingPrice": "",
-        "orderLinkId": "",
-        "orderId": entry_id,
-        "stopOrderType": "UNKNOWN",
-        "execTime": str(time_ms),
-        "feeCurrency": "",
-        "createType": "",
-        "feeRate": "0",
-        "tradeIv": "",
-        "blockTradeId": "",
-        "markPrice": "0",
-        "execPrice": "0",
-        "markIv": "",
-        "orderQty": "0",
-        "orderPrice": "0",
-        "execValue": "0",
-        "closedSize": "0",
-        "execType": kind,
-        "seq": str(time_ms),
-        "side": "Buy",
-        "indexPrice": "",
-        "leavesQty": "0",
-        "isMaker": False,
-        "execFee": "0",
-        "execId": entry_id,
-        "marketUnit": "",
-        "execQty": "0",
-    }
-
-
 # -- positions and wallet -------------------------------------------------------------------
 
 
@@ -785,66 +586,13 @@ def _positions(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
     state = h.fake.state
     if params.get("symbol"):
         state.symbol_state(params["symbol"])
-        rows = [_position_json(state, params["symbol"])]
+        rows = [position_json(state, params["symbol"])]
     else:
         _require(params, "settleCoin")
         with state._lock:
             symbols = [s for s, p in state.positions.items() if p.size_base != 0]
-        rows = [_position_json(state, s) for s in symbols]
+        rows = [position_json(state, s) for s in symbols]
     return {"category": "linear", "list": rows, "nextPageCursor": ""}
-
-
-def _position_json(state: CexAccountState, symbol: str) -> dict[str, Any]:
-    pos, mark = state.position(symbol), state.symbol_state(symbol).mark_price
-    size = pos.size_base
-    initial = state.initial_margin_quote(symbol)
-    realized = sum((f.realized_pnl_quote - f.fee_quote for f in state.fills_for(symbol)), ZERO)
-    realized += sum((p.amount_quote for p in state.funding_payments if p.symbol == symbol), ZERO)
-    liq = _liquidation_price(state, symbol) if size else ZERO
-    return {
-        "symbol": symbol,
-        "leverage": str(pos.leverage),
-        "autoAddMargin": "0",
-        "avgPrice": _num(pos.entry_price),
-        "liqPrice": _num(liq) if liq else "",
-        "riskLimitValue": "2000000",
-        "takeProfit": "",
-        "positionValue": _num(abs(size) * pos.entry_price),
-        "isReduceOnly": False,
-        "tpslMode": "Full",
-        "riskId": "1",
-        "trailingStop": "0",
-        "unrealisedPnl": _num(state.unrealized_pnl_quote(symbol)),
-        "markPrice": _num(mark),
-        "adlRankIndicator": "2" if size else "0",
-        "cumRealisedPnl": _num(realized),
-        "positionMM": _num(state.maint_margin_quote(symbol)),
-        "createdTime": str(pos.updated_ms),
-        "positionIdx": "0",
-        "positionIM": _num(initial),
-        "seq": str(pos.updated_ms),
-        "updatedTime": str(pos.updated_ms),
-        "side": "Buy" if size > 0 else "Sell" if size < 0 else "",
-        "bustPrice": "",
-        "positionBalance": _num(initial),
-        "leverageSysUpdatedTime": "",
-        "size": _num(abs(size)),
-        "positionStatus": "Normal",
-        "mmrSysUpdatedTime": "",
-        "stopLoss": "",
-        "tradeMode": "1" if pos.margin_mode == "isolated" else "0",
-        "curRealisedPnl": _num(realized),
-        "sessionAvgPrice": "",
-    }
-
-
-def _liquidation_price(state: CexAccountState, symbol: str) -> Decimal:
-    """Cross, one position: the mark at which margin balance equals maintenance margin."""
-    pos, rate = state.position(symbol), state.symbol_state(symbol).maint_margin_rate
-    others = state.margin_balance_quote() - state.unrealized_pnl_quote(symbol)
-    denominator = pos.size_base - abs(pos.size_base) * rate
-    price = (pos.size_base * pos.entry_price - others) / denominator if denominator else ZERO
-    return max(price, ZERO)
 
 
 def _wallet_balance(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
@@ -863,37 +611,33 @@ def _wallet_balance(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
         realized += sum((p.amount_quote for p in state.funding_payments), ZERO)
     equity = wallet + upnl
     coin = {
+        **same("0", "bonus accruedInterest totalOrderIM spotHedgingQty locked"),
         "availableToBorrow": "",
-        "bonus": "0",
-        "accruedInterest": "0",
         "availableToWithdraw": "",
-        "totalOrderIM": "0",
-        "equity": _num(equity),
-        "totalPositionMM": _num(maint),
-        "usdValue": _num(equity),
-        "unrealisedPnl": _num(upnl),
+        "equity": num(equity),
+        "totalPositionMM": num(maint),
+        "usdValue": num(equity),
+        "unrealisedPnl": num(upnl),
         "collateralSwitch": True,
-        "spotHedgingQty": "0",
         "borrowAmount": "0.000000000000000000",
-        "totalPositionIM": _num(initial),
-        "walletBalance": _num(wallet),
-        "cumRealisedPnl": _num(realized),
-        "locked": "0",
+        "totalPositionIM": num(initial),
+        "walletBalance": num(wallet),
+        "cumRealisedPnl": num(realized),
         "marginCollateral": True,
         "coin": "USDT",
     }
     account = {
-        "totalEquity": _num(equity),
-        "accountIMRate": _num((initial / equity).quantize(Decimal("0.0001"))) if equity else "0",
-        "totalMarginBalance": _num(equity),
-        "totalInitialMargin": _num(initial),
+        "totalEquity": num(equity),
+        "accountIMRate": num((initial / equity).quantize(Decimal("0.0001"))) if equity else "0",
+        "totalMarginBalance": num(equity),
+        "totalInitialMargin": num(initial),
         "accountType": "UNIFIED",
-        "totalAvailableBalance": _num(available),
-        "accountMMRate": _num((maint / equity).quantize(Decimal("0.0001"))) if equity else "0",
-        "totalPerpUPL": _num(upnl),
-        "totalWalletBalance": _num(wallet),
+        "totalAvailableBalance": num(available),
+        "accountMMRate": num((maint / equity).quantize(Decimal("0.0001"))) if equity else "0",
+        "totalPerpUPL": num(upnl),
+        "totalWalletBalance": num(wallet),
         "accountLTV": "0",
-        "totalMaintenanceMargin": _num(maint),
+        "totalMaintenanceMargin": num(maint),
         "coin": [coin],
     }
     return {"list": [account]}
