@@ -245,7 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
             fn, signed = route
             params: dict[str, Any] = dict(parse_qsl(url.query))
             if method == "POST":
-                params |= json.loads(body or "{}")
+                params |= _json_object(body)
             if signed:
                 self._check_signed(url.query if method == "GET" else body)
             self.fill_fault = fault if fault and fault.kind is FaultKind.PARTIAL_FILL else None
@@ -305,7 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
         timestamp = self.headers.get("X-BAPI-TIMESTAMP") or ""
         recv_window = self.headers.get("X-BAPI-RECV-WINDOW") or str(DEFAULT_RECV_WINDOW_MS)
         now_ms = int(time.time() * 1000)
-        if not timestamp.isdigit() or not (
+        if not (timestamp.isdigit() and recv_window.isdigit()) or not (
             now_ms - int(recv_window) <= int(timestamp) < now_ms + 1000
         ):
             status, code, msg = BAD_TIMESTAMP
@@ -316,7 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
         ).hexdigest()
         if not hmac.compare_digest(expected, self.headers.get("X-BAPI-SIGN") or ""):
             status, code, msg = BAD_SIGNATURE
-            raise ApiError(status, code, msg.format(origin))
+            raise ApiError(status, code, msg.format("***" + payload))  # key and time masked
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         raw = payload if isinstance(payload, str) else json.dumps(payload)
@@ -342,6 +342,18 @@ def _envelope(code: int, msg: str, result: Any) -> dict[str, Any]:
         "retExtInfo": {},
         "time": int(time.time() * 1000),
     }
+
+
+def _json_object(body: str) -> dict[str, Any]:
+    """POST bodies are JSON objects; anything else is Bybit's 10001 parameter error."""
+    try:
+        parsed = json.loads(body or "{}")
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        status, code, msg = PARAM_ERROR
+        raise ApiError(status, code, msg.format("request body is not a JSON object"))
+    return parsed
 
 
 def _require(params: dict[str, Any], name: str) -> str:
