@@ -558,7 +558,7 @@ def _bills(h: _Handler, params: dict[str, str]) -> list[dict[str, Any]]:
     (trades and payments share one id sequence, so "later" is "larger id"). Wrong only after
     a liquidation floored the wallet at zero. `sz` is today's position, not the one paid on.
     """
-    if params.get("type", "8") != "8":
+    if params.get("type", "8") != "8" or params.get("instType", "SWAP") != "SWAP":
         return []
     state = h.fake.state
     answer = []
@@ -627,21 +627,23 @@ def _place(h: _Handler, request: dict[str, Any], client_id: str) -> Order:
 
 
 def _order(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
-    """POST /trade/order: code "1", msg "Operation failed." when the order is refused."""
-    answer = _place_one(h, params)
+    """POST /trade/order: code "1", msg "Operation failed." when refused (µs in/out times)."""
+    answer, in_us = _place_one(h, params), time.time_ns() // 1000
+    times = {"inTime": _s(in_us), "outTime": _s(time.time_ns() // 1000)}
     if answer["sCode"] == "0":
-        return {"code": "0", "data": [answer], "msg": ""}
-    return {"code": "1", "data": [answer], "msg": "Operation failed."}
+        return {"code": "0", "data": [answer], "msg": ""} | times
+    return {"code": "1", "data": [answer], "msg": "Operation failed."} | times
 
 
 def _batch_orders(h: _Handler, params: list[dict[str, Any]]) -> dict[str, Any]:
     """POST /trade/batch-orders: code 0 all placed, 1 none, 2 some (ccxt sends a list of one)."""
+    in_us = time.time_ns() // 1000
     answers = [_place_one(h, request) for request in params]
     failed = sum(a["sCode"] != "0" for a in answers)
-    if not failed:
-        return {"code": "0", "data": answers, "msg": ""}
-    code = "1" if failed == len(answers) else "2"
-    return {"code": code, "data": answers, "msg": "All operations failed" if code == "1" else ""}
+    code = "0" if not failed else ("1" if failed == len(answers) else "2")
+    times = {"inTime": _s(in_us), "outTime": _s(time.time_ns() // 1000)}
+    msg = "All operations failed" if code == "1" else ""
+    return {"code": code, "data": answers, "msg": msg} | times
 
 
 def _get_order(h: _Handler, params: dict[str, str]) -> list[dict[str, Any]]:
