@@ -193,6 +193,10 @@ def test_fetch_my_trades_with_fees_and_realized_pnl(client: ccxt.okx, fake: OkxV
     assert float(trades[1]["info"]["fillPnl"]) == pytest.approx(10.0)
     assert trades[1]["info"]["clOrdId"] == "reduce" and len({t["id"] for t in trades}) == 2
     assert fake.paths_called()[-1] == "GET /api/v5/trade/fills-history"
+    raw = client.privateGetTradeFillsHistory({"instType": "SWAP", "instId": BTC_ID})["data"]
+    assert [row["tradeId"] for row in raw] == [trades[1]["id"], trades[0]["id"]]  # newest first
+    (newest,) = client.fetch_my_trades(BTC, limit=1)
+    assert newest["id"] == trades[1]["id"]
 
 
 def test_fetch_positions_marks_to_market(client: ccxt.okx, fake: OkxV5Fake) -> None:
@@ -225,11 +229,14 @@ def test_small_position_has_no_liquidation_price(client: ccxt.okx) -> None:
 def test_fetch_balance_books_fee_and_margin(client: ccxt.okx) -> None:
     client.set_leverage(10, BTC)
     buy(client, 10, "long")
-    usdt = client.fetch_balance()["USDT"]
+    balance = client.fetch_balance()
+    usdt, (detail,) = balance["USDT"], balance["info"]["data"][0]["details"]
     fee = 0.1 * 60_000 * 0.0005
     assert usdt["total"] == pytest.approx(10_000 - fee)
     assert usdt["used"] == pytest.approx(600)
     assert usdt["free"] == pytest.approx(10_000 - fee - 600)
+    assert float(detail["availBal"]) == usdt["free"] and float(detail["cashBal"]) == usdt["total"]
+    assert float(detail["frozenBal"]) == float(detail["imr"]) == 600
 
 
 def test_funding_history_after_settlement(client: ccxt.okx, fake: OkxV5Fake) -> None:
@@ -239,9 +246,12 @@ def test_funding_history_after_settlement(client: ccxt.okx, fake: OkxV5Fake) -> 
     (entry,) = client.fetch_funding_history(BTC)
     assert entry["amount"] == pytest.approx(-0.1 * 62_000 * 0.0001)
     assert (entry["code"], entry["symbol"], entry["id"]) == ("USDT", BTC, str(payment.payment_id))
-    assert float(entry["info"]["bal"]) == pytest.approx(10_000 - 3 - 0.62)
     assert fake.paths_called()[-1] == "GET /api/v5/account/bills-archive"
     assert client.fetch_balance()["USDT"]["total"] == pytest.approx(10_000 - 3 - 0.62)
+    sell(client, 10, "close")  # a later booking (fee 3 at mark 60 000) leaves the bill alone
+    (entry,) = client.fetch_funding_history(BTC)
+    assert float(entry["info"]["bal"]) == pytest.approx(10_000 - 3 - 0.62)
+    assert client.fetch_balance()["USDT"]["total"] == pytest.approx(10_000 - 3 - 0.62 - 3)
 
 
 # -- refusals --------------------------------------------------------------------------------
@@ -519,7 +529,7 @@ def test_fake_answers_parse_like_recorded_okx_answers(
             ours = getattr(live, call)(*live_args)
             our_answer = json.loads(live.last_http_response)
             answer = recorded(RESPONSES, method, description)["httpResponse"]
-            replay.fetch = lambda *a, **k: answer  # type: ignore[method-assign]
+            replay.fetch = lambda *a, **k: answer
             theirs = getattr(replay, call)(*live_args)
         finally:
             live.session.close()
