@@ -628,7 +628,8 @@ def _place(h: _Handler, request: dict[str, Any], client_id: str) -> Order:
 
 def _order(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
     """POST /trade/order: code "1", msg "Operation failed." when refused (µs in/out times)."""
-    answer, in_us = _place_one(h, params), time.time_ns() // 1000
+    in_us = time.time_ns() // 1000
+    answer = _place_one(h, params)
     times = {"inTime": _s(in_us), "outTime": _s(time.time_ns() // 1000)}
     if answer["sCode"] == "0":
         return {"code": "0", "data": [answer], "msg": ""} | times
