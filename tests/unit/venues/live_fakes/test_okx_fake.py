@@ -565,7 +565,7 @@ def test_fake_accepts_the_requests_ccxt_recorded_against_okx(method: str, descri
     with with_ltc() as fake:
         client = okx_client(fake)
         try:
-            answer = client.request(path, [api], entry.get("httpMethod") or _verb(entry), params)
+            answer = client.request(path, [api], "POST" if entry.get("output") else "GET", params)
         finally:
             client.session.close()
         (method_sent, path_sent, sent) = fake.requests[-1]
@@ -577,5 +577,31 @@ def test_fake_accepts_the_requests_ccxt_recorded_against_okx(method: str, descri
         assert json.loads(sent) == params
 
 
-def _verb(entry: dict[str, Any]) -> str:
-    return "POST" if entry.get("output") else "GET"
+@pytest.mark.skipif(not REQUESTS.exists(), reason="ccxt static fixtures not in this checkout")
+def test_recorded_hedge_mode_order_is_refused_on_a_net_mode_account() -> None:
+    """The recorded order carries posSide long (hedge mode); in net mode OKX refuses posSide."""
+    entry = recorded(REQUESTS, "createOrder", "Swap market buy with posSide = long")
+    orders = json.loads(entry["output"])
+    with with_ltc() as fake:
+        client = okx_client(fake)
+        try:
+            with pytest.raises(ccxt.BadRequest, match="posSide"):
+                client.privatePostTradeBatchOrders(orders)
+            answer = json.loads(client.last_http_response)
+        finally:
+            client.session.close()
+        assert fake.state.orders_by_venue_id == {}
+    assert (answer["code"], answer["msg"], answer["data"][0]["sCode"]) == (
+        "1",
+        "All operations failed",
+        "51000",
+    )
+    del orders[0]["posSide"]
+    assert orders[0]["instId"] == "LTC-USDT-SWAP"  # without it, the same order is placed
+    with with_ltc() as fake:
+        client = okx_client(fake)
+        try:
+            assert client.privatePostTradeBatchOrders(orders)["data"][0]["sCode"] == "0"
+        finally:
+            client.session.close()
+        assert fake.state.position("LTC-USDT-SWAP").size_base == Decimal(1)
