@@ -6,7 +6,8 @@ bug must not be able to send orders of any size at any rate (Nautilus's notional
 order-rate limits). These functions only measure: `trading_state` decides what a breach does.
 
 Semantics (one rule for every risk limit): a limit is the first figure that is refused, so a
-figure AT or over its limit is a breach and a figure under it is not. Time limits (data age
+figure AT or over its limit (within 1e-12 relative: float rounding) is a breach and a figure
+under it is not; an unknown (NaN) figure is a breach. Time limits (data age
 here, heartbeats in `heartbeat`) count as breached only when the age is LONGER than the limit.
 
 - Drawdown and daily loss are measured on NAV per share (share-class units per share), not on
@@ -33,11 +34,13 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError
 
 from basis_strategy.config.models import Name, StrictModel
+from basis_strategy.core.errors import ConfigError
 from basis_strategy.config.validation import config_error_from
 from basis_strategy.live.alerts import Alert, AlertLevel
 
 ORDER_RATE_WINDOW = timedelta(seconds=60)
 ANY_ASSET = "*"
+ROUNDING = 1e-12  # relative: figures this close to a limit are at it
 
 UsdLimit = Annotated[float, Field(gt=0.0, le=1e9)]
 LossFraction = Annotated[float, Field(gt=0.0, le=1.0)]  # 0 would breach at every cycle
@@ -65,7 +68,9 @@ class RiskLimits(StrictModel):
         try:
             return cls.model_validate(dict(raw))
         except ValidationError as exc:
-            raise config_error_from(exc, source) from None
+            error = config_error_from(exc)  # with a source it would drop the first key
+            message = str(error).removeprefix(f"{error.field}: ")
+            raise ConfigError(f"{source}{error.field}", message) from None
 
     def position_cap_usd(self, asset: str) -> float | None:
         """The cap for `asset`: its own, else the `"*"` one, else None (not capped)."""
@@ -132,11 +137,11 @@ class NavMarks:
 
     @property
     def drawdown(self) -> float:
-        return 1.0 - self.nav / self.peak
+        return (self.peak - self.nav) / self.peak
 
     @property
     def daily_loss(self) -> float:
-        return max(0.0, 1.0 - self.nav / self.day_open)
+        return max(0.0, (self.day_open - self.nav) / self.day_open)
 
 
 def _check_nav(nav: float) -> None:
@@ -154,6 +159,12 @@ def marks_from(path: Iterable[tuple[datetime, float]]) -> NavMarks:
     return marks
 
 
+def _reached(figure: float, limit: float) -> bool:
+    """At or over the limit, within float rounding (a 10 % fall computed from prices may come
+    out as 0.0999999...); NaN counts as reached: an unknown figure cannot be shown safe."""
+    return not figure < limit * (1.0 - ROUNDING)
+
+
 def check_cycle(
     limits: RiskLimits,
     marks: NavMarks,
@@ -164,16 +175,16 @@ def check_cycle(
     (the sign is ignored); `data_age_s`: age of the oldest price the cycle used (None: not
     checked). A NaN figure is a breach: an unknown position or age cannot be shown safe."""
     breaches: list[Breach] = []
-    if marks.drawdown >= limits.max_drawdown:
+    if _reached(marks.drawdown, limits.max_drawdown):
         breaches.append(Breach("RISK-001", "max_drawdown", marks.drawdown, limits.max_drawdown))
-    if marks.daily_loss >= limits.max_daily_loss:
+    if _reached(marks.daily_loss, limits.max_daily_loss):
         breaches.append(
             Breach("RISK-002", "max_daily_loss", marks.daily_loss, limits.max_daily_loss)
         )
     for asset in sorted(positions_usd):
         cap = limits.position_cap_usd(asset)
         size = abs(positions_usd[asset])
-        if cap is not None and not size < cap:
+        if cap is not None and _reached(size, cap):
             breaches.append(Breach("RISK-003", "max_position_usd", size, cap, asset))
     if data_age_s is not None and not data_age_s <= limits.max_data_age_s:
         breaches.append(Breach("RISK-006", "max_data_age_s", data_age_s, limits.max_data_age_s))
@@ -196,7 +207,7 @@ def check_order(
     60 s number max_orders_per_minute (so at most that many are sent in any 60 s)."""
     breaches: list[Breach] = []
     notional = abs(notional_usd)
-    if not notional < limits.max_order_notional_usd:
+    if _reached(notional, limits.max_order_notional_usd):
         breaches.append(
             Breach("RISK-004", "max_order_notional_usd", notional, limits.max_order_notional_usd)
         )
