@@ -34,8 +34,8 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError
 
 from basis_strategy.config.models import Name, StrictModel
-from basis_strategy.core.errors import ConfigError
 from basis_strategy.config.validation import config_error_from
+from basis_strategy.core.errors import ConfigError
 from basis_strategy.live.alerts import Alert, AlertLevel
 
 ORDER_RATE_WINDOW = timedelta(seconds=60)
