@@ -68,6 +68,7 @@ def test_a_breach_puts_active_in_reducing_with_alerts() -> None:
 
 def test_no_breach_keeps_active_quiet() -> None:
     assert on_cycle(ACTIVE, [], T0) == (ACTIVE, ())
+    assert on_cycle(ACTIVE, [], T0, auto_recover=True) == (ACTIVE, ())  # nothing to recover
 
 
 def test_reducing_alerts_again_only_for_a_new_kind_of_breach() -> None:
