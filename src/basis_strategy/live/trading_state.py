@@ -74,7 +74,8 @@ def on_cycle(
     flat: bool = False,
     strategy: str = "",
 ) -> Step:
-    """Apply one cycle's breaches (from `limits.check_cycle` and refused orders). `flat`: every
+    """Apply one cycle's breaches from `limits.check_cycle`. (A `check_order` breach refuses
+    that order only; pass it here too if it should restrict the strategy.) `flat`: every
     position is flat (only read in HALTED-flatten, which then becomes HALTED-freeze)."""
     if control.state is TradingState.HALTED:
         if control.stop_mode is StopMode.FLATTEN and flat:

@@ -4,7 +4,7 @@ rate is a sliding 60 s window."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -129,16 +129,10 @@ def test_a_mark_exactly_at_midnight_opens_the_day() -> None:
 
 
 def test_a_new_day_with_a_non_utc_timezone_is_read_in_utc() -> None:
-    plus2 = timezone_plus(2)
+    plus2 = timezone(timedelta(hours=2))
     # 01:00 at +02:00 is 23:00 UTC the day before: still yesterday
     marks = marks_from([(DAY - 12 * H, 100.0), (datetime(2025, 3, 2, 1, tzinfo=plus2), 90.0)])
     assert marks.day_open == 100.0 and marks.daily_loss == pytest.approx(0.10)
-
-
-def timezone_plus(hours: int) -> object:
-    from datetime import timezone
-
-    return timezone(timedelta(hours=hours))
 
 
 def test_a_gain_is_no_daily_loss_and_marks_refuse_bad_input() -> None:
