@@ -172,9 +172,12 @@ def log_event(
 ) -> None:
     """Log `message` under `code` at the code's level, with `fields` as structured context;
     count it if ERROR, halt through the hooks if CRITICAL (even when the logger is disabled:
-    health never depends on log configuration). ValueError for a code not in the table."""
+    health never depends on log configuration). ValueError for a code not in the table.
+    The record points at the caller's line; `exc_info`, `health` and `registry` are not
+    field names."""
     entry = lookup(code)
-    logger.log(entry.level, message, exc_info=exc_info, extra={"code": code, "fields": fields})
+    extra = {"code": code, "fields": fields}
+    logger.log(entry.level, message, exc_info=exc_info, extra=extra, stacklevel=2)
     health.record(code, entry.level, registry.redact(message), _clean(fields, registry))
 
 

@@ -53,7 +53,7 @@ def test_each_line_is_one_json_object_with_the_fields(captured: Any) -> None:
     logger, stream = captured
     health = Health()
     log_event(logger, "EXE-001", "order ambiguous", health=health, client_id="bs-1-7", qty=0.5)
-    logger.info("plain line without a code: %s", "ok")
+    logger.info("plain line without a code: %s", "ok", extra={"fields": {"n": 1}})
     first, second = lines(stream)
     assert set(first) == {"ts", "level", "logger", "code", "message", "fields"}
     assert first["level"] == "WARNING" and first["code"] == "EXE-001"
@@ -62,6 +62,15 @@ def test_each_line_is_one_json_object_with_the_fields(captured: Any) -> None:
     ts = datetime.fromisoformat(first["ts"])
     assert ts.utcoffset() == timedelta(0)
     assert second["code"] is None and second["message"] == "plain line without a code: ok"
+    assert second["fields"] == {"n": 1}
+
+
+def test_the_record_points_at_the_caller_of_log_event(captured: Any) -> None:
+    logger, _ = captured
+    seen: list[logging.LogRecord] = []
+    logger.addFilter(lambda record: seen.append(record) or True)
+    log_event(logger, "EXE-002", "resent", health=Health())
+    assert seen[0].funcName == "test_the_record_points_at_the_caller_of_log_event"
 
 
 def test_objects_and_nan_in_fields_still_give_valid_json(captured: Any) -> None:
