@@ -4,7 +4,8 @@
 `BASIS_HEDGE__DELTA_TOLERANCE=0.02` sets `hedge.delta_tolerance`. Values are read as YAML
 scalars, so `0.05` is a number and `[binance, bybit]` a list. Variables in `RESERVED_ENV`
 configure the process, not the run, and credentials (`*_API_KEY`, `*_API_SECRET`, `*_TOKEN`,
-`*_URL`, ...) are never read as config. Any other `BASIS_*` variable must name a real key.
+`*_PRIVATE_KEY`, `*_URL`, ...) are never read as config. Any other `BASIS_*` variable must name
+a real key.
 """
 
 from __future__ import annotations
@@ -45,7 +46,15 @@ RESERVED_ENV = frozenset(
     }
 )
 # credentials (venue API keys and secrets, tokens, URLs with passwords) are never config keys
-SECRET_SUFFIXES = ("_API_KEY", "_API_SECRET", "_PASSPHRASE", "_PASSWORD", "_TOKEN", "_URL")
+SECRET_SUFFIXES = (
+    "_API_KEY",
+    "_API_SECRET",
+    "_PASSPHRASE",
+    "_PASSWORD",
+    "_PRIVATE_KEY",
+    "_TOKEN",
+    "_URL",
+)
 _KEY_PART = re.compile(r"[A-Za-z0-9_]+")
 _VENUE_ADAPTER: TypeAdapter[VenueConfig] = TypeAdapter(VenueConfig)
 
