@@ -66,6 +66,10 @@ _TABLE: dict[str, tuple[int, str]] = {
     "LT-004": (E, "heartbeat missed: the strategy loop did not report in time"),
     "LT-005": (C, "emergency stop: strategy HALTED"),
     "LT-006": (W, "restarted: in-flight orders recovered from the live store"),
+    "LT-007": (W, "an instruction was refused by the trading-state gate: not risk-reducing, or stopped"),
+    "LT-008": (W, "an operator resumed the strategy after an emergency stop or REDUCING"),
+    "LT-009": (W, "REDUCING left automatically: no breach remains and auto-recovery is on"),
+    "LT-010": (W, "flatten after an emergency stop is complete: every position is flat, now frozen"),
     # live data
     "DATA-001": (W, "market data stale: this cycle is skipped (no orders)"),
     "DATA-002": (E, "market data stale for several cycles in a row"),
@@ -75,6 +79,12 @@ _TABLE: dict[str, tuple[int, str]] = {
     "VEN-003": (E, "venue refused the credentials (authentication error)"),
     # risk limits
     "RISK-001": (E, "risk limit breached: strategy REDUCING (no new exposure)"),
+    "RISK-002": (E, "drawdown of NAV per share from its peak reached max_drawdown"),
+    "RISK-003": (E, "loss of NAV per share since 00:00 UTC reached max_daily_loss"),
+    "RISK-004": (E, "a position reached max_position_usd for its asset"),
+    "RISK-005": (E, "a proposed order's notional reached max_order_notional_usd: not sent"),
+    "RISK-006": (E, "orders sent in the last 60 s reached max_orders_per_minute: not sent"),
+    "RISK-007": (E, "market data older than max_data_age_s"),
     # live store
     "STORE-001": (C, "live store unwritable: halt (no order may be sent unpersisted)"),
     # API server

@@ -3,7 +3,7 @@
 Why: a strategy whose loop hangs (a stuck request, a dead task) still holds positions; nobody
 notices unless its silence is measured. Each strategy beats at least once per cycle; one
 silent LONGER than its limit (default 300 s, `RiskLimits.heartbeat_limit_s`) is unhealthy and
-raises LT-003 once per silence (a new beat clears it, so the next silence alerts again). The
+raises LT-004 once per silence (a new beat clears it, so the next silence alerts again). The
 clock is injected so tests and the service decide what "now" is.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from basis_strategy.live.alerts import Alert, AlertLevel
+from basis_strategy.live.alerts import Alert
 from basis_strategy.live.trading_state import TradingState
 
 DEFAULT_HEARTBEAT_LIMIT_S = 300.0
@@ -96,7 +96,7 @@ class HeartbeatRegistry:
         return self._beats[strategy]
 
     def health(self, now: datetime | None = None) -> tuple[tuple[Health, ...], tuple[Alert, ...]]:
-        """Every strategy's health at `now` (default: the clock) and an LT-003 alert for each
+        """Every strategy's health at `now` (default: the clock) and an LT-004 alert for each
         that became unhealthy since the last call (silent for longer than its limit)."""
         now = self._clock() if now is None else now
         report: list[Health] = []
@@ -120,5 +120,5 @@ class HeartbeatRegistry:
             if not healthy and name not in self._alerted:
                 self._alerted.add(name)
                 message = f"silent for {silent_s:.0f} s, limit {beat.limit_s:.0f} s: unhealthy"
-                alerts.append(Alert("LT-003", AlertLevel.CRITICAL, message, name, now))
+                alerts.append(Alert("LT-004", message, name, now))
         return tuple(report), tuple(alerts)

@@ -36,7 +36,7 @@ from pydantic import Field, ValidationError
 from basis_strategy.config.models import Name, StrictModel
 from basis_strategy.config.validation import config_error_from
 from basis_strategy.core.errors import ConfigError
-from basis_strategy.live.alerts import Alert, AlertLevel
+from basis_strategy.live.alerts import Alert
 
 ORDER_RATE_WINDOW = timedelta(seconds=60)
 ANY_ASSET = "*"
@@ -94,7 +94,7 @@ class Breach:
         return f"{what}: {self.figure:.6g} reached the limit {self.limit:.6g}"
 
     def alert(self, strategy: str = "", at: datetime | None = None) -> Alert:
-        return Alert(self.code, AlertLevel.ERROR, self.message, strategy, at)
+        return Alert(self.code, self.message, strategy, at)
 
 
 def _utc(at: datetime) -> datetime:
@@ -176,18 +176,18 @@ def check_cycle(
     checked). A NaN figure is a breach: an unknown position or age cannot be shown safe."""
     breaches: list[Breach] = []
     if _reached(marks.drawdown, limits.max_drawdown):
-        breaches.append(Breach("RISK-001", "max_drawdown", marks.drawdown, limits.max_drawdown))
+        breaches.append(Breach("RISK-002", "max_drawdown", marks.drawdown, limits.max_drawdown))
     if _reached(marks.daily_loss, limits.max_daily_loss):
         breaches.append(
-            Breach("RISK-002", "max_daily_loss", marks.daily_loss, limits.max_daily_loss)
+            Breach("RISK-003", "max_daily_loss", marks.daily_loss, limits.max_daily_loss)
         )
     for asset in sorted(positions_usd):
         cap = limits.position_cap_usd(asset)
         size = abs(positions_usd[asset])
         if cap is not None and _reached(size, cap):
-            breaches.append(Breach("RISK-003", "max_position_usd", size, cap, asset))
+            breaches.append(Breach("RISK-004", "max_position_usd", size, cap, asset))
     if data_age_s is not None and not data_age_s <= limits.max_data_age_s:
-        breaches.append(Breach("RISK-006", "max_data_age_s", data_age_s, limits.max_data_age_s))
+        breaches.append(Breach("RISK-007", "max_data_age_s", data_age_s, limits.max_data_age_s))
     return tuple(breaches)
 
 
@@ -209,11 +209,11 @@ def check_order(
     notional = abs(notional_usd)
     if _reached(notional, limits.max_order_notional_usd):
         breaches.append(
-            Breach("RISK-004", "max_order_notional_usd", notional, limits.max_order_notional_usd)
+            Breach("RISK-005", "max_order_notional_usd", notional, limits.max_order_notional_usd)
         )
     count = orders_in_window(sent_at, now)
     if count >= limits.max_orders_per_minute:
         breaches.append(
-            Breach("RISK-005", "max_orders_per_minute", count, limits.max_orders_per_minute)
+            Breach("RISK-006", "max_orders_per_minute", count, limits.max_orders_per_minute)
         )
     return tuple(breaches)

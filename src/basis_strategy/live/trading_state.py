@@ -8,13 +8,13 @@ operator: a machine that decided to stop must not decide on its own to start aga
 
 Transitions (functions return the new `Control` and the alerts; any other move is a no-op)::
 
-    ACTIVE   --breach (on_cycle)-------------------------------> REDUCING   LT-001 + RISK-*
-    REDUCING --new kind of breach (on_cycle)--------------------> REDUCING  LT-001 + RISK-*
-    REDUCING --no breach, auto_recover=True (on_cycle)----------> ACTIVE    LT-006
-    REDUCING | HALTED --resume(operator)------------------------> ACTIVE    LT-005
-    HALTED   --resume(operator, to=REDUCING)--------------------> REDUCING  LT-005
-    ACTIVE | REDUCING | HALTED --emergency_stop(mode)-----------> HALTED    LT-002
-    HALTED(flatten) --flat (on_cycle)---------------------------> HALTED(freeze) LT-007
+    ACTIVE   --breach (on_cycle)-------------------------------> REDUCING   RISK-001 + RISK-*
+    REDUCING --new kind of breach (on_cycle)--------------------> REDUCING  RISK-001 + RISK-*
+    REDUCING --no breach, auto_recover=True (on_cycle)----------> ACTIVE    LT-009
+    REDUCING | HALTED --resume(operator)------------------------> ACTIVE    LT-008
+    HALTED   --resume(operator, to=REDUCING)--------------------> REDUCING  LT-008
+    ACTIVE | REDUCING | HALTED --emergency_stop(mode)-----------> HALTED    LT-005
+    HALTED(flatten) --flat (on_cycle)---------------------------> HALTED(freeze) LT-010
 
 Auto-recovery is off by default: REDUCING is left only by an operator unless the request
 opts in. Breaches do not move a HALTED strategy. A resume while a breach remains is allowed;
@@ -32,7 +32,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from basis_strategy.core.instructions import EndGroup, Instruction, StartFlow, StartRebalance
-from basis_strategy.live.alerts import Alert, AlertLevel
+from basis_strategy.live.alerts import Alert
 from basis_strategy.live.limits import Breach
 from basis_strategy.live.reducing import Positions, reduction
 
@@ -79,7 +79,7 @@ def on_cycle(
     position is flat (only read in HALTED-flatten, which then becomes HALTED-freeze)."""
     if control.state is TradingState.HALTED:
         if control.stop_mode is StopMode.FLATTEN and flat:
-            alert = Alert("LT-007", AlertLevel.CRITICAL, "flatten complete: frozen", strategy, now)
+            alert = Alert("LT-010", "flatten complete: frozen", strategy, now)
             return replace(control, stop_mode=StopMode.FREEZE, since=now), (alert,)
         return control, ()
     codes = frozenset(breach.code for breach in breaches)
@@ -88,7 +88,7 @@ def on_cycle(
         if not new:
             return control, ()
         reason = "; ".join(breach.message for breach in breaches)
-        alerts = [Alert("LT-001", AlertLevel.ERROR, f"REDUCING: {reason}", strategy, now)]
+        alerts = [Alert("RISK-001", f"REDUCING: {reason}", strategy, now)]
         alerts += [breach.alert(strategy, now) for breach in breaches if breach.code in new]
         seen = codes | control.breach_codes
         moved = control.state is not TradingState.REDUCING
@@ -100,7 +100,7 @@ def on_cycle(
             seen,
         ), tuple(alerts)
     if control.state is TradingState.REDUCING and auto_recover:
-        alert = Alert("LT-006", AlertLevel.WARNING, "no breach remains: ACTIVE", strategy, now)
+        alert = Alert("LT-009", "no breach remains: ACTIVE", strategy, now)
         return Control(TradingState.ACTIVE, None, "auto-recovered", now), (alert,)
     return control, ()
 
@@ -112,7 +112,7 @@ def emergency_stop(
     if not reason.strip():
         raise ValueError("emergency stop: a reason is required")
     message = f"emergency stop ({mode.value}): {reason}"
-    alert = Alert("LT-002", AlertLevel.CRITICAL, message, strategy, now)
+    alert = Alert("LT-005", message, strategy, now)
     return Control(TradingState.HALTED, mode, reason, now, control.breach_codes), (alert,)
 
 
@@ -134,7 +134,7 @@ def resume(
     ):
         raise ValueError(f"resume: cannot go from {control.state.value} to {to.value}")
     message = f"resumed by {operator}: {control.state.value} -> {to.value}"
-    alert = Alert("LT-005", AlertLevel.WARNING, message, strategy, now)
+    alert = Alert("LT-008", message, strategy, now)
     return Control(to, None, f"resumed by {operator}", now), (alert,)
 
 
@@ -161,7 +161,7 @@ def gate_batch(
     now: datetime | None = None,
     strategy: str = "",
 ) -> tuple[tuple[Instruction, ...], tuple[Alert, ...]]:
-    """The instructions of one cycle that may be sent, in order, and an LT-004 alert for each
+    """The instructions of one cycle that may be sent, in order, and an LT-007 alert for each
     refused one. Each is judged on the positions left by those before it (two reductions of
     60 % are not both let through). A flow or rebalance group (StartFlow / StartRebalance ...
     EndGroup) goes through whole or not at all, so the books never see half a group; a group
@@ -175,7 +175,7 @@ def gate_batch(
         after, why = _judge(control, segment, held)
         if after is None:
             message = f"{type(segment[0]).__name__} refused: {why}"
-            alerts.append(Alert("LT-004", AlertLevel.WARNING, message, strategy, now))
+            alerts.append(Alert("LT-007", message, strategy, now))
             continue
         passed += segment
         held = after

@@ -1,4 +1,4 @@
-"""Heartbeats: unhealthy only when silent longer than the limit, one LT-003 per silence, a beat
+"""Heartbeats: unhealthy only when silent longer than the limit, one LT-004 per silence, a beat
 clears it; cycles, data age and trading state are recorded."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def test_unhealthy_only_after_the_default_five_minutes(clock: Clock) -> None:
     (health,), alerts = registry.health()
     assert not health.healthy
     assert [(a.code, a.level.value, a.strategy) for a in alerts] == [
-        ("LT-003", "CRITICAL", "eth_basis")
+        ("LT-004", "ERROR", "eth_basis")
     ]
 
 

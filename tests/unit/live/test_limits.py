@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from basis_strategy.core.errors import ConfigError
-from basis_strategy.live.alerts import CODES, Alert, AlertLevel
+from basis_strategy.core.log_codes import CODES
+from basis_strategy.live.alerts import Alert, AlertLevel
 from basis_strategy.live.limits import (
     NavMarks,
     RiskLimits,
@@ -92,35 +93,35 @@ def test_drawdown_is_from_the_peak_not_the_start() -> None:
     marks = marks_from([(T0, 100.0), (T0 + H, 120.0), (T0 + 2 * H, 108.0)])
     assert marks.peak == 120.0
     assert marks.drawdown == pytest.approx(0.10)
-    assert "RISK-001" in codes(check_cycle(LIMITS, marks, {}))
+    assert "RISK-002" in codes(check_cycle(LIMITS, marks, {}))
 
 
 @pytest.mark.parametrize(("nav", "breached"), [(90.0, True), (89.0, True), (90.0001, False)])
 def test_drawdown_breached_at_or_over_the_limit_only(nav: float, breached: bool) -> None:
     marks = marks_from([(T0, 100.0), (T0 + H, nav)])
     limits = RiskLimits(max_drawdown=0.10, max_daily_loss=1.0)
-    assert ("RISK-001" in codes(check_cycle(limits, marks, {}))) is breached
+    assert ("RISK-002" in codes(check_cycle(limits, marks, {}))) is breached
 
 
 @pytest.mark.parametrize(("nav", "breached"), [(96.0, True), (95.0, True), (96.0001, False)])
 def test_daily_loss_breached_at_or_over_the_limit_only(nav: float, breached: bool) -> None:
     marks = marks_from([(DAY, 100.0), (DAY + H, nav)])
     limits = RiskLimits(max_drawdown=1.0, max_daily_loss=0.04)
-    assert ("RISK-002" in codes(check_cycle(limits, marks, {}))) is breached
+    assert ("RISK-003" in codes(check_cycle(limits, marks, {}))) is breached
 
 
 def test_daily_loss_resets_at_midnight_utc() -> None:
     before = [(DAY - 12 * H, 100.0), (DAY - H, 94.0)]
-    assert "RISK-002" in codes(check_cycle(LIMITS, marks_from(before), {}))
+    assert "RISK-003" in codes(check_cycle(LIMITS, marks_from(before), {}))
     # the same loss, one hour later: it was yesterday's
     today = marks_from([*before, (DAY + H, 94.0)])
     assert today.day_open == 94.0 and today.daily_loss == 0.0
-    assert "RISK-002" not in codes(check_cycle(LIMITS, today, {}))
+    assert "RISK-003" not in codes(check_cycle(LIMITS, today, {}))
     # a loss after midnight counts from the last mark at or before 00:00
     later = marks_from([*before, (DAY, 94.0), (DAY + 2 * H, 90.0)])
     assert later.day_open == 94.0
     assert later.daily_loss == pytest.approx(4 / 94)
-    assert "RISK-002" in codes(check_cycle(LIMITS, later, {}))
+    assert "RISK-003" in codes(check_cycle(LIMITS, later, {}))
 
 
 def test_a_mark_exactly_at_midnight_opens_the_day() -> None:
@@ -167,7 +168,7 @@ def test_position_breached_at_or_over_its_cap(
     positions: dict[str, float], expected: list[str]
 ) -> None:
     breaches = check_cycle(LIMITS, FLAT, positions)
-    assert [b.subject for b in breaches if b.code == "RISK-003"] == expected
+    assert [b.subject for b in breaches if b.code == "RISK-004"] == expected
 
 
 def test_uncapped_asset_is_not_breached() -> None:
@@ -179,14 +180,14 @@ def test_uncapped_asset_is_not_breached() -> None:
 def test_data_age_breached_only_when_longer_than_the_limit(
     age: float | None, breached: bool
 ) -> None:
-    assert ("RISK-006" in codes(check_cycle(LIMITS, FLAT, {}, age))) is breached
+    assert ("RISK-007" in codes(check_cycle(LIMITS, FLAT, {}, age))) is breached
 
 
 def test_no_breach_gives_empty_and_a_breach_names_figure_and_limit() -> None:
     assert check_cycle(LIMITS, FLAT, {"ETH": 1.0}, 1.0) == ()
     (breach,) = check_cycle(LIMITS, FLAT, {"ETH": 150_000.0})
     assert (breach.code, breach.name, breach.figure, breach.limit) == (
-        "RISK-003",
+        "RISK-004",
         "max_position_usd",
         150_000.0,
         100_000.0,
@@ -204,13 +205,13 @@ def test_no_breach_gives_empty_and_a_breach_names_figure_and_limit() -> None:
     [(50_000.0, True), (-50_000.0, True), (60_000.0, True), (49_999.0, False)],
 )
 def test_order_notional_breached_at_or_over_the_max(notional: float, breached: bool) -> None:
-    assert ("RISK-004" in codes(check_order(LIMITS, notional, [], T0))) is breached
+    assert ("RISK-005" in codes(check_order(LIMITS, notional, [], T0))) is breached
 
 
 def test_order_rate_is_a_sliding_60_s_window() -> None:
     sent = [T0 - timedelta(seconds=s) for s in (59.0, 30.0, 1.0)]
     assert orders_in_window(sent, T0) == 3
-    assert codes(check_order(LIMITS, 1.0, sent, T0)) == ["RISK-005"]  # 3 sent: the 4th waits
+    assert codes(check_order(LIMITS, 1.0, sent, T0)) == ["RISK-006"]  # 3 sent: the 4th waits
     assert codes(check_order(LIMITS, 1.0, sent[1:], T0)) == []  # 2 sent: the 3rd may go
     # one second later the oldest is exactly 60 s old: out of the window
     assert orders_in_window(sent, T0 + timedelta(seconds=1)) == 2

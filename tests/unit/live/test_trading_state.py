@@ -33,8 +33,8 @@ from basis_strategy.live.trading_state import (
 T0 = datetime(2025, 3, 1, 12, tzinfo=UTC)
 T1 = T0 + timedelta(hours=1)
 S = TradingState
-DD = Breach("RISK-001", "max_drawdown", 0.12, 0.10)
-LOSS = Breach("RISK-002", "max_daily_loss", 0.05, 0.04)
+DD = Breach("RISK-002", "max_drawdown", 0.12, 0.10)
+LOSS = Breach("RISK-003", "max_daily_loss", 0.05, 0.04)
 SHORT = {perp_key("binance", "ETH"): -10.0, spot_key("binance", "ETH"): 10.0}
 C = {"action": "exit_partial", "trigger": "test"}
 
@@ -62,7 +62,7 @@ def buy(usdt: float) -> BuySpot:
 def test_a_breach_puts_active_in_reducing_with_alerts() -> None:
     control, alerts = on_cycle(ACTIVE, [DD], T0, strategy="eth_basis")
     assert control.state is S.REDUCING and control.since == T0
-    assert [a.code for a in alerts] == ["LT-001", "RISK-001"]
+    assert [a.code for a in alerts] == ["RISK-001", "RISK-002"]
     assert all(a.strategy == "eth_basis" for a in alerts)
 
 
@@ -75,13 +75,13 @@ def test_reducing_alerts_again_only_for_a_new_kind_of_breach() -> None:
     assert on_cycle(REDUCING, [DD], T1) == (REDUCING, ())
     control, alerts = on_cycle(REDUCING, [DD, LOSS], T1)
     assert control.state is S.REDUCING and control.since == T0
-    assert [a.code for a in alerts] == ["LT-001", "RISK-002"]
+    assert [a.code for a in alerts] == ["RISK-001", "RISK-003"]
 
 
 def test_reducing_stays_without_breach_unless_auto_recover() -> None:
     assert on_cycle(REDUCING, [], T1) == (REDUCING, ())
     control, alerts = on_cycle(REDUCING, [], T1, auto_recover=True)
-    assert control.state is S.ACTIVE and [a.code for a in alerts] == ["LT-006"]
+    assert control.state is S.ACTIVE and [a.code for a in alerts] == ["LT-009"]
     # auto-recovery needs no breach at all
     assert on_cycle(REDUCING, [DD], T1, auto_recover=True)[0].state is S.REDUCING
 
@@ -91,7 +91,7 @@ def test_reducing_stays_without_breach_unless_auto_recover() -> None:
 def test_emergency_stop_from_any_state_halts_in_one_call(start: Control, mode: StopMode) -> None:
     control, alerts = emergency_stop(start, mode, "kill switch", T1)
     assert control.state is S.HALTED and control.stop_mode is mode
-    assert [(a.code, a.level.value) for a in alerts] == [("LT-002", "CRITICAL")]
+    assert [(a.code, a.level.value) for a in alerts] == [("LT-005", "CRITICAL")]
 
 
 def test_emergency_stop_needs_a_reason() -> None:
@@ -109,7 +109,7 @@ def test_halted_is_not_left_by_cycles_breaches_or_auto_recover(halted: Control) 
 def test_only_an_operator_resume_leaves_halted() -> None:
     control, alerts = resume(FROZEN, "alice", T1)
     assert control.state is S.ACTIVE and control.stop_mode is None
-    assert [a.code for a in alerts] == ["LT-005"] and "alice" in alerts[0].message
+    assert [a.code for a in alerts] == ["LT-008"] and "alice" in alerts[0].message
     assert resume(FLATTENING, "bob", T1, to=S.REDUCING)[0].state is S.REDUCING
     with pytest.raises(ValueError, match="operator"):
         resume(FROZEN, "", T1)
@@ -119,7 +119,7 @@ def test_operator_resumes_reducing_and_a_remaining_breach_reduces_again() -> Non
     control, _ = resume(REDUCING, "alice", T1)
     assert control.state is S.ACTIVE and control.breach_codes == frozenset()
     again, alerts = on_cycle(control, [DD], T1)
-    assert again.state is S.REDUCING and [a.code for a in alerts] == ["LT-001", "RISK-001"]
+    assert again.state is S.REDUCING and [a.code for a in alerts] == ["RISK-001", "RISK-002"]
 
 
 @pytest.mark.parametrize(
@@ -135,7 +135,7 @@ def test_flatten_becomes_freeze_once_flat() -> None:
     assert on_cycle(FLATTENING, [], T1, flat=False) == (FLATTENING, ())
     control, alerts = on_cycle(FLATTENING, [], T1, flat=True)
     assert control.state is S.HALTED and control.stop_mode is StopMode.FREEZE
-    assert [a.code for a in alerts] == ["LT-007"]
+    assert [a.code for a in alerts] == ["LT-010"]
     assert on_cycle(FROZEN, [], T1, flat=True) == (FROZEN, ())
 
 
@@ -166,7 +166,7 @@ def test_batch_judges_each_on_the_positions_left_by_the_previous() -> None:
     # two buy-backs of 6 on a short of 10: the second would flip it
     passed, alerts = gate_batch(REDUCING, [perp(6.0), perp(6.0), perp(4.0)], SHORT, T0, "x")
     assert passed == (perp(6.0), perp(4.0))
-    assert [a.code for a in alerts] == ["LT-004"] and "TradePerp" in alerts[0].message
+    assert [a.code for a in alerts] == ["LT-007"] and "TradePerp" in alerts[0].message
 
 
 def test_batch_active_passes_everything_frozen_nothing() -> None:
@@ -189,7 +189,7 @@ def test_a_group_passes_whole_or_not_at_all() -> None:
     bad = flow(perp(5.0), pay)
     passed, alerts = gate_batch(REDUCING, [*bad, perp(5.0)], SHORT)
     assert passed == (perp(5.0),)  # the refused group did not use up the reduction
-    assert [a.code for a in alerts] == ["LT-004"] and "StartFlow" in alerts[0].message
+    assert [a.code for a in alerts] == ["LT-007"] and "StartFlow" in alerts[0].message
 
 
 def test_an_unclosed_group_or_a_lone_end_is_refused_when_not_active() -> None:
