@@ -16,11 +16,9 @@ import ccxt
 
 from basis_strategy.core.errors import TemporaryError
 from basis_strategy.venues.live.ccxt_orders import RATE_LIMITED, VenueBackoffError, retry_after_s
+from basis_strategy.venues.live.dialects import Dialect
 
 T = TypeVar("T")
-# "nothing to change" answers to margin mode / leverage calls: Binance -4046 (ccxt maps it to
-# MarginModeAlreadySet), Bybit 110043 "leverage not modified", OKX 59107
-ALREADY_SET_MARKERS = ("no need to change", "not modified", "110043", "59107")
 
 
 @dataclass(frozen=True)
@@ -65,12 +63,13 @@ class Pacer:
         raise ValueError(f"{self.venue}: read_attempts must be >= 1")
 
 
-def tolerate_already_set(call: Callable[[], object]) -> None:
-    """Run a set-up call; an answer that says it was already so is success."""
+def tolerate_already_set(call: Callable[[], object], dialect: Dialect) -> None:
+    """Run a set-up call; an answer that says it was already so is success. Which answers say
+    so is the venue's (`dialect.already_set_markers`: Bybit's 110043 is a BadRequest)."""
     try:
         call()
     except (ccxt.MarginModeAlreadySet, ccxt.NoChange):
         return
     except ccxt.ExchangeError as error:
-        if not any(marker in str(error).lower() for marker in ALREADY_SET_MARKERS):
+        if not dialect.is_already_set(error):
             raise

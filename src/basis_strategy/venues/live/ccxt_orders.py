@@ -31,9 +31,8 @@ from basis_strategy.live.orders import (
     VenueStatus,
 )
 from basis_strategy.live.retry import QueryResult
+from basis_strategy.venues.live.dialects import Dialect
 
-# Venue texts of "this client order id exists": Binance -4116, Bybit 110072, OKX 51016.
-DUPLICATE_MARKERS = ("-4116", "clientorderid is duplicated", "110072", "51016", "duplicat")
 # Refusals that prove no order was created (the venue answered and said no).
 PROOF_OF_REFUSAL: tuple[type[Exception], ...] = (
     ccxt.InvalidOrder,
@@ -64,23 +63,26 @@ class VenueBackoffError(TemporaryError):
 SendOutcome = SendUnknown | SendRejected | SendDuplicate
 
 
-def is_duplicate(error: Exception) -> bool:
-    text = str(error).lower()
-    return any(marker in text for marker in DUPLICATE_MARKERS)
-
-
-def send_failure(error: Exception) -> SendOutcome:
+def send_failure(error: Exception, dialect: Dialect) -> SendOutcome:
     """The order event for an exception raised by `create_order`.
 
-    Ambiguous unless the venue proved the outcome: a duplicate id proves the order exists; a
-    refusal listed in PROOF_OF_REFUSAL proves it does not. Any other ExchangeError (unmapped
-    codes) stays ambiguous: querying costs one request, a wrong REJECTED costs a position.
+    Ambiguous unless the venue proved the outcome: a duplicate id (in the venue's own words,
+    `dialect.is_duplicate`) proves the order exists; a refusal listed in PROOF_OF_REFUSAL
+    proves it does not. Any other ExchangeError (unmapped codes) stays ambiguous: querying
+    costs one request, a wrong REJECTED costs a position.
     """
-    if isinstance(error, ccxt.InvalidOrder) and is_duplicate(error):
+    if dialect.is_duplicate(error):
         return SendDuplicate(str(error)[:200])
     if isinstance(error, PROOF_OF_REFUSAL):
         return SendRejected(type(error).__name__, str(error)[:500])
     return SendUnknown(f"{type(error).__name__}: {str(error)[:200]}")
+
+
+def is_acknowledgement(order: Mapping[str, Any]) -> bool:
+    """A create answer that only acknowledges (Bybit, OKX: ids, no status, no filled): it
+    proves the order exists, not what became of it; a later query tells (it may still be
+    rejected asynchronously, so it must not be read as "open")."""
+    return order.get("status") is None and order.get("filled") is None
 
 
 def report_of(order: Mapping[str, Any]) -> VenueReport:

@@ -2,7 +2,9 @@
 
 One exchange account, linear USDT perps, through a ccxt client passed in (tests pass one
 pointed at a local fake; production builds ccxt.binanceusdm / bybit / okx with credentials
-read elsewhere: this module never reads them). Rules from docs/live.md section 1:
+read elsewhere: this module never reads them). What differs per exchange (the query by client
+id, the funding sign, "already set" and duplicate-id answers) is the client's `Dialect`
+(dialects.py), chosen by the ccxt client's `id`. Rules from docs/live.md section 1:
 
 - the order is persisted INTENDED in the `LiveStore` before it is sent, with a deterministic
   client id from the live strategy id and the store's sequence counter (a restart never reuses
@@ -55,6 +57,7 @@ from basis_strategy.live.orders import (
     OrderEvent,
     OrderRecord,
     OrderState,
+    QueryNotFound,
     Restarted,
     SendAcked,
     Side,
@@ -69,12 +72,14 @@ from basis_strategy.venues.live.ccxt_orders import (
     RATE_LIMITED,
     OrderUnresolvedError,
     fill_of,
+    is_acknowledgement,
     query_failure,
     report_of,
     send_failure,
     to_ms,
     utc_ms,
 )
+from basis_strategy.venues.live.dialects import Dialect, dialect_for
 from basis_strategy.venues.live.legs import perp_trade_legs
 from basis_strategy.venues.live.reconcile import Mismatch, VenueSnapshot, differences, snapshot_of
 
@@ -115,9 +120,11 @@ class LiveCex:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = utc_now,
         opening_usdt: float = 0.0,
+        dialect: Dialect | None = None,
     ) -> None:
         self.name: str = config.name
         self.client, self.store, self.strategy_id = client, store, strategy_id
+        self.dialect = dialect or dialect_for(client)  # ValueError for an unknown exchange
         self.settings = settings or LiveCexSettings()
         self.policy = policy or RetryPolicy()
         self._sleep, self._clock = sleep, clock
@@ -139,11 +146,14 @@ class LiveCex:
         """Markets, margin mode and leverage per perp ("already set" tolerated), then
         `recover`. Returns the recovered in-flight orders."""
         self.client.load_markets()
+        mode, leverage, dialect = self.settings.margin_mode, self.settings.leverage, self.dialect
         for symbol in self.symbols.values():
-            tolerate_already_set(
-                partial(self.client.set_margin_mode, self.settings.margin_mode, symbol)
-            )
-            tolerate_already_set(partial(self.client.set_leverage, self.settings.leverage, symbol))
+            set_mode = partial(self.client.set_margin_mode, mode, symbol,
+                               dialect.margin_mode_params(leverage))  # fmt: skip
+            tolerate_already_set(set_mode, dialect)
+            set_leverage = partial(self.client.set_leverage, leverage, symbol,
+                                   dialect.leverage_params(mode))  # fmt: skip
+            tolerate_already_set(set_leverage, dialect)
         return self.recover()
 
     def recover(self) -> list[OrderRecord]:
@@ -194,7 +204,8 @@ class LiveCex:
 
     def settle(self, market: MarketState) -> ExecutionResult:
         """Funding from the venue's history since the last booked payment per symbol, booked
-        once ((venue, symbol, time) keys); legs only for payments new to the ledger. Venue
+        once ((venue, symbol, time) keys); legs only for payments new to the ledger, signed
+        received > 0 whatever the venue's convention (`Dialect.funding_received_usdt`). Venue
         liquidations are not booked here: reconciliation finds them (ADR-008)."""
         ledger, legs = self.store.ledger(self.strategy_id), []
         for base, symbol in self.symbols.items():
@@ -204,8 +215,9 @@ class LiveCex:
             history = self.pacer.read(partial(self.client.fetch_funding_history, symbol, since))
             mark = market.values.get(f"perp:{self.name}:{base}{QUOTE}", math.nan)
             for entry in sorted(history, key=lambda e: int(e["timestamp"])):
+                at = utc_ms(int(entry["timestamp"]))
                 payment = FundingPayment(
-                    self.name, symbol, utc_ms(int(entry["timestamp"])), float(entry["amount"])
+                    self.name, symbol, at, self.dialect.funding_received_usdt(entry)
                 )
                 if entry.get("symbol") != symbol or (last and payment.funding_at <= last):
                     continue
@@ -232,10 +244,15 @@ class LiveCex:
     # --- reconciliation (ADR-008) -----------------------------------------------------------
 
     def venue_snapshot(self) -> VenueSnapshot:
-        """fetch_positions + fetch_balance, keyed as `positions()`."""
-        positions = self.pacer.read(
-            lambda: self.client.fetch_positions(list(self.symbols.values()))
-        )
+        """fetch_positions (one call per symbol where the venue wants it) + fetch_balance,
+        keyed as `positions()`."""
+        symbols = list(self.symbols.values())
+        batches = [[s] for s in symbols] if self.dialect.positions_per_symbol else [symbols]
+        positions = [
+            p
+            for batch in batches
+            for p in self.pacer.read(partial(self.client.fetch_positions, batch))
+        ]
         balance = self.pacer.read(self.client.fetch_balance)
         return snapshot_of(self.name, positions, balance, self._clock(), QUOTE)
 
@@ -324,11 +341,13 @@ class LiveCex:
                 params={"clientOrderId": record.client_order_id},
             )  # fmt: skip
         except ccxt.BaseError as error:
-            record = self._apply(record, send_failure(error))
+            record = self._apply(record, send_failure(error, self.dialect))
             if isinstance(error, RATE_LIMITED):
                 self.pacer.wait_rate_limited(0)
             return record
         record = self._apply(record, SendAcked(_str_or_none(answer.get("id"))))
+        if is_acknowledgement(answer):  # Bybit: ids only; the fill is seen by a query
+            return record
         return self._apply(record, report_of(answer))
 
     def _settle(self, record: OrderRecord, allow_resend: bool) -> OrderRecord:
@@ -350,15 +369,15 @@ class LiveCex:
         return record
 
     def _query(self, record: OrderRecord) -> Any:
+        """The order by OUR client id, the venue's way (`Dialect.find_order`): never a plain
+        "latest order" answer that could be another order's."""
         try:
-            answer = self.client.fetch_order_with_client_order_id(
-                record.client_order_id, record.symbol
-            )
+            answer = self.dialect.find_order(self.client, record.client_order_id, record.symbol)
         except ccxt.BaseError as error:
             if isinstance(error, RATE_LIMITED):
                 self.pacer.wait_rate_limited(0)
             return query_failure(error)
-        return report_of(answer)
+        return QueryNotFound() if answer is None else report_of(answer)
 
     def _apply(self, record: OrderRecord, event: OrderEvent) -> OrderRecord:
         updated = apply(record, event, self._clock(), lost_after=self.policy.lost_after)
