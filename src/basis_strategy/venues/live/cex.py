@@ -81,7 +81,13 @@ from basis_strategy.venues.live.ccxt_orders import (
 )
 from basis_strategy.venues.live.dialects import Dialect, dialect_for
 from basis_strategy.venues.live.legs import perp_trade_legs
-from basis_strategy.venues.live.reconcile import Mismatch, VenueSnapshot, differences, snapshot_of
+from basis_strategy.venues.live.reconcile import (
+    Mismatch,
+    VenueSnapshot,
+    differences,
+    read_snapshot,
+    read_unbooked_trades,
+)
 
 QUOTE = "USDT"
 _OPEN = frozenset({OrderState.ACCEPTED, OrderState.PARTIALLY_FILLED})
@@ -244,17 +250,20 @@ class LiveCex:
     # --- reconciliation (ADR-008) -----------------------------------------------------------
 
     def venue_snapshot(self) -> VenueSnapshot:
-        """fetch_positions (one call per symbol where the venue wants it) + fetch_balance,
-        keyed as `positions()`."""
+        """fetch_positions + fetch_balance, keyed as `positions()` (`read_snapshot`)."""
         symbols = list(self.symbols.values())
-        batches = [[s] for s in symbols] if self.dialect.positions_per_symbol else [symbols]
-        positions = [
-            p
-            for batch in batches
-            for p in self.pacer.read(partial(self.client.fetch_positions, batch))
-        ]
-        balance = self.pacer.read(self.client.fetch_balance)
-        return snapshot_of(self.name, positions, balance, self._clock(), QUOTE)
+        read = partial(read_snapshot, self.pacer.read, self.client, self.dialect, symbols)
+        return read(self.name, self._clock(), QUOTE)
+
+    def unbooked_trades(self, since: datetime | None = None) -> list[Any]:
+        """The venue's fills on our symbols (since `since`) that the ledger does not hold: a
+        liquidation, an ADL or a hand-placed order (`read_unbooked_trades`)."""
+        ledger = self.store.ledger(self.strategy_id)
+        booked = {f.trade_id for f in ledger.fills if f.venue == self.name}
+        since_ms = None if since is None else to_ms(since)
+        symbols = list(self.symbols.values())
+        return read_unbooked_trades(self.pacer.read, self.client, self.dialect, symbols,
+                                    booked, since_ms)  # fmt: skip
 
     def reconcile(
         self,

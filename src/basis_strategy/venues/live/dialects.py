@@ -37,8 +37,8 @@ class Dialect:
     - `funding_received_sign`: times ccxt's funding `amount` gives USDT received (> 0);
     - `positions_per_symbol`: fetch_positions takes one symbol per call;
     - `margin_mode_params` / `leverage_params`: extra arguments ccxt requires for the set-up;
-    - `liquidation_trade_params`: fetch_my_trades params listing liquidation fills, None when
-      the default trade list already holds them.
+    - `trade_list_params`: fetch_my_trades params, one call each, whose lists together hold
+      every fill of the account (Bybit lists liquidation and ADL fills only when asked).
     """
 
     exchange_id: str
@@ -49,7 +49,7 @@ class Dialect:
     positions_per_symbol: bool = False
     margin_mode_params: Callable[[int], dict[str, Any]] = lambda leverage: {}
     leverage_params: Callable[[str], dict[str, Any]] = lambda margin_mode: {}
-    liquidation_trade_params: dict[str, Any] | None = None
+    trade_list_params: tuple[dict[str, Any], ...] = ({},)
     tested: bool = True
     notes: tuple[str, ...] = field(default=())
 
@@ -119,7 +119,8 @@ BYBIT = Dialect(
     already_set_markers=("110043", "leverage not modified"),  # ccxt: BadRequest
     funding_received_sign=-1.0,  # execType=Funding execFee: positive when paid
     positions_per_symbol=True,  # ccxt: "does not accept an array with more than one symbol"
-    liquidation_trade_params={"execType": "BustTrade"},  # ccxt asks execType=Trade by default
+    # ccxt lists execType=Trade by default; liquidations are BustTrade, auto-deleveraging AdlTrade
+    trade_list_params=({}, {"execType": "BustTrade"}, {"execType": "AdlTrade"}),
 )
 
 OKX = Dialect(

@@ -426,3 +426,29 @@ def test_reconcile_finds_a_position_changed_behind_our_back(
     fake.state.place_market_order("ETHUSDT", "BUY", Decimal("0.4"), "by-hand")
     (mismatch,) = venue.reconcile()
     assert (mismatch.key, mismatch.expected, mismatch.venue) == (PERP, -1.0, pytest.approx(-0.6))
+
+
+def test_a_liquidation_is_found_among_the_unbooked_trades(
+    fake: BybitV5Fake, store: LiveStore
+) -> None:
+    """Bybit lists liquidation fills as execType=BustTrade, which ccxt's default trade list
+    omits: the reconciler sees the position gone AND the fill that explains it."""
+    venue = live(fake, store)
+    venue.execute(SHORT, MARKET)
+    fake.state.place_market_order("BTCUSDT", "BUY", Decimal("0.001"), "by-hand")
+    (by_hand,) = venue.unbooked_trades()  # our own fills are booked: only the hand trade
+    assert (by_hand["symbol"], by_hand["amount"]) == ("BTC/USDT:USDT", 0.001)
+    liquidated = fake.state.set_mark_price("ETHUSDT", Decimal(13_000))
+    bust = next(f for f in liquidated if f.symbol == "ETHUSDT")
+    trades = {t["symbol"]: t for t in venue.unbooked_trades()}
+    trade = trades[ETH]
+    assert (trade["id"], trade["side"], trade["amount"], trade["price"]) == (
+        wire_id(bust.trade_id),
+        "buy",
+        1.0,
+        13_000,
+    )
+    assert trade["info"]["execType"] == "BustTrade"
+    assert [(m.key, m.expected, m.venue) for m in venue.reconcile() if m.key == PERP] == [
+        (PERP, -1.0, 0.0)
+    ]
