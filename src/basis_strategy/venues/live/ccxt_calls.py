@@ -8,15 +8,15 @@ sleep is injected so tests record waits instead of waiting.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import ccxt
 
 from basis_strategy.core.errors import TemporaryError
-from basis_strategy.venues.live.ccxt_orders import RATE_LIMITED, VenueBackoffError, retry_after_s
-from basis_strategy.venues.live.dialects import Dialect
+from basis_strategy.venues.live.ccxt_orders import RATE_LIMITED, VenueBackoffError
+from basis_strategy.venues.live.dialects import Dialect, retry_after_s
 
 T = TypeVar("T")
 
@@ -32,14 +32,15 @@ class Pacer:
     base_backoff_s: float = 0.5
     max_wait_s: float = 30.0
     read_attempts: int = 3
+    wait_hint_s: Callable[[Mapping[str, Any] | None], float | None] = retry_after_s
 
     def backoff_s(self, attempt: int) -> float:
         return float(min(self.base_backoff_s * 2**attempt, self.max_wait_s))
 
     def wait_rate_limited(self, attempt: int) -> None:
-        """Sleep the venue's Retry-After (read from the last answer's headers), else the
-        exponential backoff."""
-        wait_s = retry_after_s(getattr(self.client, "last_response_headers", None))
+        """Sleep what the last answer's headers ask (`wait_hint_s`: Retry-After, or the venue's
+        own header, `Dialect.wait_s`), else the exponential backoff."""
+        wait_s = self.wait_hint_s(getattr(self.client, "last_response_headers", None))
         if wait_s is None:
             wait_s = self.backoff_s(attempt)
         if wait_s > self.max_wait_s:

@@ -11,7 +11,6 @@ order is there (hummingbot #3374). This module keeps those distinctions in one p
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -100,18 +99,6 @@ def query_failure(error: Exception) -> QueryResult:
     if isinstance(error, ccxt.OrderNotFound):
         return QueryNotFound()
     return QueryFailed(f"{type(error).__name__}: {str(error)[:200]}")
-
-
-def retry_after_s(headers: Mapping[str, Any] | None) -> float | None:
-    """The Retry-After header in seconds (case-insensitive; HTTP-date forms are ignored)."""
-    for name, value in (headers or {}).items():
-        if str(name).lower() == "retry-after":
-            try:
-                seconds = float(value)
-            except (TypeError, ValueError):
-                return None
-            return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    return None
 
 
 def fill_of(

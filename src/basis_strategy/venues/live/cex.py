@@ -136,7 +136,7 @@ class LiveCex:
         self._sleep, self._clock = sleep, clock
         self.pacer = Pacer(
             self.name, client, sleep, self.settings.base_backoff_s, self.settings.max_wait_s,
-            self.settings.read_attempts,
+            self.settings.read_attempts, self.dialect.wait_s,
         )  # fmt: skip
         self.usdt_key = cash_key(self.name, QUOTE)
         # base -> ccxt unified linear swap symbol (one spelling for the fill ledger)

@@ -15,6 +15,8 @@ ETH a contract), and `LiveCex` sends and books base units, so OKX must not trade
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +26,39 @@ import ccxt
 Order = Mapping[str, Any]
 # (client, client order id, symbol) -> the venue's order, or None if the venue has no such id
 OrderLookup = Callable[[Any, str, str], Order | None]
+
+
+def retry_after_s(headers: Mapping[str, Any] | None) -> float | None:
+    """The Retry-After header in seconds (case-insensitive; HTTP-date forms are ignored)."""
+    for name, value in (headers or {}).items():
+        if str(name).lower() == "retry-after":
+            try:
+                seconds = float(value)
+            except (TypeError, ValueError):
+                return None
+            return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    return None
+
+
+def bybit_wait_s(headers: Mapping[str, Any] | None) -> float | None:
+    """Retry-After if sent; else until the UID limit's reset (`X-Bapi-Limit-Reset-Timestamp`,
+    ms): Bybit's 10006 answer carries no Retry-After, and retrying before the reset only
+    spends the next window's budget."""
+    seconds = retry_after_s(headers)
+    if seconds is not None:
+        return seconds
+    for name, value in (headers or {}).items():
+        if str(name).lower() == "x-bapi-limit-reset-timestamp":
+            try:
+                reset_ms = float(value)
+            except (TypeError, ValueError):
+                return None
+            return (
+                max(0.0, (reset_ms - time.time() * 1000) / 1000)
+                if math.isfinite(reset_ms)
+                else None
+            )
+    return None
 
 
 @dataclass(frozen=True)
@@ -37,6 +72,7 @@ class Dialect:
     - `funding_received_sign`: times ccxt's funding `amount` gives USDT received (> 0);
     - `positions_per_symbol`: fetch_positions takes one symbol per call;
     - `margin_mode_params` / `leverage_params`: extra arguments ccxt requires for the set-up;
+    - `wait_s`: how long the last answer's headers ask to wait after a rate limit;
     - `trade_list_params`: fetch_my_trades params, one call each, whose lists together hold
       every fill of the account (Bybit lists liquidation and ADL fills only when asked).
     """
@@ -50,6 +86,7 @@ class Dialect:
     margin_mode_params: Callable[[int], dict[str, Any]] = lambda leverage: {}
     leverage_params: Callable[[str], dict[str, Any]] = lambda margin_mode: {}
     trade_list_params: tuple[dict[str, Any], ...] = ({},)
+    wait_s: Callable[[Mapping[str, Any] | None], float | None] = retry_after_s
     tested: bool = True
     notes: tuple[str, ...] = field(default=())
 
@@ -121,6 +158,7 @@ BYBIT = Dialect(
     positions_per_symbol=True,  # ccxt: "does not accept an array with more than one symbol"
     # ccxt lists execType=Trade by default; liquidations are BustTrade, auto-deleveraging AdlTrade
     trade_list_params=({}, {"execType": "BustTrade"}, {"execType": "AdlTrade"}),
+    wait_s=bybit_wait_s,
 )
 
 OKX = Dialect(

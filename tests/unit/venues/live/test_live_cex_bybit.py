@@ -298,16 +298,17 @@ def test_timeout_on_create_places_one_order(fake: BybitV5Fake, store: LiveStore)
     assert fake.state.position("ETHUSDT").size_base == Decimal("-1.00")
 
 
-def test_rate_limit_retcode_10006_waits_and_places_one_order(
+def test_rate_limit_retcode_10006_waits_for_the_reset_and_places_one_order(
     fake: BybitV5Fake, store: LiveStore
 ) -> None:
-    """Bybit's per-UID limit is HTTP 200 + retCode 10006 (no Retry-After): nothing was placed,
-    the order is queried, found absent, resent with the same id after a backoff."""
+    """Bybit's per-UID limit is HTTP 200 + retCode 10006, no Retry-After, the window's end in
+    X-Bapi-Limit-Reset-Timestamp (2 s ahead here): waited for, then the order is queried,
+    found absent and resent with the same id."""
     sleeps = Sleeps()
     venue = live(fake, store, sleeps)
-    fake.state.inject(Fault(ORDER, FaultKind.HTTP_ERROR, status=429, retry_after_s=1))
+    fake.state.inject(Fault(ORDER, FaultKind.HTTP_ERROR, status=429, retry_after_s=2))
     assert_short_one_eth(venue.execute(SHORT, MARKET).legs)
-    assert venue.settings.base_backoff_s in sleeps.calls
+    assert [s for s in sleeps.calls if 1.0 < s <= 2.0]  # until the reset, not a 0.5 s backoff
     assert sends(fake) == 2 and len(fake.state.orders_by_venue_id) == 1
 
 
