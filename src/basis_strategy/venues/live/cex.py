@@ -41,6 +41,7 @@ from typing import Any
 import ccxt
 
 from basis_strategy.config.venues import CexVenue
+from basis_strategy.core.errors import OperationalError
 from basis_strategy.core.instructions import (
     BuySpot,
     ExecutionResult,
@@ -150,8 +151,13 @@ class LiveCex:
 
     def prepare(self) -> list[OrderRecord]:
         """Markets, margin mode and leverage per perp ("already set" tolerated), then
-        `recover`. Returns the recovered in-flight orders."""
+        `recover`. Returns the recovered in-flight orders. A market whose contract is not one
+        base unit (OKX swaps) is refused: amounts here are base units, ccxt's are contracts."""
         self.client.load_markets()
+        for symbol in self.symbols.values():
+            size = float(self.client.market(symbol).get("contractSize") or 1.0)
+            if size != 1.0:
+                raise OperationalError(f"{self.name}: {symbol} contract size {size} != 1")
         mode, leverage, dialect = self.settings.margin_mode, self.settings.leverage, self.dialect
         for symbol in self.symbols.values():
             set_mode = partial(self.client.set_margin_mode, mode, symbol,

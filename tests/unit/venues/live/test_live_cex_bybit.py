@@ -25,6 +25,7 @@ from tests.fakes.bybit_v5_wire import wire_id
 from tests.fakes.cex_state import Fault, FaultKind
 from tests.unit.venues.venue_book import COSTS_ON, cex_config, market
 
+from basis_strategy.core.errors import OperationalError
 from basis_strategy.core.instructions import Leg, TradePerp
 from basis_strategy.live.orders import OrderState, Side, new_order
 from basis_strategy.live.store import LiveStore
@@ -123,6 +124,19 @@ def test_the_dialect_is_chosen_by_the_ccxt_client_id(fake: BybitV5Fake) -> None:
     assert dialect_for(bybit_client(fake)) is BYBIT
     with pytest.raises(ValueError, match="no live dialect"):
         dialect_for(ccxt.kraken())
+
+
+def test_a_contract_size_other_than_one_base_unit_is_refused(
+    fake: BybitV5Fake, store: LiveStore
+) -> None:
+    """ccxt's amounts are contracts (OKX: 0.1 ETH each); LiveCex sends and books base units."""
+    client = bybit_client(fake)
+    client.load_markets()
+    client.markets[ETH]["contractSize"] = 0.1
+    venue = LiveCex(cex_config("bybit"), client, store, STRATEGY, sleep=Sleeps())
+    with pytest.raises(OperationalError, match=r"contract size 0\.1"):
+        venue.prepare()
+    assert sends(fake) == 0
 
 
 def test_lookup_returns_our_order_while_another_is_open(
