@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import ccxt
 
-from basis_strategy.core.errors import TemporaryError
+from basis_strategy.core.errors import OperationalError, TemporaryError
 from basis_strategy.venues.live.ccxt_orders import RATE_LIMITED, VenueBackoffError
 from basis_strategy.venues.live.dialects import Dialect, retry_after_s
 
@@ -74,3 +75,25 @@ def tolerate_already_set(call: Callable[[], object], dialect: Dialect) -> None:
     except ccxt.ExchangeError as error:
         if not dialect.is_already_set(error):
             raise
+
+
+def set_up_account(
+    client: Any, dialect: Dialect, symbols: list[str], margin_mode: str, leverage: int
+) -> None:
+    """Markets, then margin mode and leverage per perp, each "already set" answer tolerated.
+    A market whose contract is not one base unit (OKX swaps) is refused first: `LiveCex`
+    sends and books base units, ccxt's amounts are contracts."""
+    client.load_markets()
+    for symbol in symbols:
+        size = float(client.market(symbol).get("contractSize") or 1.0)
+        if size != 1.0:
+            raise OperationalError(f"{dialect.exchange_id}: {symbol} contract size {size} != 1")
+    for symbol in symbols:
+        margin_params = dialect.margin_mode_params(leverage)
+        tolerate_already_set(
+            partial(client.set_margin_mode, margin_mode, symbol, margin_params), dialect
+        )
+        leverage_params = dialect.leverage_params(margin_mode)
+        tolerate_already_set(
+            partial(client.set_leverage, leverage, symbol, leverage_params), dialect
+        )

@@ -41,7 +41,6 @@ from typing import Any
 import ccxt
 
 from basis_strategy.config.venues import CexVenue
-from basis_strategy.core.errors import OperationalError
 from basis_strategy.core.instructions import (
     BuySpot,
     ExecutionResult,
@@ -68,7 +67,7 @@ from basis_strategy.live.orders import (
 from basis_strategy.live.retry import RetryAction, RetryPolicy
 from basis_strategy.live.store import LiveStore
 from basis_strategy.venues.interface import ExecutionRejected, require_amount
-from basis_strategy.venues.live.ccxt_calls import Pacer, tolerate_already_set
+from basis_strategy.venues.live.ccxt_calls import Pacer, set_up_account
 from basis_strategy.venues.live.ccxt_orders import (
     RATE_LIMITED,
     OrderUnresolvedError,
@@ -153,19 +152,8 @@ class LiveCex:
         """Markets, margin mode and leverage per perp ("already set" tolerated), then
         `recover`. Returns the recovered in-flight orders. A market whose contract is not one
         base unit (OKX swaps) is refused: amounts here are base units, ccxt's are contracts."""
-        self.client.load_markets()
-        for symbol in self.symbols.values():
-            size = float(self.client.market(symbol).get("contractSize") or 1.0)
-            if size != 1.0:
-                raise OperationalError(f"{self.name}: {symbol} contract size {size} != 1")
-        mode, leverage, dialect = self.settings.margin_mode, self.settings.leverage, self.dialect
-        for symbol in self.symbols.values():
-            set_mode = partial(self.client.set_margin_mode, mode, symbol,
-                               dialect.margin_mode_params(leverage))  # fmt: skip
-            tolerate_already_set(set_mode, dialect)
-            set_leverage = partial(self.client.set_leverage, leverage, symbol,
-                                   dialect.leverage_params(mode))  # fmt: skip
-            tolerate_already_set(set_leverage, dialect)
+        set_up_account(self.client, self.dialect, list(self.symbols.values()),
+                       self.settings.margin_mode, self.settings.leverage)  # fmt: skip
         return self.recover()
 
     def recover(self) -> list[OrderRecord]:
