@@ -8,19 +8,18 @@ sleep is injected so tests record waits instead of waiting.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import ccxt
 
-from basis_strategy.core.errors import TemporaryError
-from basis_strategy.venues.live.ccxt_orders import RATE_LIMITED, VenueBackoffError, retry_after_s
+from basis_strategy.core.errors import OperationalError, TemporaryError
+from basis_strategy.venues.live.ccxt_orders import RATE_LIMITED, VenueBackoffError
+from basis_strategy.venues.live.dialects import Dialect, retry_after_s
 
 T = TypeVar("T")
-# "nothing to change" answers to margin mode / leverage calls: Binance -4046 (ccxt maps it to
-# MarginModeAlreadySet), Bybit 110043 "leverage not modified", OKX 59107
-ALREADY_SET_MARKERS = ("no need to change", "not modified", "110043", "59107")
 
 
 @dataclass(frozen=True)
@@ -34,14 +33,15 @@ class Pacer:
     base_backoff_s: float = 0.5
     max_wait_s: float = 30.0
     read_attempts: int = 3
+    wait_hint_s: Callable[[Mapping[str, Any] | None], float | None] = retry_after_s
 
     def backoff_s(self, attempt: int) -> float:
         return float(min(self.base_backoff_s * 2**attempt, self.max_wait_s))
 
     def wait_rate_limited(self, attempt: int) -> None:
-        """Sleep the venue's Retry-After (read from the last answer's headers), else the
-        exponential backoff."""
-        wait_s = retry_after_s(getattr(self.client, "last_response_headers", None))
+        """Sleep what the last answer's headers ask (`wait_hint_s`: Retry-After, or the venue's
+        own header, `Dialect.wait_s`), else the exponential backoff."""
+        wait_s = self.wait_hint_s(getattr(self.client, "last_response_headers", None))
         if wait_s is None:
             wait_s = self.backoff_s(attempt)
         if wait_s > self.max_wait_s:
@@ -65,12 +65,35 @@ class Pacer:
         raise ValueError(f"{self.venue}: read_attempts must be >= 1")
 
 
-def tolerate_already_set(call: Callable[[], object]) -> None:
-    """Run a set-up call; an answer that says it was already so is success."""
+def tolerate_already_set(call: Callable[[], object], dialect: Dialect) -> None:
+    """Run a set-up call; an answer that says it was already so is success. Which answers say
+    so is the venue's (`dialect.already_set_markers`: Bybit's 110043 is a BadRequest)."""
     try:
         call()
     except (ccxt.MarginModeAlreadySet, ccxt.NoChange):
         return
     except ccxt.ExchangeError as error:
-        if not any(marker in str(error).lower() for marker in ALREADY_SET_MARKERS):
+        if not dialect.is_already_set(error):
             raise
+
+
+def set_up_account(
+    client: Any, dialect: Dialect, symbols: list[str], margin_mode: str, leverage: int
+) -> None:
+    """Markets, then margin mode and leverage per perp, each "already set" answer tolerated.
+    A market whose contract is not one base unit (OKX swaps) is refused first: `LiveCex`
+    sends and books base units, ccxt's amounts are contracts."""
+    client.load_markets()
+    for symbol in symbols:
+        size = float(client.market(symbol).get("contractSize") or 1.0)
+        if size != 1.0:
+            raise OperationalError(f"{dialect.exchange_id}: {symbol} contract size {size} != 1")
+    for symbol in symbols:
+        margin_params = dialect.margin_mode_params(leverage)
+        tolerate_already_set(
+            partial(client.set_margin_mode, margin_mode, symbol, margin_params), dialect
+        )
+        leverage_params = dialect.leverage_params(margin_mode)
+        tolerate_already_set(
+            partial(client.set_leverage, leverage, symbol, leverage_params), dialect
+        )

@@ -11,7 +11,6 @@ order is there (hummingbot #3374). This module keeps those distinctions in one p
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -31,9 +30,8 @@ from basis_strategy.live.orders import (
     VenueStatus,
 )
 from basis_strategy.live.retry import QueryResult
+from basis_strategy.venues.live.dialects import Dialect
 
-# Venue texts of "this client order id exists": Binance -4116, Bybit 110072, OKX 51016.
-DUPLICATE_MARKERS = ("-4116", "clientorderid is duplicated", "110072", "51016", "duplicat")
 # Refusals that prove no order was created (the venue answered and said no).
 PROOF_OF_REFUSAL: tuple[type[Exception], ...] = (
     ccxt.InvalidOrder,
@@ -64,23 +62,26 @@ class VenueBackoffError(TemporaryError):
 SendOutcome = SendUnknown | SendRejected | SendDuplicate
 
 
-def is_duplicate(error: Exception) -> bool:
-    text = str(error).lower()
-    return any(marker in text for marker in DUPLICATE_MARKERS)
-
-
-def send_failure(error: Exception) -> SendOutcome:
+def send_failure(error: Exception, dialect: Dialect) -> SendOutcome:
     """The order event for an exception raised by `create_order`.
 
-    Ambiguous unless the venue proved the outcome: a duplicate id proves the order exists; a
-    refusal listed in PROOF_OF_REFUSAL proves it does not. Any other ExchangeError (unmapped
-    codes) stays ambiguous: querying costs one request, a wrong REJECTED costs a position.
+    Ambiguous unless the venue proved the outcome: a duplicate id (in the venue's own words,
+    `dialect.is_duplicate`) proves the order exists; a refusal listed in PROOF_OF_REFUSAL
+    proves it does not. Any other ExchangeError (unmapped codes) stays ambiguous: querying
+    costs one request, a wrong REJECTED costs a position.
     """
-    if isinstance(error, ccxt.InvalidOrder) and is_duplicate(error):
+    if dialect.is_duplicate(error):
         return SendDuplicate(str(error)[:200])
     if isinstance(error, PROOF_OF_REFUSAL):
         return SendRejected(type(error).__name__, str(error)[:500])
     return SendUnknown(f"{type(error).__name__}: {str(error)[:200]}")
+
+
+def is_acknowledgement(order: Mapping[str, Any]) -> bool:
+    """A create answer that only acknowledges (Bybit, OKX: ids, no status, no filled): it
+    proves the order exists, not what became of it; a later query tells (it may still be
+    rejected asynchronously, so it must not be read as "open")."""
+    return order.get("status") is None and order.get("filled") is None
 
 
 def report_of(order: Mapping[str, Any]) -> VenueReport:
@@ -98,18 +99,6 @@ def query_failure(error: Exception) -> QueryResult:
     if isinstance(error, ccxt.OrderNotFound):
         return QueryNotFound()
     return QueryFailed(f"{type(error).__name__}: {str(error)[:200]}")
-
-
-def retry_after_s(headers: Mapping[str, Any] | None) -> float | None:
-    """The Retry-After header in seconds (case-insensitive; HTTP-date forms are ignored)."""
-    for name, value in (headers or {}).items():
-        if str(name).lower() == "retry-after":
-            try:
-                seconds = float(value)
-            except (TypeError, ValueError):
-                return None
-            return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    return None
 
 
 def fill_of(

@@ -2,7 +2,9 @@
 
 One exchange account, linear USDT perps, through a ccxt client passed in (tests pass one
 pointed at a local fake; production builds ccxt.binanceusdm / bybit / okx with credentials
-read elsewhere: this module never reads them). Rules from docs/live.md section 1:
+read elsewhere: this module never reads them). What differs per exchange (the query by client
+id, the funding sign, "already set" and duplicate-id answers) is the client's `Dialect`
+(dialects.py), chosen by the ccxt client's `id`. Rules from docs/live.md section 1:
 
 - the order is persisted INTENDED in the `LiveStore` before it is sent, with a deterministic
   client id from the live strategy id and the store's sequence counter (a restart never reuses
@@ -55,6 +57,7 @@ from basis_strategy.live.orders import (
     OrderEvent,
     OrderRecord,
     OrderState,
+    QueryNotFound,
     Restarted,
     SendAcked,
     Side,
@@ -64,19 +67,27 @@ from basis_strategy.live.orders import (
 from basis_strategy.live.retry import RetryAction, RetryPolicy
 from basis_strategy.live.store import LiveStore
 from basis_strategy.venues.interface import ExecutionRejected, require_amount
-from basis_strategy.venues.live.ccxt_calls import Pacer, tolerate_already_set
+from basis_strategy.venues.live.ccxt_calls import Pacer, set_up_account
 from basis_strategy.venues.live.ccxt_orders import (
     RATE_LIMITED,
     OrderUnresolvedError,
     fill_of,
+    is_acknowledgement,
     query_failure,
     report_of,
     send_failure,
     to_ms,
     utc_ms,
 )
+from basis_strategy.venues.live.dialects import Dialect, dialect_for
 from basis_strategy.venues.live.legs import perp_trade_legs
-from basis_strategy.venues.live.reconcile import Mismatch, VenueSnapshot, differences, snapshot_of
+from basis_strategy.venues.live.reconcile import (
+    Mismatch,
+    VenueSnapshot,
+    differences,
+    read_snapshot,
+    read_unbooked_trades,
+)
 
 QUOTE = "USDT"
 _OPEN = frozenset({OrderState.ACCEPTED, OrderState.PARTIALLY_FILLED})
@@ -115,15 +126,17 @@ class LiveCex:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = utc_now,
         opening_usdt: float = 0.0,
+        dialect: Dialect | None = None,
     ) -> None:
         self.name: str = config.name
         self.client, self.store, self.strategy_id = client, store, strategy_id
+        self.dialect = dialect or dialect_for(client)  # ValueError for an unknown exchange
         self.settings = settings or LiveCexSettings()
         self.policy = policy or RetryPolicy()
         self._sleep, self._clock = sleep, clock
         self.pacer = Pacer(
             self.name, client, sleep, self.settings.base_backoff_s, self.settings.max_wait_s,
-            self.settings.read_attempts,
+            self.settings.read_attempts, self.dialect.wait_s,
         )  # fmt: skip
         self.usdt_key = cash_key(self.name, QUOTE)
         # base -> ccxt unified linear swap symbol (one spelling for the fill ledger)
@@ -137,13 +150,10 @@ class LiveCex:
 
     def prepare(self) -> list[OrderRecord]:
         """Markets, margin mode and leverage per perp ("already set" tolerated), then
-        `recover`. Returns the recovered in-flight orders."""
-        self.client.load_markets()
-        for symbol in self.symbols.values():
-            tolerate_already_set(
-                partial(self.client.set_margin_mode, self.settings.margin_mode, symbol)
-            )
-            tolerate_already_set(partial(self.client.set_leverage, self.settings.leverage, symbol))
+        `recover`. Returns the recovered in-flight orders. A market whose contract is not one
+        base unit (OKX swaps) is refused: amounts here are base units, ccxt's are contracts."""
+        set_up_account(self.client, self.dialect, list(self.symbols.values()),
+                       self.settings.margin_mode, self.settings.leverage)  # fmt: skip
         return self.recover()
 
     def recover(self) -> list[OrderRecord]:
@@ -194,7 +204,8 @@ class LiveCex:
 
     def settle(self, market: MarketState) -> ExecutionResult:
         """Funding from the venue's history since the last booked payment per symbol, booked
-        once ((venue, symbol, time) keys); legs only for payments new to the ledger. Venue
+        once ((venue, symbol, time) keys); legs only for payments new to the ledger, signed
+        received > 0 whatever the venue's convention (`Dialect.funding_received_usdt`). Venue
         liquidations are not booked here: reconciliation finds them (ADR-008)."""
         ledger, legs = self.store.ledger(self.strategy_id), []
         for base, symbol in self.symbols.items():
@@ -204,8 +215,9 @@ class LiveCex:
             history = self.pacer.read(partial(self.client.fetch_funding_history, symbol, since))
             mark = market.values.get(f"perp:{self.name}:{base}{QUOTE}", math.nan)
             for entry in sorted(history, key=lambda e: int(e["timestamp"])):
+                at = utc_ms(int(entry["timestamp"]))
                 payment = FundingPayment(
-                    self.name, symbol, utc_ms(int(entry["timestamp"])), float(entry["amount"])
+                    self.name, symbol, at, self.dialect.funding_received_usdt(entry)
                 )
                 if entry.get("symbol") != symbol or (last and payment.funding_at <= last):
                     continue
@@ -232,12 +244,20 @@ class LiveCex:
     # --- reconciliation (ADR-008) -----------------------------------------------------------
 
     def venue_snapshot(self) -> VenueSnapshot:
-        """fetch_positions + fetch_balance, keyed as `positions()`."""
-        positions = self.pacer.read(
-            lambda: self.client.fetch_positions(list(self.symbols.values()))
-        )
-        balance = self.pacer.read(self.client.fetch_balance)
-        return snapshot_of(self.name, positions, balance, self._clock(), QUOTE)
+        """fetch_positions + fetch_balance, keyed as `positions()` (`read_snapshot`)."""
+        symbols = list(self.symbols.values())
+        read = partial(read_snapshot, self.pacer.read, self.client, self.dialect, symbols)
+        return read(self.name, self._clock(), QUOTE)
+
+    def unbooked_trades(self, since: datetime | None = None) -> list[Any]:
+        """The venue's fills on our symbols (since `since`) that the ledger does not hold: a
+        liquidation, an ADL or a hand-placed order (`read_unbooked_trades`)."""
+        ledger = self.store.ledger(self.strategy_id)
+        booked = {f.trade_id for f in ledger.fills if f.venue == self.name}
+        since_ms = None if since is None else to_ms(since)
+        symbols = list(self.symbols.values())
+        return read_unbooked_trades(self.pacer.read, self.client, self.dialect, symbols,
+                                    booked, since_ms)  # fmt: skip
 
     def reconcile(
         self,
@@ -324,11 +344,13 @@ class LiveCex:
                 params={"clientOrderId": record.client_order_id},
             )  # fmt: skip
         except ccxt.BaseError as error:
-            record = self._apply(record, send_failure(error))
+            record = self._apply(record, send_failure(error, self.dialect))
             if isinstance(error, RATE_LIMITED):
                 self.pacer.wait_rate_limited(0)
             return record
         record = self._apply(record, SendAcked(_str_or_none(answer.get("id"))))
+        if is_acknowledgement(answer):  # Bybit: ids only; the fill is seen by a query
+            return record
         return self._apply(record, report_of(answer))
 
     def _settle(self, record: OrderRecord, allow_resend: bool) -> OrderRecord:
@@ -350,15 +372,15 @@ class LiveCex:
         return record
 
     def _query(self, record: OrderRecord) -> Any:
+        """The order by OUR client id, the venue's way (`Dialect.find_order`): never a plain
+        "latest order" answer that could be another order's."""
         try:
-            answer = self.client.fetch_order_with_client_order_id(
-                record.client_order_id, record.symbol
-            )
+            answer = self.dialect.find_order(self.client, record.client_order_id, record.symbol)
         except ccxt.BaseError as error:
             if isinstance(error, RATE_LIMITED):
                 self.pacer.wait_rate_limited(0)
             return query_failure(error)
-        return report_of(answer)
+        return QueryNotFound() if answer is None else report_of(answer)
 
     def _apply(self, record: OrderRecord, event: OrderEvent) -> OrderRecord:
         updated = apply(record, event, self._clock(), lost_after=self.policy.lost_after)

@@ -8,12 +8,16 @@ position list with margin in use is flagged, never read as "flat".
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from basis_strategy.core.instruments import perp_key
+from basis_strategy.venues.live.dialects import Dialect
+
+Read = Callable[[Callable[[], Any]], Any]  # a read retried on network errors (Pacer.read)
 
 FLAT_QTY_BASE = 1e-9
 
@@ -93,3 +97,42 @@ def differences(
             )
         )
     return found
+
+
+def read_snapshot(
+    read: Read,
+    client: Any,
+    dialect: Dialect,
+    symbols: list[str],
+    venue: str,
+    taken_at: datetime,
+    quote: str = "USDT",
+) -> VenueSnapshot:
+    """fetch_positions (one symbol per call where the venue wants it: Bybit) + fetch_balance,
+    each through `read` (retried), as a snapshot. A flat symbol may come back as a position
+    of 0 contracts (Bybit by symbol): `snapshot_of` leaves it out."""
+    batches = [[s] for s in symbols] if dialect.positions_per_symbol else [symbols]
+    positions = [p for batch in batches for p in read(partial(client.fetch_positions, batch))]
+    return snapshot_of(venue, positions, read(client.fetch_balance), taken_at, quote)
+
+
+def read_unbooked_trades(
+    read: Read,
+    client: Any,
+    dialect: Dialect,
+    symbols: list[str],
+    booked_ids: set[str],
+    since_ms: int | None = None,
+) -> list[Mapping[str, Any]]:
+    """The venue's fills whose trade ids our ledger does not hold (a liquidation, an ADL, an
+    order placed by hand), once each, from every list the venue splits its fills into
+    (`Dialect.trade_list_params`: Bybit lists BustTrade and AdlTrade only when asked). They
+    explain a position mismatch; booking them is the reconciler's decision, not this read's."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for symbol in symbols:
+        for params in dialect.trade_list_params:
+            call = partial(client.fetch_my_trades, symbol, since_ms, None, dict(params))
+            for trade in read(call):
+                if str(trade["id"]) not in booked_ids:
+                    found.setdefault(str(trade["id"]), trade)
+    return sorted(found.values(), key=lambda t: (int(t.get("timestamp") or 0), str(t["id"])))

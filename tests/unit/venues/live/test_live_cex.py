@@ -434,3 +434,16 @@ def test_an_empty_position_report_with_margin_in_use_is_not_flat(
     assert set(found) == {PERP, "binance:margin"}
     assert found["binance:margin"].venue == pytest.approx(1000.0)  # 3000 notional / 3x
     assert "not flat" in found["binance:margin"].reason
+
+
+def test_liquidation_fills_are_among_the_unbooked_trades(
+    fake: BinanceUsdmFake, store: LiveStore
+) -> None:
+    """Binance lists the liquidation's fills in the ordinary trade list; ours are booked."""
+    venue = live(fake, store)
+    venue.execute(SHORT, MARKET)
+    assert venue.unbooked_trades() == []
+    assert fake.state.set_mark_price("ETHUSDT", Decimal(30_000))  # liquidated
+    (trade,) = venue.unbooked_trades()
+    assert (trade["symbol"], trade["side"], trade["amount"]) == (ETH, "buy", 1.0)
+    assert venue.reconcile()[0].key == PERP
