@@ -66,10 +66,10 @@ _TABLE: dict[str, tuple[int, str]] = {
     "LT-004": (E, "heartbeat missed: the strategy loop did not report in time"),
     "LT-005": (C, "emergency stop: strategy HALTED"),
     "LT-006": (W, "restarted: in-flight orders recovered from the live store"),
-    "LT-007": (W, "an instruction was refused by the trading-state gate: not risk-reducing, or stopped"),
+    "LT-007": (W, "instruction refused by the trading-state gate: not risk-reducing, or stopped"),
     "LT-008": (W, "an operator resumed the strategy after an emergency stop or REDUCING"),
     "LT-009": (W, "REDUCING left automatically: no breach remains and auto-recovery is on"),
-    "LT-010": (W, "flatten after an emergency stop is complete: every position is flat, now frozen"),
+    "LT-010": (W, "flatten after an emergency stop complete: every position flat, now frozen"),
     # live data
     "DATA-001": (W, "market data stale: this cycle is skipped (no orders)"),
     "DATA-002": (E, "market data stale for several cycles in a row"),
