@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 import ccxt
 
-from basis_strategy.core.errors import OperationalError, TemporaryError
+from basis_strategy.core.errors import TemporaryError
+from basis_strategy.venues.live.amounts import check_market
 from basis_strategy.venues.live.ccxt_orders import RATE_LIMITED, VenueBackoffError
 from basis_strategy.venues.live.dialects import Dialect, retry_after_s
 
@@ -78,16 +79,19 @@ def tolerate_already_set(call: Callable[[], object], dialect: Dialect) -> None:
 
 
 def set_up_account(
-    client: Any, dialect: Dialect, symbols: list[str], margin_mode: str, leverage: int
+    client: Any,
+    dialect: Dialect,
+    symbols: list[str],
+    margin_mode: str,
+    leverage: int,
+    quote: str = "USDT",
 ) -> None:
     """Markets, then margin mode and leverage per perp, each "already set" answer tolerated.
-    A market whose contract is not one base unit (OKX swaps) is refused first: `LiveCex`
-    sends and books base units, ccxt's amounts are contracts."""
+    A market whose units cannot be converted (inverse, another settle coin, a contract size
+    the dialect does not expect) is refused first, before any set-up call (`check_market`)."""
     client.load_markets()
     for symbol in symbols:
-        size = float(client.market(symbol).get("contractSize") or 1.0)
-        if size != 1.0:
-            raise OperationalError(f"{dialect.exchange_id}: {symbol} contract size {size} != 1")
+        check_market(client, dialect, symbol, quote)
     for symbol in symbols:
         margin_params = dialect.margin_mode_params(leverage)
         tolerate_already_set(

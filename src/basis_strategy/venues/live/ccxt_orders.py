@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import ccxt
@@ -84,9 +85,12 @@ def is_acknowledgement(order: Mapping[str, Any]) -> bool:
     return order.get("status") is None and order.get("filled") is None
 
 
-def report_of(order: Mapping[str, Any]) -> VenueReport:
-    """A ccxt unified order as a venue report (venue-neutral: ccxt's unified status)."""
+def report_of(order: Mapping[str, Any], contract_size: float = 1.0) -> VenueReport:
+    """A ccxt unified order as a venue report (venue-neutral: ccxt's unified status). ccxt's
+    `filled` is in contracts: times `contract_size`, the report is in base units."""
     filled = float(order.get("filled") or 0.0)
+    if filled and contract_size != 1.0:
+        filled = float(Decimal(repr(filled)) * Decimal(repr(float(contract_size))))
     status = _UNIFIED_STATUS.get(str(order.get("status")))
     if status is None:  # "open" (or missing): accepted, maybe partly filled
         status = VenueStatus.PARTIALLY_FILLED if filled > 0 else VenueStatus.NEW
@@ -102,10 +106,16 @@ def query_failure(error: Exception) -> QueryResult:
 
 
 def fill_of(
-    trade: Mapping[str, Any], venue: str, client_order_id: str | None, quote: str = "USDT"
+    trade: Mapping[str, Any],
+    venue: str,
+    client_order_id: str | None,
+    quote: str = "USDT",
+    contract_size: float = 1.0,
 ) -> Fill:
-    """A ccxt unified trade as a ledger fill. A fee in another currency (e.g. BNB discount)
-    cannot be valued honestly here: refused, so nothing half-booked hides it."""
+    """A ccxt unified trade as a ledger fill in base units (ccxt's `amount` is contracts:
+    times `contract_size`; OKX ETH-USDT-SWAP 3.5 contracts are 0.35 ETH). A fee in another
+    currency (e.g. BNB discount) cannot be valued honestly here: refused, so nothing
+    half-booked hides it."""
     fee = trade.get("fee") or {}
     currency, cost = fee.get("currency"), fee.get("cost")
     if cost and currency not in (None, quote):
@@ -118,7 +128,7 @@ def fill_of(
         trade_id=str(trade["id"]),
         client_order_id=client_order_id,
         side=Side(str(trade["side"])),
-        qty_base=float(trade["amount"]),
+        qty_base=float(Decimal(repr(float(trade["amount"]))) * Decimal(repr(contract_size))),
         price_usdt=float(trade["price"]),
         fee_usdt=float(cost or 0.0),
         filled_at=utc_ms(int(trade["timestamp"])),

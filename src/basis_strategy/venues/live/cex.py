@@ -67,6 +67,7 @@ from basis_strategy.live.orders import (
 from basis_strategy.live.retry import RetryAction, RetryPolicy
 from basis_strategy.live.store import LiveStore
 from basis_strategy.venues.interface import ExecutionRejected, require_amount
+from basis_strategy.venues.live.amounts import contract_size, to_contracts
 from basis_strategy.venues.live.ccxt_calls import Pacer, set_up_account
 from basis_strategy.venues.live.ccxt_orders import (
     RATE_LIMITED,
@@ -150,10 +151,10 @@ class LiveCex:
 
     def prepare(self) -> list[OrderRecord]:
         """Markets, margin mode and leverage per perp ("already set" tolerated), then
-        `recover`. Returns the recovered in-flight orders. A market whose contract is not one
-        base unit (OKX swaps) is refused: amounts here are base units, ccxt's are contracts."""
+        `recover`. Returns the recovered in-flight orders. A market whose units cannot be
+        converted to base units (an inverse contract, amounts.py) is refused first."""
         set_up_account(self.client, self.dialect, list(self.symbols.values()),
-                       self.settings.margin_mode, self.settings.leverage)  # fmt: skip
+                       self.settings.margin_mode, self.settings.leverage, QUOTE)  # fmt: skip
         return self.recover()
 
     def recover(self) -> list[OrderRecord]:
@@ -278,14 +279,8 @@ class LiveCex:
         if symbol is None:
             raise ExecutionRejected(f"{self.name} does not list perp {order.base}{QUOTE}")
         require_amount(self.name, "perp size_delta", abs(order.size_delta))
-        try:
-            qty_base = float(self.client.amount_to_precision(symbol, abs(order.size_delta)))
-        except ccxt.InvalidOrder:  # ccxt refuses an amount below the lot size
-            qty_base = 0.0
-        if qty_base <= 0:
-            raise ExecutionRejected(
-                f"{self.name}: {order.size_delta} {order.base} rounds to 0 at the lot size"
-            )
+        # whole lots of contracts or refused, before anything is stored (amounts.py)
+        _, qty_base = to_contracts(self.client, self.name, symbol, abs(order.size_delta))
         side = Side.BUY if order.size_delta > 0 else Side.SELL
         record = self._adopt(symbol, side, qty_base) or self._place(symbol, side, qty_base)
         return self._legs(record, order.base, market)
@@ -337,10 +332,12 @@ class LiveCex:
         return record
 
     def _send(self, record: OrderRecord) -> OrderRecord:
-        """One create call with the order's client id; its answer as order events."""
+        """One create call with the order's client id, the size in the venue's contracts (the
+        record is in base units); its answer as order events."""
+        contracts, _ = to_contracts(self.client, self.name, record.symbol, record.qty_base)
         try:
             answer = self.client.create_order(
-                record.symbol, "market", record.side.value, record.qty_base,
+                record.symbol, "market", record.side.value, contracts,
                 params={"clientOrderId": record.client_order_id},
             )  # fmt: skip
         except ccxt.BaseError as error:
@@ -349,9 +346,9 @@ class LiveCex:
                 self.pacer.wait_rate_limited(0)
             return record
         record = self._apply(record, SendAcked(_str_or_none(answer.get("id"))))
-        if is_acknowledgement(answer):  # Bybit: ids only; the fill is seen by a query
+        if is_acknowledgement(answer):  # Bybit, OKX: ids only; the fill is seen by a query
             return record
-        return self._apply(record, report_of(answer))
+        return self._apply(record, report_of(answer, contract_size(self.client, record.symbol)))
 
     def _settle(self, record: OrderRecord, allow_resend: bool) -> OrderRecord:
         """Query by client id until the order is final, or the query budget is spent. Only a
@@ -380,7 +377,9 @@ class LiveCex:
             if isinstance(error, RATE_LIMITED):
                 self.pacer.wait_rate_limited(0)
             return query_failure(error)
-        return QueryNotFound() if answer is None else report_of(answer)
+        if answer is None:
+            return QueryNotFound()
+        return report_of(answer, contract_size(self.client, record.symbol))
 
     def _apply(self, record: OrderRecord, event: OrderEvent) -> OrderRecord:
         updated = apply(record, event, self._clock(), lost_after=self.policy.lost_after)
@@ -394,12 +393,15 @@ class LiveCex:
         of its trade list (the shortfall stays visible as `Ledger.unbooked_qty_base`)."""
         if record.venue_order_id is None or record.venue_filled_qty_base <= 0:
             return
+        size = contract_size(self.client, record.symbol)
+        by_order = {self.dialect.order_trades_param: record.venue_order_id}
         for attempt in range(2):
-            trades = self.pacer.read(lambda: self.client.fetch_my_trades(
-                record.symbol, None, None, {"orderId": record.venue_order_id}))  # fmt: skip
+            trades = self.pacer.read(
+                partial(self.client.fetch_my_trades, record.symbol, None, None, by_order)
+            )
             for trade in trades:
                 if str(trade.get("order")) == record.venue_order_id:
-                    fill = fill_of(trade, self.name, record.client_order_id, QUOTE)
+                    fill = fill_of(trade, self.name, record.client_order_id, QUOTE, size)
                     self.store.add_fill(self.strategy_id, fill)
             ledger = self.store.ledger(self.strategy_id)
             if attempt == 0 and ledger.unbooked_qty_base(record) > 1e-12:

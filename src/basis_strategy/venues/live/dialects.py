@@ -8,9 +8,11 @@ Bybit's `execFee` (positive = paid). Unchanged leverage is an error on Bybit (11
 on Binance and OKX. Everything else in `LiveCex` is venue-neutral; it picks its `Dialect` by
 the ccxt client's `id` (`dialect_for`), and a venue without one is refused, never guessed.
 
-OKX is written from ccxt's source (okx.py) and OKX's docs only: no fake has run it yet
-(`tested=False`). Known gap there: OKX swap amounts are in contracts (ETH-USDT-SWAP is 0.1
-ETH a contract), and `LiveCex` sends and books base units, so OKX must not trade live yet.
+OKX was written from ccxt's source (okx.py) and OKX's docs, then checked against the OKX v5
+fake (tests/fakes/okx_v5.py) with ccxt's real client. Its swap amounts are contracts
+(ETH-USDT-SWAP is 0.1 ETH a contract): `contract_amounts=True`, and `LiveCex` converts at the
+ccxt boundary (amounts.py). ccxt passes fetch_my_trades params through unchanged, and OKX's
+filter is `ordId`: ccxt's `orderId` would be ignored (the newest 100 fills of the symbol).
 """
 
 from __future__ import annotations
@@ -74,7 +76,11 @@ class Dialect:
     - `margin_mode_params` / `leverage_params`: extra arguments ccxt requires for the set-up;
     - `wait_s`: how long the last answer's headers ask to wait after a rate limit;
     - `trade_list_params`: fetch_my_trades params, one call each, whose lists together hold
-      every fill of the account (Bybit lists liquidation and ADL fills only when asked).
+      every fill of the account (Bybit lists liquidation and ADL fills only when asked);
+    - `order_trades_param`: the fetch_my_trades param that filters one order's fills (ccxt
+      passes it through as is: Binance and Bybit `orderId`, OKX `ordId`);
+    - `contract_amounts`: ccxt's amounts are contracts of `contractSize` base units that may
+      differ from 1 (OKX); elsewhere a contract size other than 1 is refused (amounts.py).
     """
 
     exchange_id: str
@@ -86,6 +92,8 @@ class Dialect:
     margin_mode_params: Callable[[int], dict[str, Any]] = lambda leverage: {}
     leverage_params: Callable[[str], dict[str, Any]] = lambda margin_mode: {}
     trade_list_params: tuple[dict[str, Any], ...] = ({},)
+    order_trades_param: str = "orderId"
+    contract_amounts: bool = False
     wait_s: Callable[[Mapping[str, Any] | None], float | None] = retry_after_s
     tested: bool = True
     notes: tuple[str, ...] = field(default=())
@@ -135,7 +143,9 @@ def _bybit_lookup(client: Any, client_order_id: str, symbol: str) -> Order | Non
 
 
 def _okx_lookup(client: Any, client_order_id: str, symbol: str) -> Order | None:
-    """GET /api/v5/trade/order?clOrdId=...; an unknown id is 51603, OrderNotFound. UNTESTED."""
+    """GET /api/v5/trade/order?instId=...&clOrdId=... (ccxt sends the param as is; its
+    unified `clientOrderId` is mapped to clOrdId too); an unknown id is 51603, OrderNotFound.
+    OKX answers the one order with that clOrdId, checked to be ours all the same."""
     return _ours([client.fetch_order(None, symbol, {"clOrdId": client_order_id})],
                  client_order_id)  # fmt: skip
 
@@ -164,16 +174,18 @@ BYBIT = Dialect(
 OKX = Dialect(
     exchange_id="okx",
     find_order=_okx_lookup,
-    duplicate_markers=("51016", "duplicated client order id"),
+    duplicate_markers=("51016", "duplicated clordid"),  # in data[0].sCode: ccxt InvalidOrder
     # unchanged leverage is accepted by OKX; 59107 is "pending orders": a real refusal
     already_set_markers=(),
     funding_received_sign=1.0,  # bills type 8 balChg: negative when paid
     margin_mode_params=lambda leverage: {"lever": leverage},  # ccxt requires it (set-leverage)
     leverage_params=lambda margin_mode: {"marginMode": margin_mode},
-    tested=False,
+    order_trades_param="ordId",  # /trade/fills-history filter; ccxt forwards params as is
+    contract_amounts=True,  # sz, fillSz, pos are contracts of ctVal base units
     notes=(
-        "amounts are contracts (contractSize), LiveCex books base units: not safe to trade",
+        "amounts are contracts (ctVal): converted at the ccxt boundary (amounts.py)",
         "liquidation fills in /trade/fills-history not checked (execType/subType)",
+        "fills are listed newest first; ccxt sorts by ms only (the ledger sorts by time, id)",
     ),
 )
 

@@ -1,0 +1,87 @@
+"""Base units in the ledger, the venue's units on the wire: the one place they are converted.
+
+Why: ccxt's amounts for a swap are CONTRACTS of `market['contractSize']` base units. On
+Binance USDⓈ-M and Bybit linear a contract is one base unit, so the two coincide; on OKX
+ETH-USDT-SWAP is 0.1 ETH a contract and BTC-USDT-SWAP 0.01 BTC, so 0.35 ETH sent as is would
+open 0.35 contracts (0.035 ETH), and a fill of 3.5 contracts booked as is would be 3.5 ETH.
+`LiveCex` keeps the ledger, the order records and the legs in base units everywhere; these
+helpers convert an order's size to contracts just before `create_order`, and the venue's
+filled amounts and fills back to base units as soon as they are read (positions: `snapshot_of`
+multiplies `contracts` by `contractSize`). Decimal arithmetic on the shortest repr keeps
+0.35 / 0.1 at exactly 3.5 (float division gives 3.4999999999999996, which ccxt would truncate
+to 3.49).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import ccxt
+
+from basis_strategy.core.errors import OperationalError
+from basis_strategy.venues.interface import ExecutionRejected
+from basis_strategy.venues.live.dialects import Dialect
+
+# How far (as a fraction of one lot) an order's size in contracts may sit from a whole number
+# of lots and still be sent: float noise from the strategy's arithmetic (0.35000000000000003
+# ETH), never a real remainder. Anything further is refused rather than silently truncated.
+LOT_TOLERANCE = 1e-6
+
+
+def _dec(value: float) -> Decimal:
+    return Decimal(repr(float(value)))
+
+
+def contract_size(client: Any, symbol: str) -> float:
+    """Base units per contract of `symbol` (1 when ccxt does not say)."""
+    return float(client.market(symbol).get("contractSize") or 1.0)
+
+
+def check_market(client: Any, dialect: Dialect, symbol: str, quote: str) -> None:
+    """Refuse a market whose units this venue cannot convert: an inverse contract (sized in
+    USD, margined in the base coin), one not settled in `quote`, or a contract size other than
+    one base unit on a venue whose ccxt amounts are not declared to be contracts
+    (`Dialect.contract_amounts`: there a size != 1 means ccxt and the venue disagree)."""
+    market = client.market(symbol)
+    if market.get("inverse") or market.get("linear") is False:
+        raise OperationalError(f"{dialect.exchange_id}: {symbol} is not a linear contract")
+    if market.get("settle") not in (None, quote):
+        raise OperationalError(
+            f"{dialect.exchange_id}: {symbol} settles in {market.get('settle')}, not {quote}"
+        )
+    size = contract_size(client, symbol)
+    if size <= 0 or (size != 1.0 and not dialect.contract_amounts):
+        raise OperationalError(f"{dialect.exchange_id}: {symbol} contract size {size} != 1")
+
+
+def to_contracts(client: Any, venue: str, symbol: str, qty_base: float) -> tuple[float, float]:
+    """(contracts to send, the base units they are) for an order of `qty_base` base units.
+
+    The contracts are rounded to the venue's lot by ccxt (`amount_to_precision`). Refused
+    (ExecutionRejected, before anything is stored) when they round to 0, or when rounding
+    would drop more than `LOT_TOLERANCE` of a lot: a size the venue cannot trade exactly is
+    the strategy's to re-plan, not ours to truncate."""
+    size = _dec(contract_size(client, symbol))
+    wanted = _dec(qty_base) / size
+    try:
+        rounded = Decimal(str(client.amount_to_precision(symbol, float(wanted))))
+    except ccxt.InvalidOrder:  # ccxt refuses an amount below the lot size
+        rounded = Decimal(0)
+    if rounded <= 0:
+        raise ExecutionRejected(
+            f"{venue}: {qty_base} base of {symbol} rounds to 0 contracts at the lot size"
+        )
+    lot = client.market(symbol).get("precision", {}).get("amount")
+    lot_dec = _dec(lot) if lot else Decimal(1)
+    if abs(rounded - wanted) > lot_dec * _dec(LOT_TOLERANCE):
+        raise ExecutionRejected(
+            f"{venue}: {qty_base} base of {symbol} is {wanted} contracts, not a whole number "
+            f"of {lot_dec}-contract lots (nearest {rounded})"
+        )
+    return float(rounded), float(rounded * size)
+
+
+def to_base(client: Any, symbol: str, contracts: float) -> float:
+    """The base units of an amount ccxt reports in contracts (a fill, an order's `filled`)."""
+    return float(_dec(contracts) * _dec(contract_size(client, symbol)))
