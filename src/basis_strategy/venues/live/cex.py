@@ -4,7 +4,9 @@ One exchange account, linear USDT perps, through a ccxt client passed in (tests 
 pointed at a local fake; production builds ccxt.binanceusdm / bybit / okx with credentials
 read elsewhere: this module never reads them). What differs per exchange (the query by client
 id, the funding sign, "already set" and duplicate-id answers) is the client's `Dialect`
-(dialects.py), chosen by the ccxt client's `id`. Rules from docs/live.md section 1:
+(dialects.py), chosen by the ccxt client's `id`. Sizes here are base units; ccxt's are
+contracts (OKX: 0.1 ETH each), converted only at the ccxt calls (amounts.py). Rules from
+docs/live.md section 1:
 
 - the order is persisted INTENDED in the `LiveStore` before it is sent, with a deterministic
   client id from the live strategy id and the store's sequence counter (a restart never reuses

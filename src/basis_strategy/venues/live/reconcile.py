@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from basis_strategy.core.instruments import perp_key
+from basis_strategy.venues.live.amounts import to_base
 from basis_strategy.venues.live.dialects import Dialect
 
 Read = Callable[[Callable[[], Any]], Any]  # a read retried on network errors (Pacer.read)
@@ -127,12 +128,15 @@ def read_unbooked_trades(
     """The venue's fills whose trade ids our ledger does not hold (a liquidation, an ADL, an
     order placed by hand), once each, from every list the venue splits its fills into
     (`Dialect.trade_list_params`: Bybit lists BustTrade and AdlTrade only when asked). They
-    explain a position mismatch; booking them is the reconciler's decision, not this read's."""
+    explain a position mismatch; booking them is the reconciler's decision, not this read's.
+    ccxt's `amount` is in contracts (OKX: 0.1 ETH each): each trade is a copy carrying
+    `amount_base` too, the base units the ledger would book."""
     found: dict[str, Mapping[str, Any]] = {}
     for symbol in symbols:
         for params in dialect.trade_list_params:
             call = partial(client.fetch_my_trades, symbol, since_ms, None, dict(params))
             for trade in read(call):
                 if str(trade["id"]) not in booked_ids:
-                    found.setdefault(str(trade["id"]), trade)
+                    amount_base = to_base(client, symbol, float(trade["amount"]))
+                    found.setdefault(str(trade["id"]), {**trade, "amount_base": amount_base})
     return sorted(found.values(), key=lambda t: (int(t.get("timestamp") or 0), str(t["id"])))

@@ -459,3 +459,17 @@ def test_reconcile_finds_a_position_changed_behind_our_back(
     assert position["contracts"] == 2.5
     (mismatch,) = venue.reconcile()
     assert (mismatch.key, mismatch.expected, mismatch.venue) == (PERP, -0.35, pytest.approx(-0.25))
+
+
+def test_an_unbooked_trade_carries_its_size_in_base_units(
+    fake: OkxV5Fake, store: LiveStore
+) -> None:
+    """A hand-placed fill: ccxt's amount is 1 contract, `amount_base` 0.1 ETH."""
+    venue = live(fake, store)
+    venue.execute(SHORT, MARKET)
+    assert venue.unbooked_trades() == []
+    fake.state.place_market_order(ETH_ID, "BUY", Decimal("0.1"), "byhand")
+    (trade,) = venue.unbooked_trades()
+    assert (trade["symbol"], trade["side"], trade["amount"], trade["amount_base"]) == (
+        ETH, "buy", 1.0, 0.1,
+    )  # fmt: skip
