@@ -72,14 +72,24 @@ def to_contracts(client: Any, venue: str, symbol: str, qty_base: float) -> tuple
         raise ExecutionRejected(
             f"{venue}: {qty_base} base of {symbol} rounds to 0 contracts at the lot size"
         )
-    lot = client.market(symbol).get("precision", {}).get("amount")
-    lot_dec = _dec(lot) if lot else Decimal(1)
+    lot_dec = lot_contracts(client, symbol)
     if abs(rounded - wanted) > lot_dec * _dec(LOT_TOLERANCE):
         raise ExecutionRejected(
             f"{venue}: {qty_base} base of {symbol} is {wanted} contracts, not a whole number "
             f"of {lot_dec}-contract lots (nearest {rounded})"
         )
     return float(rounded), float(rounded * size)
+
+
+def lot_contracts(client: Any, symbol: str) -> Decimal:
+    """One lot in contracts: ccxt's amount precision is the step itself in TICK_SIZE mode
+    (Binance, Bybit, OKX in ccxt 4), a number of decimals otherwise."""
+    precision = client.market(symbol).get("precision", {}).get("amount")
+    if not precision:
+        return Decimal(1)
+    if getattr(client, "precisionMode", ccxt.TICK_SIZE) == ccxt.TICK_SIZE:
+        return _dec(precision)
+    return Decimal(1).scaleb(-int(precision))
 
 
 def to_base(client: Any, symbol: str, contracts: float) -> float:

@@ -379,9 +379,8 @@ class LiveCex:
             if isinstance(error, RATE_LIMITED):
                 self.pacer.wait_rate_limited(0)
             return query_failure(error)
-        if answer is None:
-            return QueryNotFound()
-        return report_of(answer, contract_size(self.client, record.symbol))
+        size = contract_size(self.client, record.symbol)
+        return QueryNotFound() if answer is None else report_of(answer, size)
 
     def _apply(self, record: OrderRecord, event: OrderEvent) -> OrderRecord:
         updated = apply(record, event, self._clock(), lost_after=self.policy.lost_after)

@@ -31,6 +31,7 @@ from basis_strategy.live.client_ids import OKX_CLIENT_ID_RE
 from basis_strategy.live.orders import OrderState, QueryNotFound, Side, new_order
 from basis_strategy.live.store import LiveStore
 from basis_strategy.venues.interface import ExecutionRejected
+from basis_strategy.venues.live.amounts import lot_contracts
 from basis_strategy.venues.live.ccxt_orders import OrderUnresolvedError, query_failure
 from basis_strategy.venues.live.cex import LiveCex, LiveCexSettings
 from basis_strategy.venues.live.dialects import OKX, dialect_for
@@ -473,3 +474,13 @@ def test_an_unbooked_trade_carries_its_size_in_base_units(
     assert (trade["symbol"], trade["side"], trade["amount"], trade["amount_base"]) == (
         ETH, "buy", 1.0, 0.1,
     )  # fmt: skip
+
+
+def test_the_lot_is_read_from_ccxts_precision(fake: OkxV5Fake) -> None:
+    """TICK_SIZE: the step itself (0.01 contract); DECIMAL_PLACES: 10^-digits."""
+    client = okx_client(fake)
+    client.load_markets()
+    assert lot_contracts(client, ETH) == Decimal("0.01")
+    client.precisionMode = ccxt.DECIMAL_PLACES
+    client.markets[ETH]["precision"]["amount"] = 3
+    assert lot_contracts(client, ETH) == Decimal("0.001")
