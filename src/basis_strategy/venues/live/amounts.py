@@ -23,11 +23,6 @@ from basis_strategy.core.errors import OperationalError
 from basis_strategy.venues.interface import ExecutionRejected
 from basis_strategy.venues.live.dialects import Dialect
 
-# How far (as a fraction of one lot) an order's size in contracts may sit from a whole number
-# of lots and still be sent: float noise from the strategy's arithmetic (0.35000000000000003
-# ETH), never a real remainder. Anything further is refused rather than silently truncated.
-LOT_TOLERANCE = 1e-6
-
 
 def _dec(value: float) -> Decimal:
     return Decimal(repr(float(value)))
@@ -58,10 +53,10 @@ def check_market(client: Any, dialect: Dialect, symbol: str, quote: str) -> None
 def to_contracts(client: Any, venue: str, symbol: str, qty_base: float) -> tuple[float, float]:
     """(contracts to send, the base units they are) for an order of `qty_base` base units.
 
-    The contracts are rounded to the venue's lot by ccxt (`amount_to_precision`). Refused
-    (ExecutionRejected, before anything is stored) when they round to 0, or when rounding
-    would drop more than `LOT_TOLERANCE` of a lot: a size the venue cannot trade exactly is
-    the strategy's to re-plan, not ours to truncate."""
+    The contracts are cut toward zero to the venue's lot by ccxt (`amount_to_precision`): the
+    strategy sizes in base units, not lots, so the part below one lot is left for the next
+    cycle to see in `positions()` (the legs and the ledger book what filled, never the wish).
+    Refused (ExecutionRejected, before anything is stored) when they round to 0."""
     size = _dec(contract_size(client, symbol))
     wanted = _dec(qty_base) / size
     try:
@@ -71,12 +66,6 @@ def to_contracts(client: Any, venue: str, symbol: str, qty_base: float) -> tuple
     if rounded <= 0:
         raise ExecutionRejected(
             f"{venue}: {qty_base} base of {symbol} rounds to 0 contracts at the lot size"
-        )
-    lot_dec = lot_contracts(client, symbol)
-    if abs(rounded - wanted) > lot_dec * _dec(LOT_TOLERANCE):
-        raise ExecutionRejected(
-            f"{venue}: {qty_base} base of {symbol} is {wanted} contracts, not a whole number "
-            f"of {lot_dec}-contract lots (nearest {rounded})"
         )
     return float(rounded), float(rounded * size)
 

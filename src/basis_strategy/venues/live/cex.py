@@ -281,7 +281,7 @@ class LiveCex:
         if symbol is None:
             raise ExecutionRejected(f"{self.name} does not list perp {order.base}{QUOTE}")
         require_amount(self.name, "perp size_delta", abs(order.size_delta))
-        # whole lots of contracts or refused, before anything is stored (amounts.py)
+        # cut to whole lots of contracts, or refused if none, before anything is stored (amounts.py)
         _, qty_base = to_contracts(self.client, self.name, symbol, abs(order.size_delta))
         side = Side.BUY if order.size_delta > 0 else Side.SELL
         record = self._adopt(symbol, side, qty_base) or self._place(symbol, side, qty_base)

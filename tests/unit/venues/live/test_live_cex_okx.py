@@ -222,17 +222,25 @@ def test_float_noise_in_the_size_is_not_a_remainder(fake: OkxV5Fake, store: Live
     assert fake_contracts(fake) == Decimal("-3.5")
 
 
-@pytest.mark.parametrize(
-    ("size_base", "why"),
-    [(0.3505, "not a whole number"), (0.3501, "not a whole number"), (0.0005, "rounds to 0")],
-)
-def test_a_size_off_the_lot_is_refused_before_anything_is_stored(
-    fake: OkxV5Fake, store: LiveStore, size_base: float, why: str
+@pytest.mark.parametrize(("size_base", "sent"), [(0.3505, "3.5"), (0.3509, "3.5"), (0.01, "0.1")])
+def test_a_size_off_the_lot_is_cut_toward_zero_to_the_lot(
+    fake: OkxV5Fake, store: LiveStore, size_base: float, sent: str
 ) -> None:
-    """0.3505 ETH is 3.505 contracts and the lot is 0.01 contract: refused, not truncated."""
+    """0.3505 ETH is 3.505 contracts and the lot is 0.01 contract: 3.50 contracts are sent
+    and booked; the remainder below one lot is left for the next cycle."""
     venue = live(fake, store)
-    with pytest.raises(ExecutionRejected, match=why):
-        venue.execute(short(size_base), MARKET)
+    (perp, _) = venue.execute(short(size_base), MARKET).legs
+    assert sent_sizes(fake) == [sent]
+    assert perp.amount == pytest.approx(-float(sent) * 0.1, rel=1e-12)
+    assert fake_contracts(fake) == -Decimal(sent)
+
+
+def test_a_size_below_one_lot_is_refused_before_anything_is_stored(
+    fake: OkxV5Fake, store: LiveStore
+) -> None:
+    venue = live(fake, store)
+    with pytest.raises(ExecutionRejected, match="rounds to 0"):
+        venue.execute(short(0.0005), MARKET)
     assert store.orders(STRATEGY) == [] and sends(fake) == 0
     assert store.next_seq(STRATEGY) == 0  # no sequence taken either (the first is 0)
 
