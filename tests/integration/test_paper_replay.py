@@ -26,9 +26,10 @@ from basis_strategy.data.provider import HistoricalDataProvider
 from basis_strategy.data.store import FolderData
 from basis_strategy.engine import EventDrivenStrategyEngine
 from basis_strategy.live.heartbeat import HeartbeatRegistry
+from basis_strategy.live.limits import RiskLimits
 from basis_strategy.live.replay import AcceleratedClock, ReplaySource
 from basis_strategy.live.session import PaperSession
-from basis_strategy.live.trading_state import TradingState
+from basis_strategy.live.trading_state import Control, TradingState
 from basis_strategy.venues.simulated.build import build_simulated_venues
 
 START = datetime(2024, 6, 3, tzinfo=UTC)
@@ -45,11 +46,34 @@ def _engine(mode: str) -> EventDrivenStrategyEngine:
     return EventDrivenStrategyEngine(config, data, build_simulated_venues(config, data.aave_risk))
 
 
-def _session(mode: str, source_type: type[ReplaySource] = ReplaySource) -> PaperSession:
+class SleptWall:
+    """Wall seconds for the accelerated clock that advance only while the loop sleeps (and it
+    really sleeps them). Why not `time.monotonic`: on a loaded 2-core test machine a stall of
+    more than one replayed hour (50 ms) makes the loop skip that hour, as `next_cycle_at`
+    specifies for a live loop: a different run, not a parity failure. `stall` injects one."""
+
+    def __init__(self) -> None:
+        self.slept_s = 0.0
+
+    def __call__(self) -> float:
+        return self.slept_s
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+        self.slept_s += seconds
+
+    def stall(self, seconds: float) -> None:
+        self.slept_s += seconds
+
+
+def _session(
+    mode: str, source_type: type[ReplaySource] = ReplaySource, wall: SleptWall | None = None
+) -> PaperSession:
     """A paper session started one replayed minute before the day's first hour (as a service
     started at 23:59 would be), so its first aligned cycle is 00:00."""
     engine = _engine(mode)
-    clock = AcceleratedClock(START - timedelta(minutes=1), SPEED)
+    wall = SleptWall() if wall is None else wall
+    clock = AcceleratedClock(START - timedelta(minutes=1), SPEED, wall, wall.sleep)
     source = source_type(engine.data, clock.now)
     return PaperSession(engine, source, clock.now, clock.sleep_until, HeartbeatRegistry(clock.now))
 
@@ -71,6 +95,7 @@ def test_paper_replay_of_a_day_is_the_backtest_of_that_day(mode: str, tmp_path: 
     # the loop really waited on the clock: 24 replayed hours after the first cycle
     assert elapsed_s >= 0.9 * (hours - 1) * WALL_S_PER_HOUR
     assert session.stepped == backtest.data.times  # no cycle skipped, missed or repeated
+    assert session.missed == 0
     assert not session.skipped and not session.halted
     assert session.control.state is TradingState.ACTIVE
     beat = session.heartbeats.get("paper")
@@ -178,3 +203,42 @@ def test_replay_shows_nothing_after_the_replayed_time() -> None:
     source.refresh()
     assert source.get_data(six).values == at_six.values
     assert source.skipped_cycles == 1
+
+
+def test_reducing_lets_through_no_instruction_that_adds_risk() -> None:
+    session = _session("eth_basis")
+    session.control = Control(TradingState.REDUCING, reason="test: a breach before the start")
+    session.run(max_cycles=3)
+    assert len(session.stepped) == 3  # REDUCING still steps: marks, settlements, P&L
+    refused = [a for a in session.alerts if a.code == "LT-007"]
+    assert refused and "StartFlow refused" in refused[0].message  # the deposit group, whole
+    held = {k: q for k, q in session.engine.parts.positions.quantities.items() if q}
+    assert held == {}  # no deposit, no spot bought, no perp sold
+
+
+def test_a_position_limit_breach_moves_the_session_to_reducing() -> None:
+    session = _session("eth_basis")
+    session.limits = RiskLimits(max_position_usd={"ETH": 100_000.0})
+    session.run(max_cycles=25)
+    assert len(session.stepped) == 25
+    assert session.control.state is TradingState.REDUCING
+    codes = [a.code for a in session.alerts]
+    assert codes[:2] == ["RISK-001", "RISK-004"]  # after the first hour: ~133k USD of ETH
+    assert session.heartbeats.get("paper").state is TradingState.REDUCING
+
+
+def test_hours_passed_while_the_loop_stalled_are_missed_and_counted(tmp_path: Path) -> None:
+    wall = SleptWall()
+    session = _session("eth_basis", wall=wall)
+    stall_s = 2.4 * WALL_S_PER_HOUR  # after the 04:00 cycle the clock jumps to 06:24
+
+    def stall_once(s: PaperSession) -> None:
+        if s.cycles == 5:
+            wall.stall(stall_s)
+
+    session.run(max_cycles=23, on_cycle_done=stall_once)
+    hours = [START + timedelta(hours=h) for h in range(25) if h not in (5, 6)]
+    assert session.stepped == hours and session.missed == 2 and not session.skipped
+    hourly = _hourly(session.write(tmp_path, "stalled"))
+    change = hourly.equity.diff().iloc[1:]
+    assert (change - (hourly.net_flow + hourly.pnl).iloc[1:]).abs().max() < 1e-6

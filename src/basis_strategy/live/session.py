@@ -15,6 +15,8 @@ One cycle at time t (the next cycle time after the clock's now, waited for):
 4. A heartbeat (`HeartbeatRegistry.beat`, cycle_done when stepped).
 5. Risk checks on the stepped hour: `limits.check_cycle` on NAV per share (`NavMarks`) and
    position values in USD, then `on_cycle` moves the trading state (REDUCING) with alerts.
+A loop that overslept (a slow cycle, a stalled process) skips the grid points it missed, as
+`next_cycle_at` specifies, and counts them in `missed`.
 The loop ends after `max_cycles` cycles or at the first cycle after `stop()` or
 `emergency_stop()`: a stop is honoured within one cycle and no step follows it.
 
@@ -79,6 +81,7 @@ class PaperSession:
     control: Control = field(default_factory=Control)
     marks: NavMarks | None = None
     cycles: int = 0
+    missed: int = 0  # grid points passed while the loop overslept (not run, not in `cycles`)
     stepped: list[datetime] = field(default_factory=list)
     skipped: list[tuple[datetime, str]] = field(default_factory=list)
     halted: list[datetime] = field(default_factory=list)
@@ -115,6 +118,9 @@ class PaperSession:
     def cycle(self, t: datetime) -> None:
         """One cycle at `t` (see the module docstring)."""
         self.cycles += 1
+        if self._last_cycle_at is not None:
+            gap_s = (t - self._last_cycle_at).total_seconds()
+            self.missed += max(0, round(gap_s / self.interval_s) - 1)
         self._last_cycle_at = t
         if self.control.state is TradingState.HALTED:
             self.halted.append(t)
@@ -170,6 +176,7 @@ class PaperSession:
         path = self.engine.write(out_dir, request_id)
         facts = {
             "cycles": self.cycles,
+            "missed": self.missed,
             "stepped": len(self.stepped),
             "skipped": [{"t": t.isoformat(), "reason": why} for t, why in self.skipped],
             "halted": [t.isoformat() for t in self.halted],
