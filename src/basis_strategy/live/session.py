@@ -134,7 +134,7 @@ class PaperSession:
             self.skipped.append((t, str(skip)))
             self.heartbeats.beat(self.name, state=self.control.state)
             return
-        gate = None if self.control.state is TradingState.ACTIVE else self._gate()
+        gate = None if self.control.state is TradingState.ACTIVE else self._gate(t)
         self.engine.step(t, market, gate)
         self.stepped.append(t)
         age_s = (t - market.t).total_seconds()
@@ -154,16 +154,17 @@ class PaperSession:
         )
         self.alerts += alerts
 
-    def _gate(self) -> Gate:
+    def _gate(self, t: datetime) -> Gate:
         """The REDUCING (or HALTED-flatten) gate over the strategy's lazy instructions: each
         lone instruction, or whole flow / rebalance group, is judged on the positions held
-        when it is reached (the earlier ones have executed by then)."""
+        when it is reached (the earlier ones have executed by then). A group is buffered until
+        its EndGroup, so the strategy decides its later members before the earlier execute."""
         control, positions = self.control, self.engine.parts.positions
 
         def gate(instructions: Iterator[Instruction]) -> Iterable[Instruction]:
             for segment in _segments(instructions):
                 passed, alerts = gate_batch(
-                    control, segment, reducing_positions(positions.quantities), None, self.name
+                    control, segment, reducing_positions(positions.quantities), t, self.name
                 )
                 self.alerts += alerts
                 yield from passed
