@@ -18,8 +18,9 @@ A run builds fresh instances of everything (ADR-005); only loaded data is shared
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from basis_strategy.components.execution import (
@@ -41,12 +42,15 @@ from basis_strategy.components.results_store import ResultsStore
 from basis_strategy.config.loader import RunConfig
 from basis_strategy.config.venues import CexVenue
 from basis_strategy.core.errors import ConfigError
+from basis_strategy.core.instructions import Instruction
+from basis_strategy.data.market import MarketState
 from basis_strategy.data.provider import HistoricalDataProvider
 from basis_strategy.strategies.base import StrategyManager
 from basis_strategy.strategies.factory import build_strategy
 from basis_strategy.venues.interface import VenueInterface
 
 Progress = Callable[[int, int], None]
+Gate = Callable[[Iterator[Instruction]], Iterable[Instruction]]
 NAN = float("nan")
 
 
@@ -155,33 +159,51 @@ class EventDrivenStrategyEngine:
                 gc.collect()
 
     def _run(self, progress: Progress | None, every: int) -> ResultsStore:
-        p = self.parts
-        data, strategy, execution, pnl, logger = self.data, p.strategy, p.execution, p.pnl, p.logger
-        total = len(data.times)
-        for i, t in enumerate(data.times):
-            data.set_clock(t)
-            market = data.get_data(t)
-            logger.start_hour()
-            pnl.open_hour(market)
-            execution.settle(market)
-            pre_trade = p.risk.assess(market)
-            for instruction in strategy.decide(market):
-                execution.run(instruction, market)
-            hour, marks = pnl.close_hour(market)
-            logger.log_mark(t, hour.equity, marks)
-            p.results.record(
-                t,
-                hour,
-                p.fund.shares,
-                p.positions,
-                p.exposure.compute(market),
-                pre_trade,
-                p.risk.assess(market),
-                market.values.get("benchmark_index", NAN),
-            )
+        """The backtest loop: one `step` per hour of the grid (the live loop calls `step` per
+        cycle instead, ADR-043, so both run the same code)."""
+        step, times = self.step, self.data.times
+        total = len(times)
+        for i, t in enumerate(times):
+            step(t)
             if progress is not None and (i % every == 0 or i == total - 1):
                 progress(i + 1, total)
-        return p.results
+        return self.parts.results
+
+    def step(
+        self, t: datetime, market: MarketState | None = None, gate: Gate | None = None
+    ) -> MarketState:
+        """One hour (backtest) or cycle (paper, live) of the loop at `t`; returns its market.
+
+        `market`: the state a live or paper source already read for `t` (its reads may raise
+        `CycleSkipped` before the engine is touched, so a skipped cycle leaves no trace here);
+        None reads it from the engine's own provider. `gate`: filters the strategy's
+        instructions as they are decided (the live trading state's REDUCING gate, ADR-043);
+        None lets everything through, as a backtest does."""
+        p = self.parts
+        if market is None:
+            self.data.set_clock(t)
+            market = self.data.get_data(t)
+        p.logger.start_hour()
+        pnl, execution = p.pnl, p.execution
+        pnl.open_hour(market)
+        execution.settle(market)
+        pre_trade = p.risk.assess(market)
+        instructions = p.strategy.decide(market)
+        for instruction in instructions if gate is None else gate(instructions):
+            execution.run(instruction, market)
+        hour, marks = pnl.close_hour(market)
+        p.logger.log_mark(t, hour.equity, marks)
+        p.results.record(
+            t,
+            hour,
+            p.fund.shares,
+            p.positions,
+            p.exposure.compute(market),
+            pre_trade,
+            p.risk.assess(market),
+            market.values.get("benchmark_index", NAN),
+        )
+        return market
 
     def write(self, out_dir: Path, request_id: str) -> Path:
         """Write the run's files atomically into `out_dir/request_id`."""

@@ -1,0 +1,241 @@
+"""A minimal paper-trading session: the engine stepped by a clock (issue 13, ADR-043).
+
+Why: the promise is one code path from backtest to paper to live. A session runs the same
+`EventDrivenStrategyEngine.step` as the backtest loop, once per cycle of a wall clock (aligned
+to the hour by default, `cycle_clock.next_cycle_at`), on market states from a live source
+(`LiveDataProvider`, or `ReplaySource` for a replayed day) instead of the historical grid, with
+the simulated venues (paper = live data + simulated venues + wall time, ADR-043).
+
+One cycle at time t (the next cycle time after the clock's now, waited for):
+1. HALTED (emergency stop, `trading_state`): nothing is read or stepped; the cycle is counted.
+2. `source.refresh()`, `set_clock(t)`, `get_data(t)`; a `CycleSkipped` (stale, failed or
+   missing data, ADR-011) is counted and the cycle skipped: the engine never sees it.
+3. `engine.step(t, market, gate)`: in REDUCING the gate lets through only risk-reducing
+   instructions (`trading_state.gate_batch`, per segment, judged on the positions held then).
+4. A heartbeat (`HeartbeatRegistry.beat`, cycle_done when stepped).
+5. Risk checks on the stepped hour: `limits.check_cycle` on NAV per share (`NavMarks`) and
+   position values in USD, then `on_cycle` moves the trading state (REDUCING) with alerts.
+A loop that overslept (a slow cycle, a stalled process) skips the grid points it missed, as
+`next_cycle_at` specifies, and counts them in `missed`.
+The loop ends after `max_cycles` cycles or at the first cycle after `stop()` or
+`emergency_stop()`: a stop is honoured within one cycle and no step follows it.
+
+Not yet here (a later step): Control, NavMarks and the cycle count are held in memory only
+(a real service must persist them, `live/store.py`, so a restart does not resume trading),
+results are written once at the end (`write`), and HALTED-flatten does not step the engine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from basis_strategy.config.outputs import write_text_atomic
+from basis_strategy.core.instructions import EndGroup, Instruction, StartFlow, StartRebalance
+from basis_strategy.core.instruments import instrument
+from basis_strategy.data.live_reads import CycleSkipped
+from basis_strategy.data.market import MarketState
+from basis_strategy.engine import EventDrivenStrategyEngine, Gate
+from basis_strategy.live.alerts import Alert
+from basis_strategy.live.cycle_clock import HOUR_S, next_cycle_at
+from basis_strategy.live.heartbeat import HeartbeatRegistry
+from basis_strategy.live.limits import NavMarks, RiskLimits, check_cycle
+from basis_strategy.live.reducing import debt_key, perp_key, spot_key, supply_key
+from basis_strategy.live.trading_state import (
+    Control,
+    StopMode,
+    TradingState,
+    emergency_stop,
+    gate_batch,
+    on_cycle,
+)
+
+
+class MarketSource(Protocol):
+    """What a session reads from: `LiveDataProvider` and `ReplaySource` both fit."""
+
+    def refresh(self) -> datetime: ...
+    def set_clock(self, t: datetime) -> None: ...
+    def get_data(self, t: datetime) -> MarketState: ...
+
+
+@dataclass
+class PaperSession:
+    """One strategy's paper loop. `now` and `sleep_until` are the (injected) wall clock."""
+
+    engine: EventDrivenStrategyEngine
+    source: MarketSource
+    now: Callable[[], datetime]
+    sleep_until: Callable[[datetime], None]
+    heartbeats: HeartbeatRegistry
+    limits: RiskLimits = field(default_factory=RiskLimits)
+    interval_s: float = HOUR_S
+    aligned: bool = True
+    auto_recover: bool = False
+    name: str = "paper"
+    control: Control = field(default_factory=Control)
+    marks: NavMarks | None = None
+    cycles: int = 0
+    missed: int = 0  # grid points passed while the loop overslept (not run, not in `cycles`)
+    stepped: list[datetime] = field(default_factory=list)
+    skipped: list[tuple[datetime, str]] = field(default_factory=list)
+    halted: list[datetime] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    _stop: bool = False
+    _last_cycle_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        self.heartbeats.register(self.name, self.limits.heartbeat_limit_s)
+
+    def stop(self) -> None:
+        """End the loop before its next cycle (positions stay as they are)."""
+        self._stop = True
+
+    def emergency_stop(self, reason: str, mode: StopMode = StopMode.FREEZE) -> None:
+        """HALTED now: the next cycle steps nothing (ADR-043 kill switch)."""
+        self.control, alerts = emergency_stop(self.control, mode, reason, self.now(), self.name)
+        self.alerts += alerts
+
+    def run(
+        self, max_cycles: int, on_cycle_done: Callable[[PaperSession], None] | None = None
+    ) -> None:
+        """Run up to `max_cycles` cycles; `on_cycle_done` is called after each (an operator's
+        hook: tests stop the session from it)."""
+        while self.cycles < max_cycles and not self._stop:
+            at = next_cycle_at(self.now(), self.interval_s, self.aligned, self._last_cycle_at)
+            self.sleep_until(at)
+            if self._stop:
+                break
+            self.cycle(at)
+            if on_cycle_done is not None:
+                on_cycle_done(self)
+
+    def cycle(self, t: datetime) -> None:
+        """One cycle at `t` (see the module docstring)."""
+        self.cycles += 1
+        if self._last_cycle_at is not None:
+            gap_s = (t - self._last_cycle_at).total_seconds()
+            self.missed += max(0, round(gap_s / self.interval_s) - 1)
+        self._last_cycle_at = t
+        if self.control.state is TradingState.HALTED:
+            self.halted.append(t)
+            self.heartbeats.beat(self.name, state=self.control.state)
+            return
+        self.source.refresh()
+        self.source.set_clock(t)
+        try:
+            market = self.source.get_data(t)
+        except CycleSkipped as skip:
+            self.skipped.append((t, str(skip)))
+            self.heartbeats.beat(self.name, state=self.control.state)
+            return
+        gate = None if self.control.state is TradingState.ACTIVE else self._gate(t)
+        self.engine.step(t, market, gate)
+        self.stepped.append(t)
+        age_s = (t - market.t).total_seconds()
+        self.heartbeats.beat(self.name, cycle_done=True, data_age_s=age_s, state=self.control.state)
+        self._check_risk(t, market, age_s)
+
+    def _check_risk(self, t: datetime, market: MarketState, age_s: float) -> None:
+        nav = self.engine.parts.results.pnl_rows[-1][2]
+        if math.isfinite(nav) and nav > 0:  # no shares yet: no NAV per share to mark
+            marks = self.marks
+            self.marks = NavMarks.start(t, nav) if marks is None else marks.advance(t, nav)
+        if self.marks is None:
+            return
+        breaches = check_cycle(self.limits, self.marks, positions_usd(self.engine, market), age_s)
+        self.control, alerts = on_cycle(
+            self.control, breaches, t, auto_recover=self.auto_recover, strategy=self.name
+        )
+        self.alerts += alerts
+
+    def _gate(self, t: datetime) -> Gate:
+        """The REDUCING (or HALTED-flatten) gate over the strategy's lazy instructions: each
+        lone instruction, or whole flow / rebalance group, is judged on the positions held
+        when it is reached (the earlier ones have executed by then). A group is buffered until
+        its EndGroup, so the strategy decides its later members before the earlier execute."""
+        control, positions = self.control, self.engine.parts.positions
+
+        def gate(instructions: Iterator[Instruction]) -> Iterable[Instruction]:
+            for segment in _segments(instructions):
+                passed, alerts = gate_batch(
+                    control, segment, reducing_positions(positions.quantities), t, self.name
+                )
+                self.alerts += alerts
+                yield from passed
+
+        return gate
+
+    def write(self, out_dir: Path, request_id: str) -> Path:
+        """The backtest's files for the stepped hours (the engine's `write`) and
+        `session.json`: cycles, stepped, skipped and halted cycles, trading state, alerts."""
+        path = self.engine.write(out_dir, request_id)
+        facts = {
+            "cycles": self.cycles,
+            "missed": self.missed,
+            "stepped": len(self.stepped),
+            "skipped": [{"t": t.isoformat(), "reason": why} for t, why in self.skipped],
+            "halted": [t.isoformat() for t in self.halted],
+            "state": self.control.state.value,
+            "alerts": [{"code": a.code, "message": a.message} for a in self.alerts],
+        }
+        write_text_atomic(path / "session.json", json.dumps(facts, indent=2) + "\n")
+        return path
+
+
+def _segments(instructions: Iterator[Instruction]) -> Iterator[list[Instruction]]:
+    """Lazily: a lone instruction, or a group from its start marker to its EndGroup."""
+    group: list[Instruction] | None = None
+    for instruction in instructions:
+        if isinstance(instruction, StartFlow | StartRebalance):
+            if group is not None:
+                yield group
+            group = [instruction]
+        elif group is not None:
+            group.append(instruction)
+            if isinstance(instruction, EndGroup):
+                yield group
+                group = None
+        else:
+            yield [instruction]
+    if group is not None:
+        yield group
+
+
+def reducing_positions(quantities: dict[str, float]) -> dict[str, float]:
+    """The engine's position keys as `reducing` keys: perps, CEX spot, AAVE supply and debt
+    (debt positive when owed). Other holdings (wallet tokens, LSTs) are not judged by it."""
+    out: dict[str, float] = {}
+    for key, qty in quantities.items():
+        inst = instrument(key)
+        if inst.is_perp:
+            out[perp_key(inst.venue, inst.underlying)] = qty
+        elif inst.kind == "BaseToken":
+            out[spot_key(inst.venue, inst.symbol)] = qty
+        elif inst.kind == "aToken":
+            out[supply_key(inst.venue, inst.symbol.removeprefix("a"))] = qty
+        elif inst.kind == "debtToken":
+            out[debt_key(inst.venue, inst.symbol.removeprefix("debt"))] = abs(qty)
+    return out
+
+
+def positions_usd(engine: EventDrivenStrategyEngine, market: MarketState) -> dict[str, float]:
+    """Gross USD per underlying asset: holdings at their value, perps at notional."""
+    usd_per_unit = market.usd(engine.parts.results.currency)
+    exposure = engine.parts.exposure.compute(market)
+    out: dict[str, float] = {}
+    for key, qty in engine.parts.positions.quantities.items():
+        if qty == 0.0:
+            continue
+        inst = instrument(key)
+        if inst.is_perp:
+            size_usd = abs(qty) * market.values[inst.mark_series] * market.usd("USDT")
+        else:
+            size_usd = abs(exposure.values[key]) * usd_per_unit
+        out[inst.underlying] = out.get(inst.underlying, 0.0) + size_usd
+    return out
