@@ -111,6 +111,13 @@ class Position:
         return abs(self.qty_base) < FLAT_QTY_BASE
 
 
+def _venue_order(fill: Fill) -> tuple[datetime, int, str]:
+    """The venue's order of fills: by time, then trade id, numeric ids by value (a shorter
+    decimal id is a smaller number: "999" before "1000"; same-length ids, e.g. UUIDs, by
+    text)."""
+    return fill.filled_at, len(fill.trade_id), fill.trade_id
+
+
 def position_from(
     venue: str, symbol: str, fills: Iterable[Fill], funding: Iterable[FundingPayment] = ()
 ) -> Position:
@@ -118,7 +125,7 @@ def position_from(
     result does not depend on the order they arrived in."""
     qty = avg = realized = fees = 0.0
     mine = [f for f in fills if (f.venue, f.symbol) == (venue, symbol)]
-    for fill in sorted(mine, key=lambda f: (f.filled_at, f.trade_id)):
+    for fill in sorted(mine, key=_venue_order):
         qty, avg, realized = _add(qty, avg, realized, fill.signed_qty_base, fill.price_usdt)
         fees += fill.fee_usdt
     paid = sum(p.amount_usdt for p in funding if (p.venue, p.symbol) == (venue, symbol))
@@ -163,7 +170,7 @@ class Ledger:
 
     @property
     def fills(self) -> list[Fill]:
-        return sorted(self._fills.values(), key=lambda f: (f.filled_at, f.key))
+        return sorted(self._fills.values(), key=lambda f: (f.venue, f.symbol, *_venue_order(f)))
 
     @property
     def funding(self) -> list[FundingPayment]:

@@ -87,6 +87,18 @@ def test_the_arrival_order_of_fills_does_not_matter() -> None:
         assert Ledger(shuffled).position("binance", PERP) == expected
 
 
+def test_fills_of_one_millisecond_apply_in_numeric_trade_id_order() -> None:
+    """Trade ids 8, 9, 10 at the same time: bought 1 at 100 and 1 at 120, then sold 1 at
+    110 (nothing realised at the 110 average). In text order "10" < "8" the sale would come
+    first and realise +10 on a short."""
+    fills = [fill("10", Side.SELL, 1.0, 110.0), fill("9", Side.BUY, 1.0, 120.0),
+             fill("8", Side.BUY, 1.0, 100.0)]  # fmt: skip
+    position = position_from("binance", PERP, fills)
+    assert position.qty_base == 1.0
+    assert position.realized_pnl_usdt == 0.0 and position.avg_entry_price_usdt == 110.0
+    assert [f.trade_id for f in Ledger(fills).fills] == ["8", "9", "10"]
+
+
 def test_a_different_fill_under_a_booked_key_is_an_error() -> None:
     ledger = Ledger(FILLS[:1])
     with pytest.raises(ConflictingEntryError, match="fill"):
