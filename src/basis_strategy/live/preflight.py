@@ -53,7 +53,7 @@ def require_live_enabled(flag: bool, env: Mapping[str, str] | None = None) -> No
         missing.append(f"{ENABLE_ENV} set to exactly {ENABLE_VALUE!r} (it is set otherwise)")
     if missing:
         raise LiveRefusedError(
-            "LT-001", "live", "live trading not enabled: needs " + " and ".join(missing)
+            "LT-001", "live trading", "not enabled: needs " + " and ".join(missing)
         )
 
 
@@ -64,8 +64,6 @@ def require_credentials(
     naming that variable only (load_credentials' message never quotes a value)."""
     try:
         return load_credentials(venues, wallet=wallet, env=env)
-    except LiveRefusedError:
-        raise
     except ConfigError as exc:
         raise LiveRefusedError("LT-002", exc.field, str(exc).split(": ", 1)[-1]) from None
 
@@ -176,9 +174,9 @@ def _balance(client: Any, plan: PreflightPlan, venue: str) -> str:
 
 CHECKS: tuple[tuple[str, Callable[[Any, PreflightPlan, str], str]], ...] = (
     ("reachable", _reachable),
+    ("symbols", _symbols),  # public: answered even when the keys are refused
     ("keys", _keys),
     ("permissions", _permissions),
-    ("symbols", _symbols),
     ("balance", _balance),
 )
 BLOCKING = ("reachable", "keys")  # after these fail, the later checks cannot be asked
@@ -194,13 +192,20 @@ def _run(venue: str, name: str, check: Callable[..., str], client: Any, plan: An
     except ccxt.BaseError as exc:
         auth = isinstance(exc, ccxt.AuthenticationError | ccxt.PermissionDenied)
         return Check(venue, name, "failed", _error_reason(exc), "VEN-003" if auth else "LT-003")
+    except (KeyError, IndexError, TypeError, ValueError) as exc:  # an answer of another shape
+        return Check(venue, name, "failed", f"unexpected answer ({type(exc).__name__})")
 
 
 def preflight(clients: Mapping[str, Any], plan: PreflightPlan) -> list[Check]:
     """Every check of every venue in `clients` (ccxt clients carrying the credentials), in
-    order: reachable, keys, permissions, symbols, balance. Once reachable or keys fails, the
-    venue's later checks are "not checked" (they would only repeat that failure)."""
-    results: list[Check] = []
+    order: reachable, symbols, keys, permissions, balance. Once reachable or keys fails, the
+    venue's later checks are "not checked" (they would only repeat that failure). A venue the
+    plan names without a client fails first: its checks could not run at all."""
+    planned = set(plan.symbols) | set(plan.required_usdt)
+    results = [
+        Check(venue, "client", "failed", "planned venue has no client")
+        for venue in sorted(planned - set(clients))
+    ]
     for venue in sorted(clients):
         blocked: Check | None = None
         for name, check in CHECKS:
@@ -221,8 +226,8 @@ def require_preflight(clients: Mapping[str, Any], plan: PreflightPlan) -> list[C
     checks = preflight(clients, plan)
     for check in checks:
         if not check.ok:
-            detail = f"{check.venue} {check.name}: {check.reason}"
+            detail = f"{check.venue} {check.name} failed: {check.reason}"
             if check.code != "LT-003":
                 detail += f" ({check.code})"
-            raise LiveRefusedError("LT-003", "pre-flight", f"pre-flight failed: {detail}")
+            raise LiveRefusedError("LT-003", "pre-flight", detail)
     return checks

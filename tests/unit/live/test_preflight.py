@@ -117,7 +117,10 @@ def test_enabled_only_with_flag_and_exact_env_value() -> None:
         assert err.code == "LT-001" and ENABLE_ENV in str(err)
         assert "Enabled" not in str(err) and "true" not in str(err)  # value never echoed
     err = refusal(require_live_enabled, False, {})
-    assert ENABLE_FLAG in str(err) and ENABLE_ENV in str(err)
+    assert str(err) == (
+        "live trading: not enabled: needs the --enable-live-trading flag and "
+        "BASIS_LIVE_TRADING=enabled in the environment [LT-001]"
+    )
 
 
 def test_enable_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -136,8 +139,7 @@ def test_missing_credential_names_only_the_variable(missing: str) -> None:
     err = refusal(require_credentials, VENUES, env=env)
     assert err.code == "LT-002" and err.field == missing
     assert str(err).startswith(f"{missing}: not set") and str(err).endswith("[LT-002]")
-    others = [name for name in ENV if name != missing and name.startswith(missing[:-4])]
-    assert not [name for name in others if name in str(err) and name != missing]
+    assert [name for name in ENV if name in str(err)] == [missing]
 
 
 def test_credentials_only_for_the_venues_used() -> None:
@@ -157,7 +159,7 @@ def test_funded_account_passes_every_check(
     caplog.handler.addFilter(SecretFilter())  # as the app's handlers do (core/logs.py)
     checks = require_preflight(clients(fakes), PLAN)
     assert [(c.venue, c.name) for c in checks] == [
-        (v, n) for v in VENUES for n in ("reachable", "keys", "permissions", "symbols", "balance")
+        (v, n) for v in VENUES for n in ("reachable", "symbols", "keys", "permissions", "balance")
     ]
     by = {(c.venue, c.name): c for c in checks}
     assert all(c.status == "passed" for c in checks if c.venue != "binance")
@@ -182,11 +184,15 @@ def test_wrong_secret_is_keys_refused(fakes: dict[str, Any], venue: str) -> None
     assert failed(checks) == [(venue, "keys")]
     keys = next(c for c in checks if (c.venue, c.name) == (venue, "keys"))
     assert keys.code == "VEN-003" and "keys refused" in keys.reason
-    later = [c for c in checks if c.venue == venue and c.name in ("symbols", "balance")]
-    assert [c.status for c in later] == ["not checked", "not checked"]
+    statuses = {c.name: c.status for c in checks if c.venue == venue}
+    assert statuses["symbols"] == "passed"  # public, asked before the keys
+    assert statuses["permissions"] == statuses["balance"] == "not checked"
     err = refusal(require_preflight, mixed, PLAN)
     assert err.code == "LT-003"
-    assert f"{venue} keys: keys refused" in str(err) and "VEN-003" in str(err)
+    assert str(err) == (
+        f"pre-flight: {venue} keys failed: keys refused by the venue (AuthenticationError)"
+        " (VEN-003) [LT-003]"
+    )
 
 
 @pytest.mark.parametrize("venue", VENUES)
@@ -195,7 +201,7 @@ def test_unlisted_symbol_refused(fakes: dict[str, Any], venue: str) -> None:
         symbols={**PLAN.symbols, venue: ["BTCUSDT", "SOLUSDT"]}, required_usdt=PLAN.required_usdt
     )
     err = refusal(require_preflight, clients(fakes), plan)
-    assert f"{venue} symbols: SOL/USDT:USDT not listed" in str(err)
+    assert f"{venue} symbols failed: SOL/USDT:USDT not listed" in str(err)
 
 
 def _wrap(monkeypatch: pytest.MonkeyPatch, module: Any, key: str, edit: Any) -> None:
@@ -211,29 +217,46 @@ def _wrap(monkeypatch: pytest.MonkeyPatch, module: Any, key: str, edit: Any) -> 
     monkeypatch.setitem(module.ROUTES, key, (edited, signed))
 
 
-def test_inactive_symbol_refused(fakes: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    def halt_eth(answer: Any) -> None:
-        for row in answer["symbols"]:
-            if row["symbol"] == "ETHUSDT":
-                row["status"] = "SETTLING"
-
-    _wrap(monkeypatch, binance_usdm, "GET /fapi/v1/exchangeInfo", halt_eth)
-    checks = preflight(clients(fakes), PLAN)
-    assert failed(checks) == [("binance", "symbols")]
-    err = refusal(require_preflight, clients(fakes), PLAN)
-    assert "binance symbols: ETH/USDT:USDT not active" in str(err)
+def _halt_binance(answer: Any) -> None:
+    for row in answer["symbols"]:
+        row["status"] = "SETTLING" if row["symbol"] == "ETHUSDT" else row["status"]
 
 
-def test_okx_suspended_instrument_refused(
-    fakes: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+def _halt_bybit(answer: Any) -> None:
+    for row in answer["list"]:
+        row["status"] = "Closed" if row["symbol"] == "ETHUSDT" else row["status"]
+
+
+def _halt_okx(answer: Any) -> None:
+    for row in answer:
+        row["state"] = "suspend" if row["instId"] == "ETH-USDT-SWAP" else row["state"]
+
+
+HALTS = {
+    "binance": (binance_usdm, "GET /fapi/v1/exchangeInfo", _halt_binance),
+    "bybit": (bybit_v5, "GET /v5/market/instruments-info", _halt_bybit),
+    "okx": (okx_v5, "GET /api/v5/public/instruments", _halt_okx),
+}
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_inactive_symbol_refused(
+    fakes: dict[str, Any], monkeypatch: pytest.MonkeyPatch, venue: str
 ) -> None:
-    def suspend(answer: Any) -> None:
-        for row in answer:
-            row["state"] = "suspend" if row["instId"] == "BTC-USDT-SWAP" else row["state"]
-
-    _wrap(monkeypatch, okx_v5, "GET /api/v5/public/instruments", suspend)
+    _wrap(monkeypatch, *HALTS[venue])
+    checks = preflight(clients(fakes), PLAN)
+    assert failed(checks) == [(venue, "symbols")]
     err = refusal(require_preflight, clients(fakes), PLAN)
-    assert "okx symbols: BTC/USDT:USDT not active" in str(err)
+    assert f"{venue} symbols failed: ETH/USDT:USDT not active" in str(err)
+
+
+def test_planned_venue_without_client_refused(fakes: dict[str, Any]) -> None:
+    built = clients(fakes)
+    del built["okx"]
+    checks = preflight(built, PLAN)
+    assert failed(checks) == [("okx", "client")]
+    err = refusal(require_preflight, built, PLAN)
+    assert "okx client failed: planned venue has no client" in str(err)
 
 
 def test_permissions_refused_where_the_venue_reports_them(
@@ -254,7 +277,17 @@ def test_permissions_refused_where_the_venue_reports_them(
     checks = preflight(clients(fakes), PLAN)
     assert failed(checks) == [(v, "permissions") for v in VENUES]
     err = refusal(require_preflight, clients(fakes), PLAN)
-    assert "binance permissions: account may not trade (canTrade false)" in str(err)
+    assert "binance permissions failed: account may not trade (canTrade false)" in str(err)
+
+
+def test_answer_of_another_shape_fails_the_check(
+    fakes: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _wrap(monkeypatch, okx_v5, "GET /api/v5/account/config", lambda answer: answer.clear())
+    checks = preflight(clients(fakes), PLAN)
+    assert failed(checks) == [("okx", "permissions")]
+    err = refusal(require_preflight, clients(fakes), PLAN)
+    assert "okx permissions failed: unexpected answer (IndexError)" in str(err)
 
 
 @pytest.mark.parametrize("venue", VENUES)
@@ -263,9 +296,42 @@ def test_insufficient_balance_names_venue_needed_and_available(
 ) -> None:
     fakes[venue].state.wallet_balance_quote = Decimal("1234.5")
     err = refusal(require_preflight, clients(fakes), PLAN)
-    assert f"{venue} balance: free USDT 1,234.50 < 2,500.00 needed" in str(err)
+    assert f"{venue} balance failed: free USDT 1,234.50 < 2,500.00 needed" in str(err)
+    fakes[venue].state.wallet_balance_quote = Decimal("2499.99")
+    err = refusal(require_preflight, clients(fakes), PLAN)
+    assert f"{venue} balance failed: free USDT 2,499.99 < 2,500.00 needed" in str(err)
     fakes[venue].state.wallet_balance_quote = Decimal(2_500)
     require_preflight(clients(fakes), PLAN)  # exactly enough is enough
+
+
+class _Markets:
+    """A client whose markets list one perp as ccxt parses it, with `market` overrides."""
+
+    id = "stub"
+
+    def __init__(self, **market: Any) -> None:
+        base = {"active": True, "swap": True, "linear": True, "settle": "USDT"}
+        self.markets = {"BTC/USDT:USDT": base | market}
+
+    def fetch_time(self) -> int:
+        return 0
+
+    def fetch_balance(self) -> dict[str, Any]:
+        return {"free": {"USDT": 0.0}}
+
+    def load_markets(self) -> dict[str, Any]:
+        return self.markets
+
+
+@pytest.mark.parametrize(
+    "override", [{"linear": False}, {"swap": False}, {"settle": "USDC"}, {"active": False}]
+)
+def test_symbol_must_be_an_active_linear_usdt_perp(override: dict[str, Any]) -> None:
+    plan = PreflightPlan(symbols={"stub": ["BTCUSDT"]})
+    (check,) = [c for c in preflight({"stub": _Markets(**override)}, plan) if c.name == "symbols"]
+    assert check.status == "failed" and check.reason.startswith("BTC/USDT:USDT ")
+    (check,) = [c for c in preflight({"stub": _Markets()}, plan) if c.name == "symbols"]
+    assert check.status == "passed"
 
 
 @pytest.mark.parametrize("venue", VENUES)
@@ -278,7 +344,7 @@ def test_unreachable_venue_refused(fakes: dict[str, Any], venue: str) -> None:
         "not checked"
     }
     err = refusal(require_preflight, built, PLAN)
-    assert f"{venue} reachable: venue unreachable" in str(err)
+    assert f"{venue} reachable failed: venue unreachable" in str(err)
 
 
 def test_secret_registry_knows_every_credential_loaded() -> None:
