@@ -8,7 +8,7 @@
 - `limits`, `trading_state`, `reducing`: risk limits, ACTIVE / REDUCING / HALTED and the gate
   that lets only risk-reducing instructions through;
 - `heartbeat`, `cycle_clock`, `alerts`: health per strategy, the next cycle time, and alerts
-  coded from `core/log_codes.py`;
+  coded from `core/log_codes.py`.
 - `preflight`: enable and credential gates, and the one venue caller (ccxt clients passed in).
 
 Nothing here talks to a venue or reads a clock: callers pass venue answers and timestamps in.

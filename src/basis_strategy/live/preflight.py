@@ -124,7 +124,8 @@ def _keys(client: Any, plan: PreflightPlan, venue: str) -> str:
 
 
 def _permissions(client: Any, plan: PreflightPlan, venue: str) -> str:
-    """Trading allowed, from the endpoint each venue exposes it on (None: not exposed)."""
+    """Trading allowed, from the endpoint each venue exposes it on. Where that answer does
+    not say (Binance's v3 account has no canTrade), NotImplementedError: "not checked"."""
     if client.id == "bybit":
         info = client.privateGetV5UserQueryApi()["result"]
         orders = (info.get("permissions") or {}).get("ContractTrade") or []
