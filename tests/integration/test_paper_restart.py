@@ -17,10 +17,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from tests.integration.conftest import DATA_DIR
-from tests.integration.test_paper_replay import DAY, FILES, SPEED, START, SleptWall
+from tests.integration.test_paper_replay import DAY, FILES, START, SleptWall
 
 from basis_strategy.components.execution import EventLogger
 from basis_strategy.config.loader import load_run_config
@@ -40,6 +41,15 @@ from basis_strategy.venues.simulated.build import build_simulated_venues
 REQUEST = SessionRequest("eth_basis", tuple(DAY))
 KILL_AT = START + timedelta(hours=8)
 SID = "paper-eth-basis-1"
+SPEED = 3600 / 0.01  # one replayed hour per 10 ms of (slept) wall time
+
+
+@pytest.fixture(scope="module")
+def backtest(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[datetime]]:
+    """The uninterrupted backtest of the day: its files and hours."""
+    engine = _engine(REQUEST)
+    engine.run()
+    return engine.write(tmp_path_factory.mktemp("backtest"), "run"), engine.data.times
 
 
 def _engine(request: SessionRequest) -> EventDrivenStrategyEngine:
@@ -88,7 +98,11 @@ def _resumed(url: str, cold: bool, out: str) -> None:
 
 
 def _in_child(target: Any, *args: Any) -> int | None:
-    process = multiprocessing.get_context("spawn").Process(target=target, args=args)
+    """Run `target` in a fresh process: forked from a fork server that has only imported
+    this module (no state of the test process), so each life starts in a second, not three."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    process = context.Process(target=target, args=args)
     process.start()
     process.join(timeout=120)
     return process.exitcode
@@ -96,7 +110,7 @@ def _in_child(target: Any, *args: Any) -> int | None:
 
 @pytest.mark.parametrize("cold", [False, True], ids=["warm", "cold"])
 def test_a_session_killed_mid_cycle_resumes_to_the_backtest(
-    cold: bool, database_url: str, tmp_path: Path
+    cold: bool, database_url: str, tmp_path: Path, backtest: tuple[Path, list[datetime]]
 ) -> None:
     assert _in_child(_killed_mid_cycle, database_url) == -signal.SIGKILL
     with SessionStore(database_url) as store:
@@ -105,9 +119,7 @@ def test_a_session_killed_mid_cycle_resumes_to_the_backtest(
     assert saved.cycles == 8 and saved.last_cycle_at == KILL_AT - timedelta(hours=1)
     assert [r.t for r in saved.journal] == [START + timedelta(hours=h) for h in range(8)]
     assert _in_child(_resumed, database_url, cold, str(tmp_path / "paper")) == 0
-    backtest = _engine(REQUEST)
-    backtest.run()
-    a = backtest.write(tmp_path / "backtest", "run")
+    a, hours = backtest
     b = tmp_path / "paper" / "run"
     for name in FILES:  # no duplicate event or fill, no missing or repeated hour
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
@@ -115,7 +127,7 @@ def test_a_session_killed_mid_cycle_resumes_to_the_backtest(
     assert facts["cycles"] == 25 and facts["stepped"] == 25 and facts["missed"] == 0
     with SessionStore(database_url) as store:
         journal = store.load(SID).journal
-    assert [r.t for r in journal] == backtest.data.times  # each cycle committed once
+    assert [r.t for r in journal] == hours  # each cycle committed once
 
 
 def _halted_then_killed(url: str) -> None:
@@ -188,3 +200,23 @@ def test_an_unusable_checkpoint_is_refused_and_cold_still_works(
         rebuilt, kept = cold.engine.parts, first.engine.parts
         assert repr(rebuilt.results.pnl_rows) == repr(kept.results.pnl_rows)  # NaN-safe
         assert repr(rebuilt.logger.events) == repr(kept.logger.events)
+
+
+def test_hours_missed_while_down_are_counted_and_their_funding_carried(
+    tmp_path: Path, backtest: tuple[Path, list[datetime]]
+) -> None:
+    """Down from 07:00 to 10:30: 08, 09 and 10 are missed (not traded after the fact), and
+    the 08:00 funding settlement is carried into the 11:00 read, not lost."""
+    url = sa.URL.create("sqlite", database=str(tmp_path / "s.sqlite")).render_as_string()
+    with SessionStore(url) as store:
+        _life(store, START - timedelta(minutes=1), first=True).run(max_cycles=8)
+        again = _life(store, START + timedelta(hours=10, minutes=30), first=False)
+        again.run(max_cycles=22)
+        assert again.missed == 3 and again.cycles == 22
+        assert again.stepped == [
+            START + timedelta(hours=h) for h in range(25) if h not in (8, 9, 10)
+        ]
+        path = again.write(tmp_path / "paper", "run")
+    funded = pd.read_csv(path / "event_log.csv").event_type == "FundingSettled"
+    expected = pd.read_csv(backtest[0] / "event_log.csv").event_type == "FundingSettled"
+    assert funded.sum() == expected.sum() > 0
