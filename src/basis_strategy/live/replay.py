@@ -109,6 +109,11 @@ class ReplaySource:
         self._emitted = i
         return state
 
+    def resume_after(self, t: datetime) -> None:
+        """A restarted session's source: the state of `t` (its last stepped cycle) was read
+        before the restart, so the next read carries the cash flows of the hours after it."""
+        self._emitted = self._index_at_or_before(t)
+
     def _index_at_or_before(self, at: datetime) -> int:
         times = self.history.times
         if not times or at < times[0]:

@@ -20,9 +20,12 @@ A loop that overslept (a slow cycle, a stalled process) skips the grid points it
 The loop ends after `max_cycles` cycles or at the first cycle after `stop()` or
 `emergency_stop()`: a stop is honoured within one cycle and no step follows it.
 
-Not yet here (a later step): Control, NavMarks and the cycle count are held in memory only
-(a real service must persist them, `live/store.py`, so a restart does not resume trading),
-results are written once at the end (`write`), and HALTED-flatten does not step the engine.
+Persistence (`store`, `session_store.py`): when a store is given, each completed cycle is
+committed with the trading state, NAV marks, counts and, after a step, the engine checkpoint
+in one transaction, and an operator's stop is stored at once; `restart.resume` continues a
+session after a crash (warm from the checkpoint, or cold by re-stepping the journal). Alerts,
+and the stepped / skipped / halted lists, are the process's own (the journal has the cycles).
+Results are written once at the end (`write`), and HALTED-flatten does not step the engine.
 """
 
 from __future__ import annotations
@@ -41,11 +44,19 @@ from basis_strategy.core.instruments import instrument
 from basis_strategy.data.live_reads import CycleSkipped
 from basis_strategy.data.market import MarketState
 from basis_strategy.engine import EventDrivenStrategyEngine, Gate
+from basis_strategy.live import checkpoint
 from basis_strategy.live.alerts import Alert
 from basis_strategy.live.cycle_clock import HOUR_S, next_cycle_at
 from basis_strategy.live.heartbeat import HeartbeatRegistry
 from basis_strategy.live.limits import NavMarks, RiskLimits, check_cycle
 from basis_strategy.live.reducing import debt_key, perp_key, spot_key, supply_key
+from basis_strategy.live.session_store import (
+    HALTED,
+    SKIPPED,
+    STEPPED,
+    CycleRecord,
+    SessionStore,
+)
 from basis_strategy.live.trading_state import (
     Control,
     StopMode,
@@ -86,6 +97,8 @@ class PaperSession:
     skipped: list[tuple[datetime, str]] = field(default_factory=list)
     halted: list[datetime] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    store: SessionStore | None = None  # None: in memory only (a test, a throwaway run)
+    session_id: str = ""
     _stop: bool = False
     _last_cycle_at: datetime | None = None
 
@@ -100,6 +113,8 @@ class PaperSession:
         """HALTED now: the next cycle steps nothing (ADR-043 kill switch)."""
         self.control, alerts = emergency_stop(self.control, mode, reason, self.now(), self.name)
         self.alerts += alerts
+        if self.store is not None:
+            self.store.save_control(self.session_id, self.control)
 
     def run(
         self, max_cycles: int, on_cycle_done: Callable[[PaperSession], None] | None = None
@@ -122,9 +137,11 @@ class PaperSession:
             gap_s = (t - self._last_cycle_at).total_seconds()
             self.missed += max(0, round(gap_s / self.interval_s) - 1)
         self._last_cycle_at = t
+        used = self.control  # the trading state this cycle's gate uses (journaled)
         if self.control.state is TradingState.HALTED:
             self.halted.append(t)
             self.heartbeats.beat(self.name, state=self.control.state)
+            self._commit(CycleRecord(self.cycles, t, HALTED, used))
             return
         self.source.refresh()
         self.source.set_clock(t)
@@ -133,13 +150,24 @@ class PaperSession:
         except CycleSkipped as skip:
             self.skipped.append((t, str(skip)))
             self.heartbeats.beat(self.name, state=self.control.state)
+            self._commit(CycleRecord(self.cycles, t, SKIPPED, used, str(skip)))
             return
-        gate = None if self.control.state is TradingState.ACTIVE else self._gate(t)
+        gate = None if used.state is TradingState.ACTIVE else self._gate(t, used)
         self.engine.step(t, market, gate)
         self.stepped.append(t)
         age_s = (t - market.t).total_seconds()
         self.heartbeats.beat(self.name, cycle_done=True, data_age_s=age_s, state=self.control.state)
         self._check_risk(t, market, age_s)
+        self._commit(CycleRecord(self.cycles, t, STEPPED, used), stepped=True)
+
+    def _commit(self, record: CycleRecord, stepped: bool = False) -> None:
+        """The completed cycle, in one transaction (nothing of a cycle is stored before)."""
+        if self.store is None:
+            return
+        blob = checkpoint.dump(self.engine) if stepped else None
+        self.store.commit_cycle(
+            self.session_id, record, self.control, self.marks, self.missed, blob
+        )
 
     def _check_risk(self, t: datetime, market: MarketState, age_s: float) -> None:
         nav = self.engine.parts.results.pnl_rows[-1][2]
@@ -154,12 +182,12 @@ class PaperSession:
         )
         self.alerts += alerts
 
-    def _gate(self, t: datetime) -> Gate:
+    def _gate(self, t: datetime, control: Control) -> Gate:
         """The REDUCING (or HALTED-flatten) gate over the strategy's lazy instructions: each
         lone instruction, or whole flow / rebalance group, is judged on the positions held
         when it is reached (the earlier ones have executed by then). A group is buffered until
         its EndGroup, so the strategy decides its later members before the earlier execute."""
-        control, positions = self.control, self.engine.parts.positions
+        positions = self.engine.parts.positions
 
         def gate(instructions: Iterator[Instruction]) -> Iterable[Instruction]:
             for segment in _segments(instructions):

@@ -1,0 +1,104 @@
+"""A paper session's engine book as bytes: the checkpoint a warm restart continues from
+(issue 13, ADR-043).
+
+Why pickle: for paper the simulated venues live inside the engine, so "the book" is the
+whole mutable state of `EngineParts` (positions, venue ledgers, fund shares and cost basis,
+the P&L calculator's previous marks, the results rows and the event log so far). Mapping each
+of those to tables would duplicate every component's state in a schema that must follow every
+component change; a pickle of the parts follows them for free. The price, stated:
+
+- it is only as stable as the classes: a checkpoint written by other code may not load, so
+  every blob starts with `MAGIC` and `VERSION`, and anything unreadable is refused with one
+  line (`CheckpointError`), never silently replaced by a fresh book; `--cold` then rebuilds
+  from the request and the cycle journal (`restart.py`);
+- it is never read from an untrusted place: the store is the service's own database;
+- its size grows with the run (results and events so far): fine for a paper day or month.
+
+Shared, read-only things are not copied: the data provider and the run config are written
+as references and bound again to the restarted engine's own (built from the same request).
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from types import MappingProxyType
+from typing import Any
+
+from basis_strategy.core.errors import OperationalError
+from basis_strategy.engine import EngineParts, EventDrivenStrategyEngine
+
+MAGIC = b"BSCKPT"
+VERSION = 1
+_HEADER = len(MAGIC) + 2
+
+
+class CheckpointError(OperationalError):
+    """A stored checkpoint cannot be used (unknown version, corrupted): restart cold."""
+
+
+def _proxy(values: dict[str, Any]) -> MappingProxyType[str, Any]:
+    return MappingProxyType(values)
+
+
+class _Pickler(pickle.Pickler):
+    def __init__(self, out: io.BytesIO, engine: EventDrivenStrategyEngine) -> None:
+        super().__init__(out, protocol=5)
+        self._shared = {id(engine.data): "data", id(engine.config): "config"}
+
+    def persistent_id(self, obj: Any) -> str | None:
+        return self._shared.get(id(obj))
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is MappingProxyType:  # read-only views (market states) as copies
+            return _proxy, (dict(obj),)
+        return NotImplemented
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, data: io.BytesIO, engine: EventDrivenStrategyEngine) -> None:
+        super().__init__(data)
+        self._shared = {"data": engine.data, "config": engine.config}
+
+    def persistent_load(self, pid: Any) -> Any:
+        if pid not in self._shared:
+            raise pickle.UnpicklingError(f"unknown shared reference {pid!r}")
+        return self._shared[pid]
+
+
+def dump(engine: EventDrivenStrategyEngine) -> bytes:
+    """The engine's parts as a versioned blob."""
+    out = io.BytesIO()
+    out.write(MAGIC + VERSION.to_bytes(2, "big"))
+    _Pickler(out, engine).dump(engine.parts)
+    return out.getvalue()
+
+
+def version_of(blob: bytes) -> int | None:
+    """The blob's format version, or None when it is not a checkpoint at all."""
+    if len(blob) < _HEADER or not blob.startswith(MAGIC):
+        return None
+    return int.from_bytes(blob[len(MAGIC) : _HEADER], "big")
+
+
+def restore(engine: EventDrivenStrategyEngine, blob: bytes, where: str) -> None:
+    """Replace `engine.parts` (a fresh engine built from the session's request) with the
+    checkpoint's; CheckpointError, one line naming `where`, if it cannot be used."""
+    version = version_of(blob)
+    if version is None:
+        raise CheckpointError(f"{where}: checkpoint is not readable (no header); restart --cold")
+    if version != VERSION:
+        raise CheckpointError(
+            f"{where}: checkpoint version {version} is unknown (this code reads {VERSION}); "
+            "restart --cold"
+        )
+    try:
+        parts = _Unpickler(io.BytesIO(blob[_HEADER:]), engine).load()
+    except Exception as exc:  # any failure to read is one answer: unusable
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        raise CheckpointError(
+            f"{where}: checkpoint is corrupted ({type(exc).__name__}: {reason}); restart --cold"
+        ) from None
+    if not isinstance(parts, EngineParts):
+        raise CheckpointError(f"{where}: checkpoint holds {type(parts).__name__}; restart --cold")
+    engine.parts = parts
