@@ -8,7 +8,9 @@ a bad value. A new numeric field without bounds fails here.
 
 from __future__ import annotations
 
+import importlib
 import math
+import pkgutil
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -19,9 +21,11 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
+import basis_strategy
 from basis_strategy.config.loader import load_run_config, load_share_class, load_venues
 from basis_strategy.config.models import MODE_NAMES, StrictModel
 from basis_strategy.core.errors import ConfigError
+from basis_strategy.live.limits import RiskLimits
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 # a flow and a shock so that Flow and Shock have instances too
@@ -41,6 +45,13 @@ class Leaf:
     kind: type  # int or float
     nullable: bool  # `None` is a valid value here (an optional setting)
     slot: Slot
+
+
+def import_all() -> None:
+    """Import every module of the package, so that the set of models does not depend on
+    which tests happened to be collected first in this process."""
+    for module in pkgutil.walk_packages(basis_strategy.__path__, "basis_strategy."):
+        importlib.import_module(module.name)
 
 
 def all_models(base: type[BaseModel] = StrictModel) -> set[type[BaseModel]]:
@@ -72,6 +83,7 @@ def samples() -> dict[type[BaseModel], BaseModel]:
     for mode in MODE_NAMES:
         sets = [*WINDOW, *EXTRAS.values()]
         roots.append(load_run_config(mode, sets, env={}, configs_dir=CONFIGS).mode)
+    roots.append(RiskLimits(max_position_usd={"ETH": 100_000.0}))  # a live request's limits
     for model in instances(roots):
         found.setdefault(type(model), model)
     return found
@@ -110,6 +122,7 @@ def _dict_leaves(args: tuple[Any, ...], value: Any) -> Iterator[Leaf]:
 
 
 def cases() -> Iterator[Any]:
+    import_all()
     models = samples()
     missing = all_models() - set(models)
     assert not missing, f"no config holds an instance of {sorted(m.__name__ for m in missing)}"
