@@ -34,4 +34,7 @@ def dumps(
 
     Raises ValueError when `default` returns a non-finite float (`allow_nan=False`).
     """
-    return json.dumps(finite_or_null(value), indent=indent, default=default, allow_nan=False)
+    try:  # the usual case, all finite plain values: json's C encoder alone
+        return json.dumps(value, indent=indent, default=default, allow_nan=False)
+    except (ValueError, TypeError):  # a non-finite float, or a numpy scalar, somewhere
+        return json.dumps(finite_or_null(value), indent=indent, default=default, allow_nan=False)
