@@ -25,12 +25,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -60,6 +57,7 @@ from tests.fakes.cex_state import (
     RejectReason,
     VenueRejection,
 )
+from tests.fakes.http_fake import FakeServer, QuietHandler
 
 API_KEY = "fake-bybit-key"
 API_SECRET = "fake-bybit-secret"
@@ -101,8 +99,8 @@ class ApiError(Exception):
         self.status, self.code, self.msg = status, code, msg
 
 
-class BybitV5Fake:
-    """The HTTP server plus the account it serves; start/stop or use as a context manager."""
+class BybitV5Fake(FakeServer):
+    """The BybitV5 HTTP server plus the account it serves (`FakeServer`)."""
 
     def __init__(
         self,
@@ -110,51 +108,9 @@ class BybitV5Fake:
         api_key: str = API_KEY,
         api_secret: str = API_SECRET,
     ) -> None:
-        self.state = state or default_state()
+        super().__init__(state or default_state())
         self.api_key, self.api_secret = api_key, api_secret
-        self.requests: list[tuple[str, str, str]] = []  # (method, path, query), for tests
         self.margin_mode = "REGULAR_MARGIN"  # UTA: one margin mode for the whole account
-        self.stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        """http://127.0.0.1:<ephemeral port>"""
-        assert self._server is not None, "fake not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> BybitV5Fake:
-        """Bind an ephemeral port and serve on a background thread."""
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = _QuietServer(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Wake delayed handlers, stop serving and close the socket (no leaked resources)."""
-        self.stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> BybitV5Fake:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType
-    ) -> None:
-        self.stop()
-
-    def paths_called(self) -> list[str]:
-        """ "METHOD /path" of every request so far, in order."""
-        return [f"{method} {path}" for method, path, _ in self.requests]
 
 
 def default_state() -> CexAccountState:
@@ -202,26 +158,14 @@ def bybit_client(
     return client
 
 
-class _QuietServer(ThreadingHTTPServer):
-    """Clients that time out or are cut off are expected here: no tracebacks for them."""
-
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass
-
-
 Route = Callable[["_Handler", dict[str, Any]], Any]
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     """Routes one request: fault, signature check, then the endpoint's answer."""
 
     fake: BybitV5Fake
     fill_fault: Fault | None = None  # a PARTIAL_FILL fault for this request's order
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
         self._serve("GET")
@@ -670,3 +614,6 @@ ROUTES: dict[str, tuple[Route, bool]] = {
     "GET /v5/position/list": (_positions, True),
     "GET /v5/account/wallet-balance": (_wallet_balance, True),
 }
+
+
+BybitV5Fake.handler = _Handler
