@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import ccxt
@@ -19,6 +18,7 @@ import pytest
 from tests.fakes.binance_usdm import BinanceUsdmFake
 from tests.fakes.ccxt_client import binance_client
 from tests.fakes.cex_state import Fault, FaultKind
+from tests.fakes.sleeps import Sleeps
 from tests.unit.venues.venue_book import COSTS_ON, cex_config, market
 
 from basis_strategy.core.instructions import BuySpot, Leg, TradePerp
@@ -42,29 +42,10 @@ FEE = 1.0 * 3000 * 0.0005
 GAP = -1.0 * (3000 - 3001.5)  # sold 1.5 below the hour's mark: a cost of 1.5 USDT
 
 
-class Sleeps:
-    """The injected sleep: records every wait; really sleeps at most `cap_s`."""
-
-    def __init__(self, cap_s: float = 0.0) -> None:
-        self.calls: list[float] = []
-        self.cap_s = cap_s
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        if self.cap_s:
-            time.sleep(min(seconds, self.cap_s))
-
-
 @pytest.fixture
 def fake() -> Iterator[BinanceUsdmFake]:
     with BinanceUsdmFake() as server:
         yield server
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[LiveStore]:
-    with LiveStore(f"sqlite:///{tmp_path / 'live.db'}") as live_store:
-        yield live_store
 
 
 def live(

@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import ccxt
@@ -23,6 +22,7 @@ import pytest
 from tests.fakes.bybit_v5 import BybitV5Fake, bybit_client
 from tests.fakes.bybit_v5_wire import wire_id
 from tests.fakes.cex_state import Fault, FaultKind
+from tests.fakes.sleeps import Sleeps
 from tests.unit.venues.venue_book import COSTS_ON, cex_config, market
 
 from basis_strategy.core.errors import OperationalError
@@ -50,29 +50,10 @@ GAP = -1.0 * (3000 - 2999)  # sold 1 above the hour's mark: a gain of 1 USDT aga
 PARTIAL = Fault(ORDER, FaultKind.PARTIAL_FILL, fill_parts=2, filled_fraction=Decimal("0.5"))
 
 
-class Sleeps:
-    """The injected sleep: records every wait; really sleeps at most `cap_s`."""
-
-    def __init__(self, cap_s: float = 0.0) -> None:
-        self.calls: list[float] = []
-        self.cap_s = cap_s
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        if self.cap_s:
-            time.sleep(min(seconds, self.cap_s))
-
-
 @pytest.fixture
 def fake() -> Iterator[BybitV5Fake]:
     with BybitV5Fake() as server:
         yield server
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[LiveStore]:
-    with LiveStore(f"sqlite:///{tmp_path / 'live.db'}") as live_store:
-        yield live_store
 
 
 def live(

@@ -16,13 +16,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import ccxt
 import pytest
 from tests.fakes.cex_state import Fault, FaultKind
 from tests.fakes.okx_v5 import OkxV5Fake, okx_client
+from tests.fakes.sleeps import Sleeps
 from tests.unit.venues.venue_book import COSTS_ON, cex_config, market
 
 from basis_strategy.core.errors import OperationalError
@@ -59,29 +59,10 @@ def short(size_base: float, base: str = "ETH") -> TradePerp:
                      size_delta=-size_base)  # fmt: skip
 
 
-class Sleeps:
-    """The injected sleep: records every wait; really sleeps at most `cap_s`."""
-
-    def __init__(self, cap_s: float = 0.0) -> None:
-        self.calls: list[float] = []
-        self.cap_s = cap_s
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        if self.cap_s:
-            time.sleep(min(seconds, self.cap_s))
-
-
 @pytest.fixture
 def fake() -> Iterator[OkxV5Fake]:
     with OkxV5Fake() as server:
         yield server
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[LiveStore]:
-    with LiveStore(f"sqlite:///{tmp_path / 'live.db'}") as live_store:
-        yield live_store
 
 
 def live(
