@@ -9,7 +9,10 @@ units of the asset named; `math.inf` means "all of it".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from basis_strategy.venues.transfers import TransferTicket
 
 Action = Literal["entry_full", "entry_partial", "exit_full", "exit_partial", "sell_dust", "flow"]
 FlowKind = Literal["deposit", "withdrawal", "full_redemption"]
@@ -233,6 +236,8 @@ class Leg:
 
 @dataclass(frozen=True, slots=True)
 class ExecutionResult:
-    """What a venue did for one instruction: the legs, in order."""
+    """What a venue did for one instruction: the legs, in order; `ticket`: a withdrawal still
+    on its way to the destination (a live transfer, `venues/transfers.py`), else None."""
 
     legs: tuple[Leg, ...] = field(default_factory=tuple)
+    ticket: TransferTicket | None = None
