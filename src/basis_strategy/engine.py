@@ -51,6 +51,7 @@ from basis_strategy.venues.interface import VenueInterface
 
 Progress = Callable[[int, int], None]
 Gate = Callable[[Iterator[Instruction]], Iterable[Instruction]]
+Decide = Callable[[MarketState], Iterator[Instruction]]
 NAN = float("nan")
 
 
@@ -170,7 +171,11 @@ class EventDrivenStrategyEngine:
         return self.parts.results
 
     def step(
-        self, t: datetime, market: MarketState | None = None, gate: Gate | None = None
+        self,
+        t: datetime,
+        market: MarketState | None = None,
+        gate: Gate | None = None,
+        decide: Decide | None = None,
     ) -> MarketState:
         """One hour (backtest) or cycle (paper, live) of the loop at `t`; returns its market.
 
@@ -178,7 +183,9 @@ class EventDrivenStrategyEngine:
         `CycleSkipped` before the engine is touched, so a skipped cycle leaves no trace here);
         None reads it from the engine's own provider. `gate`: filters the strategy's
         instructions as they are decided (the live trading state's REDUCING gate, ADR-043);
-        None lets everything through, as a backtest does."""
+        None lets everything through, as a backtest does. `decide`: what replaces the
+        strategy's own decision this cycle (an emergency stop's flatten,
+        `StrategyManager.flatten`); None: `strategy.decide`."""
         p = self.parts
         if market is None:
             self.data.set_clock(t)
@@ -188,7 +195,7 @@ class EventDrivenStrategyEngine:
         pnl.open_hour(market)
         execution.settle(market)
         pre_trade = p.risk.assess(market)
-        instructions = p.strategy.decide(market)
+        instructions = (p.strategy.decide if decide is None else decide)(market)
         for instruction in instructions if gate is None else gate(instructions):
             execution.run(instruction, market)
         hour, marks = pnl.close_hour(market)
@@ -205,10 +212,11 @@ class EventDrivenStrategyEngine:
         )
         return market
 
-    def write(self, out_dir: Path, request_id: str) -> Path:
-        """Write the run's files atomically into `out_dir/request_id`."""
+    def facts(self) -> dict[str, object]:
+        """What summary.json says about the run besides its figures (data bridges and files,
+        reconciliation checks, refused instructions, flows, rebalancing, shocks)."""
         execution = self.parts.execution
-        facts = {
+        return {
             "reconciliation_checks": execution.updates.reconciliation.checks,
             "rejected_instructions": execution.rejections,
             "flows": self.parts.fund.summary(),
@@ -222,6 +230,9 @@ class EventDrivenStrategyEngine:
             "data_bridges": self.data.bridge_summary(),
             "data_files": self.data.files,
         }
+
+    def write(self, out_dir: Path, request_id: str) -> Path:
+        """Write the run's files atomically into `out_dir/request_id`."""
         return self.parts.results.write(
-            out_dir, request_id, events=self.parts.logger.events, facts=facts
+            out_dir, request_id, events=self.parts.logger.events, facts=self.facts()
         )
