@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,9 @@ def add_live_parser(commands: Any) -> None:
                 "--cold", action="store_true", help="re-step the journal, no checkpoint"
             )
             sub.add_argument("--data-dir", help="data folder of a replay")
+            sub.add_argument(
+                "--speed", type=float, help="a replay's new speed (default: as before)"
+            )
     status.add_argument(
         "--results-dir", help="results folder (default: $BASIS_RESULTS_DIR or ./results)"
     )
@@ -174,6 +178,9 @@ def _resume(service: LiveService, args: argparse.Namespace, results_dir: Path) -
         raise ConfigError("session_id", f"{args.session_id} is running (pid alive): stop it first")
     rows = service.store.overview(args.session_id)
     request = LiveStartRequest.from_options(rows[0].options)
+    if args.speed is not None:
+        request = replace(request, speed=args.speed)
+        validate(request, os.environ)
     session = run_session(service.store, args.session_id, request, results_dir, args.data_dir,
                           os.environ, resume=True, cold=args.cold)  # fmt: skip
     print(f"{args.session_id}: {session.cycles} cycles, state {session.control.state.value}",

@@ -136,7 +136,9 @@ def run_session(
         session = restart.resume(store, session_id, build, now, sleep, beats, cold=cold, **options)
     else:
         saved = SessionRequest(request.mode, sets)
-        session = restart.start(store, session_id, saved, build, now, sleep, beats, **options)
+        session = restart.start(
+            store, session_id, saved, build, now, sleep, beats, request.options(), **options
+        )
         store.reopen(session_id, os.getpid())
     poll.session = session
     original_stop = session.stop
