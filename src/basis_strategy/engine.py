@@ -20,7 +20,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from basis_strategy.components.execution import (
@@ -31,6 +31,7 @@ from basis_strategy.components.execution import (
     VenueInterfaceManager,
 )
 from basis_strategy.components.fund import FundBooks
+from basis_strategy.components.in_flight import ALERT_AFTER, InFlightBook
 from basis_strategy.components.monitors import (
     AaveBands,
     ExposureMonitor,
@@ -95,13 +96,17 @@ class EngineParts:
 
 
 class EventDrivenStrategyEngine:
-    """Runs one request: a config, a data provider and venue interfaces (backtest or live)."""
+    """Runs one request: a config, a data provider and venue interfaces (backtest or live).
+
+    `transfer_alert_after`: how long a transfer may stay in flight (live venues only; a
+    simulated transfer is instant) before `TRF-001` is raised, once per transfer."""
 
     def __init__(
         self,
         config: RunConfig,
         data: HistoricalDataProvider,
         venues: dict[str, VenueInterface],
+        transfer_alert_after: timedelta = ALERT_AFTER,
     ) -> None:
         self.config = config
         self.data = data
@@ -129,7 +134,13 @@ class EventDrivenStrategyEngine:
         logger = EventLogger(currency)
         fund = FundBooks(config.mode.flows.cost_allocation)
         updates = PositionUpdateHandler(positions, logger, Reconciliation(positions), currency)
-        execution = ExecutionManager(VenueInterfaceManager(venues), updates, exposure, fund)
+        execution = ExecutionManager(
+            VenueInterfaceManager(venues),
+            updates,
+            exposure,
+            fund,
+            InFlightBook(transfer_alert_after),
+        )
         self.parts = EngineParts(
             positions=positions,
             exposure=exposure,
@@ -222,6 +233,8 @@ class EventDrivenStrategyEngine:
             "data_bridges": self.data.bridge_summary(),
             "data_files": self.data.files,
         }
+        if execution.in_flight.sent:  # a run whose venues sent transfers that take time
+            facts["in_flight_transfers"] = execution.in_flight.facts()
         return self.parts.results.write(
             out_dir, request_id, events=self.parts.logger.events, facts=facts
         )
