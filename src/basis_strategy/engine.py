@@ -3,7 +3,8 @@
 The full loop, once per hour t:
 1. Set the clock to t and read the one MarketState of the hour (nothing stamped after t).
 2. Revalue the start-of-hour book from last hour's marks (P&L calculator, part 1).
-3. Settlements: each venue books what accrued at t (funding on positions open at t).
+3. Settlements: each venue books what accrued at t (funding on positions open at t); then
+   the arrivals of transfers in flight (live venues only, `components/in_flight.py`).
 4. Monitors on the pre-trade book: position -> exposure -> risk (kept for the record).
 5. The strategy manager decides, step by step (domain 8.2). For every instruction, the
    tight loop: execution manager -> venue interface manager -> venue -> position update
@@ -217,7 +218,9 @@ class EventDrivenStrategyEngine:
         return market
 
     def write(self, out_dir: Path, request_id: str) -> Path:
-        """Write the run's files atomically into `out_dir/request_id`."""
+        """Write the run's files atomically into `out_dir/request_id`. `in_flight_transfers`
+        (tickets still in flight at the end, and counts) is a fact only of a run whose venues
+        sent transfers that take time: a backtest's summary stays as it was."""
         execution = self.parts.execution
         facts = {
             "reconciliation_checks": execution.updates.reconciliation.checks,

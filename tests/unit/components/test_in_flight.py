@@ -4,9 +4,12 @@ credited amount that differs, alerts once on a late transfer and keeps it in fli
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import pickle
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from tests.unit.components.ticket_venues import (
@@ -20,15 +23,23 @@ from tests.unit.components.ticket_venues import (
 
 from basis_strategy.components.execution import ExecutionManager
 from basis_strategy.components.in_flight import InFlightBook
+from basis_strategy.config.loader import load_run_config
 from basis_strategy.core.errors import OperationalError
 from basis_strategy.core.instructions import ExecutionResult, Instruction, Transfer
 from basis_strategy.data.market import MarketState
+from basis_strategy.data.provider import HistoricalDataProvider
+from basis_strategy.engine import EventDrivenStrategyEngine
+from basis_strategy.live import checkpoint
 from basis_strategy.venues.transfers import TransferTicket
 
 SOURCE_CASH = "binance:BaseToken:USDT"
 DEST_CASH = "bybit:BaseToken:USDT"
 IN_FLIGHT = "bybit:Pending:USDT"
 FEE = 1.0
+DATA_DIR = Path(
+    os.environ.get("BASIS_DATA_DIR")
+    or Path(__file__).resolve().parents[3].parent / "shared" / "data"
+)
 
 
 def funded(currency: str = "USDT", alert_after: timedelta = timedelta(hours=2)) -> Desk:
@@ -256,6 +267,59 @@ def test_the_in_flight_book_survives_a_pickle_round_trip() -> None:
     manager: ExecutionManager = pickle.loads(pickle.dumps(desk.manager))
     assert manager.in_flight.pending == {ticket.transfer_id: ticket}
     assert manager.in_flight.alert_after == timedelta(hours=2)
+
+
+def test_a_paper_checkpoint_round_trip_keeps_the_tickets_in_flight() -> None:
+    """`live/checkpoint.py` dumps the engine parts; a restarted engine still knows the
+    transfer, values it, and books its arrival when it lands."""
+    config = load_run_config(
+        "btc_basis", ["start=2024-05-01T00:00:00Z", "end=2024-05-01T06:00:00Z"], env={}
+    )
+
+    def engine() -> EventDrivenStrategyEngine:
+        data = HistoricalDataProvider(config, DATA_DIR)
+        venues = {v: TicketVenue(v, FEE) for v in ("binance", "bybit", "okx")}
+        return EventDrivenStrategyEngine(config, data, dict(venues))
+
+    first = engine()
+    execution = first.parts.execution
+    execution.run(deposit("binance", 10_000.0), market_at(0))
+    execution.run(transfer("binance", "bybit", 4_000.0), market_at(0))
+    (ticket,) = execution.in_flight.pending.values()
+
+    restarted = engine()
+    checkpoint.restore(restarted, checkpoint.dump(first), "test")
+    parts = restarted.parts
+    assert parts.execution.in_flight.pending == {ticket.transfer_id: ticket}
+    assert parts.positions.qty(IN_FLIGHT) == ticket.amount
+    bybit = parts.execution.venues.venues["bybit"]
+    assert isinstance(bybit, TicketVenue)
+    bybit.deliver(ticket.transfer_id, ticket.amount, T0 + timedelta(hours=1))
+    parts.execution.settle(market_at(1))
+    assert parts.positions.qty(DEST_CASH) == ticket.amount
+    assert parts.execution.in_flight.pending == {}
+
+
+def test_a_runs_summary_lists_the_transfers_still_in_flight(tmp_path: Path) -> None:
+    """btc_basis over ticket venues: the entry's wallet -> CEX transfers are in flight at the
+    end of a one-hour run (the trades that needed the money were refused), and summary.json
+    says so; the equity still counts them."""
+    config = load_run_config(
+        "btc_basis", ["start=2024-05-01T00:00:00Z", "end=2024-05-01T01:00:00Z"], env={}
+    )
+    names = ("wallet", "uniswap", "binance", "bybit", "okx")
+    venues = {name: TicketVenue(name, 0.0 if name == "wallet" else FEE) for name in names}
+    engine = EventDrivenStrategyEngine(config, HistoricalDataProvider(config, DATA_DIR), venues)
+    market = engine.step(config.mode.start)
+    facts = engine.parts.execution.in_flight.facts()
+    assert [p["destination"] for p in facts["pending"]] == ["binance", "bybit", "okx"]
+    in_flight = sum(p["amount"] for p in facts["pending"])
+    assert in_flight == pytest.approx(100_000.0)
+    assert engine.parts.exposure.compute(market).equity == pytest.approx(100_000.0)
+
+    summary = json.loads((engine.write(tmp_path, "run") / "summary.json").read_text())
+    assert summary["in_flight_transfers"]["pending"] == facts["pending"]
+    assert summary["in_flight_transfers"]["sent"] == 3
 
 
 def test_an_old_checkpoint_without_the_book_loads_with_nothing_in_flight() -> None:
