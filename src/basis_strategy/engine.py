@@ -3,7 +3,8 @@
 The full loop, once per hour t:
 1. Set the clock to t and read the one MarketState of the hour (nothing stamped after t).
 2. Revalue the start-of-hour book from last hour's marks (P&L calculator, part 1).
-3. Settlements: each venue books what accrued at t (funding on positions open at t).
+3. Settlements: each venue books what accrued at t (funding on positions open at t); then
+   the arrivals of transfers in flight (live venues only, `components/in_flight.py`).
 4. Monitors on the pre-trade book: position -> exposure -> risk (kept for the record).
 5. The strategy manager decides, step by step (domain 8.2). For every instruction, the
    tight loop: execution manager -> venue interface manager -> venue -> position update
@@ -20,7 +21,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from basis_strategy.components.execution import (
@@ -31,6 +32,7 @@ from basis_strategy.components.execution import (
     VenueInterfaceManager,
 )
 from basis_strategy.components.fund import FundBooks
+from basis_strategy.components.in_flight import ALERT_AFTER, InFlightBook
 from basis_strategy.components.monitors import (
     AaveBands,
     ExposureMonitor,
@@ -96,13 +98,17 @@ class EngineParts:
 
 
 class EventDrivenStrategyEngine:
-    """Runs one request: a config, a data provider and venue interfaces (backtest or live)."""
+    """Runs one request: a config, a data provider and venue interfaces (backtest or live).
+
+    `transfer_alert_after`: how long a transfer may stay in flight (live venues only; a
+    simulated transfer is instant) before `TRF-001` is raised, once per transfer."""
 
     def __init__(
         self,
         config: RunConfig,
         data: HistoricalDataProvider,
         venues: dict[str, VenueInterface],
+        transfer_alert_after: timedelta = ALERT_AFTER,
     ) -> None:
         self.config = config
         self.data = data
@@ -130,7 +136,13 @@ class EventDrivenStrategyEngine:
         logger = EventLogger(currency)
         fund = FundBooks(config.mode.flows.cost_allocation)
         updates = PositionUpdateHandler(positions, logger, Reconciliation(positions), currency)
-        execution = ExecutionManager(VenueInterfaceManager(venues), updates, exposure, fund)
+        execution = ExecutionManager(
+            VenueInterfaceManager(venues),
+            updates,
+            exposure,
+            fund,
+            InFlightBook(transfer_alert_after),
+        )
         self.parts = EngineParts(
             positions=positions,
             exposure=exposure,
@@ -214,9 +226,11 @@ class EventDrivenStrategyEngine:
 
     def facts(self) -> dict[str, object]:
         """What summary.json says about the run besides its figures (data bridges and files,
-        reconciliation checks, refused instructions, flows, rebalancing, shocks)."""
+        reconciliation checks, refused instructions, flows, rebalancing, shocks).
+        `in_flight_transfers` (tickets still in flight, and counts) is a fact only of a run
+        whose venues sent transfers that take time: a backtest's summary stays as it was."""
         execution = self.parts.execution
-        return {
+        facts: dict[str, object] = {
             "reconciliation_checks": execution.updates.reconciliation.checks,
             "rejected_instructions": execution.rejections,
             "flows": self.parts.fund.summary(),
@@ -230,6 +244,9 @@ class EventDrivenStrategyEngine:
             "data_bridges": self.data.bridge_summary(),
             "data_files": self.data.files,
         }
+        if execution.in_flight.sent:
+            facts["in_flight_transfers"] = execution.in_flight.facts()
+        return facts
 
     def write(self, out_dir: Path, request_id: str) -> Path:
         """Write the run's files atomically into `out_dir/request_id`."""

@@ -28,6 +28,7 @@ COMPONENTS: Mapping[str, str] = MappingProxyType(
         "RISK": "risk limits",
         "STORE": "live store",
         "API": "API server",
+        "TRF": "transfers between venues (in flight)",
     }
 )
 CODE_PATTERN = re.compile(r"^(?P<component>[A-Z]{2,5})-(?P<number>\d{3})$")
@@ -90,6 +91,8 @@ _TABLE: dict[str, tuple[int, str]] = {
     # API server
     "API-001": (W, "request refused: service unavailable (503), client told to retry"),
     "API-002": (E, "internal error while serving a request (500)"),
+    # transfers in flight (components/in_flight.py)
+    "TRF-001": (E, "transfer still in flight after the limit: alerted once, kept in flight"),
 }
 CODES: Mapping[str, LogCode] = MappingProxyType(
     {code: LogCode(code.split("-")[0], level, meaning) for code, (level, meaning) in _TABLE.items()}
