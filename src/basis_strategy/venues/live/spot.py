@@ -138,8 +138,7 @@ def spot_trade_legs(
     mine = [f for f in fills if f.client_order_id == client_order_id]
     if not mine:
         return ()
-    qty = sum(f.qty_base for f in mine)
-    price = sum(f.qty_base * f.price_usdt for f in mine) / qty
+    price = _average_price(mine)
     coin = sum(f.signed_qty_base - f.fee_base for f in mine)
     usdt = -sum(f.signed_qty_base * f.price_usdt + f.fee_usdt for f in mine)
     fee = sum(f.fee_usdt + f.fee_base * reference_usd for f in mine)
@@ -155,6 +154,13 @@ def spot_trade_legs(
         Leg(coin_key, coin, "SpotSold", price),
         Leg(usdt_key, usdt, "SpotSold", price, COST, -cost, QUOTE, detail=detail),
     )
+
+
+def _average_price(fills: list[Fill]) -> float:
+    """The volume-weighted fill price, in decimals (one fill's price comes back exact)."""
+    qty = sum(Decimal(repr(f.qty_base)) for f in fills)
+    notional = sum(Decimal(repr(f.qty_base)) * Decimal(repr(f.price_usdt)) for f in fills)
+    return float(notional / qty)
 
 
 class SpotOrders(LiveCex):
