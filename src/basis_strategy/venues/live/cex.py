@@ -182,9 +182,8 @@ class LiveCex:
         booked. Those with no fills booked before are kept for adoption: a re-run of the same
         instruction (same symbol, side, quantity) takes them over instead of sending again."""
         ledger = self.store.ledger(self.strategy_id)
-        symbols = set(self.symbols.values())  # this path's orders (perp or spot) only
         for order in self.store.orders(self.strategy_id, open_only=True):
-            if order.venue != self.name or order.symbol not in symbols:
+            if order.venue != self.name or not self._owns(order.symbol):
                 continue
             delivered = ledger.filled_qty_base(order.client_order_id) > 0
             order = self._settle(self._apply(order, Restarted()), allow_resend=False)
@@ -200,6 +199,11 @@ class LiveCex:
             self._unadopted[ids.index(order.client_order_id)] = order
         else:
             self._unadopted.append(order)
+
+    def _owns(self, symbol: str) -> bool:
+        """An order or fill of this path: ccxt spells a swap `BASE/QUOTE:SETTLE`, a spot
+        market `BASE/QUOTE`; the spot path (spot.py) owns the latter."""
+        return ":" in symbol
 
     def unadopted(self) -> list[OrderRecord]:
         """Recovered orders no instruction took over yet: for the reconciler."""
@@ -259,9 +263,9 @@ class LiveCex:
         holdings from the spot fills (`spot_book`; keys as SimulatedCex's)."""
         cash = self._opening_usdt + self._received_usdt
         held: dict[str, float] = {}
-        ledger, perps = self.store.ledger(self.strategy_id), set(self.symbols.values())
+        ledger = self.store.ledger(self.strategy_id)
         for (venue, symbol), position in ledger.positions().items():
-            if venue != self.name or symbol not in perps:
+            if venue != self.name or not self._owns(symbol):
                 continue
             held[perp_key(self.name, symbol.split("/")[0])] = position.qty_base
             cash += position.realized_pnl_usdt - position.fees_usdt + position.funding_usdt
@@ -286,8 +290,7 @@ class LiveCex:
         """The venue's fills on our symbols (since `since`) that the ledger does not hold: a
         liquidation, an ADL or a hand-placed order (`read_unbooked_trades`)."""
         ledger = self.store.ledger(self.strategy_id)
-        perps = set(self.symbols.values())
-        booked = {f.trade_id for f in ledger.fills if f.venue == self.name and f.symbol in perps}
+        booked = {f.trade_id for f in ledger.fills if f.venue == self.name and self._owns(f.symbol)}
         since_ms = None if since is None else to_ms(since)
         symbols = list(self.symbols.values())
         return read_unbooked_trades(self.pacer.read, self.client, self.dialect, symbols,

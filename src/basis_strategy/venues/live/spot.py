@@ -252,6 +252,9 @@ class SpotOrders(LiveCex):
                 f"notional {minimum}"
             )
 
+    def _owns(self, symbol: str) -> bool:
+        return ":" not in symbol
+
     def _sent_size(self, record: OrderRecord) -> float:
         return record.qty_base if record.quote_qty_usdt is None else record.quote_qty_usdt
 

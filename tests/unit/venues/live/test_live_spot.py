@@ -25,6 +25,7 @@ from tests.unit.venues.venue_book import COSTS_ON, cex_config, market, seed
 
 from basis_strategy.core.errors import OperationalError
 from basis_strategy.core.instructions import BuySpot, Leg, SellSpot, TradePerp
+from basis_strategy.core.logs import HEALTH
 from basis_strategy.live.orders import OrderState, Side, new_order
 from basis_strategy.live.store import LiveStore
 from basis_strategy.venues.interface import ExecutionRejected
@@ -364,3 +365,32 @@ def test_reconcile_finds_a_spot_holding_the_book_does_not_know(
     assert (mismatch.key, mismatch.expected, mismatch.venue) == (
         ETH, pytest.approx(BOUGHT_ETH - FEE_ETH), pytest.approx(BOUGHT_ETH - FEE_ETH - 0.1),
     )  # fmt: skip
+
+
+def test_a_failed_sweep_keeps_the_legs_and_the_usdt_counted(
+    account: Account, store: LiveStore
+) -> None:
+    """The move back to futures fails (500): logged (VEN-002), never raised: the trade's legs
+    are returned, the USDT stays in the spot wallet, counted in the book, and the next spot
+    order's sweep moves it."""
+    account.spot.spot.balances["USDT"] = Decimal(1000)  # no funding transfer needed
+    venue = LiveCex(cex_config("binance"), binance_client(account.futures), store, STRATEGY,
+                    sleep=Sleeps(), opening_usdt=11_000.0,
+                    spot_client=binance_spot_client(account.spot))  # fmt: skip
+    venue.prepare()
+    account.spot.state.inject(Fault(TRANSFER, FaultKind.HTTP_ERROR, status=500))
+    errors = HEALTH.counts().get("VEN-002", 0)
+    assert_bought_1000_usdt_of_eth(venue.execute(BUY, MARKET).legs)
+    assert HEALTH.counts().get("VEN-002", 0) == errors + 1
+    assert account.transfers() == [] and account.spot_balance("USDT") == Decimal("0.1")
+    assert venue.reconcile(venue.positions()) == []  # 0.1 in spot + 10 000 in futures
+    sell = SellSpot(venue="binance", action="exit_full", trigger="exit", base="ETH",
+                    base_amount=0.1)  # fmt: skip
+    venue.execute(sell, MARKET)
+    assert account.spot_balance("USDT") == 0 and venue.reconcile(venue.positions()) == []
+
+
+def test_only_a_binance_spot_client_is_accepted(account: Account, store: LiveStore) -> None:
+    with pytest.raises(ValueError, match="only Binance spot"):
+        LiveCex(cex_config("binance"), binance_client(account.futures), store, STRATEGY,
+                spot_client=binance_client(account.futures))  # fmt: skip
