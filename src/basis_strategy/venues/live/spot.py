@@ -28,7 +28,7 @@ things differ:
   book's USDT is the two wallets' sum wherever it sits, and reconciliation sums both
   (`with_spot_wallet`). A transfer cannot lose money (both wallets are the account's): one
   whose answer is lost is checked by reading the spot balance, never blindly repeated, and a
-  move back that fails is only logged (VEN-002): the USDT stays counted and the next spot
+  move back that fails is only logged (VEN-004): the USDT stays counted and the next spot
   order's sweep moves it.
 
 Legs mirror `SimulatedCex._buy_spot/_sell_spot`: `SpotBought` (USDT paid, carrying the
@@ -308,4 +308,4 @@ class SpotOrders(LiveCex):
             if free > 0:
                 self.client.transfer(QUOTE, float(free), SPOT_WALLET, FUTURES_WALLET)
         except (ccxt.BaseError, TemporaryError) as error:
-            log_event(logger, "VEN-002", f"{self.name}: spot USDT not moved back: {error}")
+            log_event(logger, "VEN-004", f"{self.name}: spot USDT not moved back: {error}")
