@@ -225,6 +225,9 @@ class SpotOrders(LiveCex):
         quote = float(self.client.cost_to_precision(symbol, quote_amount))
         self._require_notional(symbol, quote)
         try:
+            # an adopted order was funded when first placed; should the venue never have had
+            # it and its USDT been swept back since, the resend is refused for balance:
+            # REJECTED, nothing booked, and the strategy re-plans next hour
             record = self._adopt(symbol, Side.BUY, quote)
             if record is None:
                 self._fund(quote)
