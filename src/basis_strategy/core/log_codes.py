@@ -78,6 +78,7 @@ _TABLE: dict[str, tuple[int, str]] = {
     "VEN-001": (W, "venue rate limited (429/418): waiting Retry-After before the next call"),
     "VEN-002": (E, "venue unreachable (network error or timeout)"),
     "VEN-003": (E, "venue refused the credentials (authentication error)"),
+    "VEN-004": (W, "spot USDT not moved back to the futures wallet: still counted, moved later"),
     # risk limits
     "RISK-001": (E, "risk limit breached: strategy REDUCING (no new exposure)"),
     "RISK-002": (E, "drawdown of NAV per share from its peak reached max_drawdown"),

@@ -87,6 +87,7 @@ live_orders = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("acknowledged", sa.Boolean, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("quote_qty_usdt", sa.Double),  # a spot buy sized in USDT (else NULL)
     sa.UniqueConstraint("strategy_id", "seq", "leg", name="uq_live_orders_strategy_seq_leg"),
 )
 live_fills = sa.Table(
@@ -102,6 +103,7 @@ live_fills = sa.Table(
     sa.Column("price_usdt", sa.Double, nullable=False),
     sa.Column("fee_usdt", sa.Double, nullable=False),
     sa.Column("filled_at", UTCDateTime, nullable=False),
+    sa.Column("fee_base", sa.Double, nullable=False, server_default="0"),  # spot buys' fee
 )
 live_funding = sa.Table(
     "live_funding",
