@@ -91,6 +91,8 @@ from basis_strategy.venues.live.reconcile import (
     read_snapshot,
     read_unbooked_trades,
 )
+from basis_strategy.venues.live.withdrawals import LiveWithdrawals, TransferRoutes
+from basis_strategy.venues.transfers import Arrival, TransferTicket
 
 QUOTE = "USDT"
 _OPEN = frozenset({OrderState.ACCEPTED, OrderState.PARTIALLY_FILLED})
@@ -130,6 +132,7 @@ class LiveCex:
         clock: Callable[[], datetime] = utc_now,
         opening_usdt: float = 0.0,
         dialect: Dialect | None = None,
+        transfer_routes: TransferRoutes | None = None,
     ) -> None:
         self.name: str = config.name
         self.client, self.store, self.strategy_id = client, store, strategy_id
@@ -148,6 +151,11 @@ class LiveCex:
         self._opening_usdt = opening_usdt  # USDT held before the ledger's first entry
         self._received_usdt = 0.0  # transfers credited by `receive` (in memory only)
         self._unadopted: list[OrderRecord] = []  # recovered in-flight orders, no legs yet
+        # withdrawals and deposits (withdrawals.py); None: this account does not transfer
+        self.transfers = None if transfer_routes is None else LiveWithdrawals(
+            self.name, client, store, strategy_id, self.pacer, config.withdrawal_fee,
+            transfer_routes, sleep, clock,
+        )  # fmt: skip
 
     # --- start-up ---------------------------------------------------------------------------
 
@@ -192,6 +200,8 @@ class LiveCex:
     def execute(self, instruction: Instruction, market: MarketState) -> ExecutionResult:
         if isinstance(instruction, TradePerp):
             return ExecutionResult(self._trade_perp(instruction, market))
+        if isinstance(instruction, Transfer) and self.transfers is not None:
+            return self.transfers.send(instruction)  # a withdrawal: legs and a ticket
         if isinstance(instruction, BuySpot | SellSpot | Transfer):
             raise ExecutionRejected(
                 f"{self.name}: {type(instruction).__name__} is not supported live yet"
@@ -204,6 +214,18 @@ class LiveCex:
             raise ExecutionRejected(f"{self.name}: only {QUOTE} transfers are supported live")
         self._received_usdt += amount
         return ExecutionResult((Leg(self.usdt_key, amount, "TransferReceived", 1.0),))
+
+    def arrived(self, ticket: TransferTicket, market: MarketState) -> Arrival | None:
+        """A ticket's deposit once this venue credited it, else None (`ArrivalWatcher`)."""
+        if self.transfers is None:
+            raise ExecutionRejected(f"{self.name}: no transfer routes configured")
+        return self.transfers.arrived(ticket)
+
+    def deposit_address(self, asset: str, network: str) -> str:
+        """This account's deposit address for `asset` on `network` (ccxt unified code): what
+        a source checks its allow-listed address against (`TransferRoutes`)."""
+        read = partial(self.client.fetch_deposit_address, asset, {"network": network})
+        return str(self.pacer.read(read)["address"])
 
     def settle(self, market: MarketState) -> ExecutionResult:
         """Funding from the venue's history since the last booked payment per symbol, booked
@@ -233,7 +255,8 @@ class LiveCex:
 
     def positions(self) -> dict[str, float]:
         """The venue's own view from the fill ledger: perp size = signed sum of fills; USDT =
-        opening + received + realised P&L - fees + funding (keys as SimulatedCex's)."""
+        opening + received + realised P&L - fees + funding - withdrawals sent + deposits
+        arrived (keys as SimulatedCex's)."""
         cash = self._opening_usdt + self._received_usdt
         held: dict[str, float] = {}
         for (venue, symbol), position in self.store.ledger(self.strategy_id).positions().items():
@@ -241,6 +264,8 @@ class LiveCex:
                 continue
             held[perp_key(self.name, symbol.split("/")[0])] = position.qty_base
             cash += position.realized_pnl_usdt - position.fees_usdt + position.funding_usdt
+        if self.transfers is not None:  # withdrawals that left, deposits that arrived
+            cash += self.transfers.usdt_moved(QUOTE)
         held[self.usdt_key] = cash
         return held
 
