@@ -24,6 +24,10 @@ docs/live.md section 1:
   raised) is adopted by the next execute of the same trade (symbol, side, quantity) instead of
   a new order: restarts recover in-flight orders, they do not re-send them (`recover`).
 
+A `Transfer` is a withdrawal (withdrawals.py, when `transfer_routes` are given): its legs at once
+(the amount and its fee, as `SimulatedCex._withdraw`) and a `TransferTicket`; the destination's
+`arrived` answers once its deposit is credited (`ArrivalWatcher`).
+
 Legs mirror `SimulatedCex._trade_perp`: a `PerpTraded` leg on `venue:Perp:BASEUSDT` (signed
 filled size at the average fill price, entry after from the fill ledger, execution cost = fee +
 the fill's gap to the hour's mark `q (fill - mark)`, as the simulated venue's slippage is the

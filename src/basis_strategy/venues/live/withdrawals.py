@@ -42,7 +42,7 @@ from typing import Any
 
 import ccxt
 
-from basis_strategy.core.errors import OperationalError
+from basis_strategy.core.errors import OperationalError, TemporaryError
 from basis_strategy.core.instructions import ExecutionResult, Leg, Transfer
 from basis_strategy.core.instruments import cash_key
 from basis_strategy.live.client_ids import client_order_id
@@ -50,11 +50,14 @@ from basis_strategy.live.store import LiveStore, TransferRecord, TransferState
 from basis_strategy.venues.interface import ExecutionRejected, cost_detail, require_amount
 from basis_strategy.venues.live.ccxt_calls import Pacer
 from basis_strategy.venues.live.ccxt_orders import PROOF_OF_REFUSAL, RATE_LIMITED, to_ms
+from basis_strategy.venues.live.legs import COST
 from basis_strategy.venues.transfers import Arrival, TransferTicket
 
-COST = "execution_costs"
 _LEFT = (TransferState.SENT, TransferState.ARRIVED, TransferState.LOST)  # money left the venue
 _OPEN = (TransferState.INTENDED, TransferState.AMBIGUOUS)
+# answers that prove no withdrawal was made: the order refusals, a refused address (not in the
+# venue's own address book) and a suspended account; any other error is queried first
+WITHDRAW_REFUSALS = (*PROOF_OF_REFUSAL, ccxt.InvalidAddress, ccxt.AccountSuspended)
 
 
 class TransferUnresolvedError(OperationalError):
@@ -195,7 +198,7 @@ class LiveWithdrawals:
             answer = self.client.withdraw(record.asset, asked, record.address, params)
         except ccxt.BaseError as error:
             reason = f"{type(error).__name__}: {str(error)[:300]}"
-            if isinstance(error, PROOF_OF_REFUSAL):
+            if isinstance(error, WITHDRAW_REFUSALS):
                 self._save(record.moved(TransferState.REJECTED, self._clock(), reason=reason))
                 raise ExecutionRejected(f"{self.venue}: withdrawal {record.reference} "
                                         f"refused: {reason}") from None  # fmt: skip
@@ -222,15 +225,21 @@ class LiveWithdrawals:
         )
 
     def _find(self, record: TransferRecord) -> dict[str, Any] | None:
-        """Our withdrawal in the venue's history (see the module doc), or None."""
+        """Our withdrawal in the venue's history, or None: by its id once known, else by our
+        reference (Binance, OKX), else by address, amount and time among the rows no other
+        transfer of ours claims (Bybit; see the module doc)."""
         ref = self.dialect.reference_param
-        params = {ref: record.reference} if self.dialect.history_filters_by_reference else {}
+        by_reference = self.dialect.history_filters_by_reference and not record.withdrawal_id
+        params = {ref: record.reference} if by_reference else {}
         rows = self.pacer.read(
             partial(self.client.fetch_withdrawals, record.asset, None, None, params)
         )
-        if self.dialect.history_filters_by_reference:
-            return next((r for r in rows if (r.get("info") or {}).get(ref) == record.reference),
+        if record.withdrawal_id:
+            return next((dict(r) for r in rows if str(r.get("id")) == record.withdrawal_id),
                         None)  # fmt: skip
+        if by_reference:
+            return next((dict(r) for r in rows
+                         if (r.get("info") or {}).get(ref) == record.reference), None)  # fmt: skip
         known = {t.withdrawal_id for t in self.store.transfers(self.strategy_id) if t.withdrawal_id}
         earliest = to_ms(record.created_at - self.routes.clock_skew)
         for row in sorted(rows, key=lambda r: int(r.get("timestamp") or 0)):
@@ -243,7 +252,10 @@ class LiveWithdrawals:
 
     def _sent(self, record: TransferRecord, withdrawal_id: str, txid: Any) -> TransferRecord:
         now = self._clock()
-        changes = {"withdrawal_id": withdrawal_id, "sent_at": record.sent_at or now, "reason": ""}
+        # sent when the withdraw call went out (just after the intent was stored), also when
+        # its answer was lost and the history found it later
+        sent_at = record.sent_at or record.created_at
+        changes = {"withdrawal_id": withdrawal_id, "sent_at": sent_at, "reason": ""}
         if txid:
             changes["txid"] = str(txid)
         return self._save(record.moved(TransferState.SENT, now, **changes))
@@ -258,11 +270,17 @@ class LiveWithdrawals:
         if record.txid:
             return record.txid
         found = self._find(record) if record.withdrawal_id else None
-        txid = found.get("txid") if found is not None else None
+        txid = None if found is None else found.get("txid")
         if not txid:
             return None
         self._save(record.moved(record.state, self._clock(), txid=str(txid)))
         return str(txid)
+
+    def open_transfers(self) -> list[TransferRecord]:
+        """This venue's withdrawals whose outcome is unknown (INTENDED after a crash,
+        AMBIGUOUS after a lost answer): for the reconciler and the operator, who may mark one
+        REJECTED (`LiveStore.save_transfer`) once the venue's own records prove it absent."""
+        return [r for r in self.store.transfers(self.strategy_id, _OPEN) if r.source == self.venue]
 
     def usdt_moved(self, asset: str) -> float:
         """Withdrawals that left this venue (negative) plus deposits credited to it."""
@@ -284,7 +302,12 @@ class LiveWithdrawals:
         if record.state is not TransferState.SENT:
             return None  # arrived before (returned once), lost, or not sent
         lookup = self.routes.txid_of.get(ticket.source)
-        txid = lookup(record) if lookup is not None else record.txid
+        try:
+            txid = lookup(record) if lookup is not None else record.txid
+        except TemporaryError:
+            # the source cannot be read now: wait a cycle rather than match by amount a
+            # deposit that the txid would have told apart (a late ticket raises the alert)
+            return None
         sent_at = record.sent_at or record.created_at
         since = to_ms(sent_at - self.routes.clock_skew)
         deposits = self.pacer.read(partial(self.client.fetch_deposits, ticket.asset, since))

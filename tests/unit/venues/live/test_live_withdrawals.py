@@ -273,6 +273,24 @@ def test_a_lost_withdraw_answer_is_found_by_reference_and_never_sent_twice(
 
 
 @pytest.mark.parametrize(("source", "destination"), PAIRS)
+def test_a_lost_answer_is_not_mistaken_for_an_earlier_equal_withdrawal(
+    world: World, source: str, destination: str
+) -> None:
+    """Bybit's history has no reference: rows another transfer claims are not candidates."""
+    first = world.venues[source].execute(transfer(source, destination), MARKET).ticket
+    later(world, 120)
+    world.wallets[source].state.inject(Fault(WITHDRAW[source], FaultKind.LOSE_RESPONSE))
+    second = world.venues[source].execute(transfer(source, destination), MARKET).ticket
+    made = world.wallets[source].withdrawals
+    assert world.withdraw_calls(source) == 2 and len(made) == 2
+    assert first is not None and second is not None
+    assert [first.transfer_id, second.transfer_id] == [m.withdrawal_id for m in made]
+    later(world, LATENCY_S)
+    arrived = [world.venues[destination].arrived(t, MARKET) for t in (first, second)]
+    assert all(a is not None for a in arrived)
+
+
+@pytest.mark.parametrize(("source", "destination"), PAIRS)
 def test_a_withdrawal_never_found_stays_ambiguous_and_is_not_resent(
     world: World, source: str, destination: str
 ) -> None:
@@ -288,6 +306,26 @@ def test_a_withdrawal_never_found_stays_ambiguous_and_is_not_resent(
     (record,) = world.store.transfers(STRATEGY)
     assert record.state is TransferState.AMBIGUOUS
     assert world.balance(source) == Decimal(10_000)
+
+
+@pytest.mark.parametrize(("source", "destination"), PAIRS)
+def test_a_restart_adopts_the_withdrawal_whose_answer_was_lost(
+    world: World, source: str, destination: str
+) -> None:
+    """The first process loses the answer and gives up before querying (it crashed); the next
+    one, running the same transfer, finds the withdrawal by its reference instead of sending."""
+    world.wallets[source].state.inject(Fault(WITHDRAW[source], FaultKind.LOSE_RESPONSE))
+    crashed = world.live(source, world.routes(max_queries=0))
+    with pytest.raises(TransferUnresolvedError):
+        crashed.execute(transfer(source, destination), MARKET)
+    assert world.store.transfers(STRATEGY)[0].state is TransferState.AMBIGUOUS
+    restarted = world.live(source)
+    result = restarted.execute(transfer(source, destination), MARKET)
+    (made,) = world.wallets[source].withdrawals
+    assert world.withdraw_calls(source) == 1
+    assert result.ticket is not None and result.ticket.transfer_id == made.withdrawal_id
+    assert [leg.amount for leg in result.legs] == [-500.0]
+    assert restarted.transfers is not None and restarted.transfers.open_transfers() == []
 
 
 # -- refusals before anything is sent ---------------------------------------------------------
