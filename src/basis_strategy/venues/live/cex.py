@@ -213,7 +213,8 @@ class LiveCex:
         raise ExecutionRejected(f"{self.name} cannot execute {type(instruction).__name__}")
 
     def receive(self, asset: str, amount: float, market: MarketState) -> ExecutionResult:
-        """A transfer the venue credited (the sender checked it arrived). In memory only."""
+        """A transfer the venue credited (the sender checked it arrived). In memory only; a
+        ticket's deposit is not received here: `arrived` stores it and `positions` counts it."""
         if asset != QUOTE:
             raise ExecutionRejected(f"{self.name}: only {QUOTE} transfers are supported live")
         self._received_usdt += amount

@@ -308,6 +308,7 @@ class LiveWithdrawals:
             # the source cannot be read now: wait a cycle rather than match by amount a
             # deposit that the txid would have told apart (a late ticket raises the alert)
             return None
+        record = self.store.transfer(record.reference) or record  # with the txid just stored
         sent_at = record.sent_at or record.created_at
         since = to_ms(sent_at - self.routes.clock_skew)
         deposits = self.pacer.read(partial(self.client.fetch_deposits, ticket.asset, since))

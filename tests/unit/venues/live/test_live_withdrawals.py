@@ -207,6 +207,7 @@ def test_deposit_arrives_after_the_latency_not_before_and_only_once(
     (record,) = world.store.transfers(STRATEGY)
     (deposit,) = world.network.deposits
     assert (record.state, record.deposit_id) == (TransferState.ARRIVED, deposit.deposit_id)
+    assert record.txid == deposit.txid  # matched by the source's txid
     assert receiver.positions()[f"{destination}:BaseToken:USDT"] == 499.0
 
 
