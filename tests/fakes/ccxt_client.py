@@ -120,3 +120,13 @@ def binance_spot_client(
     client.urls["api"] = rewrite_urls(client.urls["api"], fake.base_url, mapping)
     client.has["fetchCurrencies"] = False
     return client
+
+
+def route_sapi_to(client: FakeRoutedBinanceUsdm, capital_base_url: str) -> None:
+    """Send the client's wallet calls (`urls['api']['sapi']`: withdraw, deposits, deposit
+    address) to the capital fake (binance_capital.py), keeping the real URL for ccxt's
+    per-host error maps (-4026 "insufficient balance" is InsufficientFunds on the sapi host)."""
+    real = "https://api.binance.com/sapi/v1"
+    fake = capital_base_url + "/sapi/v1"
+    client.urls["api"]["sapi"] = fake
+    client.fake_to_real[fake] = real

@@ -27,6 +27,9 @@ docs/live.md section 1:
 Spot (BuySpot, SellSpot) goes through the same order path on the account's spot wallet, with
 its own ccxt client (`spot_client`, given only to the configured spot venue): spot.py, which
 also states how USDT moves between the spot and futures wallets. Without one, spot is refused.
+A `Transfer` is a withdrawal (withdrawals.py, when `transfer_routes` are given): its legs at once
+(the amount and its fee, as `SimulatedCex._withdraw`) and a `TransferTicket`; the destination's
+`arrived` answers once its deposit is credited (`ArrivalWatcher`).
 
 Legs mirror `SimulatedCex._trade_perp`: a `PerpTraded` leg on `venue:Perp:BASEUSDT` (signed
 filled size at the average fill price, entry after from the fill ledger, execution cost = fee +
@@ -95,6 +98,8 @@ from basis_strategy.venues.live.reconcile import (
     read_snapshot,
     read_unbooked_trades,
 )
+from basis_strategy.venues.live.withdrawals import LiveWithdrawals, TransferRoutes
+from basis_strategy.venues.transfers import Arrival, TransferTicket
 
 if TYPE_CHECKING:
     from basis_strategy.venues.live.spot import SpotOrders
@@ -138,6 +143,7 @@ class LiveCex:
         opening_usdt: float = 0.0,
         dialect: Dialect | None = None,
         spot_client: ccxt.Exchange | None = None,
+        transfer_routes: TransferRoutes | None = None,
     ) -> None:
         self.name: str = config.name
         self.client, self.store, self.strategy_id = client, store, strategy_id
@@ -154,7 +160,6 @@ class LiveCex:
         self.symbols = {s.removesuffix(QUOTE): f"{s.removesuffix(QUOTE)}/{QUOTE}:{QUOTE}"
                         for s in config.perp_symbols}  # fmt: skip
         self._opening_usdt = opening_usdt  # USDT held before the ledger's first entry
-        self._received_usdt = 0.0  # transfers credited by `receive` (in memory only)
         self._unadopted: list[OrderRecord] = []  # recovered in-flight orders, no legs yet
         self.spot: SpotOrders | None = None
         if spot_client is not None:  # spot.py builds on this class: imported here, not above
@@ -164,6 +169,11 @@ class LiveCex:
                 config, spot_client, store, strategy_id,
                 settings=settings, policy=policy, sleep=sleep, clock=clock,
             )  # fmt: skip
+        # withdrawals and deposits (withdrawals.py); None: this account does not transfer
+        self.transfers = None if transfer_routes is None else LiveWithdrawals(
+            self.name, client, store, strategy_id, self.pacer, config.withdrawal_fee,
+            transfer_routes, sleep, clock,
+        )  # fmt: skip
 
     # --- start-up ---------------------------------------------------------------------------
 
@@ -214,6 +224,8 @@ class LiveCex:
     def execute(self, instruction: Instruction, market: MarketState) -> ExecutionResult:
         if isinstance(instruction, TradePerp):
             return ExecutionResult(self._trade_perp(instruction, market))
+        if isinstance(instruction, Transfer) and self.transfers is not None:
+            return self.transfers.send(instruction)  # a withdrawal: legs and a ticket
         if isinstance(instruction, BuySpot | SellSpot):
             if self.spot is None:
                 raise ExecutionRejected(f"{self.name}: no spot client: not the spot venue")
@@ -225,11 +237,24 @@ class LiveCex:
         raise ExecutionRejected(f"{self.name} cannot execute {type(instruction).__name__}")
 
     def receive(self, asset: str, amount: float, market: MarketState) -> ExecutionResult:
-        """A transfer the venue credited (the sender checked it arrived). In memory only."""
+        """The book's leg of a deposit this venue credited (the engine calls it when `arrived`
+        says so). The venue's own view is not changed here: `arrived` stored the deposit and
+        `positions` counts it from the store, so a restart cannot count it twice."""
         if asset != QUOTE:
             raise ExecutionRejected(f"{self.name}: only {QUOTE} transfers are supported live")
-        self._received_usdt += amount
         return ExecutionResult((Leg(self.usdt_key, amount, "TransferReceived", 1.0),))
+
+    def arrived(self, ticket: TransferTicket, market: MarketState) -> Arrival | None:
+        """A ticket's deposit once this venue credited it, else None (`ArrivalWatcher`)."""
+        if self.transfers is None:
+            raise ExecutionRejected(f"{self.name}: no transfer routes configured")
+        return self.transfers.arrived(ticket)
+
+    def deposit_address(self, asset: str, network: str) -> str:
+        """This account's deposit address for `asset` on `network` (ccxt unified code): what
+        a source checks its allow-listed address against (`TransferRoutes`)."""
+        read = partial(self.client.fetch_deposit_address, asset, {"network": network})
+        return str(self.pacer.read(read)["address"])
 
     def settle(self, market: MarketState) -> ExecutionResult:
         """Funding from the venue's history since the last booked payment per symbol, booked
@@ -259,9 +284,10 @@ class LiveCex:
 
     def positions(self) -> dict[str, float]:
         """The venue's own view from the fill ledger: perp size = signed sum of fills; USDT =
-        opening + received + realised P&L - fees + funding, plus the spot fills' USDT; spot
-        holdings from the spot fills (`spot_book`; keys as SimulatedCex's)."""
-        cash = self._opening_usdt + self._received_usdt
+        opening + realised P&L - fees + funding - withdrawals sent + deposits arrived, plus
+        the spot fills' USDT; spot holdings from the spot fills (`spot_book`; keys as
+        SimulatedCex's)."""
+        cash = self._opening_usdt
         held: dict[str, float] = {}
         ledger = self.store.ledger(self.strategy_id)
         for (venue, symbol), position in ledger.positions().items():
@@ -273,6 +299,8 @@ class LiveCex:
             holdings, spot_usdt = self.spot.book(ledger.fills)
             held.update(holdings)
             cash += spot_usdt
+        if self.transfers is not None:  # withdrawals that left, deposits that arrived
+            cash += self.transfers.usdt_moved(QUOTE)
         held[self.usdt_key] = cash
         return held
 
