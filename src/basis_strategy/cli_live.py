@@ -20,6 +20,7 @@ from typing import Any
 
 from basis_strategy.config.loader import load_run_config
 from basis_strategy.core.errors import ConfigError
+from basis_strategy.core.logs import configure_json_logging
 from basis_strategy.live.clients import parse_venue_urls
 from basis_strategy.live.go_live import go_live
 from basis_strategy.live.service import (
@@ -146,6 +147,7 @@ def _start(args: argparse.Namespace, results_dir: Path) -> int:
     if request.execution == "live":
         _live_gates(request, env, args.venue_urls)
     session_id = args.session_id or new_session_id(request)
+    configure_json_logging(sys.stderr)  # alerts as JSON lines with their codes, secrets masked
     store = SessionStore(LiveService(results_dir).url)
     try:
         session = run_session(
