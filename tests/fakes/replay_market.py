@@ -42,6 +42,7 @@ from basis_strategy.data.provider import HistoricalDataProvider
 from basis_strategy.data.store import FolderData
 from basis_strategy.engine import Decide, EventDrivenStrategyEngine
 from basis_strategy.live.store import LiveStore
+from basis_strategy.venues.live.account import confirm_all
 from basis_strategy.venues.live.build import build_live_venues, live_cex_engine, required_usdt
 from basis_strategy.venues.live.cex import LiveCexSettings
 from basis_strategy.venues.live.withdrawals import TransferRoutes, WithdrawalAddress
@@ -185,14 +186,20 @@ class LiveDay:
     fakes: VenueFakes
     replay: ReplayMarket
 
+    cycle_checks: int = 0  # venue reads of the cycles' closing checks
+
     def step(self, t: datetime, decide: Decide | None = None) -> MarketState:
         """One cycle at `t`: the hour's market (the provider's, as a replay source reads
-        it), set on the fakes, then the engine's step on it."""
+        it), set on the fakes, the engine's step on it, then every venue read against the
+        book (`confirm_all`)."""
         data = self.engine.data
         data.set_clock(t)
         market = data.get_data(t)
         self.replay.apply(market)
-        return self.engine.step(t, market, decide=decide)
+        market = self.engine.step(t, market, decide=decide)
+        venues = self.engine.parts.execution.venues.venues
+        self.cycle_checks += confirm_all(venues, self.engine.parts.positions.quantities)
+        return market
 
 
 @contextmanager

@@ -35,10 +35,12 @@ from tests.fakes.sleeps import Sleeps
 from tests.integration.conftest import DATA_DIR
 
 from basis_strategy.config.loader import RunConfig, load_run_config
+from basis_strategy.core.errors import ConfigError
 from basis_strategy.data.provider import HistoricalDataProvider
 from basis_strategy.data.store import FolderData
 from basis_strategy.engine import EventDrivenStrategyEngine
 from basis_strategy.live.store import LiveStore
+from basis_strategy.strategies.basis import Basis
 from basis_strategy.venues.live.account import LiveAccount
 from basis_strategy.venues.live.build import required_usdt
 from basis_strategy.venues.live.cex import LiveCexSettings
@@ -75,6 +77,7 @@ class Day:
     snapshots_match: dict[str, list[str]]  # venue -> differences with the book at the end
     venue_usdt: dict[str, float]
     in_flight_at: dict[datetime, float]  # hour -> USDT in flight after its cycle
+    cycle_checks: int  # venue reads at the cycles' ends
 
 
 def run_live_day(mode: str, tmp_path: Path) -> Day:
@@ -111,7 +114,7 @@ def run_live_day(mode: str, tmp_path: Path) -> Day:
             engine, float(sum(required_usdt(config).values())),
             {n: float(p) for n, p in day.replay.paid_usdt.items()}, day.replay.settlements,
             dict(funding_booked), [(f.venue, f.symbol, f.trade_id) for f in ledger.fills],
-            snapshots, venue_usdt, in_flight,
+            snapshots, venue_usdt, in_flight, day.cycle_checks,
         )  # fmt: skip
 
 
@@ -146,6 +149,7 @@ def test_entry_buys_spot_on_binance_and_shorts_on_all_three_without_a_transfer(l
     shorted = {e.venue for e in entry if e.event_type == "PerpTraded" and e.amount < 0}
     assert shorted == {"binance", "bybit", "okx"}
     assert not [e for e in entry if e.event_type == "WithdrawalSent"]  # pre-funded: none
+    assert live.engine.parts.execution.rejections == []  # nothing refused all day
     deposits = dict(events(live, "Deposited"))
     assert sum(deposits.values()) == pytest.approx(live.capital)
 
@@ -190,9 +194,13 @@ def test_exit_closes_every_position_and_leaves_the_cash_on_the_venues(live: Day)
 
 def test_every_instruction_was_reconciled_with_the_venue_and_the_end_agrees(live: Day) -> None:
     reconciliation = live.engine.parts.execution.updates.reconciliation
-    legs_applied = sum(1 for e in live.engine.parts.logger.events if e.event_type == "Deposited")
-    assert reconciliation.venue_checks == reconciliation.checks >= 20 + legs_applied - 3
+    # one check per venue result with legs: each (bundle, venue) of the events, money in
+    # flight (`Pending`, on no venue) aside
+    applied = {(e.bundle_id, e.venue) for e in live.engine.parts.logger.events
+               if e.bundle_id and ":Pending:" not in e.instrument}  # fmt: skip
+    assert reconciliation.venue_checks == reconciliation.checks == len(applied) >= 20
     assert live.snapshots_match == {"binance": [], "bybit": [], "okx": []}
+    assert live.cycle_checks == 3 * len(HOURS)  # and every venue at every cycle's end
 
 
 def test_no_fill_is_booked_twice(live: Day) -> None:
@@ -211,3 +219,14 @@ def test_live_equity_is_the_paper_run_within_fees_and_lots(live: Day) -> None:
     mode = "btc_basis" if live.engine.config.mode.asset == "BTC" else "eth_basis"
     live_equity = live.engine.parts.results.pnl_rows[-1][0]
     assert live_equity == pytest.approx(paper_equity(mode), abs=PAPER_TOLERANCE * live.capital)
+
+
+def test_a_mode_whose_long_leg_is_on_chain_cannot_start_on_the_venues() -> None:
+    window = [f"start={DAY.isoformat()}", f"end={HOURS[-1].isoformat()}"]
+    config = load_run_config("usdt_market_neutral_no_leverage", window, env={})
+    data = HistoricalDataProvider(config, FolderData(DATA_DIR))
+    engine = EventDrivenStrategyEngine(config, data, build_simulated_venues(config, data.aave_risk))
+    strategy = engine.parts.strategy
+    assert isinstance(strategy, Basis)
+    with pytest.raises(ConfigError, match="cannot start from capital on the venues"):
+        strategy.start_on_venues({"binance": 1000.0})

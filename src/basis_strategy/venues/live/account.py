@@ -185,3 +185,14 @@ class LiveAccount(LiveCex):
 def _describe(found: list[Mismatch]) -> str:
     return "; ".join(f"{m.key} book {m.expected:.12g} venue {m.venue:.12g} ({m.reason})"
                      for m in found)  # fmt: skip
+
+
+def confirm_all(venues: Mapping[str, object], book: Mapping[str, float]) -> int:
+    """The cycle's closing check: every live account's read against the book, whether or not
+    it traded this cycle (a liquidation or a hand-placed order on a quiet venue shows here,
+    not at the next instruction). Returns how many accounts were read; halts as
+    `confirm_book` does."""
+    accounts = [venue for venue in venues.values() if isinstance(venue, LiveAccount)]
+    for account in accounts:
+        account.confirm_book(book)
+    return len(accounts)
