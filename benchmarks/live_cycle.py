@@ -1,12 +1,15 @@
 """Live cycle time (issue 13): btc_basis on the Binance, Bybit and OKX fakes at loopback.
 
-Usage: python benchmarks/live_cycle.py [--data-dir DIR] [--days N] [--poll-s S]
+Usage: python benchmarks/live_cycle.py [--data-dir DIR] [--days N] [--poll-s S] [--move X]
 
 A live CEX run of btc_basis (ccxt's real clients, the HTTP fakes on 127.0.0.1, a SQLite live
 store) over replayed days from 2025-03-01, one cycle per replayed hour: the hour's data read
 (and set on the fakes: `tests/fakes/replay_market.py`), the strategy's decision, its orders
 and transfers, the reconciliation with every venue after each instruction and at the cycle's
-end. The venues' waits between an order and its query are really slept (`--poll-s`). Prints
+end. A price move of `--move` (default +20 %) at 10:00 on the first day sends every venue to
+its margin warning band, so one cycle rebalances (spot sale, shorts cut, two withdrawals, their
+deposits the next cycle). The venues' waits between an order and its query are really slept
+(`--poll-s`). Prints
 the median, p90 and max wall time of the cycles after the entry (at least 20) and exits 1 if
 the median is above 1 s.
 """
@@ -35,11 +38,13 @@ TARGET_S = 1.0
 MIN_CYCLES = 20
 
 
-def measure(data_dir: Path, days: int, poll_s: float) -> list[float]:
+def measure(data_dir: Path, days: int, poll_s: float, move: float) -> list[float]:
     """Wall seconds of each cycle after the entry."""
-    end = START + timedelta(days=days)
-    config = load_run_config("btc_basis", [f"start={START.isoformat()}",
-                                           f"end={end.isoformat()}"], env={})  # fmt: skip
+    end, at = START + timedelta(days=days), (START + timedelta(hours=10)).isoformat()
+    window = [f"start={START.isoformat()}", f"end={end.isoformat()}"]
+    shock = (f"shocks=[{{series: ['price:BTC', 'perp:*:BTCUSDT'], start: '{at}', end: '{at}', "
+             f"kind: move, value: {move}}}]")  # fmt: skip
+    config = load_run_config("btc_basis", [*window, *([shock] if move else [])], env={})
     hours = [START + timedelta(hours=h) for h in range(days * 24)]
     with (
         tempfile.TemporaryDirectory() as folder,
@@ -64,8 +69,9 @@ def main() -> int:
     parser.add_argument("--data-dir", default=os.environ.get("BASIS_DATA_DIR", "../shared/data"))
     parser.add_argument("--days", type=int, default=2)
     parser.add_argument("--poll-s", type=float, default=0.05)
+    parser.add_argument("--move", type=float, default=0.2)
     args = parser.parse_args()
-    times = measure(Path(args.data_dir), args.days, args.poll_s)
+    times = measure(Path(args.data_dir), args.days, args.poll_s, args.move)
     if len(times) < MIN_CYCLES:
         print(f"only {len(times)} cycles: at least {MIN_CYCLES} needed (--days)")
         return 1
