@@ -20,7 +20,9 @@ from typing import Any
 
 from basis_strategy.config.loader import load_run_config
 from basis_strategy.core.errors import ConfigError
-from basis_strategy.live.preflight import require_credentials, require_live_enabled
+from basis_strategy.core.logs import configure_json_logging
+from basis_strategy.live.clients import parse_venue_urls
+from basis_strategy.live.go_live import go_live
 from basis_strategy.live.service import (
     LiveService,
     LiveStartRequest,
@@ -48,6 +50,10 @@ def add_live_parser(commands: Any) -> None:
     start.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     start.add_argument("--enable-live-trading", action="store_true", help="live: one of two keys")
     start.add_argument("--session-id", help="(the service names its sessions)")
+    start.add_argument(
+        "--venue-url", dest="venue_urls", action="append", default=[], metavar="VENUE=URL",
+        help="live: another host with the venue's REST API (its testnet); repeatable",
+    )  # fmt: skip
     start.add_argument("--data-dir", help="data folder of a replay (default: $BASIS_DATA_DIR)")
     start.add_argument(
         "--results-dir", help="results folder (default: $BASIS_RESULTS_DIR or ./results)"
@@ -137,10 +143,11 @@ def _start(args: argparse.Namespace, results_dir: Path) -> int:
 
     request = _request(args)
     env = os.environ
-    if request.execution == "live":
-        _live_gates(request, env)
     validate(request, env)
+    if request.execution == "live":
+        _live_gates(request, env, args.venue_urls)
     session_id = args.session_id or new_session_id(request)
+    configure_json_logging(sys.stderr)  # alerts as JSON lines with their codes, secrets masked
     store = SessionStore(LiveService(results_dir).url)
     try:
         session = run_session(
@@ -155,18 +162,15 @@ def _start(args: argparse.Namespace, results_dir: Path) -> int:
     return 0
 
 
-def _live_gates(request: LiveStartRequest, env: Any) -> None:
-    """Live is refused unless enabled twice, with every credential in the environment
-    (LT-001, LT-002: one line each, exit 2). The live venue assembly comes next."""
-    require_live_enabled(request.enable_live_trading, env)
+def _live_gates(request: LiveStartRequest, env: Any, venue_urls: list[str]) -> None:
+    """Live is refused unless enabled twice, with every credential in the environment and a
+    passing pre-flight (LT-001, LT-002, LT-003: one line each, exit 2; `go_live.py`)."""
     config = load_run_config(request.mode, list(request.overrides), env=env)
-    hedge = config.mode.hedge
-    venues = list(hedge.venues) if hedge is not None else []
-    require_credentials(venues, wallet=True, env=env)
+    go_live(config, request.enable_live_trading, env, parse_venue_urls(venue_urls))
     raise ConfigError(
         "execution",
-        f"live execution of {request.mode} is not available yet: run it in paper "
-        "(the live venue assembly and its pre-flight come next)",
+        f"live execution of {request.mode} passed its pre-flight but is not available yet: "
+        "the live venue assembly comes next (run it in paper)",
     )
 
 

@@ -210,3 +210,18 @@ def test_bad_requests_exit_2_with_one_line(tmp_path: Path) -> None:
         assert done.returncode == 2, (args, done.stderr)
         assert len(lines) == 1 and lines[0].startswith("basis: error: " + field), (args, lines)
     assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # no session folder was made
+
+
+def test_no_credential_in_anything_a_paper_session_wrote(tmp_path: Path) -> None:
+    from tests.e2e.test_live_gates import CREDENTIALS, assert_no_secret
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BASIS_")}
+    env.update(CREDENTIALS, BASIS_DATA_DIR=str(DATA_DIR), BASIS_RESULTS_DIR=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "basis_strategy", "live", "start", "eth_basis", "--replay", REPLAY,
+         "--speed", "36000", "--cycles", "3", "--session-id", "secrets"],
+        capture_output=True, text=True, env=env, timeout=300, check=True,
+    )  # fmt: skip
+    status_out = basis("live", "status", "--json", results=tmp_path).stdout
+    assert (tmp_path / "secrets" / "summary.json").exists()
+    assert_no_secret(tmp_path, done.stdout, done.stderr, status_out)

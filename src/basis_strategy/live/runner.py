@@ -12,6 +12,7 @@ another process is honoured within one cycle. SIGTERM and Ctrl-C stop it the sam
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from basis_strategy.core.logs import HEALTH, log_event
 from basis_strategy.engine import EventDrivenStrategyEngine
 from basis_strategy.live import restart
 from basis_strategy.live.heartbeat import HeartbeatRegistry
@@ -37,10 +39,11 @@ from basis_strategy.live.session_store import (
     SessionStore,
 )
 from basis_strategy.live.status import session_status
-from basis_strategy.live.trading_state import StopMode
+from basis_strategy.live.trading_state import StopMode, TradingState
 from basis_strategy.services.backtest import prepare
 from basis_strategy.venues.simulated.build import build_simulated_venues
 
+log = logging.getLogger(__name__)
 POLL_WALL_S = 0.2  # how often a waiting session looks for a command
 BEAT_WALL_S = 5.0  # how often it says it is alive while it waits
 FOREVER = 10**12  # cycles of a session with no max_cycles
@@ -102,65 +105,100 @@ def run_session(
     on_started: Callable[[PaperSession], None] | None = None,
 ) -> PaperSession:
     """Start (or resume) the session and run it until stopped or its cycles are done."""
-    if request.replay_start is None:
-        raise NotImplementedError("live feeds are refused by validate() before this point")
-    begin = request.replay_start - timedelta(minutes=1)
-    if resume:
-        last = store.load(session_id).last_cycle_at
-        begin = begin if last is None else last + timedelta(minutes=1)
-    clock = AcceleratedClock(begin, request.speed)
-    sets = (*request.overrides, *replay_sets(request))
-
-    def now() -> datetime:
-        return clock.now()  # the clock is restarted when the loop starts (below)
-
-    def build(saved: SessionRequest) -> tuple[EventDrivenStrategyEngine, MarketSource]:
-        config, data = prepare(saved.mode, saved.overrides, data_dir, env)
-        engine = EventDrivenStrategyEngine(
-            config, data, build_simulated_venues(config, data.aave_risk)
-        )
-        return engine, ReplaySource(engine.data, now)
-
-    poll = CommandPoll(store, session_id)
-    stopped = [False]
-    sleep = polling_sleep_until(now, request.speed, poll, lambda: stopped[0])
-    beats = HeartbeatRegistry(now)
-    options: dict[str, Any] = {
-        "interval_s": request.interval_s,
-        "aligned": request.aligned,
-        "name": session_id,
-        "status_of": session_status,
-    }
-    if resume:
-        store.reopen(session_id, os.getpid())
-        session = restart.resume(store, session_id, build, now, sleep, beats, cold=cold, **options)
-    else:
-        saved = SessionRequest(request.mode, sets)
-        session = restart.start(
-            store, session_id, saved, build, now, sleep, beats, request.options(), **options
-        )
-        store.reopen(session_id, os.getpid())
-    poll.session = session
-    original_stop = session.stop
-
-    def stop() -> None:
-        stopped[0] = True
-        original_stop()
-
-    session.stop = stop  # type: ignore[method-assign]
-    folder = RunFolder(results_dir / session_id, session_id, session.engine)
-    folder.rewrite()
-    _stop_on_signals(session)
+    runner = SessionRunner(store, session_id, request, results_dir, data_dir, env)
+    session = runner.open(resume, cold)
     if on_started is not None:
         on_started(session)
-    try:
-        left = FOREVER if request.max_cycles is None else request.max_cycles
-        clock = AcceleratedClock(begin, request.speed)  # replayed time starts with the loop
-        session.run(left, lambda s: folder.sync())
-    finally:
-        folder.finish()
-        store.finish(session_id)
-    return session
+    return runner.run()
+
+
+class SessionRunner:
+    """One session process: builds the session, runs its loop, keeps its folder, logs its
+    alerts (WARNING logged, ERROR counted, CRITICAL halts: `core/logs.py`)."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        session_id: str,
+        request: LiveStartRequest,
+        results_dir: Path,
+        data_dir: str | Path | None,
+        env: Mapping[str, str],
+    ) -> None:
+        if request.replay_start is None:
+            raise NotImplementedError("live feeds are refused by validate() before this point")
+        self.store, self.session_id, self.request = store, session_id, request
+        self.results_dir, self.data_dir, self.env = results_dir, data_dir, env
+        self.begin = request.replay_start - timedelta(minutes=1)  # first cycle: replay_start
+        self.clock = AcceleratedClock(self.begin, request.speed)
+        self.session: PaperSession | None = None
+        self._logged = 0
+
+    def now(self) -> datetime:
+        return self.clock.now()  # restarted when the loop starts (`run`)
+
+    def build(self, saved: SessionRequest) -> tuple[EventDrivenStrategyEngine, MarketSource]:
+        config, data = prepare(saved.mode, saved.overrides, self.data_dir, self.env)
+        venues = build_simulated_venues(config, data.aave_risk)
+        engine = EventDrivenStrategyEngine(config, data, venues)
+        return engine, ReplaySource(engine.data, self.now)
+
+    def open(self, resume: bool, cold: bool) -> PaperSession:
+        """The new session (stored before its first cycle), or the stored one resumed."""
+        store, sid, request = self.store, self.session_id, self.request
+        poll = CommandPoll(store, sid)
+        sleep = polling_sleep_until(self.now, request.speed, poll, self._stopping)
+        beats = HeartbeatRegistry(self.now)
+        options: dict[str, Any] = {"interval_s": request.interval_s, "aligned": request.aligned,
+                                   "name": sid, "status_of": session_status}  # fmt: skip
+        if resume:
+            last = store.load(sid).last_cycle_at
+            self.begin = self.begin if last is None else last + timedelta(minutes=1)
+            self.clock = AcceleratedClock(self.begin, request.speed)  # a cold restep reads to it
+            store.reopen(sid, os.getpid())
+            session = restart.resume(store, sid, self.build, self.now, sleep, beats, cold=cold,
+                                     **options)  # fmt: skip
+        else:
+            saved = SessionRequest(request.mode, (*request.overrides, *replay_sets(request)))
+            session = restart.start(store, sid, saved, self.build, self.now, sleep, beats,
+                                    request.options(), **options)  # fmt: skip
+            store.reopen(sid, os.getpid())
+        poll.session = self.session = session
+        self._logged = len(session.alerts)
+        return session
+
+    def run(self) -> PaperSession:
+        """The loop until stopped or its cycles are done; the folder finished either way."""
+        session = self.session
+        assert session is not None, "open() first"
+        folder = RunFolder(self.results_dir / self.session_id, self.session_id, session.engine)
+        folder.rewrite()
+        _stop_on_signals(session)
+        remove_hook = HEALTH.on_critical(self._halt)
+        try:
+            left = FOREVER if self.request.max_cycles is None else self.request.max_cycles
+            self.clock = AcceleratedClock(self.begin, self.request.speed)  # time starts now
+            session.run(left, lambda done: self._after_cycle(done, folder))
+        finally:
+            remove_hook()
+            folder.finish()
+            self.store.finish(self.session_id)
+        return session
+
+    def _stopping(self) -> bool:
+        return self.session is not None and self.session.stopping
+
+    def _after_cycle(self, session: PaperSession, folder: RunFolder) -> None:
+        folder.sync()
+        for alert in session.alerts[self._logged :]:
+            log_event(log, alert.code, alert.message, strategy=self.session_id)
+        self._logged = len(session.alerts)
+
+    def _halt(self, code: str, message: str, fields: Mapping[str, Any]) -> None:
+        """A CRITICAL log anywhere in the process halts the session (freeze)."""
+        session = self.session
+        if session is not None and session.control.state is not TradingState.HALTED:
+            session.emergency_stop(f"{code}: {message}", StopMode.FREEZE)
 
 
 def _stop_on_signals(session: PaperSession) -> None:

@@ -114,6 +114,11 @@ class PaperSession:
         """End the loop before its next cycle (positions stay as they are)."""
         self._stop = True
 
+    @property
+    def stopping(self) -> bool:
+        """`stop()` was called: the loop ends before its next cycle."""
+        return self._stop
+
     def emergency_stop(self, reason: str, mode: StopMode = StopMode.FREEZE) -> None:
         """HALTED now: the next cycle steps nothing (ADR-043 kill switch)."""
         self.control, alerts = emergency_stop(self.control, mode, reason, self.now(), self.name)

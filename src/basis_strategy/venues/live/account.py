@@ -11,7 +11,7 @@ An empty position list while margin is in use never reads as flat (`reconcile.di
 The tolerance is the mode's `reconciliation_tolerance` (a fraction): sizes within that
 fraction of the largest expected size (at least 1e-9), USDT within that fraction of the
 expected balance (at least 0.01 USDT, the venues' display precision). A read that differs is
-read again (`confirm_reads` in all, `confirm_wait_s` apart, REC-003 each time): a venue may
+read again (`confirm_reads` in all, `confirm_wait_s` apart, REC-004 each time): a venue may
 answer from a replica a moment behind its matching engine. A difference every read shows is
 REC-002 and `ReconciliationHalt` (an OperationalError): the run halts, a person looks.
 
@@ -69,7 +69,7 @@ class LiveAccount(LiveCex):
             confirm_wait_s,
         )
         self.confirmations = 0  # venue reads that agreed with the book
-        self.reread = 0  # reads that differed and were read again (REC-003)
+        self.reread = 0  # reads that differed and were read again (REC-004)
         self._deposit_adopted = False
         self._wait: Callable[[float], None] = kwargs.get("sleep", time.sleep)
 
@@ -142,7 +142,7 @@ class LiveAccount(LiveCex):
                 return
             if attempt + 1 < self.confirm_reads:
                 self.reread += 1
-                log_event(LOG, "REC-003", f"{self.name}: {_describe(found)}", venue=self.name,
+                log_event(LOG, "REC-004", f"{self.name}: {_describe(found)}", venue=self.name,
                           attempt=attempt + 1)  # fmt: skip
                 self._wait(self.confirm_wait_s)
         message = f"{self.name}: book and venue differ after {self.confirm_reads} reads: "

@@ -92,7 +92,7 @@ def test_a_persistent_difference_is_read_again_then_halts(
         venue.confirm_book({PERP: -0.5, USDT: 10_000.0 - FEE})
     assert sleeps.calls == [0.2, 0.2] and venue.reread == 2
     codes = [getattr(r, "code", None) for r in caplog.records]
-    assert codes.count("REC-003") == 2 and codes.count("REC-002") == 1
+    assert codes.count("REC-004") == 2 and codes.count("REC-002") == 1
 
 
 def test_a_difference_gone_on_the_second_read_is_confirmed(
