@@ -171,6 +171,11 @@ class LiveAccount(LiveCex):
             snapshot = replace(snapshot, usdt_total=snapshot.usdt_total - unrealised)
         return snapshot if self.spot is None else self.spot.add_wallet(snapshot)
 
+    def venue_snapshot(self) -> VenueSnapshot:
+        """The venue's read with USDT as cash (`cash_snapshot`), so every comparison of the
+        book's USDT with this account (the start-up reconciliation too) compares cash."""
+        return self.cash_snapshot()
+
     def _mismatches(
         self, expected: dict[str, float], pending: float, base_tol: float, usdt_tol: float
     ) -> list[Mismatch]:

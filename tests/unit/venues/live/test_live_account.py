@@ -154,3 +154,15 @@ def test_a_book_size_summed_from_lots_is_whole_lots(
     assert size != 0.222
     assert to_contracts(client, "binance", "BTC/USDT:USDT", size) == (0.222, 0.222)
     assert to_contracts(client, "binance", "BTC/USDT:USDT", 0.2225) == (0.222, 0.222)  # cut
+
+
+def test_the_venue_snapshot_holds_usdt_as_cash(fake: BinanceUsdmFake, store: LiveStore) -> None:
+    """Binance's ccxt total is the margin balance (wallet + unrealised P&L); the book, and so
+    the start-up reconciliation, compares cash."""
+    venue = account(fake, store, Sleeps())
+    venue.execute(SHORT, market())
+    fake.state.set_mark_price("ETHUSDT", Decimal(2_900))  # +100 USDT unrealised on the short
+    snapshot = venue.venue_snapshot()
+    assert snapshot.usdt_total == pytest.approx(10_000.0 - FEE)
+    assert snapshot.positions == {PERP: -1.0}
+    assert float(venue.client.fetch_balance()["USDT"]["total"]) == pytest.approx(10_100.0 - FEE)
