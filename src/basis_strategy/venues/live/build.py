@@ -3,8 +3,7 @@
 
 What a live CEX run does about the on-chain wallet (it has no live implementation yet): it does
 not touch it. The run starts from capital ALREADY on the venues, as the pre-flight's
-`PreflightPlan.required_usdt` asks (`required_usdt` here: the entry's split of
-`initial_capital`, the long leg's cash at the spot venue):
+`PreflightPlan.required_usdt` asks (`live/go_live.entry_plan`):
 
 - each venue's USDT balance is adopted as its opening balance (`LiveAccount`), and the run's
   initial deposit is booked as a deposit of that balance at each venue (`Basis.receive`
@@ -32,8 +31,8 @@ from basis_strategy.config.venues import CexVenue
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.data.provider import HistoricalDataProvider
 from basis_strategy.engine import EventDrivenStrategyEngine
+from basis_strategy.live.go_live import entry_plan
 from basis_strategy.live.store import LiveStore
-from basis_strategy.math.leverage import basis_split
 from basis_strategy.strategies.basis import Basis
 from basis_strategy.venues.interface import VenueInterface
 from basis_strategy.venues.live.account import LiveAccount
@@ -50,17 +49,10 @@ def cex_venues(config: RunConfig) -> tuple[str, ...]:
 
 
 def required_usdt(config: RunConfig) -> dict[str, float]:
-    """USDT each venue must hold before the run (the pre-flight's `required_usdt`): the
-    basis split of `initial_capital` (long leg L = E/(1+m*) at the spot venue, margin m*·L
-    split by the hedge allocation)."""
-    hedge = config.mode.hedge
-    if hedge is None:
-        raise ConfigError("hedge", f"a live CEX run needs hedge venues ({config.mode.mode})")
-    long_usdt, margin_usdt = basis_split(float(config.mode.initial_capital), hedge.target)
-    allocation: dict[str, float] = {v: a for v, a in hedge.allocation.items()}
-    need = {v: margin_usdt * allocation.get(v, 0.0) for v in cex_venues(config)}
-    need[hedge.spot_venue] += long_usdt
-    return need
+    """USDT each venue must hold before the run: the pre-flight's `required_usdt`
+    (`live/go_live.entry_plan`: the basis split of the capital, the long leg's cash at the
+    spot venue), so the entry finds its cash where it spends it."""
+    return dict(entry_plan(config).required_usdt)
 
 
 def build_live_venues(

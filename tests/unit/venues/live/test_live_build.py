@@ -28,7 +28,7 @@ def test_required_usdt_is_the_entrys_basis_split_with_the_long_leg_at_the_spot_v
 
 
 def test_a_mode_without_hedge_venues_cannot_run_on_cex_venues() -> None:
-    with pytest.raises(ConfigError, match="hedge"):
+    with pytest.raises(ConfigError, match="has no CEX entry"):
         required_usdt(load_run_config("pure_lending", env={}))
 
 
