@@ -25,6 +25,7 @@ from basis_strategy.data.market import MarketState
 from basis_strategy.data.provider import HistoricalDataProvider
 from basis_strategy.data.store import FolderData
 from basis_strategy.engine import EventDrivenStrategyEngine
+from basis_strategy.live import replay
 from basis_strategy.live.heartbeat import HeartbeatRegistry
 from basis_strategy.live.limits import RiskLimits
 from basis_strategy.live.replay import AcceleratedClock, ReplaySource
@@ -46,21 +47,9 @@ def _engine(mode: str) -> EventDrivenStrategyEngine:
     return EventDrivenStrategyEngine(config, data, build_simulated_venues(config, data.aave_risk))
 
 
-class SleptWall:
-    """Wall seconds for the accelerated clock that advance only while the loop sleeps (and it
-    really sleeps them). Why not `time.monotonic`: on a loaded 2-core test machine a stall of
-    more than one replayed hour (50 ms) makes the loop skip that hour, as `next_cycle_at`
-    specifies for a live loop: a different run, not a parity failure. `stall` injects one."""
-
-    def __init__(self) -> None:
-        self.slept_s = 0.0
-
-    def __call__(self) -> float:
-        return self.slept_s
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-        self.slept_s += seconds
+class SleptWall(replay.SleptWall):
+    """The replay's wall (replayed time moves only while the loop sleeps), plus `stall`: wall
+    time passing without a sleep, as a stalled host would make it pass."""
 
     def stall(self, seconds: float) -> None:
         self.slept_s += seconds

@@ -62,6 +62,26 @@ class AcceleratedClock:
             self._sleep_s(ahead_s / self.speed)
 
 
+class SleptWall:
+    """Wall seconds that pass only while the loop sleeps (and it really sleeps them): the
+    wall of a replay's `AcceleratedClock`. Why: with a real wall, a host busy for longer than
+    one replayed interval makes the loop skip that grid point, as a live loop must
+    (`next_cycle_at`); a replay that drops hours because its machine was slow is no longer
+    the history it replays. Replayed time then advances by what the loop waited, never by
+    its work, so every grid point is stepped whatever the load."""
+
+    def __init__(self, sleep_s: Callable[[float], None] = time.sleep) -> None:
+        self.slept_s = 0.0
+        self._sleep_s = sleep_s
+
+    def __call__(self) -> float:
+        return self.slept_s
+
+    def sleep(self, seconds: float) -> None:
+        self._sleep_s(seconds)
+        self.slept_s += seconds
+
+
 class ReplaySource:
     """The `refresh` / `set_clock` / `get_data` contract of `LiveDataProvider`, from a
     historical provider's grid as seen at `clock()` (replayed time)."""

@@ -27,7 +27,7 @@ from basis_strategy.core.logs import HEALTH, log_event
 from basis_strategy.engine import EventDrivenStrategyEngine
 from basis_strategy.live import restart
 from basis_strategy.live.heartbeat import HeartbeatRegistry
-from basis_strategy.live.replay import AcceleratedClock, ReplaySource
+from basis_strategy.live.replay import AcceleratedClock, ReplaySource, SleptWall
 from basis_strategy.live.run_folder import RunFolder
 from basis_strategy.live.service import LiveStartRequest, replay_sets
 from basis_strategy.live.session import MarketSource, PaperSession
@@ -130,12 +130,16 @@ class SessionRunner:
         self.store, self.session_id, self.request = store, session_id, request
         self.results_dir, self.data_dir, self.env = results_dir, data_dir, env
         self.begin = request.replay_start - timedelta(minutes=1)  # first cycle: replay_start
-        self.clock = AcceleratedClock(self.begin, request.speed)
+        self.wall = SleptWall()  # replayed time moves only while the loop waits
+        self.clock = self._new_clock()
         self.session: PaperSession | None = None
         self._logged = 0
 
     def now(self) -> datetime:
         return self.clock.now()  # restarted when the loop starts (`run`)
+
+    def _new_clock(self) -> AcceleratedClock:
+        return AcceleratedClock(self.begin, self.request.speed, self.wall, self.wall.sleep)
 
     def build(self, saved: SessionRequest) -> tuple[EventDrivenStrategyEngine, MarketSource]:
         config, data = prepare(saved.mode, saved.overrides, self.data_dir, self.env)
@@ -147,14 +151,16 @@ class SessionRunner:
         """The new session (stored before its first cycle), or the stored one resumed."""
         store, sid, request = self.store, self.session_id, self.request
         poll = CommandPoll(store, sid)
-        sleep = polling_sleep_until(self.now, request.speed, poll, self._stopping)
+        sleep = polling_sleep_until(
+            self.now, request.speed, poll, self._stopping, wall_sleep=self.wall.sleep
+        )
         beats = HeartbeatRegistry(self.now)
         options: dict[str, Any] = {"interval_s": request.interval_s, "aligned": request.aligned,
                                    "name": sid, "status_of": session_status}  # fmt: skip
         if resume:
             last = store.load(sid).last_cycle_at
             self.begin = self.begin if last is None else last + timedelta(minutes=1)
-            self.clock = AcceleratedClock(self.begin, request.speed)  # a cold restep reads to it
+            self.clock = self._new_clock()  # a cold restep reads up to it
             store.reopen(sid, os.getpid())
             session = restart.resume(store, sid, self.build, self.now, sleep, beats, cold=cold,
                                      **options)  # fmt: skip
@@ -177,7 +183,7 @@ class SessionRunner:
         remove_hook = HEALTH.on_critical(self._halt)
         try:
             left = FOREVER if self.request.max_cycles is None else self.request.max_cycles
-            self.clock = AcceleratedClock(self.begin, self.request.speed)  # time starts now
+            self.clock = self._new_clock()  # replayed time starts with the loop
             session.run(left, lambda done: self._after_cycle(done, folder))
         finally:
             remove_hook()
