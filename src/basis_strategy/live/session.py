@@ -15,6 +15,8 @@ One cycle at time t (the next cycle time after the clock's now, waited for):
    missing data, ADR-011) is counted and the cycle skipped: the engine never sees it.
 3. `engine.step(t, market, gate)`: in REDUCING the gate lets through only risk-reducing
    instructions (`trading_state.gate_batch`, per segment, judged on the positions held then).
+   Live: then every venue is read against the book (`reconcile`); one that still differs
+   after its re-reads (ReconciliationHalt, here or after an instruction) halts the session.
 4. A heartbeat (`HeartbeatRegistry.beat`, cycle_done when stepped).
 5. Risk checks on the stepped hour: `limits.check_cycle` on NAV per share (`NavMarks`) and
    position values in USD, then `on_cycle` moves the trading state (REDUCING) with alerts.
@@ -69,6 +71,7 @@ from basis_strategy.live.trading_state import (
     gate_batch,
     on_cycle,
 )
+from basis_strategy.venues.live.account import ReconciliationHalt
 
 
 class MarketSource(Protocol):
@@ -104,6 +107,8 @@ class PaperSession:
     store: SessionStore | None = None  # None: in memory only (a test, a throwaway run)
     session_id: str = ""
     status_of: Callable[[PaperSession], dict[str, Any]] | None = None  # stored per cycle
+    # live: every venue read against the book at the end of a stepped cycle (`confirm_all`)
+    reconcile: Callable[[EventDrivenStrategyEngine], None] | None = None
     _stop: bool = False
     _last_cycle_at: datetime | None = None
 
@@ -165,12 +170,29 @@ class PaperSession:
             return
         gate = None if used.state is TradingState.ACTIVE else self._gate(t, used)
         decide = self.engine.parts.strategy.flatten if flatten else None
-        self.engine.step(t, market, gate, decide)
+        try:
+            self.engine.step(t, market, gate, decide)
+            if self.reconcile is not None:
+                self.reconcile(self.engine)
+        except ReconciliationHalt as halt:
+            self._halt_unreconciled(t, used, halt)
+            return
         self.stepped.append(t)
         age_s = (t - market.t).total_seconds()
         self.heartbeats.beat(self.name, cycle_done=True, data_age_s=age_s, state=self.control.state)
         self._check_risk(t, market, age_s)
         self._commit(CycleRecord(self.cycles, t, STEPPED, used), stepped=True)
+
+    def _halt_unreconciled(self, t: datetime, used: Control, halt: ReconciliationHalt) -> None:
+        """A venue still differs from the book after its re-reads (REC-002, logged CRITICAL
+        where found): HALTED-freeze now. The cycle stopped mid-way, so no checkpoint is
+        stored: a restart starts from the last reconciled one, and its start-up
+        reconciliation refuses until the account is fixed or its state adopted."""
+        reason = " ".join(f"REC-002: {halt}".split())
+        self.emergency_stop(reason, StopMode.FREEZE)
+        self.halted.append(t)
+        self.heartbeats.beat(self.name, state=self.control.state)
+        self._commit(CycleRecord(self.cycles, t, HALTED, used, reason))
 
     def _commit(self, record: CycleRecord, stepped: bool = False) -> None:
         """The completed cycle, in one transaction (nothing of a cycle is stored before)."""
