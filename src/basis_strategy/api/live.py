@@ -72,16 +72,17 @@ def session_body(status: LiveStatus) -> LiveSession:
 
 
 def live_problem(status: LiveStatus) -> str | None:
-    """Why a session makes the service unhealthy, or None. A session whose process is alive
-    but has been silent past its heartbeat limit (a hung loop still holding positions) is a
-    problem; a session that ended (its cycles done, stopped, halted and gone) is not."""
-    if status.running and not status.healthy:
-        age = "?" if status.heartbeat_age_s is None else f"{status.heartbeat_age_s:.0f}"
-        return (
-            f"live session {status.session_id} ({status.mode}, {status.execution}) is silent: "
-            f"last heartbeat {age} s ago, past its limit"
-        )
-    return None
+    """Why a session makes the service unhealthy, or None. The service calls a session
+    unhealthy when it was left unfinished without beating: its process hung (silent past its
+    heartbeat limit), crashed or was killed, while it may still hold positions. A session that
+    ended (its cycles done, or stopped) is not a problem, halted or not."""
+    if status.healthy:
+        return None
+    age = "never" if status.heartbeat_age_s is None else f"{status.heartbeat_age_s:.0f} s ago"
+    return (
+        f"live session {status.session_id} ({status.mode}, {status.execution}) stopped "
+        f"beating without finishing (last heartbeat {age}): resume or stop it"
+    )
 
 
 def live_health(status: LiveStatus) -> LiveHealth:
@@ -103,13 +104,42 @@ def live_health(status: LiveStatus) -> LiveHealth:
     )
 
 
+# the service's field names (the CLI's flags and words) as the API's request fields
+LIVE_FIELDS = {
+    "cycles": "max_cycles",
+    "--cycles": "max_cycles",
+    "--interval": "interval",
+    "--replay": "replay_start",
+    "--speed": "speed",
+    "--execution": "execution",
+    "--enable-live-trading": "enable_live_trading",
+    "set": "overrides",
+}
+LIVE_WORDS = {
+    "--replay START": "replay_start",
+    "--enable-live-trading": "enable_live_trading",
+    "--cycles": "max_cycles",
+    "--replay": "replay_start",
+}
+
+
+def live_words(text: str) -> str:
+    for flag, words in LIVE_WORDS.items():
+        text = text.replace(flag, words)
+    return api_words(text)
+
+
 def refused(exc: LiveRequestError) -> ApiError:
-    """The service's refusal of a request, in the API's words (422 naming the field)."""
-    field = api_words(exc.field) if exc.field else None
-    message = api_words(exc.message)
+    """The service's refusal of a request, in the API's words (422 naming the field):
+    `invalid_config` for an override the mode's configuration refuses, else
+    `invalid_request`."""
+    raw = exc.field or ""
+    config = raw == "set" or raw.startswith("--set ")
+    field = LIVE_FIELDS.get(raw) or live_words(raw) or None
+    message = live_words(exc.message)
     if field and not message.startswith(field):
         message = f"{field}: {message}"
-    return ApiError(422, "invalid_request", message, field)
+    return ApiError(422, "invalid_config" if config else "invalid_request", message, field)
 
 
 def not_found(session_id: str) -> ApiError:

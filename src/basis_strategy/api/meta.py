@@ -68,7 +68,7 @@ async def modes(state: State) -> list[ModeInfo]:
 
 async def live_sessions(request: Request) -> tuple[list[LiveHealth], list[str]]:
     """Every live session's health entry, and the problems of those that make the service
-    unhealthy (a process alive but silent past its heartbeat limit, or the store unreadable)."""
+    unhealthy (left unfinished without beating: see `live.live_problem`), or of the store."""
     try:
         found = await asyncio.wait_for(
             run_in_threadpool(live_backend(request).sessions), HEALTH_TIMEOUT_S
@@ -88,9 +88,10 @@ async def live_sessions(request: Request) -> tuple[list[LiveHealth], list[str]]:
 )
 async def health(state: State, request: Request, response: Response) -> Health:
     """ "ok" (200), or "unhealthy" with its problems (503): the run index deleted, replaced,
-    unwritable or unreachable, the results or data folder gone, or a live session silent past
-    its heartbeat limit while its process is alive (a hung loop holding positions: a monitor
-    polling this page must see it). Then data folder, database, workers, queue, version, and
+    unwritable or unreachable, the results or data folder gone, or a live session that stopped
+    beating without finishing (hung past its heartbeat limit, crashed or killed: it may hold
+    positions, so a monitor polling this page must see it until an operator resumes or stops
+    it). Then data folder, database, workers, queue, version, and
     `live`: every session's heartbeat age, last cycle, data age, venue reachability and
     trading state (a session that ended or was stopped is listed, not a problem)."""
     try:

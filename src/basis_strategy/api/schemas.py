@@ -291,8 +291,9 @@ class LiveEvents(BaseModel):
 
 class LiveHealth(BaseModel):
     """One live or paper session in `/api/health`: heartbeat age, last cycle, data age, venue
-    reachability and trading state. `problem` says why it is unhealthy (None when it is not:
-    a session that ended or was stopped is not a problem)."""
+    reachability and trading state. `problem` says why it is unhealthy: it stopped beating
+    without finishing (hung past its heartbeat limit, crashed or killed). None when it is
+    not: a session that ended or was stopped is not a problem."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -341,6 +342,6 @@ class Health(BaseModel):
     )
     live: list[LiveHealth] = Field(
         default_factory=list,
-        description="every live or paper session the server knows (newest first); one whose "
-        "process is alive but silent past its heartbeat limit makes the service unhealthy",
+        description="every live or paper session the store holds (newest first); one that "
+        "stopped beating without finishing makes the service unhealthy",
     )
