@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from basis_strategy.cli_live import add_live_parser, run_live
 from basis_strategy.config.loader import load_run_config
 from basis_strategy.config.models import MODE_NAMES
 from basis_strategy.config.outputs import (
@@ -140,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
         "--results-dir", help="results folder (default: $BASIS_RESULTS_DIR or ./results)"
     )
     _data_parser(commands)
+    add_live_parser(commands)
     return parser
 
 
@@ -185,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "compare": _compare,
         "serve": _serve,
         "data": _data,
+        "live": lambda a: run_live(a, _results_dir(a.results_dir, "--results-dir", os.environ)[0]),
     }
     try:
         _check_folder_variables(os.environ)

@@ -3,7 +3,8 @@
 The full loop, once per hour t:
 1. Set the clock to t and read the one MarketState of the hour (nothing stamped after t).
 2. Revalue the start-of-hour book from last hour's marks (P&L calculator, part 1).
-3. Settlements: each venue books what accrued at t (funding on positions open at t).
+3. Settlements: each venue books what accrued at t (funding on positions open at t); then
+   the arrivals of transfers in flight (live venues only, `components/in_flight.py`).
 4. Monitors on the pre-trade book: position -> exposure -> risk (kept for the record).
 5. The strategy manager decides, step by step (domain 8.2). For every instruction, the
    tight loop: execution manager -> venue interface manager -> venue -> position update
@@ -20,7 +21,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from basis_strategy.components.execution import (
@@ -31,6 +32,7 @@ from basis_strategy.components.execution import (
     VenueInterfaceManager,
 )
 from basis_strategy.components.fund import FundBooks
+from basis_strategy.components.in_flight import ALERT_AFTER, InFlightBook
 from basis_strategy.components.monitors import (
     AaveBands,
     ExposureMonitor,
@@ -51,6 +53,7 @@ from basis_strategy.venues.interface import VenueInterface
 
 Progress = Callable[[int, int], None]
 Gate = Callable[[Iterator[Instruction]], Iterable[Instruction]]
+Decide = Callable[[MarketState], Iterator[Instruction]]
 NAN = float("nan")
 
 
@@ -95,13 +98,17 @@ class EngineParts:
 
 
 class EventDrivenStrategyEngine:
-    """Runs one request: a config, a data provider and venue interfaces (backtest or live)."""
+    """Runs one request: a config, a data provider and venue interfaces (backtest or live).
+
+    `transfer_alert_after`: how long a transfer may stay in flight (live venues only; a
+    simulated transfer is instant) before `TRF-001` is raised, once per transfer."""
 
     def __init__(
         self,
         config: RunConfig,
         data: HistoricalDataProvider,
         venues: dict[str, VenueInterface],
+        transfer_alert_after: timedelta = ALERT_AFTER,
     ) -> None:
         self.config = config
         self.data = data
@@ -129,7 +136,13 @@ class EventDrivenStrategyEngine:
         logger = EventLogger(currency)
         fund = FundBooks(config.mode.flows.cost_allocation)
         updates = PositionUpdateHandler(positions, logger, Reconciliation(positions), currency)
-        execution = ExecutionManager(VenueInterfaceManager(venues), updates, exposure, fund)
+        execution = ExecutionManager(
+            VenueInterfaceManager(venues),
+            updates,
+            exposure,
+            fund,
+            InFlightBook(transfer_alert_after),
+        )
         self.parts = EngineParts(
             positions=positions,
             exposure=exposure,
@@ -170,7 +183,11 @@ class EventDrivenStrategyEngine:
         return self.parts.results
 
     def step(
-        self, t: datetime, market: MarketState | None = None, gate: Gate | None = None
+        self,
+        t: datetime,
+        market: MarketState | None = None,
+        gate: Gate | None = None,
+        decide: Decide | None = None,
     ) -> MarketState:
         """One hour (backtest) or cycle (paper, live) of the loop at `t`; returns its market.
 
@@ -178,7 +195,9 @@ class EventDrivenStrategyEngine:
         `CycleSkipped` before the engine is touched, so a skipped cycle leaves no trace here);
         None reads it from the engine's own provider. `gate`: filters the strategy's
         instructions as they are decided (the live trading state's REDUCING gate, ADR-043);
-        None lets everything through, as a backtest does."""
+        None lets everything through, as a backtest does. `decide`: what replaces the
+        strategy's own decision this cycle (an emergency stop's flatten,
+        `StrategyManager.flatten`); None: `strategy.decide`."""
         p = self.parts
         if market is None:
             self.data.set_clock(t)
@@ -188,7 +207,7 @@ class EventDrivenStrategyEngine:
         pnl.open_hour(market)
         execution.settle(market)
         pre_trade = p.risk.assess(market)
-        instructions = p.strategy.decide(market)
+        instructions = (p.strategy.decide if decide is None else decide)(market)
         for instruction in instructions if gate is None else gate(instructions):
             execution.run(instruction, market)
         hour, marks = pnl.close_hour(market)
@@ -205,10 +224,13 @@ class EventDrivenStrategyEngine:
         )
         return market
 
-    def write(self, out_dir: Path, request_id: str) -> Path:
-        """Write the run's files atomically into `out_dir/request_id`."""
+    def facts(self) -> dict[str, object]:
+        """What summary.json says about the run besides its figures (data bridges and files,
+        reconciliation checks, refused instructions, flows, rebalancing, shocks).
+        `in_flight_transfers` (tickets still in flight, and counts) is a fact only of a run
+        whose venues sent transfers that take time: a backtest's summary stays as it was."""
         execution = self.parts.execution
-        facts = {
+        facts: dict[str, object] = {
             "reconciliation_checks": execution.updates.reconciliation.checks,
             "rejected_instructions": execution.rejections,
             "flows": self.parts.fund.summary(),
@@ -222,6 +244,12 @@ class EventDrivenStrategyEngine:
             "data_bridges": self.data.bridge_summary(),
             "data_files": self.data.files,
         }
+        if execution.in_flight.sent:
+            facts["in_flight_transfers"] = execution.in_flight.facts()
+        return facts
+
+    def write(self, out_dir: Path, request_id: str) -> Path:
+        """Write the run's files atomically into `out_dir/request_id`."""
         return self.parts.results.write(
-            out_dir, request_id, events=self.parts.logger.events, facts=facts
+            out_dir, request_id, events=self.parts.logger.events, facts=self.facts()
         )

@@ -19,7 +19,7 @@ import json
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.fakes.cex_state import (
@@ -137,6 +137,9 @@ class _Handler(QuietHandler):
 
     fake: BinanceUsdmFake
     fill_fault: Fault | None = None  # a PARTIAL_FILL fault for this request's order
+    # the endpoints and error answers served (the spot fake serves its own with this plumbing)
+    routes: ClassVar[dict[str, tuple[Route, bool]]]
+    rejections: ClassVar[dict[RejectReason, tuple[int, int, str]]]
 
     def do_GET(self) -> None:
         self._serve("GET")
@@ -155,7 +158,7 @@ class _Handler(QuietHandler):
         body = self.rfile.read(length).decode() if length else ""
         key = f"{method} {url.path}"
         self.fake.requests.append((method, url.path))
-        route = ROUTES.get(key)
+        route = self.routes.get(key)
         fault = self.fake.state.take_fault(key)
         if fault is not None and self._pre_fault(fault):
             return
@@ -173,7 +176,7 @@ class _Handler(QuietHandler):
             self._send(err.status, {"code": err.code, "msg": err.msg})
             return
         except VenueRejection as rej:
-            status, code, msg = REJECTIONS[rej.reason]
+            status, code, msg = self.rejections[rej.reason]
             self._send(status, {"code": code, "msg": msg})
             return
         if fault is not None and fault.kind is FaultKind.LOSE_RESPONSE:
@@ -651,4 +654,5 @@ ROUTES: dict[str, tuple[Route, bool]] = {
 }
 
 
+_Handler.routes, _Handler.rejections = ROUTES, REJECTIONS
 BinanceUsdmFake.handler = _Handler

@@ -33,10 +33,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import ccxt
 from tests.fakes.bybit_v5_wire import (
+    CHAINS,
     OPEN_STATUSES,
     STATUS_WIRE,
     SYMBOL_SPECS,
+    WIRE_CHAIN,
     closed_sizes,
+    deposit_address_json,
+    deposit_json,
     exec_row,
     fill_json,
     instrument_json,
@@ -47,6 +51,7 @@ from tests.fakes.bybit_v5_wire import (
     same,
     size_before,
     wire_id,
+    withdrawal_json,
 )
 from tests.fakes.ccxt_client import rewrite_urls
 from tests.fakes.cex_state import (
@@ -88,6 +93,12 @@ REJECTIONS: dict[RejectReason, tuple[int, str]] = {
         110017,
         "current position is zero, cannot fix reduce-only order qty",
     ),
+}
+# withdrawals refuse with the asset API's own codes
+WITHDRAW_REJECTIONS: dict[RejectReason, tuple[int, str]] = {
+    RejectReason.INSUFFICIENT_MARGIN: (131212, "Insufficient balance"),
+    RejectReason.INVALID_QUANTITY: (131002, "Withdraw amount is less than the minimum"),
+    RejectReason.UNKNOWN_SYMBOL: (131002, "Parameter error: chain"),
 }
 
 
@@ -198,7 +209,8 @@ class _Handler(QuietHandler):
             self._send(err.status, _envelope(err.code, err.msg, {}))
             return
         except VenueRejection as rej:
-            code, msg = REJECTIONS[rej.reason]
+            asset_api = url.path.startswith("/v5/asset/")
+            code, msg = (WITHDRAW_REJECTIONS if asset_api else REJECTIONS)[rej.reason]
             self._send(200, _envelope(code, msg, {}))
             return
         if fault is not None and fault.kind is FaultKind.LOSE_RESPONSE:
@@ -599,6 +611,58 @@ def _wallet_balance(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
     return {"list": [account]}
 
 
+# -- wallet: withdrawals and deposits (transfer_network.py sets `fake.wallet`) --------------
+
+
+def _chain(chain: str) -> str:
+    if chain not in CHAINS:
+        raise VenueRejection(RejectReason.UNKNOWN_SYMBOL, chain)
+    return CHAINS[chain]
+
+
+def _withdraw(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
+    """feeType=1 takes the fee out of `amount`; feeType=0 (default) charges it on top."""
+    for name in ("coin", "address", "amount", "timestamp", "accountType"):
+        if params.get(name) in (None, ""):
+            status, code, msg = PARAM_ERROR
+            raise ApiError(status, code, msg.format(name))
+    wallet = h.fake.wallet
+    if str(params.get("feeType", "0")) != "1":
+        raise ApiError(200, 10001, "params error: this fake serves feeType=1 only")
+    made = wallet.withdraw(params["coin"], _chain(str(params.get("chain", "ETH"))),
+                           params["address"], Decimal(str(params["amount"])),
+                           params.get("requestId"))  # fmt: skip
+    return {"id": made.withdrawal_id}
+
+
+def _window(time_ms: int, params: dict[str, Any]) -> bool:
+    start, end = params.get("startTime"), params.get("endTime")
+    return (start is None or time_ms >= int(start)) and (end is None or time_ms <= int(end))
+
+
+def _withdrawals(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
+    rows = [withdrawal_json(made, now) for made, now in reversed(h.fake.wallet.withdrawals_now())
+            if params.get("coin") in (None, made.coin) and _window(made.created_ms, params)
+            and params.get("withdrawID") in (None, made.withdrawal_id)]  # fmt: skip
+    return {"rows": rows[: int(params.get("limit", 50))], "nextPageCursor": ""}
+
+
+def _deposits(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
+    rows = [deposit_json(deposit, now) for deposit, now in reversed(h.fake.wallet.deposits_now())
+            if params.get("coin") in (None, deposit.coin) and _window(deposit.seen_ms, params)
+            and params.get("txID") in (None, deposit.txid)]  # fmt: skip
+    return {"rows": rows[: int(params.get("limit", 50))], "nextPageCursor": ""}
+
+
+def _deposit_address(h: _Handler, params: dict[str, Any]) -> dict[str, Any]:
+    coin, wallet = str(params.get("coin", "")), h.fake.wallet
+    wanted = params.get("chainType")
+    chains = [deposit_address_json(c, network, address)
+              for (c, network), address in wallet.addresses.items()
+              if c == coin and wanted in (None, WIRE_CHAIN[network])]  # fmt: skip
+    return {"coin": coin, "chains": chains}
+
+
 ROUTES: dict[str, tuple[Route, bool]] = {
     "GET /v5/market/instruments-info": (_instruments, False),
     "GET /v5/market/time": (_time, False),
@@ -613,6 +677,10 @@ ROUTES: dict[str, tuple[Route, bool]] = {
     "GET /v5/execution/list": (_executions, True),
     "GET /v5/position/list": (_positions, True),
     "GET /v5/account/wallet-balance": (_wallet_balance, True),
+    "POST /v5/asset/withdraw/create": (_withdraw, True),
+    "GET /v5/asset/withdraw/query-record": (_withdrawals, True),
+    "GET /v5/asset/deposit/query-record": (_deposits, True),
+    "GET /v5/asset/deposit/query-address": (_deposit_address, True),
 }
 
 

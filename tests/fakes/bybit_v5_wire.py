@@ -260,3 +260,69 @@ def liquidation_price(state: CexAccountState, symbol: str) -> Decimal:
     denominator = pos.size_base - abs(pos.size_base) * rate
     price = (pos.size_base * pos.entry_price - others) / denominator if denominator else ZERO
     return max(price, ZERO)
+
+
+# -- wallet: withdrawals and deposits (transfer_network.py) ---------------------------------
+
+# Bybit chain id -> the network's canonical name in the TransferNetwork (and back)
+CHAINS = {"ETH": "ERC20", "TRX": "TRC20", "BSC": "BEP20", "ARBI": "ARBONE"}
+WIRE_CHAIN = {canonical: wire for wire, canonical in CHAINS.items()}
+# withdrawal status strings; deposit statuses are integers (1 to be confirmed, 3 success)
+WITHDRAW_STATUS = {"processing": "Pending", "completed": "success"}
+DEPOSIT_STATUS = {"pending": 1, "credited": 3}
+
+
+def withdrawal_json(made: Any, now_ms: int) -> dict[str, Any]:
+    """A /v5/asset/withdraw/query-record row; `amount` is what went out, `withdrawFee` kept."""
+    return {
+        "coin": made.coin,
+        "chain": WIRE_CHAIN[made.network],
+        "amount": num(made.amount),
+        "txID": made.txid_at(now_ms),
+        "status": WITHDRAW_STATUS[made.status(now_ms)],
+        "toAddress": made.address,
+        "tag": "",
+        "withdrawFee": num(made.fee),
+        "createTime": str(made.created_ms),
+        "updateTime": str(max(made.created_ms, min(now_ms, made.broadcast_ms))),
+        "withdrawId": made.withdrawal_id,
+        "withdrawType": 0,
+        **same("", "fee tax taxRate taxType"),
+    }
+
+
+def deposit_json(deposit: Any, now_ms: int) -> dict[str, Any]:
+    """A /v5/asset/deposit/query-record row (an on-chain deposit, depositType 0)."""
+    credited = deposit.status(now_ms) == "credited"
+    return {
+        "id": deposit.deposit_id,
+        "coin": deposit.coin,
+        "chain": WIRE_CHAIN[deposit.network],
+        "amount": num(deposit.amount),
+        "txID": deposit.txid,
+        "status": DEPOSIT_STATUS[deposit.status(now_ms)],
+        "toAddress": deposit.address,
+        "tag": "",
+        "depositFee": "",
+        "successAt": str(deposit.credited_ms if credited else deposit.seen_ms),
+        "confirmations": "65" if credited else "1",
+        "txIndex": "0",
+        "blockHash": "0x" + deposit.txid[-62:],
+        "batchReleaseLimit": "-1",
+        "depositType": "0",
+        "fromAddress": "",
+        "taxDepositRecordsId": "0",
+        "taxStatus": 0,
+    }
+
+
+def deposit_address_json(coin: str, network: str, address: str) -> dict[str, Any]:
+    """One /v5/asset/deposit/query-address chain entry."""
+    return {
+        "chainType": network,
+        "addressDeposit": address,
+        "tagDeposit": "",
+        "chain": WIRE_CHAIN[network],
+        "batchReleaseLimit": "-1",
+        "contractAddress": "",
+    }

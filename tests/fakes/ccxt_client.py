@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import ccxt
 from tests.fakes.binance_usdm import API_KEY, API_SECRET, BinanceUsdmFake
+from tests.fakes.http_fake import FakeServer
 
 
 def rewrite_urls(api_urls: Any, base_url: str, mapping: dict[str, str]) -> Any:
@@ -78,3 +79,54 @@ def binance_client(
     client.urls["api"] = rewrite_urls(client.urls["api"], fake.base_url, mapping)
     client.has["fetchCurrencies"] = False
     return client
+
+
+class FakeRoutedBinanceSpot(ccxt.binance):
+    """binance (spot) whose per-market-type error maps see the real URL, not the fake's (the
+    spot map is chosen by `https://api.binance.com/`)."""
+
+    real_url = FakeRoutedBinanceUsdm.real_url
+
+    def __init__(self, config: dict[str, Any], fake_to_real: dict[str, str]) -> None:
+        super().__init__(config)
+        self.fake_to_real = fake_to_real
+
+    def get_exceptions_by_url(self, url: str | None, exactOrBroad: str) -> dict:
+        return super().get_exceptions_by_url(self.real_url(url), exactOrBroad)
+
+
+def binance_spot_client(
+    fake: FakeServer,
+    api_key: str = API_KEY,
+    secret: str = API_SECRET,
+    timeout_ms: int = 3_000,
+) -> FakeRoutedBinanceSpot:
+    """A sync binance spot client talking only to `fake` (a BinanceSpotFake).
+
+    load_markets lists spot only (`fetchMarkets: ['spot']`, no margin pairs), and currencies
+    are not fetched (`/sapi/v1/capital/config/getall` is a wallet endpoint the spot path does
+    not need): ccxt then derives USDT, BTC, ETH from the markets, enough for `transfer`."""
+    mapping: dict[str, str] = {}
+    client = FakeRoutedBinanceSpot(
+        {
+            "apiKey": api_key,
+            "secret": secret,
+            "timeout": timeout_ms,
+            "enableRateLimit": False,
+            "options": {"defaultType": "spot", "fetchMarkets": ["spot"], "fetchMargins": False},
+        },
+        mapping,
+    )
+    client.urls["api"] = rewrite_urls(client.urls["api"], fake.base_url, mapping)
+    client.has["fetchCurrencies"] = False
+    return client
+
+
+def route_sapi_to(client: FakeRoutedBinanceUsdm, capital_base_url: str) -> None:
+    """Send the client's wallet calls (`urls['api']['sapi']`: withdraw, deposits, deposit
+    address) to the capital fake (binance_capital.py), keeping the real URL for ccxt's
+    per-host error maps (-4026 "insufficient balance" is InsufficientFunds on the sapi host)."""
+    real = "https://api.binance.com/sapi/v1"
+    fake = capital_base_url + "/sapi/v1"
+    client.urls["api"]["sapi"] = fake
+    client.fake_to_real[fake] = real

@@ -427,3 +427,205 @@ class CexAccountState:
         self.wallet_balance_quote = max(self.wallet_balance_quote, ZERO)
         self.liquidations.extend(fills)
         return fills
+
+
+# -- spot wallet ----------------------------------------------------------------------------
+
+
+class SpotOrderStatus(StrEnum):
+    """A spot market order's end: FILLED, or EXPIRED with what filled (Binance spot market
+    orders that run out of liquidity expire with a partial fill; they never rest)."""
+
+    FILLED = "FILLED"
+    EXPIRED = "EXPIRED"
+
+
+@dataclass
+class SpotOrder:
+    """A spot market order as the venue stores it; `quote_qty` is set for a buy sized in
+    USDT (Binance quoteOrderQty), `qty_base` for one sized in base units."""
+
+    venue_order_id: int
+    client_order_id: str
+    symbol: str
+    side: str  # "BUY" | "SELL"
+    qty_base: Decimal
+    quote_qty: Decimal
+    created_ms: int
+    status: SpotOrderStatus = SpotOrderStatus.FILLED
+    filled_qty_base: Decimal = ZERO
+    filled_quote: Decimal = ZERO
+    updated_ms: int = 0
+
+
+@dataclass(frozen=True)
+class SpotFill:
+    """One spot trade; the fee is charged in `fee_asset` (Binance: the asset received, i.e.
+    the base on a buy and USDT on a sell, or BNB when the account pays fees in BNB)."""
+
+    trade_id: int
+    venue_order_id: int
+    symbol: str
+    side: str
+    qty_base: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_asset: str
+    time_ms: int
+
+
+@dataclass
+class SpotMarket:
+    """A spot symbol: its price and filters (lot step, minimum notional)."""
+
+    base: str
+    price: Decimal
+    qty_step_base: Decimal
+    min_notional_quote: Decimal = Decimal(5)
+
+
+@dataclass
+class SpotWallet:
+    """The spot wallet of the account whose futures wallet is `account` (Binance keeps the
+    two apart; a universal transfer moves USDT between them). Market orders fill at the
+    symbol's price, fees at `taker_fee_rate` in the received asset, or in `fee_asset` if set
+    (e.g. "BNB", valued at the BNBUSDT price). Shares the account's lock, ids and faults."""
+
+    account: CexAccountState
+    balances: dict[str, Decimal] = field(default_factory=dict)
+    markets: dict[str, SpotMarket] = field(default_factory=dict)
+    taker_fee_rate: Decimal = Decimal("0.001")
+    fee_asset: str | None = None
+    orders_by_client_id: dict[str, SpotOrder] = field(default_factory=dict)
+    orders_by_venue_id: dict[int, SpotOrder] = field(default_factory=dict)
+    fills: list[SpotFill] = field(default_factory=list)
+    transfers: list[tuple[int, str, str, Decimal]] = field(default_factory=list)
+
+    def add_market(self, symbol: str, base: str, price: Decimal, step: Decimal) -> None:
+        with self.account._lock:
+            self.markets[symbol] = SpotMarket(base, price, step)
+
+    def market(self, symbol: str) -> SpotMarket:
+        with self.account._lock:
+            if symbol not in self.markets:
+                raise VenueRejection(RejectReason.UNKNOWN_SYMBOL, symbol)
+            return replace(self.markets[symbol])
+
+    def balance(self, asset: str) -> Decimal:
+        with self.account._lock:
+            return self.balances.get(asset, ZERO)
+
+    def place_market_order(
+        self,
+        symbol: str,
+        side: str,
+        client_order_id: str,
+        qty_base: Decimal | None = None,
+        quote_qty: Decimal | None = None,
+        fault: Fault | None = None,
+    ) -> SpotOrder:
+        """Fill at the symbol's price: a buy by `quote_qty` gets the whole lots it pays for,
+        a sell of `qty_base` must be whole lots. Refuses a duplicate client id, a size off the
+        filters and a balance too small (nothing booked then)."""
+        with self.account._lock:
+            market = self.market(symbol)
+            if client_order_id in self.orders_by_client_id:
+                raise VenueRejection(RejectReason.DUPLICATE_CLIENT_ORDER_ID, client_order_id)
+            if quote_qty is not None:
+                qty = (quote_qty / market.price // market.qty_step_base) * market.qty_step_base
+            elif qty_base is not None and qty_base % market.qty_step_base == 0:
+                qty = qty_base
+            else:
+                raise VenueRejection(RejectReason.INVALID_QUANTITY, f"lot size {qty_base}")
+            if qty <= 0 or qty * market.price < market.min_notional_quote:
+                raise VenueRejection(RejectReason.INVALID_QUANTITY, f"notional {qty}")
+            paid, needed = ("USDT", qty * market.price) if side == "BUY" else (market.base, qty)
+            if self.balance(paid) < needed:
+                raise VenueRejection(RejectReason.INSUFFICIENT_MARGIN, f"{paid} {needed}")
+            now = self.account.clock_ms()
+            order = SpotOrder(
+                next(self.account._ids), client_order_id, symbol, side, qty,
+                quote_qty if quote_qty is not None else ZERO, now,
+            )  # fmt: skip
+            self.orders_by_client_id[client_order_id] = order
+            self.orders_by_venue_id[order.venue_order_id] = order
+            self._fill(order, market, fault or Fault("", FaultKind.PARTIAL_FILL))
+            return replace(order)
+
+    def find_order(self, venue_order_id: int | None, client_order_id: str | None) -> SpotOrder:
+        with self.account._lock:
+            order = None
+            if venue_order_id is not None:
+                order = self.orders_by_venue_id.get(venue_order_id)
+            elif client_order_id is not None:
+                order = self.orders_by_client_id.get(client_order_id)
+            if order is None:
+                raise VenueRejection(RejectReason.UNKNOWN_ORDER, f"{venue_order_id}")
+            return replace(order)
+
+    def fills_for(self, symbol: str) -> list[SpotFill]:
+        with self.account._lock:
+            return [f for f in self.fills if f.symbol == symbol]
+
+    def transfer(self, asset: str, amount: Decimal, from_wallet: str, to_wallet: str) -> int:
+        """Move `amount` of `asset` between the futures ("UMFUTURE") and spot ("MAIN")
+        wallets; the futures side may give only its available balance. Returns the id."""
+        with self.account._lock:
+            if asset != "USDT" or {from_wallet, to_wallet} != {"UMFUTURE", "MAIN"}:
+                raise VenueRejection(RejectReason.INVALID_QUANTITY, f"{from_wallet}->{to_wallet}")
+            if amount <= 0:
+                raise VenueRejection(RejectReason.INVALID_QUANTITY, str(amount))
+            if from_wallet == "UMFUTURE":
+                if self.account.available_balance_quote() < amount:
+                    raise VenueRejection(RejectReason.INSUFFICIENT_MARGIN, str(amount))
+                self.account.wallet_balance_quote -= amount
+                self.balances["USDT"] = self.balance("USDT") + amount
+            else:
+                if self.balance("USDT") < amount:
+                    raise VenueRejection(RejectReason.INSUFFICIENT_MARGIN, str(amount))
+                self.balances["USDT"] = self.balance("USDT") - amount
+                self.account.wallet_balance_quote += amount
+            transfer_id = next(self.account._ids)
+            self.transfers.append((transfer_id, from_wallet, to_wallet, amount))
+            return transfer_id
+
+    def _fill(self, order: SpotOrder, market: SpotMarket, fault: Fault) -> None:
+        """Fill `filled_fraction` (cut to lots) in `fill_parts` trades; less than all of it
+        leaves the order EXPIRED, as Binance does when a market order runs out of book."""
+        step = market.qty_step_base
+        to_fill = ((order.qty_base * fault.filled_fraction) // step) * step
+        parts = max(fault.fill_parts, 1)
+        part = ((to_fill / parts) // step) * step
+        for index in range(parts):
+            qty = to_fill - part * (parts - 1) if index == parts - 1 else part
+            if qty > 0:
+                self._book_trade(order, market, qty)
+        if order.filled_qty_base < order.qty_base:
+            order.status = SpotOrderStatus.EXPIRED
+        order.updated_ms = self.account.clock_ms()
+
+    def _book_trade(self, order: SpotOrder, market: SpotMarket, qty: Decimal) -> None:
+        notional = qty * market.price
+        buy = order.side == "BUY"
+        received, received_qty = ("USDT", notional) if not buy else (market.base, qty)
+        if self.fee_asset is None:
+            fee_asset, fee = received, received_qty * self.taker_fee_rate
+        else:
+            bnb_price = self.markets[f"{self.fee_asset}USDT"].price
+            fee_asset, fee = self.fee_asset, notional * self.taker_fee_rate * Decimal("0.75")
+            fee /= bnb_price
+        if buy:
+            self.balances["USDT"] = self.balance("USDT") - notional
+            self.balances[market.base] = self.balance(market.base) + qty
+        else:
+            self.balances[market.base] = self.balance(market.base) - qty
+            self.balances["USDT"] = self.balance("USDT") + notional
+        self.balances[fee_asset] = self.balance(fee_asset) - fee
+        order.filled_qty_base += qty
+        order.filled_quote += notional
+        self.fills.append(
+            SpotFill(
+                next(self.account._ids), order.venue_order_id, order.symbol, order.side, qty,
+                market.price, fee, fee_asset, self.account.clock_ms(),
+            )
+        )  # fmt: skip

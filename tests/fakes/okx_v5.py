@@ -222,7 +222,8 @@ class _Handler(QuietHandler):
             self._send(err.status, {"code": err.code, "data": [], "msg": err.msg})
             return
         except VenueRejection as rej:
-            code, msg = REJECTIONS[rej.reason]
+            asset_api = url.path.startswith("/api/v5/asset/")
+            code, msg = (WITHDRAW_REJECTIONS if asset_api else REJECTIONS)[rej.reason]
             self._send(200, {"code": code, "data": [], "msg": msg})
             return
         if fault is not None and fault.kind is FaultKind.LOSE_RESPONSE:
@@ -669,6 +670,125 @@ def _fills(h: _Handler, params: dict[str, str]) -> list[dict[str, Any]]:
     return answer
 
 
+# -- wallet: withdrawals and deposits (transfer_network.py sets `fake.wallet`) --------------
+
+# OKX chain "USDT-ERC20" -> the network's canonical name in the TransferNetwork
+CHAIN_NETWORKS = {"ERC20": "ERC20", "TRC20": "TRC20", "Arbitrum One": "ARBONE"}
+WIRE_CHAIN = {canonical: wire for wire, canonical in CHAIN_NETWORKS.items()}
+WITHDRAW_STATE = {"processing": "1", "completed": "2"}  # 1 withdrawing, 2 success
+DEPOSIT_STATE = {"pending": "0", "credited": "2"}  # 0 waiting for confirmation, 2 successful
+WITHDRAW_REJECTIONS: dict[RejectReason, tuple[str, str]] = {
+    RejectReason.INSUFFICIENT_MARGIN: ("58350", "Insufficient balance"),
+    RejectReason.INVALID_QUANTITY: ("51000", "Parameter amt error"),
+    RejectReason.UNKNOWN_SYMBOL: ("51000", "Parameter chain error"),
+}
+
+
+def num(value: Decimal) -> str:
+    """OKX sends decimals as plain strings ("99", "0.5")."""
+    return format(value.normalize(), "f")
+
+
+def _network(chain: str, ccy: str) -> str:
+    name = chain.removeprefix(f"{ccy}-")
+    if name not in CHAIN_NETWORKS:
+        raise VenueRejection(RejectReason.UNKNOWN_SYMBOL, chain)
+    return CHAIN_NETWORKS[name]
+
+
+def _withdrawal(h: _Handler, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """OKX charges the fee besides `amt` (the recipient gets `amt`): FeeMode.ON_TOP."""
+    ccy, to_addr, amt = _require(params, "ccy"), _require(params, "toAddr"), _require(params, "amt")
+    if _require(params, "dest") != "4":
+        raise ApiError(200, "51000", "Parameter dest error")
+    client_id = params.get("clientId")
+    if client_id is not None and not CLIENT_ID_RULE.fullmatch(str(client_id)):
+        raise ApiError(200, "51000", "Parameter clientId error")
+    network = _network(_require(params, "chain"), ccy)
+    if "fee" in params and Decimal(str(params["fee"])) != h.fake.wallet.withdrawal_fee:
+        raise ApiError(200, "51000", "Parameter fee error")
+    made = h.fake.wallet.withdraw(ccy, network, to_addr, Decimal(amt), client_id)
+    return [{"amt": amt, "wdId": made.withdrawal_id, "ccy": ccy, "clientId": client_id or "",
+             "chain": params["chain"]}]  # fmt: skip
+
+
+def _before_after(time_ms: int, params: dict[str, Any]) -> bool:
+    """OKX pages by time: `after` = older than, `before` = newer than (ms)."""
+    after, before = params.get("after"), params.get("before")
+    return (after is None or time_ms < int(after)) and (before is None or time_ms > int(before))
+
+
+def _withdrawal_history(h: _Handler, params: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for made, now in reversed(h.fake.wallet.withdrawals_now()):
+        if params.get("ccy") not in (None, made.coin) or not _before_after(made.created_ms, params):
+            continue
+        if params.get("clientId") not in (None, made.client_ref or ""):
+            continue
+        if params.get("wdId") not in (None, made.withdrawal_id):
+            continue
+        chain = f"{made.coin}-{WIRE_CHAIN[made.network]}"
+        rows.append({
+            "chain": chain, "fee": num(made.fee), "feeCcy": made.coin, "ccy": made.coin,
+            "clientId": made.client_ref or "", "amt": num(made.amount),
+            "txId": made.txid_at(now), "from": "", "areaCodeFrom": "", "to": made.address,
+            "areaCodeTo": "", "state": WITHDRAW_STATE[made.status(now)],
+            "ts": str(made.created_ms), "nonTradableAsset": False, "wdId": made.withdrawal_id,
+            "toAddrType": "1", "tag": "", "pmtId": "", "memo": "", "addrEx": None, "note": "",
+        })  # fmt: skip
+    return rows[: int(params.get("limit", 100))]
+
+
+def _deposit_history(h: _Handler, params: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for deposit, now in reversed(h.fake.wallet.deposits_now()):
+        if params.get("ccy") not in (None, deposit.coin):
+            continue
+        if not _before_after(deposit.seen_ms, params):
+            continue
+        if params.get("txId") not in (None, deposit.txid):
+            continue
+        credited = deposit.status(now) == "credited"
+        rows.append({
+            "actualDepBlkConfirm": "64" if credited else "1", "amt": num(deposit.amount),
+            "areaCodeFrom": "", "ccy": deposit.coin,
+            "chain": f"{deposit.coin}-{WIRE_CHAIN[deposit.network]}",
+            "depId": deposit.deposit_id, "from": "", "fromWdId": "",
+            "state": DEPOSIT_STATE[deposit.status(now)], "to": deposit.address,
+            "ts": str(deposit.seen_ms), "txId": deposit.txid,
+        })  # fmt: skip
+    return rows[: int(params.get("limit", 100))]
+
+
+def _deposit_address(h: _Handler, params: dict[str, Any]) -> list[dict[str, Any]]:
+    ccy = _require(params, "ccy")
+    return [{"chain": f"{ccy}-{WIRE_CHAIN[network]}", "ctAddr": "831ec7", "ccy": ccy, "to": "6",
+             "addr": address, "verifiedName": "", "selected": True}
+            for (coin, network), address in h.fake.wallet.addresses.items()
+            if coin == ccy]  # fmt: skip
+
+
+def _currencies(h: _Handler, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per (currency, chain) the wallet has an address on; ccxt names networks by it
+    (fetch_currencies), without which it cannot tell a deposit address's network."""
+    wallet, rows = h.fake.wallet, []
+    for coin, network in wallet.addresses:
+        if params.get("ccy") not in (None, coin):
+            continue
+        fee = num(wallet.withdrawal_fee)
+        rows.append({
+            "ccy": coin, "chain": f"{coin}-{WIRE_CHAIN[network]}", "name": "Tether",
+            "canDep": True, "canWd": True, "canInternal": True, "fee": fee, "minFee": fee,
+            "maxFee": fee, "minWd": "2", "maxWd": "10000000", "wdTickSz": "6",
+            "wdQuota": "10000000", "usedWdQuota": "0", "minDep": "0.00000001",
+            "minDepArrivalConfirm": "64", "minWdUnlockConfirm": "96", "mainNet": False,
+            "needTag": False, "logoLink": "", "ctAddr": "831ec7", "minInternal": "0",
+            **_fields("depQuotaFixed= usedDepQuotaFixed= depQuoteDailyLayer2= burningFeeRate= "
+                      "depEstOpenTime= wdEstOpenTime= maxFeeForCtAddr= minFeeForCtAddr="),
+        })  # fmt: skip
+    return rows
+
+
 ROUTES: dict[str, tuple[Route, bool]] = {
     "GET /api/v5/public/instruments": (_instruments, False),
     "GET /api/v5/public/time": (_time, False),
@@ -684,6 +804,11 @@ ROUTES: dict[str, tuple[Route, bool]] = {
     "GET /api/v5/trade/order": (_get_order, True),
     "GET /api/v5/trade/fills": (_fills, True),
     "GET /api/v5/trade/fills-history": (_fills, True),
+    "POST /api/v5/asset/withdrawal": (_withdrawal, True),
+    "GET /api/v5/asset/withdrawal-history": (_withdrawal_history, True),
+    "GET /api/v5/asset/deposit-history": (_deposit_history, True),
+    "GET /api/v5/asset/deposit-address": (_deposit_address, True),
+    "GET /api/v5/asset/currencies": (_currencies, True),
 }
 
 

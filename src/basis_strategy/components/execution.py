@@ -1,17 +1,30 @@
 """The tight loop (ADR-001): execution manager -> venue interface manager -> position update
 handler -> position monitor -> reconciliation, once per instruction.
 
-Also the event logger: the one place that numbers events (conventions 4).
+Also the event logger: the one place that numbers events (conventions 4), and the booking of
+transfers that take time (issue 13 scope 5, `in_flight.py`): a transfer whose source returns
+a ticket is booked in flight, on neither venue, until its destination reports the arrival.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 
 from basis_strategy.components.fund import FundBooks
+from basis_strategy.components.in_flight import (
+    LATE,
+    LATE_CODE,
+    InFlightBook,
+    arrived_leg,
+    check_arrival,
+    check_ticket,
+    sent_leg,
+    watcher_of,
+)
 from basis_strategy.components.monitors import ExposureMonitor, PositionMonitor
-from basis_strategy.core.errors import OperationalError
+from basis_strategy.core.errors import OperationalError, TemporaryError
 from basis_strategy.core.events import FLOW, Event
 from basis_strategy.core.instructions import (
     EndGroup,
@@ -27,10 +40,12 @@ from basis_strategy.core.instructions import (
     Transfer,
 )
 from basis_strategy.core.instruments import instrument
+from basis_strategy.core.logs import log_event
 from basis_strategy.data.market import MarketState
 from basis_strategy.venues.interface import ExecutionRejected, VenueInterface
 
 NAN = float("nan")
+LOG = logging.getLogger(__name__)
 SETTLE_FIRST = frozenset({"etherfi", "lido"})
 
 
@@ -174,14 +189,19 @@ class PositionUpdateHandler:
         bundle: int,
         note: str,
     ) -> None:
-        for leg in result.legs:
+        self.book(result.legs, market, bundle, note)
+        if result.legs:
+            self.reconciliation.check(venue, [leg.instrument for leg in result.legs])
+
+    def book(self, legs: tuple[Leg, ...], market: MarketState, bundle: int, note: str) -> None:
+        """Apply and log legs; `apply` then reconciles them with their venue. Alone, for money
+        in flight: it is on no venue's account, so no venue is asked about it."""
+        for leg in legs:
             after = self.positions.apply(leg.instrument, leg.amount, leg.entry_after)
             pnl = 0.0
             if leg.pnl_component:
                 pnl = leg.pnl_native * market.unit_price(leg.pnl_asset, self.currency)
             self.logger.log(market.t, bundle, leg, pnl, after, note)
-        if result.legs:
-            self.reconciliation.check(venue, [leg.instrument for leg in result.legs])
 
 
 class Reconciliation:
@@ -200,6 +220,9 @@ class Reconciliation:
         self.checks = 0
 
     def check(self, venue: VenueInterface, keys: list[str]) -> None:
+        """Compare `keys` of `venue`'s result. Money in flight (`{destination}:Pending:{asset}`
+        of a transfer) is never passed here: `PositionUpdateHandler.book` books it unchecked,
+        as no venue holds it."""
         actual = venue.positions()
         for key in keys:
             expected = self.positions.qty(key)
@@ -224,20 +247,28 @@ class VenueInterfaceManager:
     def route(
         self, instruction: Instruction, market: MarketState
     ) -> list[tuple[VenueInterface, ExecutionResult]]:
-        """Execute at the instruction's venue; a transfer is then credited at its destination."""
+        """Execute at the instruction's venue; a transfer is then credited at its destination,
+        unless the source returned a ticket (a live withdrawal): then it is in flight and the
+        execution manager books it so."""
         venue = self.venues[instruction.venue]
         sent = venue.execute(instruction, market)
         done = [(venue, sent)]
-        if isinstance(instruction, Transfer):
-            fees = sum(
-                leg.pnl_native
-                for leg in sent.legs
-                if leg.pnl_component == "execution_costs" and leg.pnl_asset == instruction.asset
-            )
+        if isinstance(instruction, Transfer) and sent.ticket is None:
             destination = self.venues[instruction.destination]
-            arrived = instruction.amount + fees  # fees are negative
+            arrived = arriving(instruction, sent)
             done.append((destination, destination.receive(instruction.asset, arrived, market)))
         return done
+
+
+def arriving(transfer: Transfer, sent: ExecutionResult) -> float:
+    """What the source's legs imply reaches the destination: the amount less the withdrawal
+    fees they booked in the transferred asset (fees are negative P&L)."""
+    fees = sum(
+        leg.pnl_native
+        for leg in sent.legs
+        if leg.pnl_component == "execution_costs" and leg.pnl_asset == transfer.asset
+    )
+    return transfer.amount + fees
 
 
 class ExecutionManager:
@@ -250,13 +281,21 @@ class ExecutionManager:
         updates: PositionUpdateHandler,
         exposure: ExposureMonitor,
         fund: FundBooks,
+        in_flight: InFlightBook | None = None,
     ) -> None:
         self.venues = venues
         self.updates = updates
         self.exposure = exposure
         self.fund = fund
+        self.in_flight = InFlightBook() if in_flight is None else in_flight
         self.instructions = 0
         self.rejections: list[str] = []
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Unpickle (the paper/live checkpoint). A checkpoint written before the in-flight
+        book existed had nothing in flight (no venue returned tickets then): an empty book."""
+        state.setdefault("in_flight", InFlightBook())
+        self.__dict__.update(state)
 
     def run(self, instruction: Instruction, market: MarketState) -> None:
         """Execute one instruction. A refusal is logged and the run goes on with the book
@@ -282,9 +321,33 @@ class ExecutionManager:
         flow_before = logger.hour_flow
         for venue, result in routed:
             self.updates.apply(result, venue, market, bundle, note)
+            if result.ticket is not None:
+                self._send(instruction, result, market, bundle, note)
         if isinstance(instruction, ReceiveDeposit | PayWithdrawal):
             self.fund.cash_flow(instruction, logger.hour_flow - flow_before, equity_before)
         self.instructions += 1
+
+    def _send(
+        self,
+        instruction: Instruction,
+        sent: ExecutionResult,
+        market: MarketState,
+        bundle: int,
+        note: str,
+    ) -> None:
+        """Book a ticketed transfer in flight: `{destination}:Pending:{asset}` in the same
+        bundle as the source's withdrawal legs, and the ticket in the in-flight book."""
+        ticket = sent.ticket
+        assert ticket is not None
+        if not isinstance(instruction, Transfer):
+            raise OperationalError(
+                f"{instruction.venue}: returned transfer ticket {ticket.transfer_id} for a "
+                f"{type(instruction).__name__}"
+            )
+        check_ticket(ticket, instruction.destination, instruction.asset)
+        self.in_flight.add(ticket)
+        self.updates.book((sent_leg(ticket, arriving(instruction, sent)),), market, bundle, note)
+        watcher_of(self.venues.venues[ticket.destination], ticket)  # fail fast, once booked
 
     def _reject(
         self, market: MarketState, bundle: int, instruction: Instruction, reason: str, note: str
@@ -309,9 +372,50 @@ class ExecutionManager:
             logger.log_note(t, "FlowSettled" if flow else "RebalanceDone", note)
 
     def settle(self, market: MarketState) -> None:
-        """Hourly settlements at every venue (funding), booked like any other change."""
+        """Hourly settlements at every venue (funding), booked like any other change; then
+        the arrivals of transfers in flight, before the strategy decides."""
         for venue in self.venues.settling:
             result = venue.settle(market)
             if result.legs:
                 bundle = self.updates.logger.new_bundle()
                 self.updates.apply(result, venue, market, bundle, "settlement")
+        if self.in_flight.pending:
+            self.arrivals(market)
+
+    def arrivals(self, market: MarketState) -> None:
+        """Ask each ticket's destination whether it was credited; book each arrival once:
+        the transit position out (with any difference to the ticket as an execution cost),
+        the destination's `receive` in (reconciled with it). A watcher's network error is not
+        final: the ticket stays and is asked about next cycle. Then alert, once each, the
+        tickets in flight longer than the limit; they stay in flight."""
+        logger = self.updates.logger
+        for ticket in list(self.in_flight.pending.values()):
+            destination = self.venues.venues[ticket.destination]
+            try:
+                arrival = watcher_of(destination, ticket).arrived(ticket, market)
+            except TemporaryError:
+                continue
+            if arrival is None:
+                continue
+            check_arrival(arrival, ticket)
+            received = destination.receive(ticket.asset, arrival.amount, market)
+            bundle = logger.new_bundle()
+            note = f"arrival:{ticket.transfer_id}"
+            self.updates.book((arrived_leg(arrival),), market, bundle, note)
+            self.updates.apply(received, destination, market, bundle, note)
+            self.in_flight.remove(ticket)
+        for late in self.in_flight.newly_late(market.t):
+            t = late.ticket
+            log_event(
+                LOG,
+                LATE_CODE,
+                late.message(),
+                transfer_id=t.transfer_id,
+                source=t.source,
+                destination=t.destination,
+                asset=t.asset,
+                amount=t.amount,
+                sent_at=t.sent_at.isoformat(),
+                hours_in_flight=late.age.total_seconds() / 3600,
+            )
+            logger.log_note(market.t, LATE, late.message())

@@ -116,7 +116,8 @@ class ExposureMonitor:
                 price = prices[underlying] = market.unit_price(underlying, currency)
             values[key] = units * price
             if underlying == "USDT":
-                if venue in CEX_VENUES:
+                # USDT in flight to a venue (`{venue}:Pending:USDT`) is not its margin yet
+                if venue in CEX_VENUES and inst.kind != "Pending":
                     cex_equity[venue] = cex_equity.get(venue, 0.0) + qty
             elif underlying not in REWARD_TOKENS:
                 delta[underlying] = delta.get(underlying, 0.0) + units

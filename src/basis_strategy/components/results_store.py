@@ -261,13 +261,13 @@ class ResultsStore:
             frames = self.frames(events)
             summary = self.summary(request_id, frames, facts)
             # a value that is not a finite number is an empty cell, never nan or inf text
-            _finite(frames.hourly).to_csv(partial / "hourly_pnl.csv", float_format="%.15g")
-            _finite(frames.balance).to_csv(partial / "balance_sheet.csv", float_format="%.15g")
-            _finite(frames.events).to_csv(
+            finite(frames.hourly).to_csv(partial / "hourly_pnl.csv", float_format="%.15g")
+            finite(frames.balance).to_csv(partial / "balance_sheet.csv", float_format="%.15g")
+            finite(frames.events).to_csv(
                 partial / "event_log.csv", index=False, float_format="%.17g"
             )
             (partial / "summary.json").write_text(
-                strict_json.dumps(summary, indent=2, default=_json_default), encoding="utf-8"
+                strict_json.dumps(summary, indent=2, default=json_default), encoding="utf-8"
             )
             build_report(partial)  # plots/ and index.html, from the files just written
             os.replace(partial, final)
@@ -284,7 +284,7 @@ class RunFrames:
     events: pd.DataFrame
 
 
-def _finite(frame: pd.DataFrame) -> pd.DataFrame:
+def finite(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with ±inf as NaN, which `to_csv` writes as an empty cell (the frame itself,
     not a copy, when it holds no infinity: the usual case)."""
     numbers = frame.select_dtypes(include="number")
@@ -293,7 +293,7 @@ def _finite(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.replace([np.inf, -np.inf], np.nan)
 
 
-def _json_default(value: object) -> object:
+def json_default(value: object) -> object:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, datetime):

@@ -43,6 +43,7 @@ RESERVED_ENV = frozenset(
         "BASIS_API_TOKEN",
         "BASIS_ETH_RPC_URL",
         "BASIS_SYNTH_DIR",
+        "BASIS_LIVE_TRADING",  # one of live trading's two keys (live/preflight.py), not config
     }
 )
 # credentials (venue API keys and secrets, tokens, URLs with passwords) are never config keys

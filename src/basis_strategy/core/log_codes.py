@@ -28,6 +28,7 @@ COMPONENTS: Mapping[str, str] = MappingProxyType(
         "RISK": "risk limits",
         "STORE": "live store",
         "API": "API server",
+        "TRF": "transfers between venues (in flight)",
     }
 )
 CODE_PATTERN = re.compile(r"^(?P<component>[A-Z]{2,5})-(?P<number>\d{3})$")
@@ -77,6 +78,7 @@ _TABLE: dict[str, tuple[int, str]] = {
     "VEN-001": (W, "venue rate limited (429/418): waiting Retry-After before the next call"),
     "VEN-002": (E, "venue unreachable (network error or timeout)"),
     "VEN-003": (E, "venue refused the credentials (authentication error)"),
+    "VEN-004": (W, "spot USDT not moved back to the futures wallet: still counted, moved later"),
     # risk limits
     "RISK-001": (E, "risk limit breached: strategy REDUCING (no new exposure)"),
     "RISK-002": (E, "drawdown of NAV per share from its peak reached max_drawdown"),
@@ -90,6 +92,8 @@ _TABLE: dict[str, tuple[int, str]] = {
     # API server
     "API-001": (W, "request refused: service unavailable (503), client told to retry"),
     "API-002": (E, "internal error while serving a request (500)"),
+    # transfers in flight (components/in_flight.py)
+    "TRF-001": (E, "transfer still in flight after the limit: alerted once, kept in flight"),
 }
 CODES: Mapping[str, LogCode] = MappingProxyType(
     {code: LogCode(code.split("-")[0], level, meaning) for code, (level, meaning) in _TABLE.items()}

@@ -40,7 +40,10 @@ def _aware(what: str, at: datetime) -> None:
 
 @dataclass(frozen=True)
 class Fill:
-    """One execution reported by the venue; `fee_usdt` > 0 is a cost, < 0 a rebate."""
+    """One execution reported by the venue; `fee_usdt` > 0 is a cost, < 0 a rebate.
+
+    `fee_base` is a fee the venue took in the base asset instead (Binance spot takes a buy's
+    fee from the coin bought): the base received is `qty_base - fee_base`. 0 on perps."""
 
     venue: str
     symbol: str
@@ -51,14 +54,16 @@ class Fill:
     price_usdt: float
     fee_usdt: float
     filled_at: datetime
+    fee_base: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.trade_id:
             raise ValueError(f"fill on {self.venue} {self.symbol}: trade_id must not be empty")
-        if not (self.qty_base > 0 and self.price_usdt > 0 and math.isfinite(self.fee_usdt)):
+        fees_finite = math.isfinite(self.fee_usdt) and math.isfinite(self.fee_base)
+        if not (self.qty_base > 0 and self.price_usdt > 0 and fees_finite):
             raise ValueError(
-                f"fill {self.key}: qty_base and price_usdt must be > 0 and fee_usdt finite, "
-                f"were {self.qty_base}, {self.price_usdt}, {self.fee_usdt}"
+                f"fill {self.key}: qty_base and price_usdt must be > 0 and fees finite, "
+                f"were {self.qty_base}, {self.price_usdt}, {self.fee_usdt}, {self.fee_base}"
             )
         _aware(f"fill {self.key} filled_at", self.filled_at)
 

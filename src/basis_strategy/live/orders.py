@@ -170,7 +170,10 @@ OrderEvent = (
 
 @dataclass(frozen=True)
 class OrderRecord:
-    """One order leg of one instruction. `qty_base` is the intent and is never booked."""
+    """One order leg of one instruction. `qty_base` is the intent and is never booked.
+
+    `quote_qty_usdt` is set for a market buy sized in USDT (spot: Binance quoteOrderQty): that
+    amount is what is sent, and `qty_base` is then only its estimate at the hour's price."""
 
     client_order_id: str
     strategy_id: str
@@ -190,10 +193,13 @@ class OrderRecord:
     attempts: int = 1
     acknowledged: bool = False  # the venue once acknowledged it: never resend then
     reason: str = ""
+    quote_qty_usdt: float | None = None  # a buy sized in USDT: sent instead of qty_base
 
     def __post_init__(self) -> None:
         if self.qty_base <= 0:
             raise ValueError(f"order {self.client_order_id}: qty_base must be > 0")
+        if self.quote_qty_usdt is not None and not self.quote_qty_usdt > 0:
+            raise ValueError(f"order {self.client_order_id}: quote_qty_usdt must be > 0")
         for name in ("created_at", "updated_at"):
             if getattr(self, name).tzinfo is None:
                 raise ValueError(f"order {self.client_order_id}: {name} must be timezone-aware")
@@ -213,12 +219,14 @@ def new_order(
     qty_base: float,
     price_usdt: float | None,
     at: datetime,
+    *,
+    quote_qty_usdt: float | None = None,
 ) -> OrderRecord:
     """An INTENDED order; its client id from (strategy id as request id, seq, leg)."""
     client_id = client_order_id(strategy_id, seq, leg)
     return OrderRecord(
         client_id, strategy_id, seq, leg, venue, symbol, Side(side), qty_base, price_usdt,
-        OrderState.INTENDED, at, at,
+        OrderState.INTENDED, at, at, quote_qty_usdt=quote_qty_usdt,
     )  # fmt: skip
 
 

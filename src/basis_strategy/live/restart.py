@@ -58,14 +58,16 @@ def start(
     now: Clock,
     sleep_until: Callable[[datetime], None],
     heartbeats: HeartbeatRegistry,
+    stored_options: dict[str, Any] | None = None,
     **options: Any,
 ) -> PaperSession:
-    """A new stored session: the request is committed before the first cycle."""
+    """A new stored session: the request (and `stored_options`, how the service started it)
+    is committed before the first cycle."""
     engine, source = build(request)
     session = PaperSession(
         engine, source, now, sleep_until, heartbeats, store=store, session_id=session_id, **options
     )
-    store.create(session_id, request, session.control)
+    store.create(session_id, request, session.control, stored_options)
     return session
 
 

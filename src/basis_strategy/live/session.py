@@ -7,7 +7,10 @@ to the hour by default, `cycle_clock.next_cycle_at`), on market states from a li
 the simulated venues (paper = live data + simulated venues + wall time, ADR-043).
 
 One cycle at time t (the next cycle time after the clock's now, waited for):
-1. HALTED (emergency stop, `trading_state`): nothing is read or stepped; the cycle is counted.
+1. HALTED-freeze (emergency stop, `trading_state`): nothing is read or stepped; the cycle is
+   counted. HALTED-flatten: the cycle runs with the strategy's `flatten` (close everything
+   into wallet cash) in place of its decision, through the reducing gate, until `is_flat`,
+   then the state becomes HALTED-freeze (LT-010).
 2. `source.refresh()`, `set_clock(t)`, `get_data(t)`; a `CycleSkipped` (stale, failed or
    missing data, ADR-011) is counted and the cycle skipped: the engine never sees it.
 3. `engine.step(t, market, gate)`: in REDUCING the gate lets through only risk-reducing
@@ -25,7 +28,8 @@ committed with the trading state, NAV marks, counts and, after a step, the engin
 in one transaction, and an operator's stop is stored at once; `restart.resume` continues a
 session after a crash (warm from the checkpoint, or cold by re-stepping the journal). Alerts,
 and the stepped / skipped / halted lists, are the process's own (the journal has the cycles).
-Results are written once at the end (`write`), and HALTED-flatten does not step the engine.
+Results are written once at the end (`write`), or appended per cycle by the service
+(`run_folder.RunFolder`).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from basis_strategy.config.outputs import write_text_atomic
 from basis_strategy.core.instructions import EndGroup, Instruction, StartFlow, StartRebalance
@@ -99,6 +103,7 @@ class PaperSession:
     alerts: list[Alert] = field(default_factory=list)
     store: SessionStore | None = None  # None: in memory only (a test, a throwaway run)
     session_id: str = ""
+    status_of: Callable[[PaperSession], dict[str, Any]] | None = None  # stored per cycle
     _stop: bool = False
     _last_cycle_at: datetime | None = None
 
@@ -108,6 +113,11 @@ class PaperSession:
     def stop(self) -> None:
         """End the loop before its next cycle (positions stay as they are)."""
         self._stop = True
+
+    @property
+    def stopping(self) -> bool:
+        """`stop()` was called: the loop ends before its next cycle."""
+        return self._stop
 
     def emergency_stop(self, reason: str, mode: StopMode = StopMode.FREEZE) -> None:
         """HALTED now: the next cycle steps nothing (ADR-043 kill switch)."""
@@ -138,7 +148,8 @@ class PaperSession:
             self.missed += max(0, round(gap_s / self.interval_s) - 1)
         self._last_cycle_at = t
         used = self.control  # the trading state this cycle's gate uses (journaled)
-        if self.control.state is TradingState.HALTED:
+        flatten = used.state is TradingState.HALTED and used.stop_mode is StopMode.FLATTEN
+        if used.state is TradingState.HALTED and not flatten:
             self.halted.append(t)
             self.heartbeats.beat(self.name, state=self.control.state)
             self._commit(CycleRecord(self.cycles, t, HALTED, used))
@@ -153,7 +164,8 @@ class PaperSession:
             self._commit(CycleRecord(self.cycles, t, SKIPPED, used, str(skip)))
             return
         gate = None if used.state is TradingState.ACTIVE else self._gate(t, used)
-        self.engine.step(t, market, gate)
+        decide = self.engine.parts.strategy.flatten if flatten else None
+        self.engine.step(t, market, gate, decide)
         self.stepped.append(t)
         age_s = (t - market.t).total_seconds()
         self.heartbeats.beat(self.name, cycle_done=True, data_age_s=age_s, state=self.control.state)
@@ -165,8 +177,9 @@ class PaperSession:
         if self.store is None:
             return
         blob = checkpoint.dump(self.engine) if stepped else None
+        status = None if self.status_of is None else self.status_of(self)
         self.store.commit_cycle(
-            self.session_id, record, self.control, self.marks, self.missed, blob
+            self.session_id, record, self.control, self.marks, self.missed, blob, status
         )
 
     def _check_risk(self, t: datetime, market: MarketState, age_s: float) -> None:
@@ -177,8 +190,9 @@ class PaperSession:
         if self.marks is None:
             return
         breaches = check_cycle(self.limits, self.marks, positions_usd(self.engine, market), age_s)
+        flat = is_flat(self.engine.parts.positions.quantities)
         self.control, alerts = on_cycle(
-            self.control, breaches, t, auto_recover=self.auto_recover, strategy=self.name
+            self.control, breaches, t, auto_recover=self.auto_recover, flat=flat, strategy=self.name
         )
         self.alerts += alerts
 
@@ -233,6 +247,21 @@ def _segments(instructions: Iterator[Instruction]) -> Iterator[list[Instruction]
             yield [instruction]
     if group is not None:
         yield group
+
+
+def is_flat(quantities: dict[str, float]) -> bool:
+    """No risk left for a flatten to close: no perp, no AAVE supply or debt, no LST and no
+    CEX holding but cash. Wallet tokens (the cash, the ETH gas buffer) and money on its way
+    (`Pending`: an unstake claim, a transfer in flight) may remain."""
+    for key, qty in quantities.items():
+        if qty == 0.0:
+            continue
+        inst = instrument(key)
+        if inst.is_perp or inst.kind in ("aToken", "debtToken", "LST"):
+            return False
+        if inst.kind == "BaseToken" and inst.venue != "wallet" and inst.symbol != "USDT":
+            return False
+    return True
 
 
 def reducing_positions(quantities: dict[str, float]) -> dict[str, float]:

@@ -51,6 +51,15 @@ paper_sessions = sa.Table(
     sa.Column("last_cycle_at", UTCDateTime),
     sa.Column("checkpoint", sa.LargeBinary),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # the service's view (service.py): how it was started, what it looked like after its
+    # last cycle, its process's last sign of life, and an operator's pending command
+    sa.Column("options", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("status", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("beat_at", UTCDateTime),
+    sa.Column("pid", sa.Integer),
+    sa.Column("command", sa.String(32)),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime),
 )
 paper_cycles = sa.Table(
     "paper_cycles",
@@ -64,6 +73,9 @@ paper_cycles = sa.Table(
     sa.Column("note", sa.Text, nullable=False),
 )
 STEPPED, SKIPPED, HALTED = "stepped", "skipped", "halted"
+# operator commands a session process picks up between cycles (service.py)
+STOP, HALT_FREEZE, HALT_FLATTEN = "stop", "halt:freeze", "halt:flatten"
+COMMANDS = frozenset({STOP, HALT_FREEZE, HALT_FLATTEN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +112,25 @@ class SavedSession:
     journal: tuple[CycleRecord, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """A session as the service lists it (no checkpoint, no journal rows)."""
+
+    session_id: str
+    request: SessionRequest
+    control: Control
+    options: dict[str, Any]
+    status: dict[str, Any]
+    cycles: int
+    kinds: dict[str, int]  # stepped / skipped / halted cycles
+    last_cycle_at: datetime | None
+    beat_at: datetime | None
+    pid: int | None
+    command: str | None
+    created_at: datetime | None
+    finished_at: datetime | None
+
+
 class SessionStore:
     """Paper sessions in the live store's database (`LiveStoreError` on any failure)."""
 
@@ -120,9 +151,19 @@ class SessionStore:
         with self._errors(doing), self.engine.begin() as conn:
             yield conn
 
-    def create(self, session_id: str, request: SessionRequest, control: Control) -> None:
-        """A new session (no cycle yet); LiveStoreError if the id is taken."""
+    def create(
+        self,
+        session_id: str,
+        request: SessionRequest,
+        control: Control,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        """A new session (no cycle yet); LiveStoreError if the id is taken. `options`: how the
+        service started it (JSON-ready; `service.LiveStartRequest`)."""
+        now = datetime.now(UTC)
         row = {
+            "options": json.dumps(options or {}),
+            "created_at": now,
             "session_id": session_id,
             "request": json.dumps({"mode": request.mode, "overrides": list(request.overrides)}),
             **_control_row(control),
@@ -131,7 +172,7 @@ class SessionStore:
             "missed": 0,
             "last_cycle_at": None,
             "checkpoint": None,
-            "updated_at": datetime.now(UTC),
+            "updated_at": now,
         }
         with self._write(f"create session {session_id}") as conn:
             conn.execute(paper_sessions.insert().values(**row))
@@ -144,19 +185,25 @@ class SessionStore:
         marks: NavMarks | None,
         missed: int,
         checkpoint: bytes | None,
+        status: dict[str, Any] | None = None,
     ) -> None:
         """The cycle's journal row and the session after it, in one transaction. `checkpoint`
-        None keeps the stored one (a skipped or halted cycle did not touch the engine)."""
+        None keeps the stored one (a skipped or halted cycle did not touch the engine);
+        `status` (the service's snapshot, JSON-ready) None keeps the stored one."""
+        now = datetime.now(UTC)
         values: dict[str, Any] = {
             **_control_row(control),
             "marks": None if marks is None else _marks_json(marks),
             "cycles": record.cycle,
             "missed": missed,
             "last_cycle_at": record.t,
-            "updated_at": datetime.now(UTC),
+            "updated_at": now,
+            "beat_at": now,
         }
         if checkpoint is not None:
             values["checkpoint"] = checkpoint
+        if status is not None:
+            values["status"] = json.dumps(status, allow_nan=False)
         journal = {
             "session_id": session_id,
             "cycle": record.cycle,
@@ -179,6 +226,59 @@ class SessionStore:
         with self._write(f"save the trading state of {session_id}") as conn:
             conn.execute(paper_sessions.update().where(key).values(**values))
 
+    def beat(self, session_id: str, pid: int) -> None:
+        """The session's process is alive (written while it waits for its next cycle)."""
+        self._update(session_id, "record a heartbeat", beat_at=datetime.now(UTC), pid=pid)
+
+    def finish(self, session_id: str) -> None:
+        """The session's loop ended (stopped, or its cycles done): not running any more."""
+        self._update(session_id, "finish", finished_at=datetime.now(UTC), pid=None)
+
+    def reopen(self, session_id: str, pid: int) -> None:
+        """A resumed session runs again (a restart after a crash or a stop)."""
+        now = datetime.now(UTC)
+        self._update(session_id, "reopen", finished_at=None, pid=pid, beat_at=now)
+
+    def post_command(self, session_id: str, command: str) -> None:
+        """An operator's stop or emergency stop, for the session's process to take; a later
+        command replaces a pending one (an emergency stop overrides a stop)."""
+        if command not in COMMANDS:
+            raise ValueError(f"command: one of {sorted(COMMANDS)}, was {command!r}")
+        self._update(session_id, f"post {command}", command=command)
+
+    def take_command(self, session_id: str) -> str | None:
+        """The pending command, cleared in the same transaction (taken once)."""
+        key = paper_sessions.c.session_id == session_id
+        with self._write(f"take the command of {session_id}") as conn:
+            command = conn.execute(sa.select(paper_sessions.c.command).where(key)).scalar()
+            if command is not None:
+                conn.execute(paper_sessions.update().where(key).values(command=None))
+        return command
+
+    def _update(self, session_id: str, doing: str, **values: Any) -> None:
+        key = paper_sessions.c.session_id == session_id
+        with self._write(f"{doing} of {session_id}") as conn:
+            if not conn.execute(paper_sessions.update().where(key).values(**values)).rowcount:
+                raise KeyError(f"session {session_id!r} not stored")
+
+    def overview(self, session_id: str | None = None) -> list[SessionRow]:
+        """Every session (or one), newest first, without checkpoints or journals: what the
+        service shows. Cycle counts per kind come from the journal."""
+        cols = [c for c in paper_sessions.c if c.name != "checkpoint"]
+        query = sa.select(*cols).order_by(paper_sessions.c.created_at.desc())
+        counts = sa.select(
+            paper_cycles.c.session_id, paper_cycles.c.kind, sa.func.count()
+        ).group_by(paper_cycles.c.session_id, paper_cycles.c.kind)
+        if session_id is not None:
+            query = query.where(paper_sessions.c.session_id == session_id)
+            counts = counts.where(paper_cycles.c.session_id == session_id)
+        with self._errors("list the sessions"), self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+            kinds: dict[str, dict[str, int]] = {}
+            for sid, kind, n in conn.execute(counts):
+                kinds.setdefault(sid, {})[kind] = n
+        return [_session_row(row, kinds.get(row["session_id"], {})) for row in rows]
+
     def load(self, session_id: str) -> SavedSession:
         """The session as of its last completed cycle; KeyError if unknown."""
         session = sa.select(paper_sessions).where(paper_sessions.c.session_id == session_id)
@@ -188,10 +288,9 @@ class SessionStore:
             rows = conn.execute(cycles.order_by(paper_cycles.c.cycle)).mappings().all()
         if row is None:
             raise KeyError(f"session {session_id!r} not stored")
-        request = json.loads(row["request"])
         return SavedSession(
             session_id,
-            SessionRequest(request["mode"], tuple(request["overrides"])),
+            _request(row["request"]),
             _control(row),
             None if row["marks"] is None else _marks(row["marks"]),
             row["cycles"],
@@ -209,6 +308,29 @@ class SessionStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _request(text: str) -> SessionRequest:
+    request = json.loads(text)
+    return SessionRequest(request["mode"], tuple(request["overrides"]))
+
+
+def _session_row(row: Any, kinds: dict[str, int]) -> SessionRow:
+    return SessionRow(
+        row["session_id"],
+        _request(row["request"]),
+        _control(row),
+        json.loads(row["options"]),
+        json.loads(row["status"]),
+        row["cycles"],
+        kinds,
+        row["last_cycle_at"],
+        row["beat_at"],
+        row["pid"],
+        row["command"],
+        row["created_at"],
+        row["finished_at"],
+    )
 
 
 def _control_row(control: Control) -> dict[str, Any]:

@@ -12,6 +12,10 @@ already has). Hence the write order a caller must keep:
 4. fills and funding are inserted with their ledger keys as primary keys and ON CONFLICT DO
    NOTHING, so a replay, or two workers inserting the same fill at once, books it once.
 
+Withdrawals (`live_transfers`, venues/live/withdrawals.py) follow the same rule: the row is
+INTENDED, with its deterministic reference, before the withdraw call; the deposit that settles
+a ticket is recorded once per (destination, deposit id), so a deposit never settles two tickets.
+
 On restart, `orders(strategy_id, open_only=True)` gives what to reconcile (INTENDED ones may or
 may not have been sent: apply `Restarted`, then query them by client id) and `ledger` the fills
 and funding. Every call is one transaction on its own pooled connection. Timestamps are aware
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -87,6 +91,7 @@ live_orders = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("acknowledged", sa.Boolean, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("quote_qty_usdt", sa.Double),  # a spot buy sized in USDT (else NULL)
     sa.UniqueConstraint("strategy_id", "seq", "leg", name="uq_live_orders_strategy_seq_leg"),
 )
 live_fills = sa.Table(
@@ -102,6 +107,7 @@ live_fills = sa.Table(
     sa.Column("price_usdt", sa.Double, nullable=False),
     sa.Column("fee_usdt", sa.Double, nullable=False),
     sa.Column("filled_at", UTCDateTime, nullable=False),
+    sa.Column("fee_base", sa.Double, nullable=False, server_default="0"),  # spot buys' fee
 )
 live_funding = sa.Table(
     "live_funding",
@@ -118,9 +124,82 @@ live_sequences = sa.Table(
     sa.Column("strategy_id", sa.String(200), primary_key=True),
     sa.Column("next_seq", sa.BigInteger, nullable=False),
 )
+live_transfers = sa.Table(
+    "live_transfers",
+    metadata,
+    sa.Column("reference", sa.String(32), primary_key=True),
+    sa.Column("strategy_id", sa.String(200), nullable=False, index=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("destination", sa.String(64), nullable=False),
+    sa.Column("asset", sa.String(16), nullable=False),
+    sa.Column("amount", sa.Double, nullable=False),
+    sa.Column("fee", sa.Double, nullable=False),
+    sa.Column("address", sa.String(128), nullable=False),
+    sa.Column("network", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("withdrawal_id", sa.String(128)),
+    sa.Column("txid", sa.String(128)),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("deposit_id", sa.String(128)),
+    sa.Column("credited_amount", sa.Double),
+    sa.Column("credited_at", UTCDateTime),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.UniqueConstraint("destination", "deposit_id", name="uq_live_transfers_deposit"),
+)
 ORDER_FIELDS = tuple(f.name for f in fields(OrderRecord))
 FILL_FIELDS = tuple(f.name for f in fields(Fill))
 FUNDING_FIELDS = tuple(f.name for f in fields(FundingPayment))
+
+
+class TransferState(Enum):
+    """A withdrawal's life: INTENDED (stored, perhaps sent) -> SENT (the venue's withdrawal id
+    is known) or AMBIGUOUS (the withdraw call failed without an answer: query by reference,
+    never resend) or REJECTED (the venue refused: nothing left) -> ARRIVED (a deposit on the
+    destination settled it) or LOST (given up by an operator or the engine's alert)."""
+
+    INTENDED = "INTENDED"
+    SENT = "SENT"
+    AMBIGUOUS = "AMBIGUOUS"
+    REJECTED = "REJECTED"
+    ARRIVED = "ARRIVED"
+    LOST = "LOST"
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRecord:
+    """One withdrawal of `amount` (the fee `fee` included) of `asset` from `source` to the
+    allow-listed `address` on `network` for `destination`; `reference` is our client id."""
+
+    reference: str
+    strategy_id: str
+    seq: int
+    source: str
+    destination: str
+    asset: str
+    amount: float
+    fee: float
+    address: str
+    network: str
+    state: TransferState
+    created_at: datetime
+    updated_at: datetime
+    withdrawal_id: str | None = None
+    txid: str | None = None
+    sent_at: datetime | None = None
+    deposit_id: str | None = None
+    credited_amount: float | None = None
+    credited_at: datetime | None = None
+    reason: str = ""
+
+    def moved(self, state: TransferState, at: datetime, **changes: Any) -> TransferRecord:
+        """This record in `state` at `at` (with `changes` to other fields)."""
+        return replace(self, state=state, updated_at=at, **changes)
+
+
+TRANSFER_FIELDS = tuple(f.name for f in fields(TransferRecord))
 
 
 class LiveStore:
@@ -237,6 +316,56 @@ class LiveStore:
         with self._errors(doing), self.engine.connect() as conn:
             return list(conn.execute(query).mappings().all())
 
+    # --- withdrawals ------------------------------------------------------------------------
+
+    def add_transfer(self, record: TransferRecord) -> None:
+        """Insert a new withdrawal (INTENDED, before the withdraw call)."""
+        with self._write(f"add transfer {record.reference}") as conn:
+            try:
+                conn.execute(live_transfers.insert(), [_values(record, TRANSFER_FIELDS)])
+            except sa.exc.IntegrityError:
+                raise DuplicateOrderError(f"transfer {record.reference} already stored") from None
+
+    def save_transfer(self, record: TransferRecord) -> bool:
+        """Store a withdrawal's new state; KeyError if unknown. False (nothing saved) when it
+        names a deposit that already settled another ticket on that destination."""
+        key = live_transfers.c.reference == record.reference
+        row = _values(record, TRANSFER_FIELDS)
+        with self._errors(f"save transfer {record.reference}"):
+            try:
+                with self.engine.begin() as conn:
+                    updated = conn.execute(live_transfers.update().where(key).values(**row))
+            except sa.exc.IntegrityError:  # uq_live_transfers_deposit: settled another ticket
+                return False
+        if not updated.rowcount:
+            raise KeyError(f"transfer {record.reference!r} not stored")
+        return True
+
+    def transfer(self, reference: str) -> TransferRecord | None:
+        query = sa.select(live_transfers).where(live_transfers.c.reference == reference)
+        found = self._select(query, f"read transfer {reference}")
+        return _transfer(found[0]) if found else None
+
+    def transfers(
+        self, strategy_id: str, states: Iterable[TransferState] | None = None
+    ) -> list[TransferRecord]:
+        """The strategy's withdrawals by seq (only those in `states` if given)."""
+        query = sa.select(live_transfers).where(live_transfers.c.strategy_id == strategy_id)
+        if states is not None:
+            query = query.where(live_transfers.c.state.in_([s.value for s in states]))
+        rows = self._select(
+            query.order_by(live_transfers.c.seq), f"read transfers of {strategy_id}"
+        )
+        return [_transfer(row) for row in rows]
+
+    def settled_deposit_ids(self, destination: str) -> set[str]:
+        """Deposit ids on `destination` that already settled a ticket (any strategy)."""
+        column = live_transfers.c.deposit_id
+        query = sa.select(column).where(
+            live_transfers.c.destination == destination, column.is_not(None)
+        )
+        return {row["deposit_id"] for row in self._select(query, "read settled deposits")}
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -276,3 +405,8 @@ def _fill(row: Any) -> Fill:
 
 def _funding(row: Any) -> FundingPayment:
     return FundingPayment(**{name: row[name] for name in FUNDING_FIELDS})
+
+
+def _transfer(row: Any) -> TransferRecord:
+    values = {name: row[name] for name in TRANSFER_FIELDS}
+    return TransferRecord(**{**values, "state": TransferState(values["state"])})

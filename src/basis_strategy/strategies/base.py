@@ -16,6 +16,7 @@ framed so the fund books can charge their costs to their investor.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
@@ -91,6 +92,12 @@ class StrategyManager(Redemptions):
         yield from self.dust(market)
         yield from self.delta(market)
         yield from self.deviation(market)
+
+    def flatten(self, market: MarketState) -> Iterator[Instruction]:
+        """An emergency stop's flatten (ADR-043): close every position into wallet cash, as a
+        full redemption unwinds and sweeps, but pay nothing out (the cash stays the fund's)."""
+        yield from self.raise_cash(math.inf, "exit_full", market)
+        yield from self.sweep(market)
 
     def risk_critical(self, market: MarketState) -> Steps:
         return NO_STEPS

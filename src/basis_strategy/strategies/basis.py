@@ -7,6 +7,11 @@ then by selling spot and cutting that venue's short by the same amount. Venues a
 band send their surplus back to the long leg in one plan an hour (one purchase of the long
 leg, one short per venue), and only when it pays for itself (issue 11); so is idle wallet cash
 deployed. Delta drift is fixed with perps only.
+
+Live, a transfer takes time (issue 13 scope 5): USDT on its way to a venue is the position
+`{venue}:Pending:USDT`, which is not the venue's margin yet (nor withdrawable anywhere) but
+counts against its need, so a venue whose top-up is in flight is not topped up twice. In a
+backtest nothing is ever in flight and these terms are zero.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from basis_strategy.data.market import MarketState
 from basis_strategy.math.leverage import basis_split, margin_topup_units
 from basis_strategy.strategies.base import NO_STEPS, Steps, StrategyManager
 from basis_strategy.strategies.rebalancing import Proposal
+from basis_strategy.venues.transfers import in_transit_key
 
 MIN_USDT = 10.0  # smaller cash moves are not worth an instruction
 MIN_UNITS = 1e-9
@@ -126,6 +132,10 @@ class Basis(StrategyManager):
     def usdt(self, venue: str) -> float:
         return self.qty(cash_key(venue, "USDT"))
 
+    def usdt_in_flight(self, venue: str) -> float:
+        """USDT sent to `venue` and not credited yet (live transfers only; 0 in a backtest)."""
+        return self.qty(in_transit_key(venue, "USDT"))
+
     def surplus(self, venue: str, book: Exposure) -> float:
         """USDT a venue holds above m* × its notional (negative: a deficit)."""
         equity = book.venue_equity_usdt.get(venue, 0.0)
@@ -133,7 +143,8 @@ class Basis(StrategyManager):
 
     def withdrawable(self, venue: str, book: Exposure) -> float:
         """Surplus that is cash: unrealised profit cannot leave a venue (exchanges exclude
-        it from the withdrawable balance), so the cash left still backs m* on its own."""
+        it from the withdrawable balance), so the cash left still backs m* on its own. USDT
+        in flight to the venue is in neither its equity nor its cash, so never withdrawable."""
         unrealised = book.venue_equity_usdt.get(venue, 0.0) - self.usdt(venue)
         return self.surplus(venue, book) - max(unrealised, 0.0)
 
@@ -288,7 +299,8 @@ class Basis(StrategyManager):
         yield from self._from_long_leg(short, triggers, market)
 
     def _need(self, venue: str, market: MarketState) -> float:
-        return -self.surplus(venue, self.book(market))
+        """USDT the venue lacks to be at m*, less what is already on its way to it."""
+        return -self.surplus(venue, self.book(market)) - self.usdt_in_flight(venue)
 
     def _from_donors(self, venue: str, trigger: str, market: MarketState) -> Steps:
         """CEX -> CEX: other venues' withdrawable surplus, richest first."""
@@ -317,7 +329,7 @@ class Basis(StrategyManager):
         units: dict[str, float] = {}
         for venue in venues:
             mark = market["perp:" + venue + ":" + self.base + "USDT"]
-            equity = book.venue_equity_usdt.get(venue, 0.0)
+            equity = book.venue_equity_usdt.get(venue, 0.0) + self.usdt_in_flight(venue)
             x = margin_topup_units(self.target, -self.size(venue), mark, equity)
             x = min(x, -self.size(venue))
             if self._need(venue, market) > MIN_USDT and x > MIN_UNITS:

@@ -24,6 +24,13 @@ docs/live.md section 1:
   raised) is adopted by the next execute of the same trade (symbol, side, quantity) instead of
   a new order: restarts recover in-flight orders, they do not re-send them (`recover`).
 
+Spot (BuySpot, SellSpot) goes through the same order path on the account's spot wallet, with
+its own ccxt client (`spot_client`, given only to the configured spot venue): spot.py, which
+also states how USDT moves between the spot and futures wallets. Without one, spot is refused.
+A `Transfer` is a withdrawal (withdrawals.py, when `transfer_routes` are given): its legs at once
+(the amount and its fee, as `SimulatedCex._withdraw`) and a `TransferTicket`; the destination's
+`arrived` answers once its deposit is credited (`ArrivalWatcher`).
+
 Legs mirror `SimulatedCex._trade_perp`: a `PerpTraded` leg on `venue:Perp:BASEUSDT` (signed
 filled size at the average fill price, entry after from the fill ledger, execution cost = fee +
 the fill's gap to the hour's mark `q (fill - mark)`, as the simulated venue's slippage is the
@@ -38,7 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ccxt
 
@@ -54,7 +61,7 @@ from basis_strategy.core.instructions import (
 )
 from basis_strategy.core.instruments import cash_key, perp_key
 from basis_strategy.data.market import MarketState
-from basis_strategy.live.ledger import FundingPayment
+from basis_strategy.live.ledger import Fill, FundingPayment
 from basis_strategy.live.orders import (
     OrderEvent,
     OrderRecord,
@@ -91,6 +98,11 @@ from basis_strategy.venues.live.reconcile import (
     read_snapshot,
     read_unbooked_trades,
 )
+from basis_strategy.venues.live.withdrawals import LiveWithdrawals, TransferRoutes
+from basis_strategy.venues.transfers import Arrival, TransferTicket
+
+if TYPE_CHECKING:
+    from basis_strategy.venues.live.spot import SpotOrders
 
 QUOTE = "USDT"
 _OPEN = frozenset({OrderState.ACCEPTED, OrderState.PARTIALLY_FILLED})
@@ -130,6 +142,8 @@ class LiveCex:
         clock: Callable[[], datetime] = utc_now,
         opening_usdt: float = 0.0,
         dialect: Dialect | None = None,
+        spot_client: ccxt.Exchange | None = None,
+        transfer_routes: TransferRoutes | None = None,
     ) -> None:
         self.name: str = config.name
         self.client, self.store, self.strategy_id = client, store, strategy_id
@@ -146,8 +160,20 @@ class LiveCex:
         self.symbols = {s.removesuffix(QUOTE): f"{s.removesuffix(QUOTE)}/{QUOTE}:{QUOTE}"
                         for s in config.perp_symbols}  # fmt: skip
         self._opening_usdt = opening_usdt  # USDT held before the ledger's first entry
-        self._received_usdt = 0.0  # transfers credited by `receive` (in memory only)
         self._unadopted: list[OrderRecord] = []  # recovered in-flight orders, no legs yet
+        self.spot: SpotOrders | None = None
+        if spot_client is not None:  # spot.py builds on this class: imported here, not above
+            from basis_strategy.venues.live.spot import SpotOrders
+
+            self.spot = SpotOrders(
+                config, spot_client, store, strategy_id,
+                settings=settings, policy=policy, sleep=sleep, clock=clock,
+            )  # fmt: skip
+        # withdrawals and deposits (withdrawals.py); None: this account does not transfer
+        self.transfers = None if transfer_routes is None else LiveWithdrawals(
+            self.name, client, store, strategy_id, self.pacer, config.withdrawal_fee,
+            transfer_routes, sleep, clock,
+        )  # fmt: skip
 
     # --- start-up ---------------------------------------------------------------------------
 
@@ -157,7 +183,8 @@ class LiveCex:
         converted to base units (an inverse contract, amounts.py) is refused first."""
         set_up_account(self.client, self.dialect, list(self.symbols.values()),
                        self.settings.margin_mode, self.settings.leverage, QUOTE)  # fmt: skip
-        return self.recover()
+        spot = [] if self.spot is None else self.spot.prepare()
+        return self.recover() + spot
 
     def recover(self) -> list[OrderRecord]:
         """Settle the orders a previous process left open: INTENDED ones may have been sent
@@ -166,7 +193,7 @@ class LiveCex:
         instruction (same symbol, side, quantity) takes them over instead of sending again."""
         ledger = self.store.ledger(self.strategy_id)
         for order in self.store.orders(self.strategy_id, open_only=True):
-            if order.venue != self.name:
+            if order.venue != self.name or not self._owns(order.symbol):
                 continue
             delivered = ledger.filled_qty_base(order.client_order_id) > 0
             order = self._settle(self._apply(order, Restarted()), allow_resend=False)
@@ -183,27 +210,51 @@ class LiveCex:
         else:
             self._unadopted.append(order)
 
+    def _owns(self, symbol: str) -> bool:
+        """An order or fill of this path: ccxt spells a swap `BASE/QUOTE:SETTLE`, a spot
+        market `BASE/QUOTE`; the spot path (spot.py) owns the latter."""
+        return ":" in symbol
+
     def unadopted(self) -> list[OrderRecord]:
         """Recovered orders no instruction took over yet: for the reconciler."""
-        return list(self._unadopted)
+        return list(self._unadopted) + ([] if self.spot is None else self.spot.unadopted())
 
     # --- VenueInterface ---------------------------------------------------------------------
 
     def execute(self, instruction: Instruction, market: MarketState) -> ExecutionResult:
         if isinstance(instruction, TradePerp):
             return ExecutionResult(self._trade_perp(instruction, market))
-        if isinstance(instruction, BuySpot | SellSpot | Transfer):
+        if isinstance(instruction, Transfer) and self.transfers is not None:
+            return self.transfers.send(instruction)  # a withdrawal: legs and a ticket
+        if isinstance(instruction, BuySpot | SellSpot):
+            if self.spot is None:
+                raise ExecutionRejected(f"{self.name}: no spot client: not the spot venue")
+            return ExecutionResult(self.spot.trade(instruction, market))
+        if isinstance(instruction, Transfer):
             raise ExecutionRejected(
                 f"{self.name}: {type(instruction).__name__} is not supported live yet"
             )
         raise ExecutionRejected(f"{self.name} cannot execute {type(instruction).__name__}")
 
     def receive(self, asset: str, amount: float, market: MarketState) -> ExecutionResult:
-        """A transfer the venue credited (the sender checked it arrived). In memory only."""
+        """The book's leg of a deposit this venue credited (the engine calls it when `arrived`
+        says so). The venue's own view is not changed here: `arrived` stored the deposit and
+        `positions` counts it from the store, so a restart cannot count it twice."""
         if asset != QUOTE:
             raise ExecutionRejected(f"{self.name}: only {QUOTE} transfers are supported live")
-        self._received_usdt += amount
         return ExecutionResult((Leg(self.usdt_key, amount, "TransferReceived", 1.0),))
+
+    def arrived(self, ticket: TransferTicket, market: MarketState) -> Arrival | None:
+        """A ticket's deposit once this venue credited it, else None (`ArrivalWatcher`)."""
+        if self.transfers is None:
+            raise ExecutionRejected(f"{self.name}: no transfer routes configured")
+        return self.transfers.arrived(ticket)
+
+    def deposit_address(self, asset: str, network: str) -> str:
+        """This account's deposit address for `asset` on `network` (ccxt unified code): what
+        a source checks its allow-listed address against (`TransferRoutes`)."""
+        read = partial(self.client.fetch_deposit_address, asset, {"network": network})
+        return str(self.pacer.read(read)["address"])
 
     def settle(self, market: MarketState) -> ExecutionResult:
         """Funding from the venue's history since the last booked payment per symbol, booked
@@ -233,30 +284,41 @@ class LiveCex:
 
     def positions(self) -> dict[str, float]:
         """The venue's own view from the fill ledger: perp size = signed sum of fills; USDT =
-        opening + received + realised P&L - fees + funding (keys as SimulatedCex's)."""
-        cash = self._opening_usdt + self._received_usdt
+        opening + realised P&L - fees + funding - withdrawals sent + deposits arrived, plus
+        the spot fills' USDT; spot holdings from the spot fills (`spot_book`; keys as
+        SimulatedCex's)."""
+        cash = self._opening_usdt
         held: dict[str, float] = {}
-        for (venue, symbol), position in self.store.ledger(self.strategy_id).positions().items():
-            if venue != self.name:
+        ledger = self.store.ledger(self.strategy_id)
+        for (venue, symbol), position in ledger.positions().items():
+            if venue != self.name or not self._owns(symbol):
                 continue
             held[perp_key(self.name, symbol.split("/")[0])] = position.qty_base
             cash += position.realized_pnl_usdt - position.fees_usdt + position.funding_usdt
+        if self.spot is not None:
+            holdings, spot_usdt = self.spot.book(ledger.fills)
+            held.update(holdings)
+            cash += spot_usdt
+        if self.transfers is not None:  # withdrawals that left, deposits that arrived
+            cash += self.transfers.usdt_moved(QUOTE)
         held[self.usdt_key] = cash
         return held
 
     # --- reconciliation (ADR-008) -----------------------------------------------------------
 
     def venue_snapshot(self) -> VenueSnapshot:
-        """fetch_positions + fetch_balance, keyed as `positions()` (`read_snapshot`)."""
+        """fetch_positions + fetch_balance, keyed as `positions()` (`read_snapshot`); on the
+        spot venue, plus the spot wallet's holdings and USDT (`SpotOrders.add_wallet`)."""
         symbols = list(self.symbols.values())
         read = partial(read_snapshot, self.pacer.read, self.client, self.dialect, symbols)
-        return read(self.name, self._clock(), QUOTE)
+        snapshot = read(self.name, self._clock(), QUOTE)
+        return snapshot if self.spot is None else self.spot.add_wallet(snapshot)
 
     def unbooked_trades(self, since: datetime | None = None) -> list[Any]:
         """The venue's fills on our symbols (since `since`) that the ledger does not hold: a
         liquidation, an ADL or a hand-placed order (`read_unbooked_trades`)."""
         ledger = self.store.ledger(self.strategy_id)
-        booked = {f.trade_id for f in ledger.fills if f.venue == self.name}
+        booked = {f.trade_id for f in ledger.fills if f.venue == self.name and self._owns(f.symbol)}
         since_ms = None if since is None else to_ms(since)
         symbols = list(self.symbols.values())
         return read_unbooked_trades(self.pacer.read, self.client, self.dialect, symbols,
@@ -287,20 +349,22 @@ class LiveCex:
         record = self._adopt(symbol, side, qty_base) or self._place(symbol, side, qty_base)
         return self._legs(record, order.base, market)
 
-    def _place(self, symbol: str, side: Side, qty_base: float) -> OrderRecord:
+    def _place(
+        self, symbol: str, side: Side, qty_base: float, quote_qty_usdt: float | None = None
+    ) -> OrderRecord:
         seq = self.store.next_seq(self.strategy_id)
-        record = new_order(
-            self.strategy_id, seq, 0, self.name, symbol, side, qty_base, None, self._clock()
-        )
+        record = new_order(self.strategy_id, seq, 0, self.name, symbol, side, qty_base, None,
+                           self._clock(), quote_qty_usdt=quote_qty_usdt)  # fmt: skip
         self.store.add_orders([record])  # the intent is on disk before anything is sent
         return self._finish_or_keep(record, send=True)
 
-    def _adopt(self, symbol: str, side: Side, qty_base: float) -> OrderRecord | None:
+    def _adopt(self, symbol: str, side: Side, size: float) -> OrderRecord | None:
         """An in-flight order for the same trade (recovered at start, or left unresolved by
-        an earlier call): take it over instead of sending again."""
+        an earlier call): take it over instead of sending again. `size` is what the order
+        sends (`_sent_size`: base units; a spot buy's USDT)."""
         for index, record in enumerate(self._unadopted):
             if (record.symbol, record.side) == (symbol, side) and math.isclose(
-                record.qty_base, qty_base, rel_tol=1e-12
+                self._sent_size(record), size, rel_tol=1e-12
             ):
                 del self._unadopted[index]
                 return self._finish_or_keep(record, send=False)
@@ -333,15 +397,22 @@ class LiveCex:
         self._book_fills(record)
         return record
 
-    def _send(self, record: OrderRecord) -> OrderRecord:
-        """One create call with the order's client id, the size in the venue's contracts (the
-        record is in base units); its answer as order events."""
+    def _sent_size(self, record: OrderRecord) -> float:
+        return record.qty_base
+
+    def _create(self, record: OrderRecord) -> Any:
+        """The create call: a market order of the record's size in the venue's contracts (the
+        record is in base units), with the order's client id."""
         contracts, _ = to_contracts(self.client, self.name, record.symbol, record.qty_base)
+        return self.client.create_order(
+            record.symbol, "market", record.side.value, contracts,
+            params={"clientOrderId": record.client_order_id},
+        )  # fmt: skip
+
+    def _send(self, record: OrderRecord) -> OrderRecord:
+        """One create call (`_create`); its answer, or its failure, as order events."""
         try:
-            answer = self.client.create_order(
-                record.symbol, "market", record.side.value, contracts,
-                params={"clientOrderId": record.client_order_id},
-            )  # fmt: skip
+            answer = self._create(record)
         except ccxt.BaseError as error:
             record = self._apply(record, send_failure(error, self.dialect))
             if isinstance(error, RATE_LIMITED):
@@ -402,13 +473,15 @@ class LiveCex:
             )
             for trade in trades:
                 if str(trade.get("order")) == record.venue_order_id:
-                    fill = fill_of(trade, self.name, record.client_order_id, QUOTE, size)
-                    self.store.add_fill(self.strategy_id, fill)
+                    self.store.add_fill(self.strategy_id, self._fill_of(trade, record, size))
             ledger = self.store.ledger(self.strategy_id)
             if attempt == 0 and ledger.unbooked_qty_base(record) > 1e-12:
                 self._sleep(self.settings.poll_interval_s)
                 continue
             return
+
+    def _fill_of(self, trade: Any, record: OrderRecord, contract_size: float) -> Fill:
+        return fill_of(trade, self.name, record.client_order_id, QUOTE, contract_size)
 
     def _legs(self, record: OrderRecord, base: str, market: MarketState) -> tuple[Leg, ...]:
         mark = market.values.get(f"perp:{self.name}:{base}{QUOTE}")

@@ -3,18 +3,21 @@
 Why: reconciliation that trusts an empty report declared accounts flat while positions were
 open (nautilus #4735, #4772), and a position gap left unexplained grows into the 75 vs -65 of
 nautilus #3104. So a snapshot carries the margin in use next to the positions, and an empty
-position list with margin in use is flagged, never read as "flat".
+position list with margin in use is flagged, never read as "flat". On the spot venue the
+snapshot also holds the spot wallet (Binance keeps it apart from the futures wallet): each
+traded coin as `venue:BaseToken:COIN`, its USDT added to the futures wallet's
+(`with_spot_wallet`), as the live book holds one USDT balance per venue.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Any
 
-from basis_strategy.core.instruments import perp_key
+from basis_strategy.core.instruments import cash_key, perp_key
 from basis_strategy.venues.live.amounts import to_base
 from basis_strategy.venues.live.dialects import Dialect
 
@@ -25,7 +28,8 @@ FLAT_QTY_BASE = 1e-9
 
 @dataclass(frozen=True)
 class VenueSnapshot:
-    """Signed perp sizes by instrument key, and the USDT balance (total and margin in use)."""
+    """Signed perp sizes (and spot holdings on the spot venue) by instrument key, and the USDT
+    balance (total of both wallets; margin in use: the futures wallet's)."""
 
     venue: str
     positions: dict[str, float]
@@ -75,20 +79,23 @@ def differences(
     tolerance_base: float = 1e-9,
     tolerance_usdt: float = 0.01,
 ) -> list[Mismatch]:
-    """Perp sizes that differ by more than `tolerance_base`; the USDT balance if `expected`
-    names it; and an empty position report while margin is in use (never "flat")."""
-    prefix = f"{snapshot.venue}:Perp:"
-    ours = {k: v for k, v in expected.items() if k.startswith(prefix)}
+    """Perp sizes and spot holdings that differ by more than `tolerance_base`; the USDT
+    balance if `expected` names it; and an empty perp report while margin is in use (never
+    "flat")."""
+    prefix, spot_prefix = f"{snapshot.venue}:Perp:", f"{snapshot.venue}:BaseToken:"
+    ours = {k: v for k, v in expected.items()
+            if k.startswith(prefix) or (k.startswith(spot_prefix) and k != usdt_key)}  # fmt: skip
     found: list[Mismatch] = []
     for key in sorted(set(ours) | set(snapshot.positions)):
         mine, theirs = ours.get(key, 0.0), snapshot.positions.get(key, 0.0)
         if abs(mine - theirs) > tolerance_base:
             found.append(Mismatch(key, mine, theirs, "position differs from the venue's"))
+    perps = [key for key in snapshot.positions if key.startswith(prefix)]
     if usdt_key in expected and abs(expected[usdt_key] - snapshot.usdt_total) > tolerance_usdt:
         found.append(
             Mismatch(usdt_key, expected[usdt_key], snapshot.usdt_total, "USDT balance differs")
         )
-    if not snapshot.positions and snapshot.usdt_used > tolerance_usdt:
+    if not perps and snapshot.usdt_used > tolerance_usdt:
         found.append(
             Mismatch(
                 f"{snapshot.venue}:margin",
@@ -115,6 +122,22 @@ def read_snapshot(
     batches = [[s] for s in symbols] if dialect.positions_per_symbol else [symbols]
     positions = [p for batch in batches for p in read(partial(client.fetch_positions, batch))]
     return snapshot_of(venue, positions, read(client.fetch_balance), taken_at, quote)
+
+
+def with_spot_wallet(
+    snapshot: VenueSnapshot, balance: Mapping[str, Any], bases: list[str], quote: str = "USDT"
+) -> VenueSnapshot:
+    """The snapshot plus the spot wallet's ccxt `fetch_balance` answer: each of `bases` (the
+    coins the venue trades spot) as `venue:BaseToken:COIN` if not flat, and the wallet's
+    `quote` total added to the USDT total. Other coins in the wallet (BNB dust, deposits not
+    ours) are left out; margin in use stays the futures wallet's."""
+    positions = dict(snapshot.positions)
+    for base in bases:
+        total = float((balance.get(base) or {}).get("total") or 0.0)
+        if abs(total) >= FLAT_QTY_BASE:
+            positions[cash_key(snapshot.venue, base)] = total
+    cash = float((balance.get(quote) or {}).get("total") or 0.0)
+    return replace(snapshot, positions=positions, usdt_total=snapshot.usdt_total + cash)
 
 
 def read_unbooked_trades(

@@ -128,11 +128,13 @@ def test_prepare_twice_tolerates_already_set_margin_mode(
     assert fake.state.position("ETHUSDT").margin_mode == "cross"
 
 
-def test_spot_is_refused_clearly(fake: BinanceUsdmFake, store: LiveStore) -> None:
+def test_spot_without_a_spot_client_is_refused_clearly(
+    fake: BinanceUsdmFake, store: LiveStore
+) -> None:
     venue = live(fake, store)
     buy = BuySpot(venue="binance", action="entry_full", trigger="initial", base="ETH",
                   quote_amount=100.0)  # fmt: skip
-    with pytest.raises(ExecutionRejected, match="not supported live yet"):
+    with pytest.raises(ExecutionRejected, match="no spot client"):
         venue.execute(buy, MARKET)
     assert sends(fake) == 0
 

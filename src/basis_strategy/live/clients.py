@@ -1,0 +1,86 @@
+"""The ccxt clients of a live run, built from the environment's credentials (issue 13).
+
+Why one place: the pre-flight, the live venues and the live data readers must talk to the
+same accounts with the same settings: linear USDT perps only (`fetchMarkets` limited, so a key
+with no spot or options permission still loads its markets), ccxt's rate limiter on (ADR-012;
+`Pacer` adds the backoff on 429/418), and currencies not fetched at start (a wallet endpoint
+the trading path does not need).
+
+`base_urls` points a venue at another host with the same REST API: the venue's testnet, or a
+local fake in tests (`basis live start --venue-url binance=http://127.0.0.1:8001`). Every URL
+of the client's API keeps its path; only scheme and host change. Credentials are handed to
+ccxt and to nothing else: they are never logged (`core/secrets.py` masks them anyway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import ccxt
+
+from basis_strategy.core.errors import ConfigError
+from basis_strategy.core.secrets import Credentials
+
+EXCHANGES: dict[str, tuple[type[ccxt.Exchange], dict[str, Any]]] = {
+    "binance": (ccxt.binanceusdm, {}),
+    "bybit": (ccxt.bybit, {"fetchMarkets": {"types": ["linear"]}}),
+    "okx": (ccxt.okx, {"fetchMarkets": {"types": ["swap"]}, "defaultType": "swap"}),
+}
+TIMEOUT_MS = 10_000
+
+
+def venue_clients(
+    credentials: Credentials,
+    base_urls: Mapping[str, str] | None = None,
+    timeout_ms: int = TIMEOUT_MS,
+) -> dict[str, ccxt.Exchange]:
+    """One authenticated client per venue of `credentials`."""
+    base_urls = base_urls or {}
+    unknown = sorted(set(base_urls) - set(credentials.venues))
+    if unknown:
+        raise ConfigError("--venue-url", f"names a venue the run does not trade: {unknown}")
+    clients: dict[str, ccxt.Exchange] = {}
+    for venue, keys in credentials.venues.items():
+        if venue not in EXCHANGES:
+            raise ConfigError("venue", f"no live client for {venue!r}")
+        exchange, options = EXCHANGES[venue]
+        config: dict[str, Any] = {
+            "apiKey": keys.api_key,
+            "secret": keys.api_secret,
+            "timeout": timeout_ms,
+            "enableRateLimit": True,
+            "options": dict(options),
+        }
+        if keys.passphrase is not None:
+            config["password"] = keys.passphrase
+        client = exchange(config)
+        client.has["fetchCurrencies"] = False
+        if venue in base_urls:
+            client.urls["api"] = rebase(client.urls["api"], base_urls[venue])
+        clients[venue] = client
+    return clients
+
+
+def rebase(urls: Any, base_url: str) -> Any:
+    """Every http(s) URL in a nested dict/list with its scheme and host replaced."""
+    if isinstance(urls, dict):
+        return {key: rebase(value, base_url) for key, value in urls.items()}
+    if isinstance(urls, list):
+        return [rebase(value, base_url) for value in urls]
+    if isinstance(urls, str) and urls.startswith("http"):
+        return base_url.rstrip("/") + urlsplit(urls).path
+    return urls
+
+
+def parse_venue_urls(items: list[str]) -> dict[str, str]:
+    """`--venue-url NAME=URL` options (repeatable) as a mapping; ConfigError on a bad one."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, url = item.partition("=")
+        parts = urlsplit(url.strip())
+        if not sep or parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError("--venue-url", f"must be NAME=http(s)://host[:port], was {item!r}")
+        out[name.strip()] = f"{parts.scheme}://{parts.netloc}"
+    return out
