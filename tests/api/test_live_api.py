@@ -36,9 +36,13 @@ CYCLES = 5
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    results = tmp_path_factory.mktemp("live-results")
-    with serving(create_app(new_service(results), api_token=TOKEN)) as url:
+def live_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("live-results")
+
+
+@pytest.fixture(scope="module")
+def live_server(live_results: Path) -> Iterator[str]:
+    with serving(create_app(new_service(live_results), api_token=TOKEN)) as url:
         yield url
 
 
@@ -114,7 +118,7 @@ def finished(http: httpx.Client) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("mode", MODE_NAMES)
 def test_every_mode_runs_several_paper_cycles(
-    http: httpx.Client, finished: dict[str, dict[str, Any]], mode: str
+    http: httpx.Client, live_results: Path, finished: dict[str, dict[str, Any]], mode: str
 ) -> None:
     session = finished[mode]
     assert session["mode"] == mode and session["execution"] == "paper"
@@ -124,7 +128,7 @@ def test_every_mode_runs_several_paper_cycles(
     assert session["stepped"] >= CYCLES - 1, session  # a replayed hour may lack a print
     assert session["last_cycle_at"] is not None
     assert "replay" in session["feed"]
-    folder = Path(session["results_dir"])
+    folder = live_results / session["session_id"]  # the session's files, as a backtest's
     assert folder.is_dir(), session
 
     # equity and cumulative P&L: the last row of the session's own hourly_pnl.csv
@@ -203,23 +207,54 @@ def test_stop_is_honoured_within_one_cycle(http: httpx.Client) -> None:
     assert later["cycles"] == final["cycles"]
 
 
-@pytest.mark.parametrize("stop_mode", ["freeze", "flatten"])
-def test_emergency_stop_halts_within_one_cycle(http: httpx.Client, stop_mode: str) -> None:
+def still_at_risk(positions: dict[str, dict[str, float]]) -> list[str]:
+    """Positions a flatten must close: perps, AAVE supply and debt, LSTs, and CEX holdings
+    other than USDT (wallet tokens, the cash and the gas buffer, may remain)."""
+    left = []
+    for venue, held in positions.items():
+        for key, qty in held.items():
+            inst = instrument(key)
+            cash = inst.kind == "BaseToken" and (venue == "wallet" or inst.symbol == "USDT")
+            if qty != 0 and not cash:
+                left.append(key)
+    return left
+
+
+def test_emergency_stop_freeze_halts_within_one_cycle(http: httpx.Client) -> None:
     session = running_session(http)
     sid = session["session_id"]
     assert session["positions"], session
-    response = http.post(f"/api/live/{sid}/emergency-stop", json={"mode": stop_mode}, headers=AUTH)
+    response = http.post(f"/api/live/{sid}/emergency-stop", json={"mode": "freeze"}, headers=AUTH)
     assert response.status_code == 200, response.text
     stepped_at_stop = response.json()["stepped"]
-    halted = wait_status(http, sid, lambda s: s["halted"] >= 2, "two halted cycles")
-    assert halted["state"] == "halted", halted
-    assert halted["stop_mode"] in {stop_mode, "freeze"}  # flatten freezes once flat
+    halted = wait_status(http, sid, lambda s: s["halted"] >= 1, "a halted cycle")
+    assert halted["state"] == "halted" and halted["stop_mode"] == "freeze", halted
     # at most the cycle in flight stepped after the request; none after the halt
     assert halted["stepped"] <= stepped_at_stop + 1, (stepped_at_stop, halted)
-    later = wait_status(http, sid, lambda s: s["cycles"] >= halted["cycles"] + 2, "more cycles")
+    later = wait_status(http, sid, lambda s: s["halted"] >= halted["halted"] + 2, "more cycles")
     assert later["stepped"] == halted["stepped"] and later["state"] == "halted"
-    if stop_mode == "flatten":
-        assert all(qty == 0 for held in later["positions"].values() for qty in held.values())
+    assert later["positions"] == halted["positions"]  # frozen: nothing was sent
+    assert later["running"] is True  # halted, not ended: an operator decides what is next
+    http.post(f"/api/live/{sid}/stop", headers=AUTH)
+    wait_status(http, sid, ended, "stopped")
+
+
+def test_emergency_stop_flatten_closes_then_freezes(http: httpx.Client) -> None:
+    session = running_session(http)
+    sid = session["session_id"]
+    assert still_at_risk(session["positions"]), session
+    response = http.post(f"/api/live/{sid}/emergency-stop", json={"mode": "flatten"}, headers=AUTH)
+    assert response.status_code == 200, response.text
+    cycles_at_stop = response.json()["cycles"]
+    halted = wait_status(http, sid, lambda s: s["state"] == "halted", "halted")
+    assert halted["cycles"] <= cycles_at_stop + 1, (cycles_at_stop, halted)  # within one cycle
+    # it closes what carries risk, then freezes (LT-010) and steps nothing more
+    frozen = wait_status(http, sid, lambda s: s["halted"] >= 2, "two frozen cycles")
+    assert frozen["stop_mode"] == "freeze", frozen
+    assert still_at_risk(frozen["positions"]) == [], frozen["positions"]
+    assert "LT-010" in [alert["code"] for alert in frozen["alerts"]], frozen["alerts"]
+    later = wait_status(http, sid, lambda s: s["halted"] >= frozen["halted"] + 2, "more cycles")
+    assert later["stepped"] == frozen["stepped"] and later["positions"] == frozen["positions"]
     http.post(f"/api/live/{sid}/stop", headers=AUTH)
     wait_status(http, sid, ended, "stopped")
 

@@ -137,7 +137,7 @@ def create_app(
                 finally:
                     await state.service.stop()
             finally:
-                await run_in_threadpool(sessions.close)
+                await run_in_threadpool(live.close_backend, sessions)
 
     app = FastAPI(
         title="basis-strategy backtests",

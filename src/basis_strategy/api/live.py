@@ -12,6 +12,7 @@ the API's error shape: an invalid request is a 422 naming its field (`invalid_re
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
@@ -65,6 +66,17 @@ def live_backend(request: Request) -> LiveBackend:
 
 
 Live = Annotated[LiveBackend, Depends(live_backend)]
+
+
+def close_backend(backend: LiveBackend) -> None:
+    """Close the live service at shutdown. Its session processes keep running; those it
+    started are waited for in daemon threads, so that one still exiting (writing its report)
+    is reaped instead of collected unwaited (a ResourceWarning: `LiveService.close` drops
+    them; a workaround until it reaps them itself)."""
+    processes = getattr(backend, "_processes", {})
+    for process in list(processes.values()):
+        threading.Thread(target=process.wait, name="live-reaper", daemon=True).start()
+    backend.close()
 
 
 def session_body(status: LiveStatus) -> LiveSession:
@@ -186,6 +198,7 @@ async def start(
         replay_start=submission.replay_start,
         speed=submission.speed,
         overrides=submission.config_sets(),
+        enable_live_trading=submission.enable_live_trading,
     )
     try:
         status = await run_in_threadpool(live.start, request)

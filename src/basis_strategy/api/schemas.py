@@ -178,7 +178,8 @@ class LiveSubmission(BaseModel):
     `"30s"`, `"1d"`), default one hour, between 1 s and 1 day. `replay_start` set: the market
     data is the stored history replayed from that hour at `speed` replayed seconds per wall
     second (paper only, no network); unset: live feeds. `max_cycles` unset: runs until
-    stopped. `overrides` are dotted config keys with their values, as for a backtest."""
+    stopped. `overrides` are dotted config keys with their values, as for a backtest.
+    `execution: live` also needs `enable_live_trading: true`, and passes the pre-flight."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -190,6 +191,11 @@ class LiveSubmission(BaseModel):
     speed: float = Field(default=1.0, gt=0, le=MAX_SPEED, allow_inf_nan=False)
     max_cycles: int | None = Field(default=None, ge=1, le=MAX_CYCLES)
     overrides: dict[str, Any] = Field(default_factory=dict)
+    enable_live_trading: bool = Field(
+        default=False,
+        description="live execution only: one of its two keys (the server's environment must "
+        "also set BASIS_LIVE_TRADING=enabled, and hold the venues' credentials)",
+    )
 
     @field_validator("interval", mode="before")
     @classmethod
@@ -277,7 +283,10 @@ class LiveSession(BaseModel):
     )
     risk: dict[str, Any] = Field(default_factory=dict)
     venues: dict[str, bool] = Field(default_factory=dict)
-    alerts: list[dict[str, str]] = Field(default_factory=list)
+    alerts: list[dict[str, Any]] = Field(
+        default_factory=list,
+        examples=[[{"code": "RISK-001", "level": "WARNING", "message": "...", "at": None}]],
+    )
     results_dir: str = ""
 
 
