@@ -288,6 +288,12 @@ def test_unknown_session_is_404(http: httpx.Client) -> None:
         ({"mode": "btc_basis", "speed": 0}, "speed"),
         ({"mode": "btc_basis", "replay_start": 1740787200}, "replay_start"),
         ({"mode": "btc_basis", "capital": 5}, "capital"),
+        # refused by the service: paper needs a replay (no live feed for paper yet), a replay
+        # starts on a whole hour, is paper only, and only a replay is accelerated
+        ({"mode": "btc_basis"}, "replay_start"),
+        ({"mode": "btc_basis", "replay_start": "2025-03-01T00:30:00Z"}, "replay_start"),
+        ({"mode": "btc_basis", "execution": "live", "replay_start": REPLAY}, "replay_start"),
+        ({"mode": "btc_basis", "execution": "live", "speed": 10}, "speed"),
     ],
 )
 def test_an_invalid_request_is_422_naming_the_field(
@@ -315,11 +321,23 @@ def test_an_invalid_override_is_422_naming_the_key(http: httpx.Client) -> None:
     assert error["field"] == "overrides"
 
 
-def test_live_execution_is_refused_with_its_reason(http: httpx.Client) -> None:
-    """No `BASIS_LIVE_TRADING=enabled` and no credentials: refused before anything starts."""
-    body = {"mode": "btc_basis", "execution": "live"}
+@pytest.mark.parametrize("enabled", [False, True])
+def test_live_execution_is_refused_with_its_reason(http: httpx.Client, enabled: bool) -> None:
+    """Not `BASIS_LIVE_TRADING=enabled` in the server's environment: refused (LT-001) before
+    any order, whether the request enables live trading or not."""
+    before = len(http.get("/api/live").json())
+    body = {"mode": "btc_basis", "execution": "live", "enable_live_trading": enabled}
     error = error_of(http.post("/api/live", json=body, headers=AUTH), 422, "invalid_request")
-    assert error["message"] and "\n" not in error["message"]
+    assert error["field"] == "execution", error
+    assert "LT-001" in error["message"] and "\n" not in error["message"]
+    assert "--" not in error["message"]  # the API's words, not the CLI's flags
+    assert len(http.get("/api/live").json()) == before
+
+
+def test_a_replay_outside_the_data_is_refused(http: httpx.Client) -> None:
+    body = {"mode": "btc_basis", "replay_start": "2020-03-01T00:00:00Z", "max_cycles": 3}
+    error = error_of(http.post("/api/live", json=body, headers=AUTH), 422, "invalid_request")
+    assert "2020-03-01" in error["message"] and "covers" in error["message"], error
 
 
 def test_an_emergency_stop_needs_a_known_mode(http: httpx.Client) -> None:

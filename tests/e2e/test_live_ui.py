@@ -95,14 +95,15 @@ def until(check: Any, what: str) -> Any:
 
 
 def money(value: float, currency: str) -> str:
-    return f"{value:,.2f} {currency}"
+    """As the page shows an amount: cents for USDT, six decimals for ETH."""
+    return f"{value:,.{2 if currency == 'USDT' else 6}f} {currency}"
 
 
 def test_start_watch_and_emergency_stop_a_paper_session(server: str, watched: Watched) -> None:
     page = watched.page
     page.goto(server + "/#/live")
-    page.wait_for_selector("#live-mode option[value=eth_basis]", state="attached")
-    page.select_option("#live-mode", "eth_basis")
+    page.wait_for_selector("#live-mode option[value=eth_leveraged]", state="attached")
+    page.select_option("#live-mode", "eth_leveraged")
     assert page.locator("#live-execution").input_value() == "paper"
     page.fill("#live-replay", REPLAY_FORM)
     page.fill("#live-speed", str(3600 * 2))  # two replayed hours a second

@@ -126,6 +126,8 @@ LIVE_FIELDS = {
     "--execution": "execution",
     "--enable-live-trading": "enable_live_trading",
     "set": "overrides",
+    "live trading": "execution",  # LT-001: live trading not enabled
+    "request": "",  # the session process's refusal of the whole request (data coverage)
 }
 LIVE_WORDS = {
     "--replay START": "replay_start",
@@ -147,11 +149,12 @@ def refused(exc: LiveRequestError) -> ApiError:
     `invalid_request`."""
     raw = exc.field or ""
     config = raw == "set" or raw.startswith("--set ")
-    field = LIVE_FIELDS.get(raw) or live_words(raw) or None
+    field = LIVE_FIELDS[raw] if raw in LIVE_FIELDS else live_words(raw)
     message = live_words(exc.message)
     if field and not message.startswith(field):
         message = f"{field}: {message}"
-    return ApiError(422, "invalid_config" if config else "invalid_request", message, field)
+    code = "invalid_config" if config else "invalid_request"
+    return ApiError(422, code, message, field or None)
 
 
 def not_found(session_id: str) -> ApiError:

@@ -526,9 +526,19 @@ function stateBadge(session, id) {
 
 function seconds(value) { return value === null || value === undefined ? "—" : value.toFixed(1) + " s"; }
 
+// cents for dollar share classes, six decimals for ETH and BTC ones
 function money(value, currency) {
   if (value === null || value === undefined) return "—";
-  return value.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }) + " " + currency;
+  const digits = ["USDT", "USDC", "USD"].includes(currency) ? 2 : 6;
+  return value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) + " " + currency;
+}
+
+function eventCell(name, value) {
+  if (value === null || value === undefined) return "";
+  if (name === "timestamp") return utc(String(value));
+  if (typeof value === "number" && name !== "seq") return Number(value.toPrecision(10)).toString();
+  const text = String(value);
+  return text.length > 80 ? text.slice(0, 77) + "…" : text;
 }
 
 function liveForm() {
@@ -542,6 +552,11 @@ function liveForm() {
     error,
     field("live-mode", "Mode", mode),
     field("live-execution", "Execution", execution),
+    el("div", { class: "field", id: "live-enable-field", hidden: true },
+      el("label", { for: "live-enable", text: "Enable live trading" }),
+      el("input", { id: "live-enable", name: "enable_live_trading", type: "checkbox", "aria-describedby": "live-enable-hint" }),
+      el("span", { class: "hint", id: "live-enable-hint",
+        text: "real orders: the server must also set BASIS_LIVE_TRADING=enabled and hold the venues' credentials" })),
     field("live-interval", "Cycle interval", el("input", { id: "live-interval", name: "interval", type: "text", value: "1h",
       "aria-describedby": "live-interval-hint" }), "seconds, or with a unit: 1h, 15m, 30s"),
     field("live-replay", "Replay from (UTC)", el("input", { id: "live-replay", name: "replay_start", type: "datetime-local",
@@ -555,6 +570,11 @@ function liveForm() {
       "aria-describedby": "live-overrides-hint" }, "{}"), "dotted config keys, e.g. {\"hedge.delta_tolerance\": 0.02}"),
     el("div", {}, el("button", { type: "submit", id: "live-start" }, "Start session")));
   mode.value = modes.find((m) => m.name === "btc_basis") ? "btc_basis" : modes[0].name;
+  execution.addEventListener("change", () => {
+    const live = execution.value === "live";
+    form.querySelector("#live-enable-field").hidden = !live;
+    if (live) form.elements.replay_start.value = ""; // live trades on live data
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.textContent = "";
@@ -569,7 +589,7 @@ function liveForm() {
     } catch (err) {
       error.textContent = err.message;
       const names = { replay_start: "live-replay", max_cycles: "live-cycles", interval: "live-interval",
-        speed: "live-speed", execution: "live-execution", mode: "live-mode" };
+        speed: "live-speed", execution: "live-execution", mode: "live-mode", enable_live_trading: "live-enable" };
       const key = err.field && (names[err.field] || (err.field.startsWith("overrides") ? "live-overrides" : null));
       const target = key && document.getElementById(key);
       if (target) { target.setAttribute("aria-invalid", "true"); target.focus(); }
@@ -593,6 +613,7 @@ function liveRequest(form) {
     interval: /^\d+(\.\d+)?$/.test(interval) ? Number(interval) : interval,
     overrides,
   };
+  if (request.execution === "live") request.enable_live_trading = form.elements.enable_live_trading.checked;
   if (value("replay_start")) {
     request.replay_start = value("replay_start") + ":00Z";
     request.speed = Number(value("speed"));
@@ -650,10 +671,7 @@ function riskTable(risk) {
 
 function eventsTable(events) {
   if (!events.length) return el("p", { class: "muted", text: "No events yet." });
-  const rows = events.map((row) => EVENT_COLUMNS.map((name) => {
-    const text = row[name] === null || row[name] === undefined ? "" : String(row[name]);
-    return text.length > 80 ? text.slice(0, 77) + "…" : text;
-  }));
+  const rows = events.map((row) => EVENT_COLUMNS.map((name) => eventCell(name, row[name])));
   return table(EVENT_COLUMNS, rows, (i, cell) => /^-?[\d.,e+-]+$/.test(cell));
 }
 
@@ -714,8 +732,9 @@ function sessionPage(me, id) {
     const venues = Object.entries(s.venues).map(([venue, up]) => [venue, up ? "reachable" : "UNREACHABLE"]);
     holders.venues.replaceChildren(venues.length ? table(["venue", "reachability"], venues) :
       el("p", { class: "muted", text: "Simulated venues (paper)." }));
-    holders.alerts.replaceChildren(s.alerts.length ? table(["code", "message"],
-      s.alerts.slice(-10).map((a) => [a.code || "", a.message || ""])) : el("p", { class: "muted", text: "No alerts." }));
+    holders.alerts.replaceChildren(s.alerts.length ? table(["code", "level", "at", "message"],
+      s.alerts.slice(-10).map((a) => [a.code || "", a.level || "", a.at ? utc(a.at) : "—", a.message || ""])) :
+      el("p", { class: "muted", text: "No alerts." }));
     holders.events.replaceChildren(eventsTable(events));
   };
   refresh = poller(me, async () => {
@@ -732,8 +751,9 @@ function sessionPage(me, id) {
   return el("section", {}, title, summary,
     el("div", { class: "toolbar" }, stop, el("label", { for: "live-stop-mode", text: "Emergency stop mode" }), stopMode, emergency),
     failure,
-    el("div", { class: "live-grid" }, section("figures", "Equity and cycles"), section("positions", "Positions per venue"),
-      section("risk", "Risk levels"), section("venues", "Venues")),
+    el("div", { class: "live-grid" }, section("figures", "Equity and cycles"), section("risk", "Risk levels"),
+      section("venues", "Venues")),
+    section("positions", "Positions per venue"),
     section("alerts", "Latest alerts"),
     section("events", "Latest events"),
     el("p", {}, el("a", { href: "#/live", text: "All sessions" })));
