@@ -21,7 +21,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from api.support import new_service, serving, wait_for
+from api.support import new_service, serving, stop_live_sessions, wait_for
 from api.test_secrets_never_served import SECRETS_SET, everything_written
 from basis_strategy.api import create_app
 from basis_strategy.config.models import MODE_NAMES
@@ -50,10 +50,7 @@ def live_server(live_results: Path) -> Iterator[str]:
 def http(live_server: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live_server, timeout=60) as client:
         yield client
-        # no session of this module outlives it
-        for session in client.get("/api/live").json():
-            if session["running"]:
-                client.post(f"/api/live/{session['session_id']}/stop", headers=AUTH)
+        stop_live_sessions(client, AUTH)
 
 
 def start(http: httpx.Client, **body: Any) -> dict[str, Any]:

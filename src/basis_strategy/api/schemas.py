@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from basis_strategy.config.models import ModeName
 from basis_strategy.services.models import BacktestRequest, DamagedRun, RunRecord
@@ -186,12 +186,12 @@ class LiveSubmission(BaseModel):
     mode: ModeName
     execution: Literal["paper", "live"] = "paper"
     interval: str | float = Field(default="1h", examples=["1h", "15m", 900])
-    aligned: bool = Field(default=True, description="cycles on the interval's grid (xx:00)")
+    aligned: StrictBool = Field(default=True, description="cycles on the interval's grid (xx:00)")
     replay_start: datetime | None = Field(default=None, examples=["2025-03-01T00:00:00Z"])
     speed: float = Field(default=1.0, gt=0, le=MAX_SPEED, allow_inf_nan=False)
-    max_cycles: int | None = Field(default=None, ge=1, le=MAX_CYCLES)
+    max_cycles: StrictInt | None = Field(default=None, ge=1, le=MAX_CYCLES)
     overrides: dict[str, Any] = Field(default_factory=dict)
-    enable_live_trading: bool = Field(
+    enable_live_trading: StrictBool = Field(
         default=False,
         description="live execution only: one of its two keys (the server's environment must "
         "also set BASIS_LIVE_TRADING=enabled, and hold the venues' credentials)",
@@ -218,7 +218,7 @@ class LiveSubmission(BaseModel):
             None if checked is None else checked if checked.tzinfo else checked.replace(tzinfo=UTC)
         )
 
-    @field_validator("speed", "max_cycles", mode="before")
+    @field_validator("speed", mode="before")
     @classmethod
     def _a_number(cls, value: object) -> object:
         return BacktestSubmission._a_number(value)
