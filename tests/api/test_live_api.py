@@ -30,8 +30,10 @@ from basis_strategy.core.instruments import instrument
 TOKEN = "live-api-token-4f3e2d1c"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 REPLAY = "2025-03-01T00:00:00Z"  # inside every mode's data window
-SPEED = 3600 * 20  # 20 replayed hours a second
-SLOW = 3600 * 4  # 4 cycles a second: slow enough to stop between two cycles
+# 4 replayed hours a second: a cycle every 250 ms of wall time, slow enough that a loaded
+# machine does not oversleep a cycle (a missed hour would move the replay past its window)
+SPEED = 3600 * 4
+SLOW = SPEED  # running until stopped: 4 cycles a second, a stop lands between two cycles
 CYCLES = 5
 
 

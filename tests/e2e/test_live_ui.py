@@ -167,7 +167,7 @@ def every_mode(server: str) -> dict[str, str]:
     """A three-cycle paper session of every mode, started through the API and finished."""
     ids = {}
     for mode in MODE_NAMES:
-        body = {"mode": mode, "replay_start": "2025-03-01T00:00:00Z", "speed": 72000}
+        body = {"mode": mode, "replay_start": "2025-03-01T00:00:00Z", "speed": 14400}
         response = httpx.post(f"{server}/api/live", json={**body, "max_cycles": 3}, timeout=60)
         assert response.status_code == 201, response.text
         ids[mode] = response.json()["session_id"]
