@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,8 @@ from api.test_secrets_never_served import SECRETS_SET, everything_written
 from basis_strategy.api import create_app
 from basis_strategy.config.models import MODE_NAMES
 from basis_strategy.core.instruments import instrument
+from basis_strategy.live.session_store import SessionStore
+from basis_strategy.services.store import RunStore
 
 TOKEN = "live-api-token-4f3e2d1c"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -256,6 +260,40 @@ def test_emergency_stop_flatten_closes_then_freezes(http: httpx.Client) -> None:
     assert later["stepped"] == frozen["stepped"] and later["positions"] == frozen["positions"]
     http.post(f"/api/live/{sid}/stop", headers=AUTH)
     wait_status(http, sid, ended, "stopped")
+
+
+def test_a_killed_session_makes_health_unhealthy(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """`kill -9` of a running session's process: it stopped beating without finishing, so
+    `/api/health` answers 503 naming it (and the session says why), until it is resumed."""
+    results = tmp_path_factory.mktemp("live-killed")
+    with (
+        serving(create_app(new_service(results), api_token="")) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        sid = start(client, speed=SLOW)["session_id"]
+        wait_status(client, sid, lambda s: s["cycles"] >= 1, "a cycle")
+        healthy = client.get("/api/health")
+        assert healthy.status_code == 200 and healthy.json()["problems"] == [], healthy.text
+        store = SessionStore(RunStore.default_url(results))
+        try:
+            pid = store.overview(sid)[0].pid
+        finally:
+            store.close()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        dead = wait_status(client, sid, lambda s: not s["running"], "the process gone")
+        assert dead["healthy"] is False and dead["state"] == "active", dead
+        health = client.get("/api/health")
+        body = health.json()
+        assert health.status_code == 503 and body["status"] == "unhealthy", body
+        entry = next(e for e in body["live"] if e["session_id"] == sid)
+        assert entry["healthy"] is False and entry["running"] is False
+        assert entry["cycles"] == dead["cycles"] and entry["state"] == "active"
+        assert entry["problem"] and sid in entry["problem"], entry
+        assert body["problems"] == [entry["problem"]]
+        assert "stopped beating without finishing" in entry["problem"]
 
 
 # --- errors -----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page
 
+from api.support import stop_live_sessions
 from basis_strategy.config.models import MODE_NAMES
 from e2e.test_web_ui import DATA_DIR, Watched, free_port
 
@@ -54,9 +55,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             assert time.monotonic() < deadline, "basis serve did not answer within 60 s"
             time.sleep(0.2)
         yield url
-        for session in httpx.get(f"{url}/api/live", timeout=30).json():
-            if session["running"]:
-                httpx.post(f"{url}/api/live/{session['session_id']}/stop", timeout=30)
+        with httpx.Client(base_url=url, timeout=30) as client:
+            stop_live_sessions(client)
     finally:
         process.send_signal(signal.SIGINT)
         try:

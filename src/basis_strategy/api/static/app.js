@@ -524,6 +524,13 @@ function stateBadge(session, id) {
   return el("span", { id, class: "state state-" + session.state, text: session.state.toUpperCase() + mode });
 }
 
+// A session is running while its process beats; one that stopped beating without finishing
+// (hung, crashed, killed) is unhealthy: it may hold positions until an operator acts.
+function processText(s) {
+  if (s.running) return s.healthy ? "running, healthy" : "running, SILENT past its heartbeat limit";
+  return s.healthy ? "ended" : "NOT BEATING, unfinished";
+}
+
 function seconds(value) { return value === null || value === undefined ? "—" : value.toFixed(1) + " s"; }
 
 // cents for dollar share classes, six decimals for ETH and BTC ones
@@ -629,7 +636,7 @@ function sessionsTable(items) {
     el("td", { text: s.mode }),
     el("td", { text: s.execution }),
     el("td", {}, stateBadge(s)),
-    el("td", { text: s.running ? (s.healthy ? "running" : "silent") : "ended" }),
+    el("td", { class: s.healthy ? null : "error", text: processText(s) }),
     el("td", { class: "num", text: String(s.cycles) }),
     el("td", { class: "num", text: money(s.equity, s.currency) }),
     el("td", { class: "num", text: money(s.pnl, s.currency) }),
@@ -677,7 +684,7 @@ function eventsTable(events) {
 
 function sessionFigures(s) {
   const rows = [
-    ["process", s.running ? (s.healthy ? "running, healthy" : "running, SILENT past its heartbeat limit") : "ended"],
+    ["process", processText(s)],
     ["feed", s.feed],
     ["cycles", String(s.cycles)],
     ["stepped", String(s.stepped)],
