@@ -202,3 +202,28 @@ def test_the_live_view_of_every_mode_renders(
     assert row.locator("td").nth(1).inner_text() == mode
     assert row.locator("td").nth(4).inner_text() == "ended"
     assert watched.problems == [], watched.problems
+
+
+def test_a_refused_start_is_shown_on_its_field(server: str, watched: Watched) -> None:
+    """Live execution on a server without BASIS_LIVE_TRADING=enabled: the reason (LT-001) is
+    shown and the execution control marked; nothing starts."""
+    before = len(httpx.get(f"{server}/api/live", timeout=30).json())
+    page = watched.page
+    page.goto(server + "/#/live")
+    page.wait_for_selector("#live-mode option[value=btc_basis]", state="attached")
+    assert page.locator("#live-enable").is_hidden()
+    page.select_option("#live-execution", "live")
+    assert page.locator("#live-replay").input_value() == ""  # live trades on live data
+    page.check("#live-enable")
+    page.click("#live-start")
+    error = page.locator("#live-form-error")
+    error.filter(has_text="LT-001").wait_for()
+    assert error.inner_text().startswith("execution: ")
+    execution = page.locator("#live-execution")
+    assert execution.get_attribute("aria-invalid") == "true"
+    assert execution.evaluate("el => el === document.activeElement")
+    assert page.url.endswith("#/live"), "stayed on the form"
+    assert len(httpx.get(f"{server}/api/live", timeout=30).json()) == before
+    # the browser reports the refused request itself; nothing else went wrong
+    assert [p for p in watched.problems if "422" not in p] == [], watched.problems
+    assert any(p.startswith("HTTP 422") for p in watched.problems)
