@@ -225,3 +225,22 @@ def test_no_credential_in_anything_a_paper_session_wrote(tmp_path: Path) -> None
     status_out = basis("live", "status", "--json", results=tmp_path).stdout
     assert (tmp_path / "secrets" / "summary.json").exists()
     assert_no_secret(tmp_path, done.stdout, done.stderr, status_out)
+
+
+def test_a_cold_resume_after_a_flatten_rebuilds_the_same_book(
+    tmp_path: Path, processes: list[subprocess.Popen[str]]
+) -> None:
+    """The journal says which cycles flattened: re-stepping them flattens again, so the
+    rebuilt files start with exactly what the first life wrote."""
+    sid = "flatten-cold"
+    process = _started(processes, tmp_path, sid, "--cycles", "40")
+    basis("live", "emergency-stop", sid, "--flatten", results=tmp_path)
+    wait_for(tmp_path, sid, lambda s: s["stop_mode"] == "freeze" and s["halted"] >= 1)
+    basis("live", "stop", sid, results=tmp_path)
+    assert process.wait(timeout=60) == 0
+    before = {name: (tmp_path / sid / name).read_bytes() for name in FILES}
+    basis("live", "resume", sid, "--cold", "--speed", "36000", results=tmp_path)
+    final = status(tmp_path, sid)
+    assert final["cycles"] == 40 and final["state"] == "halted"
+    for name in ("hourly_pnl.csv", "event_log.csv"):
+        assert (tmp_path / sid / name).read_bytes().startswith(before[name]), name

@@ -60,6 +60,7 @@ _TABLE: dict[str, tuple[int, str]] = {
     # reconciliation
     "REC-001": (W, "book and venue differ (transient): checked again next cycle"),
     "REC-002": (C, "book and venue still differ after the recheck (persistent): halt"),
+    "REC-003": (E, "start-up reconciliation: the venues differ from the book, not started"),
     # live trading service (ADR-043)
     "LT-001": (E, "live trading not enabled: the run is refused"),
     "LT-002": (E, "credentials missing: a required environment variable is not set"),

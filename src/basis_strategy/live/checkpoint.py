@@ -16,6 +16,10 @@ component change; a pickle of the parts follows them for free. The price, stated
 
 Shared, read-only things are not copied: the data provider and the run config are written
 as references and bound again to the restarted engine's own (built from the same request).
+So are live venues (a venue whose class says `checkpointed = False`, e.g. `LiveCex`): their
+state is on the venue and in the live store, not in this process; the restarted engine's own
+live venues, built from the same request and credentials, take their place by name, and the
+start-up reconciliation compares the restored book with what the venues then report.
 """
 
 from __future__ import annotations
@@ -41,10 +45,20 @@ def _proxy(values: dict[str, Any]) -> MappingProxyType[str, Any]:
     return MappingProxyType(values)
 
 
+def _shared(engine: EventDrivenStrategyEngine) -> dict[str, Any]:
+    """What a checkpoint refers to rather than copies: the engine's data, config and live
+    venues (`checkpointed = False`), by a stable name."""
+    shared: dict[str, Any] = {"data": engine.data, "config": engine.config}
+    for name, venue in engine.parts.execution.venues.venues.items():
+        if not getattr(venue, "checkpointed", True):
+            shared[f"venue:{name}"] = venue
+    return shared
+
+
 class _Pickler(pickle.Pickler):
     def __init__(self, out: io.BytesIO, engine: EventDrivenStrategyEngine) -> None:
         super().__init__(out, protocol=5)
-        self._shared = {id(engine.data): "data", id(engine.config): "config"}
+        self._shared = {id(obj): name for name, obj in _shared(engine).items()}
 
     def persistent_id(self, obj: Any) -> str | None:
         return self._shared.get(id(obj))
@@ -58,7 +72,7 @@ class _Pickler(pickle.Pickler):
 class _Unpickler(pickle.Unpickler):
     def __init__(self, data: io.BytesIO, engine: EventDrivenStrategyEngine) -> None:
         super().__init__(data)
-        self._shared = {"data": engine.data, "config": engine.config}
+        self._shared = _shared(engine)
 
     def persistent_load(self, pid: Any) -> Any:
         if pid not in self._shared:

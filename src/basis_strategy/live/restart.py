@@ -16,7 +16,8 @@ Two ways back, chosen by the operator (`cold`), tested separately:
   from its start. A checkpoint that cannot be read is refused (`CheckpointError`, one line),
   never silently replaced by an empty book: the operator restarts cold.
 - cold: the checkpoint is not used. A fresh engine from the request re-steps every STEPPED
-  cycle of the journal, at its recorded time, with the trading state its gate used then, on
+  cycle of the journal, at its recorded time, with the trading state its gate used then (a
+  flatten cycle with the strategy's flatten again), on
   the same data: the engine is deterministic, so the book is the one the checkpoint held.
   This needs a source that can still answer for past cycle times (a replay, the historical
   provider): a paper session on live feeds has no past to re-read, so cold is a replay tool
@@ -44,7 +45,7 @@ from basis_strategy.live.session_store import (
     SessionRequest,
     SessionStore,
 )
-from basis_strategy.live.trading_state import TradingState
+from basis_strategy.live.trading_state import StopMode, TradingState
 
 Build = Callable[[SessionRequest], tuple[EventDrivenStrategyEngine, MarketSource]]
 Clock = Callable[[], datetime]
@@ -133,6 +134,9 @@ def _restep(session: PaperSession, saved: SavedSession) -> None:
             continue
         source.set_clock(record.t)
         market = source.get_data(record.t)
-        active = record.gate.state is TradingState.ACTIVE
-        engine.step(record.t, market, None if active else session._gate(record.t, record.gate))
+        gate = record.gate
+        active = gate.state is TradingState.ACTIVE
+        flatten = gate.state is TradingState.HALTED and gate.stop_mode is StopMode.FLATTEN
+        decide = engine.parts.strategy.flatten if flatten else None
+        engine.step(record.t, market, None if active else session._gate(record.t, gate), decide)
     session.alerts.clear()

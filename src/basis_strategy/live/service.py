@@ -15,6 +15,7 @@ the processes goes through the store (the same database as backtests, `session_s
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import subprocess
@@ -31,6 +32,7 @@ import pandas as pd
 from basis_strategy.config.loader import load_run_config
 from basis_strategy.config.models import MODE_NAMES
 from basis_strategy.core.errors import BasisError, ConfigError
+from basis_strategy.core.logs import log_event
 from basis_strategy.live.heartbeat import DEFAULT_HEARTBEAT_LIMIT_S
 from basis_strategy.live.session_store import (
     HALT_FLATTEN,
@@ -42,6 +44,7 @@ from basis_strategy.live.session_store import (
 from basis_strategy.live.trading_state import StopMode
 from basis_strategy.services.store import RunStore
 
+log = logging.getLogger(__name__)
 Execution = Literal["paper", "live"]
 EXECUTIONS = ("paper", "live")
 START_TIMEOUT_S = 60.0  # a session process must be stored (or have failed) within this
@@ -253,6 +256,7 @@ class LiveService:
         self.results_dir.mkdir(parents=True, exist_ok=True)
         self.store = SessionStore(self.url)
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._silent: set[str] = set()  # sessions alerted as silent (LT-004), until they beat
 
     def start(self, request: LiveStartRequest) -> LiveStatus:
         """Validate, spawn the session process, and return once it has stored the session;
@@ -302,6 +306,23 @@ class LiveService:
         if not rows:
             raise KeyError(f"live session {session_id!r} not found")
         return status_of(rows[0], datetime.now(UTC), self.heartbeat_limit_s)
+
+    def health(self) -> list[LiveStatus]:
+        """The sessions that should be running: not finished, stored by a process that beat.
+        One silent longer than the heartbeat limit, or whose process is gone, is unhealthy
+        and raises LT-004 once per silence (a new beat clears it)."""
+        unfinished = [s for s in self.sessions() if not s.healthy or s.running]
+        for status in unfinished:
+            if status.healthy:
+                self._silent.discard(status.session_id)
+            elif status.session_id not in self._silent:
+                self._silent.add(status.session_id)
+                age = status.heartbeat_age_s
+                log_event(log, "LT-004", f"live session {status.session_id} silent"
+                          + ("" if age is None else f" for {age:.0f} s")
+                          + ("" if status.running else ": its process is gone"),
+                          strategy=status.session_id)  # fmt: skip
+        return unfinished
 
     def stop(self, session_id: str) -> LiveStatus:
         """Stop after the current cycle (positions stay as they are)."""

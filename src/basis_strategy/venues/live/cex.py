@@ -129,6 +129,8 @@ class LiveCexSettings:
 class LiveCex:
     """VenueInterface for one live exchange account (ADR-012); reconciliation per ADR-008."""
 
+    checkpointed = False  # its state is on the venue and in the live store (checkpoint.py)
+
     def __init__(
         self,
         config: CexVenue,
