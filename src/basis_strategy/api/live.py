@@ -93,7 +93,8 @@ def live_problem(status: LiveStatus) -> str | None:
     age = "never" if status.heartbeat_age_s is None else f"{status.heartbeat_age_s:.0f} s ago"
     return (
         f"live session {status.session_id} ({status.mode}, {status.execution}) stopped "
-        f"beating without finishing (last heartbeat {age}): resume or stop it"
+        f"beating without finishing (last heartbeat {age}): basis live resume "
+        f"{status.session_id}"
     )
 
 
