@@ -250,9 +250,13 @@ def test_emergency_stop_flatten_closes_then_freezes(http: httpx.Client) -> None:
     response = http.post(f"/api/live/{sid}/emergency-stop", json={"mode": "flatten"}, headers=AUTH)
     assert response.status_code == 200, response.text
     last_at_stop = datetime.fromisoformat(response.json()["last_cycle_at"])
-    halted = wait_status(http, sid, lambda s: s["state"] == "halted", "halted")
     # within one cycle, on the session's own clock: the halt (LT-005) came before the cycle
-    # after the one that may have been in flight when the request was stored
+    # after the one that may have been in flight when the request was stored (the state is
+    # stored at once, the alerts with the next cycle's status)
+    halted = wait_status(
+        http, sid, lambda s: "LT-005" in [a["code"] for a in s["alerts"]], "the LT-005 alert"
+    )
+    assert halted["state"] == "halted", halted
     lt005 = [a for a in halted["alerts"] if a["code"] == "LT-005"]
     assert len(lt005) == 1 and "flatten" in lt005[0]["message"], halted["alerts"]
     assert datetime.fromisoformat(lt005[0]["at"]) < last_at_stop + timedelta(hours=2), lt005
