@@ -19,6 +19,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 ZERO = Decimal(0)
+SPOT_DECIMALS = Decimal("0.00000001")  # spot balances, as Binance reports them
 
 
 class OrderStatus(StrEnum):
@@ -290,9 +291,8 @@ class CexAccountState:
                 raise VenueRejection(RejectReason.REDUCE_ONLY_REJECTED, "would not reduce")
             added_base = max(abs(pos.size_base + signed_qty) - abs(pos.size_base), ZERO)
             required_quote = added_base * mark / pos.leverage
-            if required_quote + qty_base * mark * self.taker_fee_rate > (
-                self.available_balance_quote()
-            ):
+            fee_quote = qty_base * mark * self.taker_fee_rate
+            if added_base > 0 and required_quote + fee_quote > self.available_balance_quote():
                 raise VenueRejection(RejectReason.INSUFFICIENT_MARGIN, f"{required_quote}")
             now = self.clock_ms()
             order = Order(
@@ -605,7 +605,7 @@ class SpotWallet:
         order.updated_ms = self.account.clock_ms()
 
     def _book_trade(self, order: SpotOrder, market: SpotMarket, qty: Decimal) -> None:
-        notional = qty * market.price
+        notional = (qty * market.price).quantize(SPOT_DECIMALS)  # Binance keeps 8 decimals
         buy = order.side == "BUY"
         received, received_qty = ("USDT", notional) if not buy else (market.base, qty)
         if self.fee_asset is None:
@@ -614,6 +614,7 @@ class SpotWallet:
             bnb_price = self.markets[f"{self.fee_asset}USDT"].price
             fee_asset, fee = self.fee_asset, notional * self.taker_fee_rate * Decimal("0.75")
             fee /= bnb_price
+        fee = fee.quantize(SPOT_DECIMALS)
         if buy:
             self.balances["USDT"] = self.balance("USDT") - notional
             self.balances[market.base] = self.balance(market.base) + qty

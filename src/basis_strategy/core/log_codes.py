@@ -61,6 +61,7 @@ _TABLE: dict[str, tuple[int, str]] = {
     "REC-001": (W, "book and venue differ (transient): checked again next cycle"),
     "REC-002": (C, "book and venue still differ after the recheck (persistent): halt"),
     "REC-003": (E, "start-up reconciliation: the venues differ from the book, not started"),
+    "REC-004": (W, "venue read after an instruction differs from the book: read again (bounded)"),
     # live trading service (ADR-043)
     "LT-001": (E, "live trading not enabled: the run is refused"),
     "LT-002": (E, "credentials missing: a required environment variable is not set"),

@@ -12,13 +12,19 @@ Live, a transfer takes time (issue 13 scope 5): USDT on its way to a venue is th
 `{venue}:Pending:USDT`, which is not the venue's margin yet (nor withdrawable anywhere) but
 counts against its need, so a venue whose top-up is in flight is not topped up twice. In a
 backtest nothing is ever in flight and these terms are zero.
+
+A live CEX run (issue 13; `venues/live/build.py`) has no on-chain wallet: it starts from the
+capital already on the venues (`start_on_venues`). The initial deposit is then booked as a
+deposit at each venue of the USDT it holds, the entry buys the long leg and shorts with that
+cash where it lies (no transfer, no gas ETH), and an exit closes the positions and leaves the
+cash on the venues. A backtest never calls `start_on_venues`: its decisions are unchanged.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from basis_strategy.components.monitors import Exposure
@@ -28,8 +34,11 @@ from basis_strategy.core.errors import ConfigError
 from basis_strategy.core.instructions import (
     Action,
     BuySpot,
+    EndGroup,
     Instruction,
+    ReceiveDeposit,
     SellSpot,
+    StartFlow,
     TradePerp,
     Transfer,
 )
@@ -48,6 +57,10 @@ class Basis(StrategyManager):
     """Long spot at the spot venue, short perps across the hedge venues."""
 
     asset: ClassVar[str]
+    # live CEX runs only: USDT each venue held at the start (`start_on_venues`); None: the
+    # capital arrives in the on-chain wallet (backtest, paper). A class default, so a
+    # checkpoint pickled before this attribute existed reads as None.
+    venue_capital: dict[str, float] | None = None
 
     def __init__(self, config: RunConfig, *parts: Any) -> None:
         super().__init__(config, *parts)
@@ -150,7 +163,39 @@ class Basis(StrategyManager):
 
     # --- entry ----------------------------------------------------------------------------
 
+    def start_on_venues(self, capital_usdt: Mapping[str, float]) -> None:
+        """Live CEX run: the capital is `capital_usdt` already on the venues (each one's
+        opening balance, adopted by its live venue), not a deposit to the wallet. Only a
+        strategy whose long leg is bought on a CEX can (btc_basis, eth_basis)."""
+        unknown = sorted(set(capital_usdt) - set(self.cex_venues))
+        if self.long_cash_venue == "wallet" or unknown:
+            raise ConfigError(
+                "venues",
+                f"{type(self).__name__} cannot start from capital on the venues "
+                f"(long leg at {self.long_cash_venue}; not its venues: {unknown})",
+            )
+        self.venue_capital = dict(capital_usdt)
+
+    def receive(self, amount: float, market: MarketState) -> Iterator[Instruction]:
+        """A deposit; live CEX (`start_on_venues`): the initial capital, booked as a deposit
+        at each venue of what it holds, then deployed there."""
+        if self.venue_capital is None:
+            yield from super().receive(amount, market)
+            return
+        total = sum(self.venue_capital.values())
+        yield StartFlow(action="flow", trigger="deposit", kind="deposit", amount=total)
+        for venue, usdt in self.venue_capital.items():
+            yield ReceiveDeposit(
+                venue=venue, action="flow", trigger="deposit", asset="USDT", amount=usdt
+            )
+        if not self.critical_ran:
+            yield from self.deploy(market)
+        yield EndGroup(action="flow", trigger="deposit")
+
     def deploy(self, market: MarketState) -> Steps:
+        if self.venue_capital is not None:
+            yield from self._deploy_on_venues(market)
+            return
         action: Action = "entry_partial" if self.long_units(market) > 0 else "entry_full"
         yield from self.buy_gas_buffer(market, action, "gas_buffer")
         amount = self.deployable(market)
@@ -169,6 +214,27 @@ class Basis(StrategyManager):
                 amount=send,
             )
         yield from self.add_long_and_hedge(long_usdt, action, "deploy", self.allocation, market)
+
+    def _deploy_on_venues(self, market: MarketState) -> Steps:
+        """Live CEX entry from the cash on the venues: the basis split of all of it, scaled
+        down to what the venue holding the least of its share can pay (so nothing has to be
+        transferred before the orders: a pre-funded run needs no transfer). Entry only: with
+        a long leg already held, idle venue cash is left to the margin bands."""
+        if self.long_units(market) > 0:
+            return
+        amount = sum(self.usdt(v) for v in self.cex_venues)
+        long_usdt, margin_usdt = basis_split(amount, self.target)
+        scale = 1.0
+        for venue in self.cex_venues:
+            need = margin_usdt * self.allocation.get(venue, 0.0)
+            need += long_usdt if venue == self.long_cash_venue else 0.0
+            if need > 0:
+                scale = min(scale, max(self.usdt(venue), 0.0) / need)
+        if scale * amount < MIN_USDT * len(self.cex_venues):
+            return
+        yield from self.add_long_and_hedge(
+            long_usdt * scale, "entry_full", "deploy", self.allocation, market
+        )
 
     def deploy_proposal(self, amount: float, market: MarketState) -> Proposal:
         """Deploying `amount` idle wallet USDT: transfers, the long leg and its shorts."""
@@ -249,6 +315,8 @@ class Basis(StrategyManager):
                 yield TradePerp(
                     venue=venue, action=action, trigger="unwind", base=self.base, size_delta=cover
                 )
+        if self.venue_capital is not None:  # live CEX: the cash stays on the venues
+            return
         for venue in self.cex_venues:
             send = self.usdt(venue) if fraction >= 1.0 else min(released[venue], self.usdt(venue))
             least = self.fee(venue) + (0.0 if fraction >= 1.0 else MIN_USDT)

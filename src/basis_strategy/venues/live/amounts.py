@@ -50,6 +50,9 @@ def check_market(client: Any, dialect: Dialect, symbol: str, quote: str) -> None
         raise OperationalError(f"{dialect.exchange_id}: {symbol} contract size {size} != 1")
 
 
+SNAP_CONTRACTS = Decimal("1e-9")  # far below any venue's lot, far above float noise
+
+
 def to_contracts(client: Any, venue: str, symbol: str, qty_base: float) -> tuple[float, float]:
     """(contracts to send, the base units they are) for an order of `qty_base` base units.
 
@@ -58,7 +61,9 @@ def to_contracts(client: Any, venue: str, symbol: str, qty_base: float) -> tuple
     cycle to see in `positions()` (the legs and the ledger book what filled, never the wish).
     Refused (ExecutionRejected, before anything is stored) when they round to 0."""
     size = _dec(contract_size(client, symbol))
-    wanted = _dec(qty_base) / size
+    # float noise is snapped off first: a book size summed from lots (0.236 - 0.014 =
+    # 0.22199999999999998) is whole lots, and cutting the noise would leave one lot open
+    wanted = (_dec(qty_base) / size).quantize(SNAP_CONTRACTS)
     try:
         rounded = Decimal(str(client.amount_to_precision(symbol, float(wanted))))
     except ccxt.InvalidOrder:  # ccxt refuses an amount below the lot size
