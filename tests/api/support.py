@@ -97,3 +97,16 @@ def read_only(engine: sa.Engine) -> Iterator[None]:
     finally:
         sa.event.remove(engine, "connect", refuse_writes)
         engine.dispose()
+
+
+def stop_live_sessions(client: httpx.Client, headers: dict[str, str] | None = None) -> None:
+    """Stop every live session still running (a test's sessions must not outlive it: one
+    started without `max_cycles` runs until stopped), and wait until none runs."""
+    for session in client.get("/api/live").json():
+        if session["running"]:
+            client.post(f"/api/live/{session['session_id']}/stop", headers=headers)
+    wait_for(
+        lambda: not any(s["running"] for s in client.get("/api/live").json()),
+        "every live session to stop",
+        timeout_s=60,
+    )

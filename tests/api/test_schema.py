@@ -4,7 +4,8 @@ match the schema (documented status, valid body, declared content type, auth enf
 
 The server requires a bearer token, which schemathesis sends; its auth checks also send
 requests without it or with a wrong one and expect 401. POSTs that pass validation queue real
-runs on the real service.
+runs on the real service, or start real paper sessions (each in its own process; every one
+still running is stopped before the server stops).
 
 Two checks are left out:
 - `positive_data_acceptance` expects every schema-valid body to be accepted, but a request can
@@ -20,15 +21,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
 import schemathesis
 from schemathesis.engine import Status, events, from_schema
 
-from api.support import new_service, serving
+from api.support import new_service, serving, stop_live_sessions
 from basis_strategy.api import create_app
 
 TOKEN = "schemathesis-token-0123456789"
 MAX_EXAMPLES = 15
-TIME_LIMIT_S = 60
+TIME_LIMIT_S = 90  # a valid POST /api/live starts a session process (2-4 s each, ~20 a run)
 
 
 def describe(event: events.ScenarioFinished) -> list[str]:
@@ -75,6 +77,8 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path) -> None:
             elif isinstance(event, events.EngineFinished):
                 finished = event
         seconds = time.monotonic() - started
+        with httpx.Client(base_url=url, timeout=60) as http:  # POST /api/live started some
+            stop_live_sessions(http, {"Authorization": f"Bearer {TOKEN}"})
 
     assert finished is not None and finished.stop_reason == "completed"
     server_errors = sorted(s for s in statuses if s >= 500)
@@ -89,6 +93,9 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path) -> None:
         "GET /api/backtests/{run_id}/plots/{name}",
         "GET /api/modes",
         "GET /api/health",
+        "POST /api/live",
+        "GET /api/live/{session_id}",
+        "POST /api/live/{session_id}/emergency-stop",
     ):
         assert operation in labels, f"{operation} was not exercised"
     assert {401, 404, 422} <= set(statuses)

@@ -1,12 +1,15 @@
-"""The FastAPI application: the REST API and the web UI over one BacktestService (issue 5).
+"""The FastAPI application: the REST API and the web UI over one BacktestService (issue 5)
+and one LiveService (issue 13: paper and live sessions, `/api/live`).
 
-    app = create_app()              # a service from BASIS_DATA_DIR / BASIS_RESULTS_DIR
+    app = create_app()              # services from BASIS_DATA_DIR / BASIS_RESULTS_DIR
     app = create_app(service)       # or one built by the caller
 
-The app owns the service's life: it starts it at startup (taking the results folder's and
-the run index's locks) and stops it at shutdown. With `BASIS_API_TOKEN` set (or `api_token`
-given), POST and DELETE need `Authorization: Bearer` (checked before the body is read); while
-the app runs, log records that may quote a request are scrubbed of the token.
+The app owns the services' lives: it starts the backtest service at startup (taking the
+results folder's and the run index's locks) and stops it at shutdown, then closes the live
+service (its sessions run in their own processes and keep running). With `BASIS_API_TOKEN`
+set (or `api_token` given), POST and DELETE need `Authorization: Bearer` (checked before the
+body is read); while the app runs, log records that may quote a request are scrubbed of the
+token.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from basis_strategy import __version__
-from basis_strategy.api import backtests, meta
+from basis_strategy.api import backtests, live, meta
 from basis_strategy.api.errors import StrictJSONResponse, install_error_handlers
 from basis_strategy.api.security import (
     MAX_BODY_BYTES,
@@ -34,6 +38,7 @@ from basis_strategy.api.security import (
 )
 from basis_strategy.api.state import ApiState
 from basis_strategy.core.errors import ConfigError
+from basis_strategy.live.service import LiveService
 from basis_strategy.services.backtest import data_mode, resolve_data_dir
 from basis_strategy.services.queue import DEFAULT_MAX_QUEUED
 
@@ -48,9 +53,16 @@ then read its summary, paged event log and balance sheet, plots and report. Ever
 `{"error": {"code": ..., "message": ...}}`; an invalid configuration is a 422 with code
 `invalid_config` naming the field (`invalid_data` when the data does not cover the run). A full
 queue is a 429, a service that cannot record runs now (its run index or a folder it needs is
-failing: see `/api/health`) a 503, both with `Retry-After`. When the server sets
-`BASIS_API_TOKEN`, POST and DELETE need `Authorization: Bearer <token>`. Request bodies are
-limited to 64 KiB. JSON answers are strict: an undefined figure is `null`."""
+failing: see `/api/health`) a 503, both with `Retry-After`.
+
+Start a paper (or live) session with `POST /api/live`, watch it with `GET /api/live/{id}`
+(trading state, cycles, equity and P&L, positions per venue, risk levels) and
+`GET /api/live/{id}/events`, stop it with `POST /api/live/{id}/stop` or
+`POST /api/live/{id}/emergency-stop`. `/api/health` lists every session's heartbeat.
+
+When the server sets `BASIS_API_TOKEN`, POST and DELETE need `Authorization: Bearer <token>`.
+Request bodies are limited to 64 KiB. JSON answers are strict: an undefined figure is
+`null`."""
 
 
 def default_service(
@@ -91,8 +103,12 @@ def create_app(
     max_queued: int = DEFAULT_MAX_QUEUED,
     api_token: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    live_service: live.LiveBackend | None = None,
 ) -> FastAPI:
-    """The API and web UI over `service` (built from the other arguments when None).
+    """The API and web UI over `service` (built from the other arguments when None) and
+    `live_service` (None: a LiveService over the backtest service's results folder, data
+    folder and `database_url` or `BASIS_DATABASE_URL`, with the process environment, where
+    live credentials come from).
 
     `api_token`: the bearer token POST and DELETE require; None reads `BASIS_API_TOKEN`
     (unset or empty: no token needed). Raises ConfigError when a mode file is invalid or no
@@ -102,15 +118,26 @@ def create_app(
     if service is None:
         service = default_service(data_dir, results_dir, database_url, workers, max_queued)
     state = ApiState(service=service, guard=TokenGuard(token), modes=meta.mode_catalogue())
+    if live_service is None:
+        live_service = LiveService(
+            service.results_dir,
+            database_url or os.environ.get("BASIS_DATABASE_URL") or None,
+            service.data_dir,
+            env=os.environ,
+        )
+    sessions = live_service
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         with redacted_logs(state.guard):
-            await state.service.start()
             try:
-                yield
+                await state.service.start()
+                try:
+                    yield
+                finally:
+                    await state.service.stop()
             finally:
-                await state.service.stop()
+                await run_in_threadpool(live.close_backend, sessions)
 
     app = FastAPI(
         title="basis-strategy backtests",
@@ -120,8 +147,11 @@ def create_app(
         default_response_class=StrictJSONResponse,
     )
     app.state.basis = state
-    install_error_handlers(app, [*backtests.router.routes, *meta.router.routes])
+    app.state.live = sessions
+    routers = (backtests.router, live.router, meta.router)
+    install_error_handlers(app, [route for router in routers for route in router.routes])
     app.include_router(backtests.router)
+    app.include_router(live.router)
     app.include_router(meta.router)
     add_ui(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from starlette.concurrency import run_in_threadpool
 
 from basis_strategy import __version__
-from basis_strategy.api.schemas import Health, ModeInfo
+from basis_strategy.api.live import live_backend, live_health
+from basis_strategy.api.schemas import Health, LiveHealth, ModeInfo
 from basis_strategy.api.state import State
 from basis_strategy.config.loader import load_run_config
 from basis_strategy.config.models import MODE_NAMES, ModeConfig
@@ -65,21 +66,45 @@ async def modes(state: State) -> list[ModeInfo]:
     return list(state.modes)
 
 
+async def live_sessions(request: Request) -> tuple[list[LiveHealth], list[str]]:
+    """Every live session's health entry, and the problems of those that make the service
+    unhealthy (left unfinished without beating: see `live.live_problem`), or of the store."""
+    try:
+        found = await asyncio.wait_for(
+            run_in_threadpool(live_backend(request).sessions), HEALTH_TIMEOUT_S
+        )
+    except TimeoutError:
+        return [], [f"the live sessions did not answer within {HEALTH_TIMEOUT_S:g} s"]
+    except Exception as exc:  # the store may be down: that is a problem to report, not a 500
+        return [], [f"the live sessions cannot be read: {type(exc).__name__}"]
+    entries = [live_health(status) for status in found]
+    return entries, [entry.problem for entry in entries if entry.problem]
+
+
 @router.get(
     "/health",
     summary="Service health",
     responses={503: {"model": Health, "description": "unhealthy: see `problems`"}},
 )
-async def health(state: State, response: Response) -> Health:
+async def health(state: State, request: Request, response: Response) -> Health:
     """ "ok" (200), or "unhealthy" with its problems (503): the run index deleted, replaced,
-    unwritable or unreachable, the results or data folder gone. Then data folder, database,
-    workers, queue and version."""
+    unwritable or unreachable, the results or data folder gone, or a live session that stopped
+    beating without finishing (hung past its heartbeat limit, crashed or killed: it may hold
+    positions, so a monitor polling this page must see it until an operator resumes or stops
+    it). Then data folder, database, workers, queue, version, and
+    `live`: every session's heartbeat age, last cycle, data age, venue reachability and
+    trading state (a session that ended or was stopped is listed, not a problem)."""
     try:
         checked = await asyncio.wait_for(run_in_threadpool(state.service.health), HEALTH_TIMEOUT_S)
         facts = without_secrets(dict(checked))
     except TimeoutError:
         problem = f"the service's checks did not answer within {HEALTH_TIMEOUT_S:g} s"
         facts = {"status": "unhealthy", "problems": [problem]}
+    entries, problems = await live_sessions(request)
+    facts["live"] = entries
+    if problems:
+        facts["problems"] = [*facts.get("problems", []), *problems]
+        facts["status"] = "unhealthy"
     facts.setdefault("status", "ok")
     facts.setdefault("version", __version__)
     facts["token_required"] = state.guard.enabled

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from basis_strategy.config.models import ModeName
 from basis_strategy.services.models import BacktestRequest, DamagedRun, RunRecord
@@ -136,6 +137,190 @@ class ModeInfo(BaseModel):
     defaults: dict[str, Any]
 
 
+# ---------- live sessions (`/api/live`) ----------
+
+LIVE_REQUEST_EXAMPLE = {
+    "mode": "btc_basis",
+    "execution": "paper",
+    "interval": "1h",
+    "replay_start": "2025-03-01T00:00:00Z",
+    "speed": 72000,
+    "max_cycles": 24,
+    "overrides": {"hedge.delta_tolerance": 0.02},
+}
+INTERVAL_UNITS_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+INTERVAL_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+MIN_INTERVAL_S = 1.0
+MAX_INTERVAL_S = 86400.0
+MAX_SPEED = 1e6  # replayed seconds per wall second (a day of hours in under 0.1 s)
+MAX_CYCLES = 1_000_000
+
+
+def interval_seconds(value: str | float) -> float:
+    """A cycle interval in seconds, from seconds (a number) or text with a unit: `"1h"`,
+    `"15m"`, `"30s"`, `"1d"`. ValueError (a one-line reason) outside [1 s, 1 day]."""
+    if isinstance(value, str):
+        match = INTERVAL_TEXT.match(value)
+        if match is None:
+            raise ValueError("must be seconds (a number) or text like '1h', '15m', '30s'")
+        seconds = float(match[1]) * INTERVAL_UNITS_S[match[2]]
+    else:
+        seconds = float(value)
+    if not MIN_INTERVAL_S <= seconds <= MAX_INTERVAL_S:
+        raise ValueError(f"must be between 1 s and 1 day, was {seconds:g} s")
+    return seconds
+
+
+class LiveSubmission(BaseModel):
+    """A live or paper session as `POST /api/live` reads it (the CLI's `basis live start`).
+
+    `interval`: seconds between cycles, a number or text with a unit (`"1h"`, `"15m"`,
+    `"30s"`, `"1d"`), default one hour, between 1 s and 1 day. `replay_start` set: the market
+    data is the stored history replayed from that hour at `speed` replayed seconds per wall
+    second (paper only, no network); unset: live feeds. `max_cycles` unset: runs until
+    stopped. `overrides` are dotted config keys with their values, as for a backtest.
+    `execution: live` also needs `enable_live_trading: true`, and passes the pre-flight."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: ModeName
+    execution: Literal["paper", "live"] = "paper"
+    interval: str | float = Field(default="1h", examples=["1h", "15m", 900])
+    aligned: StrictBool = Field(default=True, description="cycles on the interval's grid (xx:00)")
+    replay_start: datetime | None = Field(default=None, examples=["2025-03-01T00:00:00Z"])
+    speed: float = Field(default=1.0, gt=0, le=MAX_SPEED, allow_inf_nan=False)
+    max_cycles: StrictInt | None = Field(default=None, ge=1, le=MAX_CYCLES)
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    enable_live_trading: StrictBool = Field(
+        default=False,
+        description="live execution only: one of its two keys (the server's environment must "
+        "also set BASIS_LIVE_TRADING=enabled, and hold the venues' credentials)",
+    )
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _interval(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ValueError("must be seconds (a number) or text like '1h', '15m', '30s'")
+        interval_seconds(value)  # refuses it here, naming the field
+        return value
+
+    @field_validator("replay_start", mode="before")
+    @classmethod
+    def _iso_text(cls, value: object) -> object:
+        return BacktestSubmission._iso_text(value)
+
+    @field_validator("replay_start")
+    @classmethod
+    def _in_time_range(cls, value: datetime | None) -> datetime | None:
+        checked = BacktestSubmission._in_time_range(value)
+        return (
+            None if checked is None else checked if checked.tzinfo else checked.replace(tzinfo=UTC)
+        )
+
+    @field_validator("speed", mode="before")
+    @classmethod
+    def _a_number(cls, value: object) -> object:
+        return BacktestSubmission._a_number(value)
+
+    @field_validator("overrides")
+    @classmethod
+    def _finite(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return BacktestSubmission._finite(value)
+
+    @property
+    def interval_s(self) -> float:
+        return interval_seconds(self.interval)
+
+    def config_sets(self) -> tuple[str, ...]:
+        """The overrides as `--set key=value` strings (ConfigError on a key that is not a
+        dotted config key, or on `mode`)."""
+        checked = BacktestRequest(mode=self.mode, overrides=self.overrides)
+        return tuple(checked.config_sets())
+
+
+class EmergencyStop(BaseModel):
+    """How to stop: `freeze` sends nothing more (positions stay as they are); `flatten`
+    sends only closing orders until flat, then freezes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["freeze", "flatten"] = Field(examples=["freeze"])
+
+
+class LiveSession(BaseModel):
+    """One live or paper session as stored. `running`: its process beat within its heartbeat
+    limit; `healthy`: running and not silent too long. `state`: active, reducing or halted
+    (`stop_mode` freeze or flatten when halted). `equity` and `pnl` are in the share class's
+    `currency`, as of the last stepped cycle; `positions` venue -> position key -> quantity;
+    `risk` the latest margin ratios, delta, LTV, health factor and level; `venues` venue ->
+    reachable (live execution)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    session_id: str = Field(examples=["live-btc_basis-20250301T000000-1a2b3c"])
+    mode: str = Field(examples=["btc_basis"])
+    execution: str = Field(examples=["paper"])
+    feed: str = Field(examples=["replay from 2025-03-01T00:00:00+00:00 at 72000x"])
+    running: bool
+    healthy: bool
+    state: str = Field(examples=["active", "reducing", "halted"])
+    stop_mode: str | None = Field(default=None, examples=[None, "freeze"])
+    reason: str = ""
+    cycles: int = Field(ge=0)
+    stepped: int = Field(ge=0)
+    skipped: int = Field(ge=0)
+    halted: int = Field(ge=0)
+    last_cycle_at: datetime | None = None
+    heartbeat_age_s: float | None = None
+    data_age_s: float | None = None
+    equity: float | None = None
+    pnl: float | None = None
+    nav_per_share: float | None = None
+    currency: str = Field(examples=["USDT"])
+    positions: dict[str, dict[str, float]] = Field(
+        default_factory=dict, examples=[{"binance": {"BTCUSDT-PERP": -1.2}}]
+    )
+    risk: dict[str, Any] = Field(default_factory=dict)
+    venues: dict[str, bool] = Field(default_factory=dict)
+    alerts: list[dict[str, Any]] = Field(
+        default_factory=list,
+        examples=[[{"code": "RISK-001", "level": "WARNING", "message": "...", "at": None}]],
+    )
+    results_dir: str = ""
+
+
+class LiveEvents(BaseModel):
+    """The latest rows of a session's `event_log.csv` (newest last), at most `limit`."""
+
+    session_id: str
+    limit: int = Field(ge=1)
+    events: list[dict[str, Any]]
+
+
+class LiveHealth(BaseModel):
+    """One live or paper session in `/api/health`: heartbeat age, last cycle, data age, venue
+    reachability and trading state. `problem` says why it is unhealthy: it stopped beating
+    without finishing (hung past its heartbeat limit, crashed or killed). None when it is
+    not: a session that ended or was stopped is not a problem."""
+
+    model_config = ConfigDict(extra="allow")
+
+    session_id: str
+    mode: str
+    execution: str
+    running: bool
+    healthy: bool
+    state: str
+    stop_mode: str | None = None
+    cycles: int
+    heartbeat_age_s: float | None = None
+    last_cycle_at: datetime | None = None
+    data_age_s: float | None = None
+    venues: dict[str, bool] = Field(default_factory=dict)
+    problem: str | None = None
+
+
 class Health(BaseModel):
     """The service's state: "ok", or "unhealthy" with the problems (HTTP 503), then data
     folder, database, workers, queue and version. No URL or secret is shown (a database URL's
@@ -163,4 +348,9 @@ class Health(BaseModel):
     max_queued: int | None = Field(default=None, examples=[100])
     unrecorded: int = Field(
         default=0, description="runs ended while the index could not record them", examples=[0]
+    )
+    live: list[LiveHealth] = Field(
+        default_factory=list,
+        description="every live or paper session the store holds (newest first); one that "
+        "stopped beating without finishing makes the service unhealthy",
     )

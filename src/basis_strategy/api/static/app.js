@@ -1,5 +1,6 @@
-/* Web UI of the backtest service: plain JavaScript over the REST API, no build step.
- * Views (by URL hash): #/ new run + runs, #/runs, #/runs/{id}, #/compare[/{a}/{b}].
+/* Web UI of the backtest and live services: plain JavaScript over the REST API, no build step.
+ * Views (by URL hash): #/ new run + runs, #/runs, #/runs/{id}, #/compare[/{a}/{b}],
+ * #/live (start a paper or live session + sessions), #/live/{id} (one session, polled).
  * Every text from the server is set with textContent (never parsed as HTML). */
 "use strict";
 
@@ -489,6 +490,282 @@ function comparison(a, b, left, right) {
     table(["metric", "A", "B", "B − A"], rows, (i) => i > 0));
 }
 
+/* ---------- live and paper sessions ---------- */
+
+const LIVE_POLL_MS = 1000;
+const EVENT_ROWS = 20;
+const EVENT_COLUMNS = ["seq", "timestamp", "event_type", "venue", "instrument", "amount", "price",
+  "pnl_component", "pnl_amount", "note"];
+
+// Calls `tick` every LIVE_POLL_MS while this view is shown and the tab visible; a hidden tab
+// polls nothing and refreshes at once when it is shown again.
+function poller(me, tick) {
+  let timer = null;
+  let running = false;
+  const run = async () => {
+    timer = null;
+    if (me !== view) { document.removeEventListener("visibilitychange", wake); return; }
+    if (document.visibilityState !== "visible" || running) return;
+    running = true;
+    try { await tick(); } finally { running = false; }
+    if (me === view && timer === null) timer = setTimeout(run, LIVE_POLL_MS);
+  };
+  const wake = () => {
+    if (me !== view) { document.removeEventListener("visibilitychange", wake); return; }
+    if (document.visibilityState === "visible" && timer === null) run();
+  };
+  document.addEventListener("visibilitychange", wake);
+  run();
+  return () => { if (timer !== null) { clearTimeout(timer); timer = null; } run(); };
+}
+
+function stateBadge(session, id) {
+  const mode = session.stop_mode ? ` (${session.stop_mode})` : "";
+  return el("span", { id, class: "state state-" + session.state, text: session.state.toUpperCase() + mode });
+}
+
+// A session is running while its process beats; one that stopped beating without finishing
+// (hung, crashed, killed) is unhealthy: it may hold positions until an operator acts.
+function processText(s) {
+  if (s.running) return s.healthy ? "running, healthy" : "running, SILENT past its heartbeat limit";
+  return s.healthy ? "ended" : "NOT BEATING, unfinished";
+}
+
+function seconds(value) { return value === null || value === undefined ? "—" : value.toFixed(1) + " s"; }
+
+// cents for dollar share classes, six decimals for ETH and BTC ones
+function money(value, currency) {
+  if (value === null || value === undefined) return "—";
+  const digits = ["USDT", "USDC", "USD"].includes(currency) ? 2 : 6;
+  return value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) + " " + currency;
+}
+
+function eventCell(name, value) {
+  if (value === null || value === undefined) return "";
+  if (name === "timestamp") return utc(String(value));
+  if (typeof value === "number" && name !== "seq") return Number(value.toPrecision(10)).toString();
+  const text = String(value);
+  return text.length > 80 ? text.slice(0, 77) + "…" : text;
+}
+
+function liveForm() {
+  const error = el("p", { class: "error", role: "alert", id: "live-form-error" });
+  const mode = el("select", { id: "live-mode", name: "mode" },
+    ...modes.map((m) => el("option", { value: m.name, text: m.name })));
+  const execution = el("select", { id: "live-execution", name: "execution" },
+    el("option", { value: "paper", text: "paper (simulated venues)" }),
+    el("option", { value: "live", text: "live (real orders)" }));
+  const form = el("form", { class: "run", "aria-labelledby": "live-start-title", novalidate: true },
+    error,
+    field("live-mode", "Mode", mode),
+    field("live-execution", "Execution", execution),
+    el("div", { class: "field", id: "live-enable-field", hidden: true },
+      el("label", { for: "live-enable", text: "Enable live trading" }),
+      el("input", { id: "live-enable", name: "enable_live_trading", type: "checkbox", "aria-describedby": "live-enable-hint" }),
+      el("span", { class: "hint", id: "live-enable-hint",
+        text: "real orders: the server must also set BASIS_LIVE_TRADING=enabled and hold the venues' credentials" })),
+    field("live-interval", "Cycle interval", el("input", { id: "live-interval", name: "interval", type: "text", value: "1h",
+      "aria-describedby": "live-interval-hint" }), "seconds, or with a unit: 1h, 15m, 30s"),
+    field("live-replay", "Replay from (UTC)", el("input", { id: "live-replay", name: "replay_start", type: "datetime-local",
+      step: "3600", value: "2025-03-01T00:00", "aria-describedby": "live-replay-hint" }),
+      "stored history replayed from this hour (paper only); empty: live feeds"),
+    field("live-speed", "Replay speed", el("input", { id: "live-speed", name: "speed", type: "number", step: "any", min: "1",
+      value: "3600", "aria-describedby": "live-speed-hint" }), "replayed seconds per wall second (3600: one hour a second)"),
+    field("live-cycles", "Cycles", el("input", { id: "live-cycles", name: "max_cycles", type: "number", step: "1", min: "1",
+      value: "48", "aria-describedby": "live-cycles-hint" }), "empty: until stopped"),
+    field("live-overrides", "Overrides (JSON)", el("textarea", { id: "live-overrides", name: "overrides", rows: "2",
+      "aria-describedby": "live-overrides-hint" }, "{}"), "dotted config keys, e.g. {\"hedge.delta_tolerance\": 0.02}"),
+    el("div", {}, el("button", { type: "submit", id: "live-start" }, "Start session")));
+  mode.value = modes.find((m) => m.name === "btc_basis") ? "btc_basis" : modes[0].name;
+  execution.addEventListener("change", () => {
+    const live = execution.value === "live";
+    form.querySelector("#live-enable-field").hidden = !live;
+    if (live) form.elements.replay_start.value = ""; // live trades on live data
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    for (const control of form.querySelectorAll("[aria-invalid]")) control.removeAttribute("aria-invalid");
+    const button = form.querySelector("#live-start");
+    button.disabled = true;
+    try {
+      const request = liveRequest(form);
+      const session = await api("/live", { method: "POST", body: JSON.stringify(request) });
+      announce("Session " + session.session_id + " started");
+      location.hash = "#/live/" + encodeURIComponent(session.session_id);
+    } catch (err) {
+      error.textContent = err.message;
+      const names = { replay_start: "live-replay", max_cycles: "live-cycles", interval: "live-interval",
+        speed: "live-speed", execution: "live-execution", mode: "live-mode", enable_live_trading: "live-enable" };
+      const key = err.field && (names[err.field] || (err.field.startsWith("overrides") ? "live-overrides" : null));
+      const target = key && document.getElementById(key);
+      if (target) { target.setAttribute("aria-invalid", "true"); target.focus(); }
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+function liveRequest(form) {
+  const value = (name) => form.elements[name].value.trim();
+  let overrides;
+  try { overrides = JSON.parse(value("overrides") || "{}"); } catch (error) {
+    throw Object.assign(new Error("overrides: not valid JSON"), { field: "overrides" });
+  }
+  const interval = value("interval");
+  const request = {
+    mode: value("mode"),
+    execution: value("execution"),
+    interval: /^\d+(\.\d+)?$/.test(interval) ? Number(interval) : interval,
+    overrides,
+  };
+  if (request.execution === "live") request.enable_live_trading = form.elements.enable_live_trading.checked;
+  if (value("replay_start")) {
+    request.replay_start = value("replay_start") + ":00Z";
+    request.speed = Number(value("speed"));
+  }
+  if (value("max_cycles")) request.max_cycles = Number(value("max_cycles"));
+  return request;
+}
+
+function sessionsTable(items) {
+  if (!items.length) return el("p", { class: "muted", text: "No sessions yet." });
+  const rows = items.map((s) => el("tr", {},
+    el("td", {}, el("a", { href: "#/live/" + encodeURIComponent(s.session_id), text: s.session_id })),
+    el("td", { text: s.mode }),
+    el("td", { text: s.execution }),
+    el("td", {}, stateBadge(s)),
+    el("td", { class: s.healthy ? null : "error", text: processText(s) }),
+    el("td", { class: "num", text: String(s.cycles) }),
+    el("td", { class: "num", text: money(s.equity, s.currency) }),
+    el("td", { class: "num", text: money(s.pnl, s.currency) }),
+    el("td", { class: "num", text: seconds(s.heartbeat_age_s) })));
+  const head = el("tr", {}, ...["session", "mode", "execution", "state", "process", "cycles", "equity", "P&L",
+    "heartbeat age"].map((h) => el("th", { scope: "col", text: h })));
+  return el("div", { class: "scroll" }, el("table", { id: "sessions-table" }, el("thead", {}, head), el("tbody", {}, ...rows)));
+}
+
+function livePage(me) {
+  const holder = el("div", { id: "sessions" });
+  poller(me, async () => {
+    try {
+      const items = await api("/live");
+      if (me === view) holder.replaceChildren(sessionsTable(items));
+    } catch (err) {
+      if (me === view) holder.replaceChildren(el("p", { class: "error", role: "alert", text: err.message }));
+    }
+  });
+  return el("div", {},
+    el("h1", { id: "live-start-title", text: "Start a paper or live session" }), liveForm(),
+    el("section", { "aria-labelledby": "sessions-title" }, el("h2", { id: "sessions-title", text: "Sessions" }), holder));
+}
+
+function positionsTable(positions) {
+  const rows = [];
+  for (const [venue, held] of Object.entries(positions)) {
+    for (const [key, qty] of Object.entries(held)) rows.push([venue, key, formatValue(key, qty)]);
+  }
+  if (!rows.length) return el("p", { class: "muted", text: "No positions." });
+  return table(["venue", "position", "quantity"], rows, (i) => i === 2);
+}
+
+function riskTable(risk) {
+  const rows = flatten(risk).map(([key, value]) => [key, formatValue(key, value)]);
+  if (!rows.length) return el("p", { class: "muted", text: "No risk figures yet." });
+  return table(["risk figure", "value"], rows, (i) => i === 1);
+}
+
+function eventsTable(events) {
+  if (!events.length) return el("p", { class: "muted", text: "No events yet." });
+  const rows = events.map((row) => EVENT_COLUMNS.map((name) => eventCell(name, row[name])));
+  return table(EVENT_COLUMNS, rows, (i, cell) => /^-?[\d.,e+-]+$/.test(cell));
+}
+
+function sessionFigures(s) {
+  const rows = [
+    ["process", processText(s)],
+    ["feed", s.feed],
+    ["cycles", String(s.cycles)],
+    ["stepped", String(s.stepped)],
+    ["skipped", String(s.skipped)],
+    ["halted", String(s.halted)],
+    ["last cycle", utc(s.last_cycle_at)],
+    ["heartbeat age", seconds(s.heartbeat_age_s)],
+    ["data age", seconds(s.data_age_s)],
+    ["equity", money(s.equity, s.currency)],
+    ["cumulative P&L", money(s.pnl, s.currency)],
+    ["NAV per share", formatValue("nav", s.nav_per_share)],
+  ];
+  if (s.reason) rows.push(["reason", s.reason]);
+  return table(["figure", "value"], rows, (i) => i === 1);
+}
+
+function sessionPage(me, id) {
+  const title = el("h1", { text: "Session " + id });
+  const summary = el("p", { id: "live-summary" });
+  const failure = el("p", { class: "error", role: "alert", id: "live-error" });
+  const stop = el("button", { type: "button", class: "secondary", id: "live-stop" }, "Stop");
+  const stopMode = el("select", { id: "live-stop-mode" },
+    el("option", { value: "freeze", text: "freeze (send nothing more)" }),
+    el("option", { value: "flatten", text: "flatten (close positions, then freeze)" }));
+  const emergency = el("button", { type: "button", class: "danger", id: "live-emergency" }, "Emergency stop");
+  const holders = {
+    figures: el("div", { id: "live-figures" }),
+    positions: el("div", { id: "live-positions" }),
+    risk: el("div", { id: "live-risk" }),
+    venues: el("div", { id: "live-venues" }),
+    alerts: el("div", { id: "live-alerts" }),
+    events: el("div", { id: "live-events" }),
+  };
+  let refresh = () => {};
+  const act = async (path, body) => {
+    failure.textContent = "";
+    try {
+      await api("/live/" + encodeURIComponent(id) + path, { method: "POST", body: body ? JSON.stringify(body) : undefined });
+      announce(path === "/stop" ? "Stop requested" : "Emergency stop requested");
+    } catch (err) { failure.textContent = err.message; }
+    refresh();
+  };
+  stop.addEventListener("click", () => act("/stop"));
+  emergency.addEventListener("click", () => act("/emergency-stop", { mode: stopMode.value }));
+  const render = (s, events) => {
+    summary.replaceChildren(`${s.mode} · ${s.execution} · `, stateBadge(s, "live-state"));
+    stop.disabled = !s.running;
+    emergency.disabled = !s.running;
+    holders.figures.replaceChildren(sessionFigures(s));
+    holders.positions.replaceChildren(positionsTable(s.positions));
+    holders.risk.replaceChildren(riskTable(s.risk));
+    const venues = Object.entries(s.venues).map(([venue, up]) => [venue, up ? "reachable" : "UNREACHABLE"]);
+    holders.venues.replaceChildren(venues.length ? table(["venue", "reachability"], venues) :
+      el("p", { class: "muted", text: "Simulated venues (paper)." }));
+    holders.alerts.replaceChildren(s.alerts.length ? table(["code", "level", "at", "message"],
+      s.alerts.slice(-10).map((a) => [a.code || "", a.level || "", a.at ? utc(a.at) : "—", a.message || ""])) :
+      el("p", { class: "muted", text: "No alerts." }));
+    holders.events.replaceChildren(eventsTable(events));
+  };
+  refresh = poller(me, async () => {
+    const base = "/live/" + encodeURIComponent(id);
+    try {
+      const [s, page] = await Promise.all([api(base), api(base + "/events?limit=" + EVENT_ROWS)]);
+      if (me === view) render(s, page.events);
+    } catch (err) {
+      if (me === view) failure.textContent = err.message;
+    }
+  });
+  const section = (key, heading) => el("section", { "aria-labelledby": "live-" + key + "-title" },
+    el("h2", { id: "live-" + key + "-title", text: heading }), holders[key]);
+  return el("section", {}, title, summary,
+    el("div", { class: "toolbar" }, stop, el("label", { for: "live-stop-mode", text: "Emergency stop mode" }), stopMode, emergency),
+    failure,
+    el("div", { class: "live-grid" }, section("figures", "Equity and cycles"), section("risk", "Risk levels"),
+      section("venues", "Venues")),
+    section("positions", "Positions per venue"),
+    section("alerts", "Latest alerts"),
+    section("events", "Latest events"),
+    el("p", {}, el("a", { href: "#/live", text: "All sessions" })));
+}
+
 /* ---------- routing ---------- */
 
 function route() {
@@ -500,6 +777,8 @@ function route() {
   if (parts[0] === "runs" && parts[1]) content = runPage(me, parts[1]);
   else if (parts[0] === "runs") content = el("div", {}, el("h1", { text: "Runs" }), runsList(me));
   else if (parts[0] === "compare") content = comparePage(me, parts[1], parts[2]);
+  else if (parts[0] === "live" && parts[1]) content = sessionPage(me, parts[1]);
+  else if (parts[0] === "live") content = livePage(me);
   else {
     content = el("div", {}, el("h1", { id: "new-run-title", text: "New backtest" }), runForm(), runsList(me));
   }
@@ -512,7 +791,7 @@ async function health() {
   const body = await response.json();
   const problem = document.getElementById("service-problem");
   problem.hidden = body.status === "ok";
-  problem.textContent = body.status === "ok" ? "" : "The service cannot take runs now: " + body.problems.join("; ");
+  problem.textContent = body.status === "ok" ? "" : "The service is unhealthy: " + body.problems.join("; ");
   return body;
 }
 
