@@ -68,8 +68,10 @@ def session_on(day: LiveDay) -> PaperSession:
     def reconcile(e: EngineType) -> None:
         confirm_all(e.parts.execution.venues.venues, e.parts.positions.quantities)
 
-    return PaperSession(engine, FakesReplay(day, clock), clock.now, clock.sleep_until,
-                        HeartbeatRegistry(clock.now), name="live-btc", reconcile=reconcile)  # fmt: skip
+    return PaperSession(
+        engine, FakesReplay(day, clock), clock.now, clock.sleep_until,
+        HeartbeatRegistry(clock.now), name="live-btc", reconcile=reconcile,
+    )  # fmt: skip
 
 
 EngineType = EventDrivenStrategyEngine

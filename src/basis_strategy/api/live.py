@@ -12,7 +12,6 @@ the API's error shape: an invalid request is a 422 naming its field (`invalid_re
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
@@ -69,13 +68,7 @@ Live = Annotated[LiveBackend, Depends(live_backend)]
 
 
 def close_backend(backend: LiveBackend) -> None:
-    """Close the live service at shutdown. Its session processes keep running; those it
-    started are waited for in daemon threads, so that one still exiting (writing its report)
-    is reaped instead of collected unwaited (a ResourceWarning: `LiveService.close` drops
-    them; a workaround until it reaps them itself)."""
-    processes = getattr(backend, "_processes", {})
-    for process in list(processes.values()):
-        threading.Thread(target=process.wait, name="live-reaper", daemon=True).start()
+    """Close the live service at shutdown (its session processes keep running)."""
     backend.close()
 
 

@@ -20,6 +20,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -194,7 +195,9 @@ class LiveStatus:
         return out
 
 
-def status_of(row: SessionRow, now: datetime, limit_s: float) -> LiveStatus:
+def status_of(
+    row: SessionRow, now: datetime, limit_s: float, results_dir: Path | None = None
+) -> LiveStatus:
     """A stored session as the service shows it: running while its process beats (and, on
     this machine, while that process exists: a `kill -9` shows at once)."""
     request = LiveStartRequest.from_options(row.options)
@@ -227,7 +230,7 @@ def status_of(row: SessionRow, now: datetime, limit_s: float) -> LiveStatus:
         risk=stat.get("risk", {}),
         venues=stat.get("venues", {}),
         alerts=stat.get("alerts", []),
-        results_dir=stat.get("results_dir", ""),
+        results_dir="" if results_dir is None else str(results_dir / row.session_id),
     )
 
 
@@ -297,7 +300,8 @@ class LiveService:
         """Every stored session, newest first."""
         self._reap()
         now = datetime.now(UTC)
-        return [status_of(r, now, self.heartbeat_limit_s) for r in self.store.overview()]
+        limit, folder = self.heartbeat_limit_s, self.results_dir
+        return [status_of(r, now, limit, folder) for r in self.store.overview()]
 
     def status(self, session_id: str) -> LiveStatus:
         """KeyError if the store has no such session."""
@@ -305,7 +309,7 @@ class LiveService:
         rows = self.store.overview(session_id)
         if not rows:
             raise KeyError(f"live session {session_id!r} not found")
-        return status_of(rows[0], datetime.now(UTC), self.heartbeat_limit_s)
+        return status_of(rows[0], datetime.now(UTC), self.heartbeat_limit_s, self.results_dir)
 
     def health(self) -> list[LiveStatus]:
         """The sessions that should be running: not finished, stored by a process that beat.
@@ -349,14 +353,18 @@ class LiveService:
         return [{str(k): v for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
     def close(self) -> None:
-        """Session processes keep running (they belong to the store, not to this object)."""
-        self._reap()
+        """Session processes keep running (they belong to the store, not to this object);
+        the ones this service started are waited for in daemon threads, so one still exiting
+        is reaped rather than left a zombie."""
+        for process in list(self._processes.values()):
+            threading.Thread(target=process.wait, name="live-reaper", daemon=True).start()
+        self._processes.clear()
         self.store.close()
 
     def _reap(self) -> None:
         for session_id, process in list(self._processes.items()):
             if process.poll() is not None:
-                del self._processes[session_id]
+                self._processes.pop(session_id, None)  # two requests may reap at once
 
 
 def cli_args(request: LiveStartRequest, session_id: str, service: LiveService) -> list[str]:

@@ -212,7 +212,9 @@ class PaperSession:
         if self.marks is None:
             return
         breaches = check_cycle(self.limits, self.marks, positions_usd(self.engine, market), age_s)
-        flat = is_flat(self.engine.parts.positions.quantities)
+        values = self.engine.parts.exposure.compute(market).values
+        usd = market.usd(self.engine.parts.results.currency)
+        flat = is_flat(self.engine.parts.positions.quantities, lambda key: values[key] * usd)
         self.control, alerts = on_cycle(
             self.control, breaches, t, auto_recover=self.auto_recover, flat=flat, strategy=self.name
         )
@@ -271,17 +273,22 @@ def _segments(instructions: Iterator[Instruction]) -> Iterator[list[Instruction]
         yield group
 
 
-def is_flat(quantities: dict[str, float]) -> bool:
-    """No risk left for a flatten to close: no perp, no AAVE supply or debt, no LST and no
-    CEX holding but cash. Wallet tokens (the cash, the ETH gas buffer) and money on its way
-    (`Pending`: an unstake claim, a transfer in flight) may remain."""
+FLAT_DUST_USD = 10.0  # below the venues' minimum order value (Binance spot: 5-10 USDT)
+
+
+def is_flat(quantities: dict[str, float], value_usd: Callable[[str], float]) -> bool:
+    """No risk left for a flatten to close: no perp, no AAVE supply or debt, no LST, and no
+    CEX holding but cash beyond dust (`value_usd(key)` under FLAT_DUST_USD: a remainder below
+    the venue's lot and minimum order cannot be sold). Wallet tokens (the cash, the ETH gas
+    buffer) and money on its way (`Pending`: an unstake claim, a transfer) may remain."""
     for key, qty in quantities.items():
         if qty == 0.0:
             continue
         inst = instrument(key)
         if inst.is_perp or inst.kind in ("aToken", "debtToken", "LST"):
             return False
-        if inst.kind == "BaseToken" and inst.venue != "wallet" and inst.symbol != "USDT":
+        cex_coin = inst.kind == "BaseToken" and inst.venue != "wallet" and inst.symbol != "USDT"
+        if cex_coin and abs(value_usd(key)) >= FLAT_DUST_USD:
             return False
     return True
 
