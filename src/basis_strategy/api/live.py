@@ -238,7 +238,7 @@ async def stop(live: Live, session_id: SessionId) -> LiveSession:
     "/{session_id}/emergency-stop",
     summary="Emergency stop (HALTED)",
     dependencies=[Depends(require_token)],
-    responses=error_responses(401, 413, 415, *READS),
+    responses=error_responses(400, 401, 413, 415, *READS),
 )
 async def emergency_stop(
     live: Live,
