@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -46,7 +46,7 @@ from typing import Any, Protocol
 
 from basis_strategy.config.outputs import write_text_atomic
 from basis_strategy.core.instructions import EndGroup, Instruction, StartFlow, StartRebalance
-from basis_strategy.core.instruments import instrument
+from basis_strategy.core.instruments import WALLET_ETH, instrument
 from basis_strategy.data.live_reads import CycleSkipped
 from basis_strategy.data.market import MarketState
 from basis_strategy.engine import EventDrivenStrategyEngine, Gate
@@ -214,7 +214,9 @@ class PaperSession:
         breaches = check_cycle(self.limits, self.marks, positions_usd(self.engine, market), age_s)
         values = self.engine.parts.exposure.compute(market).values
         usd = market.usd(self.engine.parts.results.currency)
-        flat = is_flat(self.engine.parts.positions.quantities, lambda key: values[key] * usd)
+        cash, allowance = flat_rules(self.engine)
+        quantities = self.engine.parts.positions.quantities
+        flat = is_flat(quantities, lambda key: values[key] * usd, cash, allowance)
         self.control, alerts = on_cycle(
             self.control, breaches, t, auto_recover=self.auto_recover, flat=flat, strategy=self.name
         )
@@ -276,21 +278,36 @@ def _segments(instructions: Iterator[Instruction]) -> Iterator[list[Instruction]
 FLAT_DUST_USD = 10.0  # below the venues' minimum order value (Binance spot: 5-10 USDT)
 
 
-def is_flat(quantities: dict[str, float], value_usd: Callable[[str], float]) -> bool:
+def is_flat(
+    quantities: dict[str, float],
+    value_usd: Callable[[str], float],
+    cash: frozenset[str],
+    allowance: Mapping[str, float],
+) -> bool:
     """No risk left for a flatten to close: no perp, no AAVE supply or debt, no LST, and no
-    CEX holding but cash beyond dust (`value_usd(key)` under FLAT_DUST_USD: a remainder below
-    the venue's lot and minimum order cannot be sold). Wallet tokens (the cash, the ETH gas
-    buffer) and money on its way (`Pending`: an unstake claim, a transfer) may remain."""
+    token but cash beyond dust (`value_usd` under FLAT_DUST_USD: a remainder below the
+    venue's lot and minimum order cannot be sold). `cash`: the share class's cash tokens
+    (USDT; ETH and WETH in the ETH class); `allowance`: what may stay held on purpose (the
+    wallet's ETH gas buffer in the USDT class). Money on its way (`Pending`) is cash."""
     for key, qty in quantities.items():
         if qty == 0.0:
             continue
         inst = instrument(key)
         if inst.is_perp or inst.kind in ("aToken", "debtToken", "LST"):
             return False
-        cex_coin = inst.kind == "BaseToken" and inst.venue != "wallet" and inst.symbol != "USDT"
-        if cex_coin and abs(value_usd(key)) >= FLAT_DUST_USD:
+        if inst.kind != "BaseToken" or inst.symbol in cash:
+            continue
+        kept = allowance.get(key, 0.0)
+        if qty > kept and abs(value_usd(key)) * (qty - kept) / qty >= FLAT_DUST_USD:
             return False
     return True
+
+
+def flat_rules(engine: EventDrivenStrategyEngine) -> tuple[frozenset[str], dict[str, float]]:
+    """`is_flat`'s cash tokens and allowance for the engine's share class and mode."""
+    if engine.parts.results.currency == "ETH":
+        return frozenset({"ETH", "WETH"}), {}
+    return frozenset({"USDT"}), {WALLET_ETH: engine.config.mode.gas_buffer_eth}
 
 
 def reducing_positions(quantities: dict[str, float]) -> dict[str, float]:

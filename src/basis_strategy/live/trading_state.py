@@ -20,8 +20,9 @@ Auto-recovery is off by default: REDUCING is left only by an operator unless the
 opts in. Breaches do not move a HALTED strategy. A resume while a breach remains is allowed;
 the next cycle's breach puts the strategy back in REDUCING (with its alert).
 
-The gate (`allowed`, `gate_batch`): ACTIVE lets everything through; REDUCING and HALTED-flatten
-only what `reducing.reduction` calls risk-reducing; HALTED-freeze nothing.
+The gate (`allowed`, `gate_batch`): ACTIVE lets everything through; REDUCING only what
+`reducing.reduction` calls risk-reducing; HALTED-flatten that and the exit recipe's
+conversions to cash (`FLATTEN_CONVERSIONS`); HALTED-freeze nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +32,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from basis_strategy.core.instructions import EndGroup, Instruction, StartFlow, StartRebalance
+from basis_strategy.core.instructions import (
+    EndGroup,
+    Instruction,
+    StartFlow,
+    StartRebalance,
+    SwapOnDex,
+    Transfer,
+    Wrap,
+)
 from basis_strategy.live.alerts import Alert
 from basis_strategy.live.limits import Breach
 from basis_strategy.live.reducing import Positions, reduction
@@ -63,6 +72,11 @@ class Control:
 
 
 Step = tuple[Control, tuple[Alert, ...]]
+# In HALTED-flatten the session runs the strategy's own exit recipe (`flatten`), whose swaps,
+# wraps and transfers turn what the closing trades left (LST, WETH, ETH, cash on a CEX) into
+# the share class's cash: they open nothing, so the flatten gate lets them through (REDUCING
+# still refuses them: there the strategy decides as usual and a swap may buy risk).
+FLATTEN_CONVERSIONS = (SwapOnDex, Wrap, Transfer)
 
 
 def on_cycle(
@@ -150,6 +164,8 @@ def allowed(control: Control, instruction: Instruction, positions: Positions) ->
         return Verdict(True, "active")
     if control.state is TradingState.HALTED and control.stop_mode is not StopMode.FLATTEN:
         return Verdict(False, "halted (freeze): nothing is sent")
+    if control.state is TradingState.HALTED and isinstance(instruction, FLATTEN_CONVERSIONS):
+        return Verdict(True, "halted (flatten): converting what is left into cash")
     verdict = reduction(instruction, positions)
     return Verdict(verdict.reduces, f"{control.state.value}: {verdict.reason}")
 
