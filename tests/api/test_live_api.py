@@ -303,6 +303,16 @@ def test_a_killed_session_makes_health_unhealthy(
         assert entry["problem"] and sid in entry["problem"], entry
         assert body["problems"] == [entry["problem"]]
         assert "stopped beating without finishing" in entry["problem"]
+        # resumed through the API: a new process takes it over, and health is ok again
+        resumed = client.post(f"/api/live/{sid}/resume", json={"cold": False})
+        assert resumed.status_code == 200, resumed.text
+        assert resumed.json()["running"] is True
+        again = client.post(f"/api/live/{sid}/resume", json={})
+        assert error_of(again, 422, "invalid_request")["field"] == "session_id"  # it runs
+        wait_status(client, sid, lambda s: s["cycles"] > dead["cycles"], "a cycle after resume")
+        assert client.get("/api/health").status_code == 200
+        client.post(f"/api/live/{sid}/stop", headers=AUTH)
+        wait_status(client, sid, ended, "stopped")
 
 
 # --- errors -----------------------------------------------------------------------------------

@@ -159,6 +159,18 @@ def test_start_watch_and_emergency_stop_a_paper_session(server: str, watched: Wa
     last_seq = page.locator("#live-events table tbody tr").last.locator("th").inner_text()
     tail = httpx.get(f"{server}/api/live/{session_id}/events?limit=1", timeout=30).json()
     assert last_seq == str(tail["events"][-1]["seq"])
+
+    # resume: a new process takes the session over, still HALTED (only an operator resumes
+    # trading), and its halted cycles count on
+    assert page.locator("#live-resume").is_enabled()
+    page.click("#live-resume")
+    until(lambda: figure(page, "process") == "running, healthy", "the resumed process")
+    assert page.locator("#live-resume").is_disabled()
+    halted = int(figure(page, "halted"))
+    until(lambda: int(figure(page, "halted")) > halted, "a halted cycle after the resume")
+    assert page.locator("#live-state").inner_text() == "HALTED (freeze)"
+    page.click("#live-stop")
+    until(lambda: figure(page, "process") == "ended", "the resumed process to end")
     assert watched.problems == [], watched.problems
 
 

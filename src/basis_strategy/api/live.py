@@ -26,6 +26,7 @@ from basis_strategy.api.schemas import (
     LiveHealth,
     LiveSession,
     LiveSubmission,
+    ResumeRequest,
 )
 from basis_strategy.api.state import require_token
 from basis_strategy.live.service import LiveRequestError, LiveStartRequest, LiveStatus
@@ -55,6 +56,7 @@ class LiveBackend(Protocol):
     def status(self, session_id: str) -> LiveStatus: ...
     def stop(self, session_id: str) -> LiveStatus: ...
     def emergency_stop(self, session_id: str, mode: StopMode) -> LiveStatus: ...
+    def resume(self, session_id: str, cold: bool = False) -> LiveStatus: ...
     def events(self, session_id: str, limit: int = 50) -> list[dict[str, Any]]: ...
     def close(self) -> None: ...
 
@@ -251,6 +253,25 @@ async def emergency_stop(
     orders until flat, then freezes. Only an operator resumes."""
     status = await call_for(session_id, live.emergency_stop, StopMode(body.mode))
     log.info("live session %s: emergency stop (%s)", session_id, body.mode)
+    return session_body(status)
+
+
+@router.post(
+    "/{session_id}/resume",
+    summary="Resume a stopped or crashed session",
+    dependencies=[Depends(require_token)],
+    responses=error_responses(400, 401, 413, 415, 422, *READS),
+)
+async def resume(
+    live: Live,
+    session_id: SessionId,
+    body: Annotated[ResumeRequest, Body(openapi_examples={"warm": {"value": {"cold": False}}})],
+) -> LiveSession:
+    """A new process continues the session from its last completed cycle, as `basis live
+    resume` does: warm from its checkpoint, or `cold` by re-stepping its journal. A HALTED
+    session stays HALTED. 422 while its process still runs."""
+    status = await call_for(session_id, live.resume, body.cold)
+    log.info("live session %s resumed (%s)", session_id, "cold" if body.cold else "warm")
     return session_body(status)
 
 

@@ -248,6 +248,15 @@ class EmergencyStop(BaseModel):
     mode: Literal["freeze", "flatten"] = Field(examples=["freeze"])
 
 
+class ResumeRequest(BaseModel):
+    """How to resume: warm from the checkpoint (default), or `cold` by re-stepping the
+    journal of completed cycles."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    cold: bool = Field(default=False, examples=[False])
+
+
 class LiveSession(BaseModel):
     """One live or paper session as stored. `running`: its process beat within its heartbeat
     limit; `healthy`: running and not silent too long. `state`: active, reducing or halted

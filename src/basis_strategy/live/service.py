@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -271,20 +271,54 @@ class LiveService:
         from basis_strategy.live.runner import new_session_id
 
         session_id = new_session_id(request)
+        args = cli_args(request, session_id, self)
+        return self._spawn(session_id, args, lambda: bool(self.store.overview(session_id)))
+
+    def resume(self, session_id: str, cold: bool = False) -> LiveStatus:
+        """Restart a stopped or crashed session in a new process (`basis live resume`), warm
+        or `cold`; returns once that process has taken the session over. KeyError if unknown,
+        LiveRequestError if its process is still running or the resume is refused."""
+        if self.status(session_id).running:
+            raise LiveRequestError("session_id", f"{session_id} is running: stop it first")
+        args = ["live", "resume", session_id, "--results-dir", str(self.results_dir)]
+        args += ["--cold"] if cold else []
+        args += ["--data-dir", str(self.data_dir)] if self.data_dir is not None else []
+        holder: list[int] = []
+
+        def taken_over() -> bool:
+            rows = self.store.overview(session_id)
+            return bool(rows) and rows[0].pid in holder
+
+        return self._spawn(session_id, args, taken_over, holder)
+
+    def _spawn(
+        self,
+        session_id: str,
+        args: list[str],
+        ready: Callable[[], bool],
+        pid_holder: list[int] | None = None,
+    ) -> LiveStatus:
+        """Run `basis ARGS` as the session's process; the session's status once `ready`, or
+        LiveRequestError with the process's one-line reason if it exits first."""
         log = self.results_dir / f".{session_id}.log"
         with log.open("wb") as err:
             process = subprocess.Popen(
-                [self.python, "-m", "basis_strategy", *cli_args(request, session_id, self)],
+                [self.python, "-m", "basis_strategy", *args],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
                 env={**self.env, "BASIS_DATABASE_URL": self.url},
                 start_new_session=True,
             )
+        if pid_holder is not None:
+            pid_holder.append(process.pid)
+        previous = self._processes.pop(session_id, None)
+        if previous is not None:  # the session's earlier process (killed, or hung): reaped
+            _reap_later(previous)
         self._processes[session_id] = process
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
-            if self.store.overview(session_id):
+            if ready():
                 return self.status(session_id)
             if process.poll() is not None:
                 break
@@ -357,7 +391,7 @@ class LiveService:
         the ones this service started are waited for in daemon threads, so one still exiting
         is reaped rather than left a zombie."""
         for process in list(self._processes.values()):
-            threading.Thread(target=process.wait, name="live-reaper", daemon=True).start()
+            _reap_later(process)
         self._processes.clear()
         self.store.close()
 
@@ -393,6 +427,11 @@ def _request_error(reason: BasisError | str) -> LiveRequestError:
     text = str(reason).removeprefix("basis: error: ")
     field, _, message = text.partition(": ")
     return LiveRequestError(field, message) if message else LiveRequestError("request", text)
+
+
+def _reap_later(process: subprocess.Popen[bytes]) -> None:
+    """Wait for a process in a daemon thread: reaped when it exits, never blocking."""
+    threading.Thread(target=process.wait, name="live-reaper", daemon=True).start()
 
 
 def _alive(pid: int) -> bool:

@@ -710,6 +710,7 @@ function sessionPage(me, id) {
     el("option", { value: "freeze", text: "freeze (send nothing more)" }),
     el("option", { value: "flatten", text: "flatten (close positions, then freeze)" }));
   const emergency = el("button", { type: "button", class: "danger", id: "live-emergency" }, "Emergency stop");
+  const resume = el("button", { type: "button", class: "secondary", id: "live-resume" }, "Resume");
   const holders = {
     figures: el("div", { id: "live-figures" }),
     positions: el("div", { id: "live-positions" }),
@@ -723,16 +724,19 @@ function sessionPage(me, id) {
     failure.textContent = "";
     try {
       await api("/live/" + encodeURIComponent(id) + path, { method: "POST", body: body ? JSON.stringify(body) : undefined });
-      announce(path === "/stop" ? "Stop requested" : "Emergency stop requested");
+      const said = { "/stop": "Stop requested", "/resume": "Session resumed" };
+      announce(said[path] || "Emergency stop requested");
     } catch (err) { failure.textContent = err.message; }
     refresh();
   };
   stop.addEventListener("click", () => act("/stop"));
   emergency.addEventListener("click", () => act("/emergency-stop", { mode: stopMode.value }));
+  resume.addEventListener("click", () => act("/resume", { cold: false }));
   const render = (s, events) => {
     summary.replaceChildren(`${s.mode} · ${s.execution} · `, stateBadge(s, "live-state"));
     stop.disabled = !s.running;
     emergency.disabled = !s.running;
+    resume.disabled = s.running;  // a stopped or crashed session continues where it left off
     holders.figures.replaceChildren(sessionFigures(s));
     holders.positions.replaceChildren(positionsTable(s.positions));
     holders.risk.replaceChildren(riskTable(s.risk));
@@ -756,7 +760,7 @@ function sessionPage(me, id) {
   const section = (key, heading) => el("section", { "aria-labelledby": "live-" + key + "-title" },
     el("h2", { id: "live-" + key + "-title", text: heading }), holders[key]);
   return el("section", {}, title, summary,
-    el("div", { class: "toolbar" }, stop, el("label", { for: "live-stop-mode", text: "Emergency stop mode" }), stopMode, emergency),
+    el("div", { class: "toolbar" }, stop, el("label", { for: "live-stop-mode", text: "Emergency stop mode" }), stopMode, emergency, resume),
     failure,
     el("div", { class: "live-grid" }, section("figures", "Equity and cycles"), section("risk", "Risk levels"),
       section("venues", "Venues")),
