@@ -9,10 +9,6 @@ mode renders too. No page may log a console error or get an HTTP error.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -23,7 +19,7 @@ from playwright.sync_api import Page
 
 from api.support import stop_live_sessions
 from basis_strategy.config.models import MODE_NAMES
-from e2e.test_web_ui import DATA_DIR, Watched, free_port
+from e2e.test_web_ui import Watched, basis_serve
 
 REPLAY_FORM = "2025-03-01T00:00"  # inside every mode's data window
 TIMEOUT_S = 120
@@ -31,41 +27,12 @@ TIMEOUT_S = 120
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`basis serve` in a subprocess; its base URL once /api/health answers. Every session
-    still running at the end is stopped through the API before the server stops."""
-    assert (DATA_DIR / "README.md").is_file(), f"data folder not found: {DATA_DIR}"
-    folder = tmp_path_factory.mktemp("live-ui")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BASIS_")}
-    command = [sys.executable, "-m", "basis_strategy.cli", "serve", "--port", str(port)]
-    command += ["--workers", "1", "--data-dir", str(DATA_DIR)]
-    command += ["--results-dir", str(folder / "results")]
-    log = (folder / "server.log").open("wb")
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, (folder / "server.log").read_text()
-            try:
-                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "basis serve did not answer within 60 s"
-            time.sleep(0.2)
+    """`basis serve`; every session still running at the end is stopped through the API
+    before the server stops."""
+    with basis_serve(tmp_path_factory.mktemp("live-ui"), workers=1) as url:
         yield url
         with httpx.Client(base_url=url, timeout=30) as client:
             stop_live_sessions(client)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-        log.close()
-    assert process.returncode == 0, (folder / "server.log").read_text()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +42,16 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`basis serve` in a subprocess; its base URL once /api/health answers."""
+@contextmanager
+def basis_serve(folder: Path, workers: int) -> Iterator[str]:
+    """`basis serve` in a subprocess on a free port, results under `folder`; its base URL
+    once /api/health answers, then a graceful stop (SIGINT: the services stop too) that
+    must exit 0."""
     assert (DATA_DIR / "README.md").is_file(), f"data folder not found: {DATA_DIR}"
-    folder = tmp_path_factory.mktemp("web-ui")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BASIS_")}
     command = [sys.executable, "-m", "basis_strategy.cli", "serve", "--port", str(port)]
-    command += ["--workers", "2", "--data-dir", str(DATA_DIR)]
+    command += ["--workers", str(workers), "--data-dir", str(DATA_DIR)]
     command += ["--results-dir", str(folder / "results")]
     log = (folder / "server.log").open("wb")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -67,7 +69,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.2)
         yield url
     finally:
-        process.send_signal(signal.SIGINT)  # uvicorn's graceful stop: the service stops too
+        process.send_signal(signal.SIGINT)
         try:
             process.wait(30)
         except subprocess.TimeoutExpired:
@@ -75,6 +77,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait(10)
         log.close()
     assert process.returncode == 0, (folder / "server.log").read_text()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`basis serve` (2 workers) for this module's tests."""
+    with basis_serve(tmp_path_factory.mktemp("web-ui"), workers=2) as url:
+        yield url
 
 
 class Watched:
