@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from basis_strategy.config.loader import load_run_config
+from basis_strategy.config.yaml_input import parse_value
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.core.logs import configure_json_logging
 from basis_strategy.data.live import cex_needs
 from basis_strategy.live.clients import parse_venue_urls
 from basis_strategy.live.go_live import go_live
 from basis_strategy.live.service import (
+    LiveRequestError,
     LiveService,
     LiveStartRequest,
     LiveStatus,
@@ -49,6 +51,11 @@ def add_live_parser(commands: Any) -> None:
     start.add_argument("--replay", help="paper on the stored history from this UTC hour")
     start.add_argument("--speed", type=float, default=1.0, help="replayed s per wall s (replay)")
     start.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    start.add_argument(
+        "--limit", dest="limits", action="append", default=[], metavar="NAME=VALUE",
+        help="a risk limit (max_drawdown, max_daily_loss, max_position_usd, "
+        "max_order_notional_usd, max_orders_per_minute, heartbeat_limit_s, max_data_age_s)",
+    )  # fmt: skip
     start.add_argument("--enable-live-trading", action="store_true", help="live: one of two keys")
     start.add_argument("--session-id", help="(the service names its sessions)")
     start.add_argument(
@@ -66,6 +73,7 @@ def add_live_parser(commands: Any) -> None:
         ("stop", "stop after the current cycle"),
         ("emergency-stop", "HALTED within one cycle (freeze, or --flatten)"),
         ("resume", "restart a stopped or crashed session where it left off"),
+        ("activate", "back to ACTIVE from REDUCING or HALTED (an operator's decision)"),
     )
     for name, text in helps:
         sub = subs.add_parser(name, help=text)
@@ -75,6 +83,8 @@ def add_live_parser(commands: Any) -> None:
         )
         if name == "emergency-stop":
             sub.add_argument("--flatten", action="store_true", help="close positions, then freeze")
+        if name == "activate":
+            sub.add_argument("--operator", required=True, help="who decides (in the alert)")
         if name == "resume":
             sub.add_argument(
                 "--cold", action="store_true", help="re-step the journal, no checkpoint"
@@ -93,6 +103,17 @@ def parse_interval(text: str) -> float:
     if match is None:
         raise ConfigError("--interval", f"must be like 1h, 15m, 30s or seconds, was {text!r}")
     return float(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+def parse_limits(items: list[str]) -> dict[str, Any]:
+    """`--limit NAME=VALUE` options, each value read as YAML (`0.1`, `{BTC: 50000}`)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError("--limit", f"must be NAME=VALUE, was {item!r}")
+        out[name.strip()] = parse_value(text, ["risk_limits", name.strip()])
+    return out
 
 
 def parse_replay(text: str | None) -> datetime | None:
@@ -117,6 +138,8 @@ def run_live(args: argparse.Namespace, results_dir: Path) -> int:
             return _resume(service, args, results_dir)
         if command == "stop":
             _print(_known(service.stop, args.session_id))
+        elif command == "activate":
+            _print(_known(lambda sid: service.activate(sid, args.operator), args.session_id))
         else:
             mode = StopMode.FLATTEN if args.flatten else StopMode.FREEZE
             _print(_known(lambda sid: service.emergency_stop(sid, mode), args.session_id))
@@ -136,6 +159,7 @@ def _request(args: argparse.Namespace) -> LiveStartRequest:
         speed=args.speed,
         overrides=tuple(args.sets),
         enable_live_trading=args.enable_live_trading,
+        risk_limits=tuple(parse_limits(args.limits).items()),
     )
 
 
@@ -213,6 +237,8 @@ def _known(call: Any, session_id: str) -> LiveStatus:
         result: LiveStatus = call(session_id)
     except KeyError:
         raise ConfigError("session_id", f"no live session {session_id!r} in this store") from None
+    except LiveRequestError as refused:
+        raise ConfigError(refused.field, refused.message) from None
     return result
 
 

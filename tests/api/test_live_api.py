@@ -303,6 +303,9 @@ def test_a_killed_session_makes_health_unhealthy(
         assert entry["problem"] and sid in entry["problem"], entry
         assert body["problems"] == [entry["problem"]]
         assert "stopped beating without finishing" in entry["problem"]
+        # an operator may name herself only in one line
+        bad = client.post(f"/api/live/{sid}/activate", json={"operator": "a\nb"})
+        assert error_of(bad, 422, "invalid_request")["field"] == "operator"
         # resumed through the API: a new process takes it over, and health is ok again
         resumed = client.post(f"/api/live/{sid}/resume", json={"cold": False})
         assert resumed.status_code == 200, resumed.text

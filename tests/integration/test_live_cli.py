@@ -201,6 +201,11 @@ def test_bad_requests_exit_2_with_one_line(tmp_path: Path) -> None:
         (["live", "start", "btc_basis", "--replay", REPLAY, "--cycles", "0"], "cycles"),
         (["live", "start", "btc_basis"], "replay_start"),
         (["live", "start", "btc_basis", "--replay", "2030-01-01T00:00Z", "--cycles", "2"], ""),
+        (
+            ["live", "start", "btc_basis", "--replay", REPLAY, "--limit", "max_drawdown=2"],
+            "risk_limits.max_drawdown",
+        ),
+        (["live", "start", "btc_basis", "--replay", REPLAY, "--limit", "nonsense"], "--limit"),
         (["live", "status", "no-such-session"], "session_id"),
         (["live", "stop", "no-such-session"], "session_id"),
     ]
@@ -244,3 +249,32 @@ def test_a_cold_resume_after_a_flatten_rebuilds_the_same_book(
     assert final["cycles"] == 40 and final["state"] == "halted"
     for name in ("hourly_pnl.csv", "event_log.csv"):
         assert (tmp_path / sid / name).read_bytes().startswith(before[name]), name
+
+
+def test_risk_limits_given_on_the_command_line_bind_the_session(tmp_path: Path) -> None:
+    """`--limit max_order_notional_usd=50000`: the 66k spot buy of the entry is refused, so
+    nothing is traded and the session is REDUCING, with the breach among its alerts."""
+    basis("live", "start", "btc_basis", "--replay", REPLAY, "--speed", "36000", "--cycles", "2",
+          "--session-id", "limited", "--limit", "max_order_notional_usd=50000",
+          results=tmp_path)  # fmt: skip
+    final = status(tmp_path, "limited")
+    assert final["state"] == "reducing"
+    assert {"RISK-001", "RISK-005"} <= {a["code"] for a in final["alerts"]}
+    assert not [k for held in final["positions"].values() for k in held if ":Perp:" in k]
+
+
+def test_only_an_operator_returns_a_halted_session_to_active(
+    tmp_path: Path, processes: list[subprocess.Popen[str]]
+) -> None:
+    sid = "activated"
+    process = _started(processes, tmp_path, sid, "--cycles", "60")
+    basis("live", "emergency-stop", sid, results=tmp_path)
+    halted = wait_for(tmp_path, sid, lambda s: s["state"] == "halted" and s["halted"] >= 2)
+    refused = basis("live", "activate", sid, "--operator", " ", results=tmp_path, check=False)
+    assert refused.returncode == 2 and "--operator" in refused.stderr  # a name is required
+    basis("live", "activate", sid, "--operator", "alice", results=tmp_path)
+    active = wait_for(tmp_path, sid, lambda s: s["state"] == "active"
+                      and s["stepped"] > halted["stepped"])  # fmt: skip
+    assert any(a["code"] == "LT-008" and "alice" in a["message"] for a in active["alerts"])
+    basis("live", "stop", sid, results=tmp_path)
+    assert process.wait(timeout=60) == 0

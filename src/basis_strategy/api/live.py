@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from basis_strategy.api.errors import ApiError, api_words, error_responses
 from basis_strategy.api.schemas import (
     LIVE_REQUEST_EXAMPLE,
+    Activation,
     EmergencyStop,
     LiveEvents,
     LiveHealth,
@@ -57,6 +58,7 @@ class LiveBackend(Protocol):
     def stop(self, session_id: str) -> LiveStatus: ...
     def emergency_stop(self, session_id: str, mode: StopMode) -> LiveStatus: ...
     def resume(self, session_id: str, cold: bool = False) -> LiveStatus: ...
+    def activate(self, session_id: str, operator: str) -> LiveStatus: ...
     def events(self, session_id: str, limit: int = 50) -> list[dict[str, Any]]: ...
     def close(self) -> None: ...
 
@@ -198,6 +200,7 @@ async def start(
         speed=submission.speed,
         overrides=submission.config_sets(),
         enable_live_trading=submission.enable_live_trading,
+        risk_limits=tuple(submission.risk_limits.items()),
     )
     try:
         status = await run_in_threadpool(live.start, request)
@@ -253,6 +256,25 @@ async def emergency_stop(
     orders until flat, then freezes. Only an operator resumes."""
     status = await call_for(session_id, live.emergency_stop, StopMode(body.mode))
     log.info("live session %s: emergency stop (%s)", session_id, body.mode)
+    return session_body(status)
+
+
+@router.post(
+    "/{session_id}/activate",
+    summary="Back to ACTIVE (an operator's decision)",
+    dependencies=[Depends(require_token)],
+    responses=error_responses(400, 401, 413, 415, 422, *READS),
+)
+async def activate(
+    live: Live,
+    session_id: SessionId,
+    body: Annotated[Activation, Body(openapi_examples={"alice": {"value": {"operator": "alice"}}})],
+) -> LiveSession:
+    """Leave REDUCING or HALTED for ACTIVE at the session's next cycle, in the operator's
+    name (alert LT-008): the only way out of either. A breach that remains puts the session
+    back in REDUCING at its next risk check."""
+    status = await call_for(session_id, live.activate, body.operator)
+    log.info("live session %s: activation requested", session_id)
     return session_body(status)
 
 

@@ -191,6 +191,12 @@ class LiveSubmission(BaseModel):
     speed: float = Field(default=1.0, gt=0, le=MAX_SPEED, allow_inf_nan=False)
     max_cycles: StrictInt | None = Field(default=None, ge=1, le=MAX_CYCLES)
     overrides: dict[str, Any] = Field(default_factory=dict)
+    risk_limits: dict[str, Any] = Field(
+        default_factory=dict,
+        examples=[{"max_drawdown": 0.1, "max_position_usd": {"BTC": 150000}}],
+        description="the session's risk limits (see `basis live start --limit`); a breach "
+        "puts it in REDUCING with an alert",
+    )
     enable_live_trading: StrictBool = Field(
         default=False,
         description="live execution only: one of its two keys (the server's environment must "
@@ -223,7 +229,7 @@ class LiveSubmission(BaseModel):
     def _a_number(cls, value: object) -> object:
         return BacktestSubmission._a_number(value)
 
-    @field_validator("overrides")
+    @field_validator("overrides", "risk_limits")
     @classmethod
     def _finite(cls, value: dict[str, Any]) -> dict[str, Any]:
         return BacktestSubmission._finite(value)
@@ -246,6 +252,14 @@ class EmergencyStop(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: Literal["freeze", "flatten"] = Field(examples=["freeze"])
+
+
+class Activation(BaseModel):
+    """Who returns the session to ACTIVE (named in the LT-008 alert)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    operator: str = Field(min_length=1, max_length=100, pattern=r"^[^\r\n]+$", examples=["alice"])
 
 
 class ResumeRequest(BaseModel):

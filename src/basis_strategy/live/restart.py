@@ -135,8 +135,7 @@ def _restep(session: PaperSession, saved: SavedSession) -> None:
         source.set_clock(record.t)
         market = source.get_data(record.t)
         gate = record.gate
-        active = gate.state is TradingState.ACTIVE
         flatten = gate.state is TradingState.HALTED and gate.stop_mode is StopMode.FLATTEN
         decide = engine.parts.strategy.flatten if flatten else None
-        engine.step(record.t, market, None if active else session._gate(record.t, gate), decide)
+        engine.step(record.t, market, session._gate(record.t, gate, market), decide)
     session.alerts.clear()

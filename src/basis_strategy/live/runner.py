@@ -32,6 +32,7 @@ from basis_strategy.live.run_folder import RunFolder
 from basis_strategy.live.service import LiveStartRequest, replay_sets
 from basis_strategy.live.session import MarketSource, PaperSession
 from basis_strategy.live.session_store import (
+    ACTIVATE,
     HALT_FLATTEN,
     HALT_FREEZE,
     STOP,
@@ -71,6 +72,8 @@ class CommandPoll:
         elif command in (HALT_FREEZE, HALT_FLATTEN):
             mode = StopMode.FREEZE if command == HALT_FREEZE else StopMode.FLATTEN
             self.session.emergency_stop("operator emergency stop", mode)
+        elif command.startswith(ACTIVATE):
+            self.session.activate(command.removeprefix(ACTIVATE))
 
 
 def polling_sleep_until(
@@ -156,7 +159,8 @@ class SessionRunner:
         )
         beats = HeartbeatRegistry(self.now)
         options: dict[str, Any] = {"interval_s": request.interval_s, "aligned": request.aligned,
-                                   "name": sid, "status_of": session_status}  # fmt: skip
+                                   "name": sid, "status_of": session_status,
+                                   "limits": request.limits()}  # fmt: skip
         if resume:
             last = store.load(sid).last_cycle_at
             self.begin = self.begin if last is None else last + timedelta(minutes=1)

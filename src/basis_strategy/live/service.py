@@ -15,6 +15,7 @@ the processes goes through the store (the same database as backtests, `session_s
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -35,7 +36,9 @@ from basis_strategy.config.models import MODE_NAMES
 from basis_strategy.core.errors import BasisError, ConfigError
 from basis_strategy.core.logs import log_event
 from basis_strategy.live.heartbeat import DEFAULT_HEARTBEAT_LIMIT_S
+from basis_strategy.live.limits import RiskLimits
 from basis_strategy.live.session_store import (
+    ACTIVATE,
     HALT_FLATTEN,
     HALT_FREEZE,
     STOP,
@@ -67,12 +70,19 @@ class LiveStartRequest:
     speed: float = 1.0
     overrides: tuple[str, ...] = ()
     enable_live_trading: bool = False  # the CLI's --enable-live-trading (live only)
+    # the session's risk limits (`limits.RiskLimits` fields, JSON values), checked at start
+    risk_limits: tuple[tuple[str, Any], ...] = ()
+
+    def limits(self) -> RiskLimits:
+        """The validated limits (ConfigError naming `risk_limits.FIELD` on a bad one)."""
+        return RiskLimits.parse(dict(self.risk_limits))
 
     def options(self) -> dict[str, Any]:
         """JSON-ready, as stored with the session (`SessionStore.create`)."""
         out = asdict(self)
         out["overrides"] = list(self.overrides)
         out["replay_start"] = None if self.replay_start is None else self.replay_start.isoformat()
+        out["risk_limits"] = dict(self.risk_limits)
         return out
 
     @classmethod
@@ -88,6 +98,7 @@ class LiveStartRequest:
             speed=float(options["speed"]),
             overrides=tuple(options["overrides"]),
             enable_live_trading=bool(options.get("enable_live_trading", False)),
+            risk_limits=tuple(dict(options.get("risk_limits") or {}).items()),
         )
 
     @property
@@ -112,6 +123,7 @@ def validate(request: LiveStartRequest, env: Mapping[str, str]) -> None:
     if not (math.isfinite(request.speed) and request.speed > 0):
         raise ConfigError("speed", f"must be a finite number > 0, was {request.speed!r}")
     _validate_replay(request)
+    request.limits()
     for override in request.overrides:
         if override.split("=", 1)[0].strip() in ("start", "end"):
             raise ConfigError("set", f"the window of a live session is its clock's: {override!r}")
@@ -376,6 +388,16 @@ class LiveService:
         self.store.post_command(session_id, command)
         return self.status(session_id)
 
+    def activate(self, session_id: str, operator: str) -> LiveStatus:
+        """Back to ACTIVE from REDUCING or HALTED at the session's next poll, in `operator`'s
+        name (LT-008): leaving either takes a person. A session not running takes it when
+        resumed."""
+        self.status(session_id)
+        if not operator.strip() or len(operator) > 100 or "\n" in operator:
+            raise LiveRequestError("operator", "a name (1-100 characters, one line) is required")
+        self.store.post_command(session_id, ACTIVATE + operator.strip())
+        return self.status(session_id)
+
     def events(self, session_id: str, limit: int = 50) -> list[dict[str, Any]]:
         """The newest `limit` rows of the session's event log (oldest of them first)."""
         self.status(session_id)
@@ -418,6 +440,8 @@ def cli_args(request: LiveStartRequest, session_id: str, service: LiveService) -
         args += ["--data-dir", str(service.data_dir)]
     for override in request.overrides:
         args += ["--set", override]
+    for name, value in request.risk_limits:
+        args += ["--limit", f"{name}={json.dumps(value)}"]
     return args
 
 

@@ -45,7 +45,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from basis_strategy.config.outputs import write_text_atomic
-from basis_strategy.core.instructions import EndGroup, Instruction, StartFlow, StartRebalance
+from basis_strategy.core.instructions import (
+    BuySpot,
+    EndGroup,
+    Instruction,
+    SellSpot,
+    StartFlow,
+    StartRebalance,
+    TradePerp,
+)
 from basis_strategy.core.instruments import WALLET_ETH, instrument
 from basis_strategy.data.live_reads import CycleSkipped
 from basis_strategy.data.market import MarketState
@@ -54,7 +62,7 @@ from basis_strategy.live import checkpoint
 from basis_strategy.live.alerts import Alert
 from basis_strategy.live.cycle_clock import HOUR_S, next_cycle_at
 from basis_strategy.live.heartbeat import HeartbeatRegistry
-from basis_strategy.live.limits import NavMarks, RiskLimits, check_cycle
+from basis_strategy.live.limits import Breach, NavMarks, RiskLimits, check_cycle, check_order
 from basis_strategy.live.reducing import debt_key, perp_key, spot_key, supply_key
 from basis_strategy.live.session_store import (
     HALTED,
@@ -70,6 +78,7 @@ from basis_strategy.live.trading_state import (
     emergency_stop,
     gate_batch,
     on_cycle,
+    resume,
 )
 from basis_strategy.venues.live.account import ReconciliationHalt
 
@@ -111,6 +120,8 @@ class PaperSession:
     reconcile: Callable[[EventDrivenStrategyEngine], None] | None = None
     _stop: bool = False
     _last_cycle_at: datetime | None = None
+    _sent_at: list[datetime] = field(default_factory=list)  # CEX orders in the last 60 s
+    _order_breaches: list[Breach] = field(default_factory=list)  # this cycle's refusals
 
     def __post_init__(self) -> None:
         self.heartbeats.register(self.name, self.limits.heartbeat_limit_s)
@@ -127,6 +138,16 @@ class PaperSession:
     def emergency_stop(self, reason: str, mode: StopMode = StopMode.FREEZE) -> None:
         """HALTED now: the next cycle steps nothing (ADR-043 kill switch)."""
         self.control, alerts = emergency_stop(self.control, mode, reason, self.now(), self.name)
+        self.alerts += alerts
+        if self.store is not None:
+            self.store.save_control(self.session_id, self.control)
+
+    def activate(self, operator: str) -> None:
+        """An operator's explicit return to ACTIVE from REDUCING or HALTED (LT-008): the only
+        way out of either. Already ACTIVE: nothing to do."""
+        if self.control.state is TradingState.ACTIVE:
+            return
+        self.control, alerts = resume(self.control, operator, self.now(), strategy=self.name)
         self.alerts += alerts
         if self.store is not None:
             self.store.save_control(self.session_id, self.control)
@@ -168,7 +189,7 @@ class PaperSession:
             self.heartbeats.beat(self.name, state=self.control.state)
             self._commit(CycleRecord(self.cycles, t, SKIPPED, used, str(skip)))
             return
-        gate = None if used.state is TradingState.ACTIVE else self._gate(t, used)
+        gate = self._gate(t, used, market)
         decide = self.engine.parts.strategy.flatten if flatten else None
         try:
             self.engine.step(t, market, gate, decide)
@@ -212,6 +233,8 @@ class PaperSession:
         if self.marks is None:
             return
         breaches = check_cycle(self.limits, self.marks, positions_usd(self.engine, market), age_s)
+        breaches = (*breaches, *self._order_breaches)
+        self._order_breaches = []
         values = self.engine.parts.exposure.compute(market).values
         usd = market.usd(self.engine.parts.results.currency)
         cash, allowance = flat_rules(self.engine)
@@ -222,22 +245,55 @@ class PaperSession:
         )
         self.alerts += alerts
 
-    def _gate(self, t: datetime, control: Control) -> Gate:
-        """The REDUCING (or HALTED-flatten) gate over the strategy's lazy instructions: each
-        lone instruction, or whole flow / rebalance group, is judged on the positions held
-        when it is reached (the earlier ones have executed by then). A group is buffered until
-        its EndGroup, so the strategy decides its later members before the earlier execute."""
+    def _gate(self, t: datetime, control: Control, market: MarketState) -> Gate:
+        """The gate over the strategy's lazy instructions. ACTIVE: each CEX order is checked
+        against the order limits as it comes (`check_order`), and after a refusal no further
+        order of the cycle is sent; the strategy's later decisions still see the earlier
+        orders executed, as in the backtest. REDUCING and HALTED-flatten:
+        each lone instruction, or whole flow / rebalance group, is judged on the positions
+        held when it is reached, then its orders against the order limits; a group is
+        buffered until its EndGroup and passes whole or not at all. A refused order's breach
+        joins the cycle's risk check, which alerts it and puts the strategy in REDUCING."""
         positions = self.engine.parts.positions
 
-        def gate(instructions: Iterator[Instruction]) -> Iterable[Instruction]:
+        def active(instructions: Iterator[Instruction]) -> Iterable[Instruction]:
+            refused = False  # after one refused order, no order of this cycle is sent: the
+            # legs decided after it (a hedge sized for the refused long) would be half a trade
+            for instruction in instructions:
+                is_order = order_notional_usd(instruction, market) is not None
+                if is_order and (refused or not self._orders_allowed([instruction], t, market)):
+                    refused = True
+                    continue
+                yield instruction
+
+        def reducing(instructions: Iterator[Instruction]) -> Iterable[Instruction]:
             for segment in _segments(instructions):
                 passed, alerts = gate_batch(
                     control, segment, reducing_positions(positions.quantities), t, self.name
                 )
                 self.alerts += alerts
-                yield from passed
+                if passed and self._orders_allowed(list(passed), t, market):
+                    yield from passed
 
-        return gate
+        return active if control.state is TradingState.ACTIVE else reducing
+
+    def _orders_allowed(self, batch: list[Instruction], t: datetime, market: MarketState) -> bool:
+        """Whether every CEX order of `batch` fits the order limits (notional, and the number
+        sent in the last 60 s); if so they count as sent. Orders are stamped with the cycle
+        time, so the check is the same when a cold restart re-steps the cycle."""
+        now, sent = t, list(self._sent_at)
+        for instruction in batch:
+            notional = order_notional_usd(instruction, market)
+            if notional is None:
+                continue
+            breaches = check_order(self.limits, notional, sent, now)
+            if breaches:  # alerted by the cycle's risk check (`on_cycle`): once per limit
+                seen = {b.code for b in self._order_breaches}
+                self._order_breaches += [b for b in breaches if b.code not in seen]
+                return False
+            sent.append(now)
+        self._sent_at = [at for at in sent if (now - at).total_seconds() < 60.0]
+        return True
 
     def write(self, out_dir: Path, request_id: str) -> Path:
         """The backtest's files for the stepped hours (the engine's `write`) and
@@ -308,6 +364,19 @@ def flat_rules(engine: EventDrivenStrategyEngine) -> tuple[frozenset[str], dict[
     if engine.parts.results.currency == "ETH":
         return frozenset({"ETH", "WETH"}), {}
     return frozenset({"USDT"}), {WALLET_ETH: engine.config.mode.gas_buffer_eth}
+
+
+def order_notional_usd(instruction: Instruction, market: MarketState) -> float | None:
+    """A CEX order's notional in USD (what `max_order_notional_usd` and the order rate
+    count); None for anything else (transfers, on-chain transactions, fund records)."""
+    if isinstance(instruction, TradePerp):
+        mark = market.values[f"perp:{instruction.venue}:{instruction.base}USDT"]
+        return abs(instruction.size_delta) * mark * market.usd("USDT")
+    if isinstance(instruction, BuySpot):
+        return instruction.quote_amount * market.usd("USDT")
+    if isinstance(instruction, SellSpot):
+        return instruction.base_amount * market.usd(instruction.base)
+    return None
 
 
 def reducing_positions(quantities: dict[str, float]) -> dict[str, float]:

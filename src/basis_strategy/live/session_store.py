@@ -57,7 +57,7 @@ paper_sessions = sa.Table(
     sa.Column("status", sa.Text, nullable=False, server_default="{}"),
     sa.Column("beat_at", UTCDateTime),
     sa.Column("pid", sa.Integer),
-    sa.Column("command", sa.String(32)),
+    sa.Column("command", sa.String(200)),
     sa.Column("finished_at", UTCDateTime),
     sa.Column("created_at", UTCDateTime),
 )
@@ -75,6 +75,7 @@ paper_cycles = sa.Table(
 STEPPED, SKIPPED, HALTED = "stepped", "skipped", "halted"
 # operator commands a session process picks up between cycles (service.py)
 STOP, HALT_FREEZE, HALT_FLATTEN = "stop", "halt:freeze", "halt:flatten"
+ACTIVATE = "activate:"  # + the operator's name: back to ACTIVE from REDUCING or HALTED
 COMMANDS = frozenset({STOP, HALT_FREEZE, HALT_FLATTEN})
 
 
@@ -242,8 +243,11 @@ class SessionStore:
     def post_command(self, session_id: str, command: str) -> None:
         """An operator's stop or emergency stop, for the session's process to take; a later
         command replaces a pending one (an emergency stop overrides a stop)."""
-        if command not in COMMANDS:
-            raise ValueError(f"command: one of {sorted(COMMANDS)}, was {command!r}")
+        operator = command.removeprefix(ACTIVATE)
+        if command not in COMMANDS and not (command.startswith(ACTIVATE) and operator.strip()):
+            raise ValueError(
+                f"command: one of {sorted(COMMANDS)} or activate:NAME, was {command!r}"
+            )
         self._update(session_id, f"post {command}", command=command)
 
     def take_command(self, session_id: str) -> str | None:

@@ -125,6 +125,8 @@ def test_events_are_the_tail_of_the_session_event_log(service: LiveService, tmp_
         ({"execution": "live"}, "replay_start"),
         ({"overrides": ("start=2024-01-01",)}, "set"),
         ({"overrides": ("reserve_ratio=2",)}, "reserve_ratio"),
+        ({"risk_limits": (("max_drawdown", 2.0),)}, "risk_limits.max_drawdown"),
+        ({"risk_limits": (("max_orders", 3),)}, "risk_limits.max_orders"),
     ],
 )
 def test_bad_requests_are_refused_naming_the_field(change: dict[str, object], field: str) -> None:
@@ -137,6 +139,9 @@ def test_bad_requests_are_refused_naming_the_field(change: dict[str, object], fi
 
 def test_the_request_round_trips_through_its_stored_options() -> None:
     assert LiveStartRequest.from_options(REQUEST.options()) == REQUEST
+    limited = LiveStartRequest(**{**REQUEST.__dict__, "risk_limits": (("max_drawdown", 0.1),)})  # type: ignore[arg-type]
+    assert LiveStartRequest.from_options(limited.options()) == limited
+    assert limited.limits().max_drawdown == 0.1
     assert replay_sets(REQUEST) == (
         "start=2025-03-01T00:00:00+00:00",
         "end=2025-03-01T06:00:00+00:00",
