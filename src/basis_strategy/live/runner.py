@@ -64,8 +64,10 @@ class CommandPoll:
         if self.wall_s() - self._last_beat_s >= BEAT_WALL_S:
             self.store.beat(self.session_id, os.getpid())
             self._last_beat_s = self.wall_s()
+        if self.session is None:  # not built yet: the command waits in the store
+            return
         command = self.store.take_command(self.session_id)
-        if command is None or self.session is None:
+        if command is None:
             return
         if command == STOP:
             self.session.stop()
