@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Protocol, runtime_checkable
 
 from basis_strategy.components.fund import FundBooks
 from basis_strategy.components.in_flight import (
@@ -205,21 +204,14 @@ class PositionUpdateHandler:
             self.logger.log(market.t, bundle, leg, pnl, after, note)
 
 
-@runtime_checkable
-class ConfirmsBook(Protocol):
-    """A live venue that can check the whole book against the venue's own read (not its
-    ledger view) after an instruction: `venues/live/account.py`. Raises on a persistent
-    mismatch, which halts the run."""
-
-    def confirm_book(self, book: Mapping[str, float]) -> None: ...
-
-
 class Reconciliation:
     """Compares the position monitor with each venue's own view after every instruction.
 
     In a backtest both sides agree by construction; live, the venue side is a real read and
-    a persistent mismatch halts the run (domain 6 step 5): a venue that `ConfirmsBook` is
-    also read (positions and balances) and compared with the whole book's part on it.
+    a persistent mismatch halts the run (domain 6 step 5): a venue with a `confirm_book`
+    method (`venues/live/account.py`) is also read (positions and balances) and compared
+    with the whole book's part on it; it raises on a persistent mismatch. (An attribute
+    lookup, not a runtime Protocol check: this runs after every instruction.)
     """
 
     venue_checks = 0  # class default: a checkpoint pickled before the count existed
@@ -245,8 +237,9 @@ class Reconciliation:
                     f"reconciliation mismatch on {key}: book {expected:.12g}, venue {got:.12g}"
                 )
         self.checks += 1
-        if isinstance(venue, ConfirmsBook):
-            venue.confirm_book(self.positions.quantities)
+        confirm_book = getattr(venue, "confirm_book", None)
+        if confirm_book is not None:
+            confirm_book(self.positions.quantities)
             self.venue_checks += 1
 
 
