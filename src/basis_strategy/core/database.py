@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from basis_strategy.core.errors import BasisError, ConfigError
@@ -74,3 +75,24 @@ def database_errors(url: str, what: str, doing: str, error: type[BasisError]) ->
         reason = scrub(lines[0], url) if lines else ""
         message = f"{what} {mask_url(url)}: cannot {doing}: {type(origin).__name__}"
         raise error(f"{message}: {reason}" if reason else message) from None
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes: naive UTC on SQLite, timestamptz elsewhere; aware UTC when read.
+    A naive datetime is refused: its zone is unknown (the run index, the live store)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime refused: {value!r}")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -29,9 +29,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from basis_strategy.core.database import create_engine, database_errors, mask_url
+from basis_strategy.core.database import UTCDateTime, create_engine, database_errors, mask_url
 from basis_strategy.live.limits import NavMarks
-from basis_strategy.live.store import LiveStoreError, UTCDateTime
+from basis_strategy.live.store import LiveStoreError
 from basis_strategy.live.trading_state import Control, StopMode, TradingState
 
 metadata = sa.MetaData()

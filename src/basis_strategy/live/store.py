@@ -27,15 +27,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
 
-from basis_strategy.core.database import create_engine, database_errors, mask_url
+from basis_strategy.core.database import UTCDateTime, create_engine, database_errors, mask_url
 from basis_strategy.core.errors import OperationalError
 from basis_strategy.live.ledger import ConflictingEntryError, Fill, FundingPayment, Ledger
 from basis_strategy.live.orders import FINAL, OrderRecord, OrderState, Side
@@ -47,26 +47,6 @@ class LiveStoreError(OperationalError):
 
 class DuplicateOrderError(OperationalError):
     """An order with this client id, or this (strategy, seq, leg), is already stored."""
-
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """Aware UTC datetimes: naive UTC on SQLite, timestamptz elsewhere; aware UTC when read."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"live store: naive datetime refused: {value!r}")
-        utc = value.astimezone(UTC)
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 metadata = sa.MetaData()

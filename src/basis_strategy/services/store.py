@@ -28,9 +28,15 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import Select
-from sqlalchemy.engine import Connection, Dialect, Engine, RowMapping
+from sqlalchemy.engine import Connection, Engine, RowMapping
 
-from basis_strategy.core.database import DATABASE_URL_ENV, create_engine, database_errors, mask_url
+from basis_strategy.core.database import (
+    DATABASE_URL_ENV,
+    UTCDateTime,
+    create_engine,
+    database_errors,
+    mask_url,
+)
 from basis_strategy.services.models import (
     DamagedRun,
     DamagedRunError,
@@ -41,19 +47,6 @@ from basis_strategy.services.models import (
 from basis_strategy.services.rows import FIELDS, column_value, parse_row
 
 RESTARTED = "server restarted before the run finished"
-
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """Aware UTC datetimes: stored as UTC (naive on SQLite, timestamptz elsewhere)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        utc = value.astimezone(UTC)
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 
 
 metadata = sa.MetaData()
