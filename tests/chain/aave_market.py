@@ -185,12 +185,21 @@ class AaveMarket:
         address: str = self.tokens[symbol].address
         return address
 
-    def set_price(self, symbol: str, price_usd_8: int) -> None:
-        """Point the oracle at a new MockAggregator answering `price_usd_8` (USD, 1e8)."""
+    def set_price(self, symbol: str, price_usd_8: int) -> Contract:
+        """Point the oracle at a new MockAggregator answering `price_usd_8` (USD, 1e8).
+
+        `aggregators` keeps the deploy-time sources: this object outlives `evm_revert`, so it
+        must hold nothing a revert would undo; read the current price with `price`.
+        """
         aggregator = deploy(self.w3, self.admin, "MockAggregator", price_usd_8)
         call = self.oracle.functions.setAssetSources([self.asset(symbol)], [aggregator.address])
         send(self.w3, call, self.admin)
-        self.aggregators[symbol] = aggregator
+        return aggregator
+
+    def price(self, symbol: str) -> int:
+        """The oracle's current price of the asset, USD with 8 decimals."""
+        price: int = self.oracle.functions.getAssetPrice(self.asset(symbol)).call()
+        return price
 
     def set_rates(
         self, symbol: str, variable_borrow_rate_ray: int, liquidity_rate_ray: int

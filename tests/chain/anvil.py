@@ -127,6 +127,11 @@ class Anvil:
     ) -> None:
         self.stop()
 
+    @property
+    def accounts(self) -> list[str]:
+        """The unlocked dev accounts: 0 administers the market, the others are users."""
+        return [str(address) for address in self.w3.eth.accounts]
+
     def rpc(self, method: str, params: list[Any] | None = None) -> Any:
         """One raw JSON-RPC call; raises with the node's message on an error answer."""
         response = self.w3.provider.make_request(method, params or [])  # type: ignore[arg-type]
