@@ -32,6 +32,8 @@ SECONDS_PER_YEAR = 365 * 24 * 3600
 PERCENTAGE_FACTOR = 10_000
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 PRICE_UNIT_USD = 10**8  # the AaveOracle's base currency unit: USD with 8 decimals
+GAS_BUFFER = 100_000  # what web3 adds to an estimate
+MAX_FEE_WEI = 100 * 10**9  # a cap far above anvil's base fee (1 gwei at start, then falling)
 MARKET_ID = "basis-strategy local test market"
 
 
@@ -114,9 +116,14 @@ def send(w3: Web3, call: Any, sender: str) -> Any:
     """Send one contract call from an unlocked account; raise unless it succeeded.
 
     A call that would revert fails at gas estimation with web3's ContractLogicError (v3.0.2
-    reasons are numeric strings such as "36"); a mined failure raises here.
+    reasons are numeric strings such as "36"). Gas and fees are given explicitly (web3's
+    defaults read the latest block twice per transaction): the estimate plus web3's own
+    100 000 buffer, and no priority fee, so a transaction costs exactly gasUsed × base fee.
     """
-    tx_hash = call.transact({"from": sender})
+    gas = call.estimate_gas({"from": sender}) + GAS_BUFFER
+    tx_hash = call.transact(
+        {"from": sender, "gas": gas, "maxFeePerGas": MAX_FEE_WEI, "maxPriorityFeePerGas": 0}
+    )
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=10)
     if receipt["status"] != 1:
         raise RuntimeError(f"transaction {tx_hash.hex()} failed: {call.fn_name}")
@@ -124,11 +131,15 @@ def send(w3: Web3, call: Any, sender: str) -> Any:
 
 
 def deploy(
-    w3: Web3, deployer: str, name: str, *args: Any, libraries: dict[str, str] | None = None
+    w3: Web3,
+    deployer_address: str,
+    name: str,
+    *args: Any,
+    libraries: dict[str, str] | None = None,
 ) -> Contract:
     """Deploy AAVE artifact `name` with constructor `args`, its libraries linked in."""
     factory = w3.eth.contract(abi=artifact(name)["abi"], bytecode=link(name, libraries or {}))
-    receipt = send(w3, factory.constructor(*args), deployer)
+    receipt = send(w3, factory.constructor(*args), deployer_address)
     address = receipt["contractAddress"]
     if not address:
         raise RuntimeError(f"deploying {name} created no contract")
@@ -163,7 +174,13 @@ class ReserveSpec:
 
 @dataclass
 class AaveMarket:
-    """Handles on a deployed market; every dict is keyed by the reserve's symbol."""
+    """Handles on a deployed market; every dict is keyed by the reserve's symbol.
+
+    Holds only what `evm_revert` cannot undo: addresses fixed at deployment (`aggregators` are
+    the deploy-time price sources; `set_price` replaces a source on chain only). Views are
+    called at the latest mined block, so they use its timestamp (anvil's "pending" would not).
+    `flash_receiver` is AAVE's MockFlashLoanSimpleReceiver, used by `touch`.
+    """
 
     w3: Web3
     admin: str

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from web3 import HTTPProvider, Web3
+from web3.types import RPCEndpoint
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_MODULES = REPO_ROOT / "contracts" / "node_modules"
@@ -80,7 +81,15 @@ class Anvil:
             stderr=self._stderr,
         )
         self.pid = self._process.pid
-        self.w3 = Web3(HTTPProvider(self.url, request_kwargs={"timeout": 30}))
+        # Only the chain id is cached (web3 asks for it ~4 times per transaction); blocks are
+        # not: after evm_revert the same block number holds a different block.
+        provider = HTTPProvider(
+            self.url,
+            request_kwargs={"timeout": 30},
+            cache_allowed_requests=True,
+            cacheable_requests={RPCEndpoint("eth_chainId")},
+        )
+        self.w3 = Web3(provider)
         try:
             self._wait_ready()
         except BaseException:

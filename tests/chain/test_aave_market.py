@@ -8,8 +8,11 @@ the reserve's next update; e-mode's risk parameters; the close factor and bonus 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
+from tests.chain import anvil as anvil_module
 from tests.chain.aave_market import (
     HALF_RAY,
     PERCENTAGE_FACTOR,
@@ -248,3 +251,16 @@ def test_snapshot_isolation_2_sees_the_clean_market(
     oracle = market.oracle.functions
     assert oracle.getAssetPrice(market.asset("USDT")).call() == PRICES_USD_8["USDT"]
     assert market.tokens["USDT"].functions.balanceOf(chain.accounts[1]).call() == 0
+
+
+def test_a_second_anvil_starts_and_stops_without_leaving_a_process() -> None:
+    with Anvil() as node:
+        assert node.w3.eth.chain_id == 31337
+        pid = node.pid
+    assert not Path(f"/proc/{pid}").exists()  # killed and reaped: not even a zombie
+
+
+def test_a_missing_npm_install_names_the_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(anvil_module, "NODE_MODULES", Path("/nonexistent/node_modules"))
+    with pytest.raises(RuntimeError, match=r"cd contracts && npm ci"):
+        anvil_module.anvil_binary()
