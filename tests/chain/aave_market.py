@@ -239,6 +239,12 @@ class AaveMarket:
         holding at least 1 wei and a token with `mint(address,uint256)` (the receiver mints the
         premium, 0 here).
         """
+        a_token = self.a_tokens[symbol].address
+        if self.tokens[symbol].functions.balanceOf(a_token).call() < 1:
+            raise RuntimeError(
+                f"touch({symbol}): the reserve holds nothing to flash-borrow "
+                "(no supply, so no interest to accrue; the first supply applies the rates)"
+            )
         call = self.pool.functions.flashLoanSimple(
             self.flash_receiver.address, self.asset(symbol), 1, b"", 0
         )
