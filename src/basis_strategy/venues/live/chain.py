@@ -1,0 +1,527 @@
+"""The live on-chain venues (issue 14, ADR-012/015/020): the wallet, AAVE v3, the DEX, the
+staking protocol and the flash lender, executed through web3.py by the fund's own account
+contract (`contracts/src/BasisAccount.sol`), behind the same interface as the simulated ones.
+
+How an instruction runs:
+1. The simulated venue of the same name computes the legs it expects, on a trial copy of
+   the book (so its refusals, e.g. borrowing beyond the borrowing power, refuse here too
+   before anything is sent), and the AAVE account those legs would leave.
+2. The instruction becomes calls of the account: `execute(calls, minHF, maxLTV)`, or for a
+   flash bundle `flashBundle(WETH, amount, calls, minHF, maxLTV)` (AAVE's flash loan stands
+   for the configured flash lender). The bounds are the expected account's health factor and
+   loan-to-value with `ltv_slack`: the account reverts the whole transaction on chain when
+   the result is not where the instruction says, so an over-levered bundle changes nothing.
+   Approvals are exact and inside the same transaction.
+3. `TxSender` sends it (nonce from the chain, gas capped, replacement policy, revert reasons
+   by name). A refusal raises `ExecutionRejected`: nothing changed, nothing is booked. (A
+   transaction that passed its estimate but reverted when mined still paid gas: that ETH
+   shows as a difference at the next `confirm_book`, which halts; a person looks.)
+4. The chain is the truth: every holding the legs touch is read at the receipt's block and at
+   the block before. The expected legs are booked with the chain's differences folded in (a
+   swap's into its bought amount and its cost, any other into the holding's last leg), and
+   the gas leg is the receipt's. `confirm_book` reads the chain against the whole book.
+
+Holdings as the book names them (domain 2): `wallet:BaseToken:ETH` is the account's ETH plus
+the owner key's (which pays the gas), `wallet:BaseToken:{WETH,USDT}`, `{issuer}:LST:{LST}`,
+and AAVE's scaled balances `aave_v3:aToken:a{X}` / `aave_v3:debtToken:debt{X}`
+(scaledBalanceOf / 10^decimals: the book stores scaled amounts).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from web3 import Web3
+
+from basis_strategy.core.instructions import (
+    ApproveToken,
+    Borrow,
+    ExecutionResult,
+    FlashBundle,
+    Instruction,
+    Leg,
+    ReceiveDeposit,
+    Repay,
+    SetEmode,
+    Stake,
+    SupplyToAave,
+    SwapOnDex,
+    Transfer,
+    WithdrawFromAave,
+    Wrap,
+)
+from basis_strategy.core.instruments import WALLET_ETH
+from basis_strategy.core.logs import log_event
+from basis_strategy.data.market import AaveRisk, MarketState
+from basis_strategy.venues.interface import CostSwitches, ExecutionRejected, Ledger
+from basis_strategy.venues.live import chain_abi as abi
+from basis_strategy.venues.live.account import ReconciliationHalt
+from basis_strategy.venues.live.chain_tx import Sent, TxSender
+from basis_strategy.venues.simulated.chain import (
+    COST,
+    LST_ISSUERS,
+    ChainVenue,
+    SimulatedAave,
+    wallet_key,
+)
+from basis_strategy.venues.simulated.flash import SimulatedFlashLender
+
+LOG = logging.getLogger(__name__)
+VARIABLE = 2  # AAVE's variable interest rate mode
+ETH = "0x0000000000000000000000000000000000000000"  # the DEX's native ETH
+EMODE_CATEGORY = 1
+
+
+@dataclass(frozen=True)
+class ChainAddresses:
+    """Where things are on the chain. `tokens`: symbol -> ERC-20 (WETH, USDT, the LSTs);
+    `deposit_addresses`: (venue, asset) -> the only addresses a `Transfer` may pay."""
+
+    account: str
+    pool: str
+    dex: str
+    tokens: Mapping[str, str]
+    deposit_addresses: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChainPolicy:
+    ltv_slack: float = 0.002  # relative room of the on-chain LTV / HF bounds
+    slippage_guard: float = 0.005  # a swap reverts below expected × (1 − guard)
+    tolerance: float = 1e-6  # relative: expected vs mined beyond this is logged (REC-005)
+    emode_category: int = EMODE_CATEGORY
+
+
+@dataclass(frozen=True)
+class Call:
+    target: str
+    data: str
+    value_wei: int = 0
+
+    def encoded(self) -> tuple[str, int, bytes]:
+        return (self.target, self.value_wei, bytes.fromhex(self.data[2:]))
+
+
+def to_units(amount: float, decimals: int) -> int:
+    """A float amount in integer token units, rounded down (never more than asked)."""
+    if not (math.isfinite(amount) and amount >= 0.0):
+        raise ExecutionRejected(f"amount must be finite and >= 0, was {amount!r}")
+    return int(Decimal(repr(amount)).scaleb(decimals))
+
+
+class ChainAccount:
+    """The fund's account on chain: its reads, its calls, its book (module doc).
+
+    `simulated`: the simulated chain venues by name, on `ledger` (the book's chain part):
+    they compute the expected legs. `sender` signs as the account's owner.
+    """
+
+    def __init__(
+        self,
+        w3: Web3,
+        addresses: ChainAddresses,
+        sender: TxSender,
+        simulated: Mapping[str, ChainVenue],
+        ledger: Ledger,
+        policy: ChainPolicy | None = None,
+    ) -> None:
+        self.w3, self.addresses, self.sender = w3, addresses, sender
+        self.simulated, self.ledger = dict(simulated), ledger
+        self.policy = policy or ChainPolicy()
+        self.account = w3.eth.contract(
+            address=w3.to_checksum_address(addresses.account),
+            abi=abi.compiled("BasisAccount")["abi"],
+        )
+        self.pool = w3.eth.contract(address=w3.to_checksum_address(addresses.pool),
+                                    abi=abi.AAVE_POOL)  # fmt: skip
+        self.dex = w3.eth.contract(address=w3.to_checksum_address(addresses.dex),
+                                   abi=abi.compiled("SwapPool")["abi"])  # fmt: skip
+        kinds = {"WETH": abi.WETH, **dict.fromkeys(LST_ISSUERS, abi.LST)}
+        self.tokens = {
+            symbol: w3.eth.contract(
+                address=w3.to_checksum_address(address), abi=kinds.get(symbol, abi.ERC20)
+            )
+            for symbol, address in addresses.tokens.items()
+        }
+        self.decimals = {s: int(t.functions.decimals().call()) for s, t in self.tokens.items()}
+        self.a_tokens: dict[str, Any] = {}
+        self.debt_tokens: dict[str, Any] = {}
+        for symbol, token in self.tokens.items():
+            reserve = self.pool.functions.getReserveData(token.address).call()
+            a_token, debt_token = reserve[8], reserve[10]
+            if int(a_token, 16) == 0:
+                continue  # not an AAVE reserve
+            self.a_tokens[symbol] = w3.eth.contract(address=a_token, abi=abi.SCALED_TOKEN)
+            self.debt_tokens[symbol] = w3.eth.contract(address=debt_token, abi=abi.SCALED_TOKEN)
+        self.emode = int(self.pool.functions.getUserEMode(self.account.address).call()) != 0
+        self.mined: list[Sent] = []
+        self._in_bundle = False
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def holdings(self, block: Any = "latest") -> dict[str, float]:
+        """Everything the account (and the owner's gas ETH) holds, as the book names it."""
+        at: dict[str, Any] = {"block_identifier": block}
+        eth_wei = int(self.w3.eth.get_balance(self.account.address, block))
+        eth_wei += int(self.w3.eth.get_balance(self.sender.address, block))
+        found = {WALLET_ETH: eth_wei / 1e18}
+        owner = self.account.address
+        for symbol, token in self.tokens.items():
+            scale = 10.0 ** self.decimals[symbol]
+            found[wallet_key(symbol)] = token.functions.balanceOf(owner).call(**at) / scale
+            if symbol in self.a_tokens:
+                a_scaled = self.a_tokens[symbol].functions.scaledBalanceOf(owner).call(**at)
+                d_scaled = self.debt_tokens[symbol].functions.scaledBalanceOf(owner).call(**at)
+                found[f"aave_v3:aToken:a{symbol}"] = a_scaled / scale
+                found[f"aave_v3:debtToken:debt{symbol}"] = d_scaled / scale
+        return found
+
+    def account_data(self) -> dict[str, float]:
+        """AAVE's own view of the account: HF and LTV (`getUserAccountData`)."""
+        c, d, _, lt, ltv, hf = self.pool.functions.getUserAccountData(self.account.address).call()
+        return {
+            "collateral_base": c / 1e8,
+            "debt_base": d / 1e8,
+            "liquidation_threshold": lt / 1e4,
+            "max_ltv": ltv / 1e4,
+            "health_factor": hf / 1e18,
+        }
+
+    def risk(self, asset: str, emode: bool) -> AaveRisk:
+        """The collateral's risk parameters as the chain has them: the e-mode category's when
+        `emode` (and the asset is in it), else the reserve's own (its configuration bitmap:
+        bits 0–15 LTV, 16–31 liquidation threshold, 32–47 bonus, in bps)."""
+        token = self._token(asset)
+        config = int(self.pool.functions.getReserveData(token.address).call()[0])
+        category = (config >> 168) & 0xFF
+        if emode and category == self.policy.emode_category:
+            ltv, lt, bonus, _, _ = self.pool.functions.getEModeCategoryData(category).call()
+        else:
+            ltv, lt, bonus = config & 0xFFFF, (config >> 16) & 0xFFFF, (config >> 32) & 0xFFFF
+        return AaveRisk(ltv / 1e4, lt / 1e4, bonus / 1e4 - 1.0)
+
+    def market_values(self) -> dict[str, float]:
+        """The chain's own market at the latest block, as the data names it: AAVE's
+        normalised indices (`aave_li:`/`aave_bi:`), its oracle's prices (`price:ETH` from
+        WETH; an LST's `lst_rate:` as its oracle price over ETH's, which is what AAVE values
+        it at), the DEX's LST price (`lst_market:`) and the base fee (`gas_gwei`)."""
+        pool = self.pool.functions
+        provider = self.w3.eth.contract(address=pool.ADDRESSES_PROVIDER().call(),
+                                        abi=abi.ADDRESSES_PROVIDER)  # fmt: skip
+        oracle = self.w3.eth.contract(address=provider.functions.getPriceOracle().call(),
+                                      abi=abi.AAVE_ORACLE)  # fmt: skip
+        prices = {s: oracle.functions.getAssetPrice(t.address).call() for s, t in
+                  self.tokens.items() if s in self.a_tokens}  # fmt: skip
+        values = {"price:ETH": prices["WETH"] / 1e8}
+        for symbol, token in self.tokens.items():
+            if symbol in self.a_tokens:
+                values["aave_li:" + symbol] = (
+                    pool.getReserveNormalizedIncome(token.address).call() / 1e27
+                )
+                values["aave_bi:" + symbol] = (
+                    pool.getReserveNormalizedVariableDebt(token.address).call() / 1e27
+                )
+            if symbol in LST_ISSUERS:
+                values["lst_rate:" + symbol] = prices[symbol] / prices["WETH"]
+                weth = self.tokens["WETH"].address
+                price = self.dex.functions.price(token.address, weth).call()
+                values["lst_market:" + symbol] = price / 1e18
+        values["gas_gwei"] = int(self.w3.eth.get_block("latest")["baseFeePerGas"]) / 1e9
+        return values
+
+    # --- calls ------------------------------------------------------------------------------
+
+    def _token(self, asset: str) -> Any:
+        token = self.tokens.get("WETH" if asset == "ETH" else asset)
+        if token is None:
+            raise ExecutionRejected(f"chain: no token address configured for {asset}")
+        return token
+
+    def _units(self, asset: str, amount: float, all_of: bool = False) -> int:
+        """`amount` of `asset` in token units. With `all_of`, an amount within float dust
+        (1e-9) above what the account holds on chain is what it holds: the book's float of a
+        balance is never more exact than that, and "all" must move every wei."""
+        decimals = 18 if asset == "ETH" else self.decimals[asset]
+        units = to_units(amount, decimals)
+        if all_of and self._in_bundle:
+            # what an earlier step of the bundle made (minted, withdrawn) is only known to
+            # the float's precision: spend a hair less, the dust stays in the wallet
+            return units - max(10, units // 10**12)
+        if all_of:
+            me = self.account.address
+            held = (
+                int(self.w3.eth.get_balance(me))
+                if asset == "ETH"
+                else int(self._token(asset).functions.balanceOf(me).call())
+            )
+            if held < units <= held + max(10, held // 10**9):
+                units = held
+        return units
+
+    def _call(self, contract: Any, fn: str, *args: Any, value_wei: int = 0) -> Call:
+        return Call(contract.address, contract.encode_abi(fn, args=list(args)), value_wei)
+
+    def _approve_around(self, token: Any, spender: str, amount: int, inner: Call) -> list[Call]:
+        """Exact approval, the call, then the allowance back to 0 (never a standing one)."""
+        return [
+            self._call(token, "approve", spender, amount),
+            inner,
+            self._call(token, "approve", spender, 0),
+        ]
+
+    def calls_for(self, order: Instruction, market: MarketState) -> list[Call]:
+        """The account's calls that carry out `order` (one step of a bundle, or all of it)."""
+        if isinstance(order, Wrap):
+            weth = self._token("WETH")
+            if order.amount > 0:
+                return [self._call(weth, "deposit", value_wei=self._units("ETH", order.amount))]
+            return [self._call(weth, "withdraw", self._units("WETH", -order.amount))]
+        if isinstance(order, Stake):
+            lst = self._token(_lst_of(order.venue))
+            return [self._call(lst, "deposit", value_wei=self._units("ETH", order.amount))]
+        if isinstance(order, SwapOnDex):
+            return self._swap_calls(order, market)
+        if isinstance(order, Transfer):
+            return self._transfer_calls(order)
+        return self._aave_calls(order)
+
+    def _aave_calls(self, order: Instruction) -> list[Call]:
+        pool, me = self.pool, self.account.address
+        if isinstance(order, SetEmode):
+            return [self._call(pool, "setUserEMode", self.policy.emode_category)]
+        if not isinstance(order, SupplyToAave | WithdrawFromAave | Borrow | Repay):
+            raise ExecutionRejected(f"chain: cannot execute {type(order).__name__} on chain")
+        token = self._token(order.asset)
+        everything = math.isinf(order.amount)
+        if isinstance(order, SupplyToAave):
+            units = self._units(order.asset, order.amount, all_of=True)
+            supply = self._call(pool, "supply", token.address, units, me, 0)
+            return self._approve_around(token, pool.address, units, supply)
+        units = abi.MAX_UINT256 if everything else self._units(order.asset, order.amount)
+        if isinstance(order, WithdrawFromAave):
+            return [self._call(pool, "withdraw", token.address, units, me)]
+        if isinstance(order, Borrow):
+            return [self._call(pool, "borrow", token.address, units, VARIABLE, 0, me)]
+        repay = self._call(pool, "repay", token.address, units, VARIABLE, me)
+        return self._approve_around(token, pool.address, units, repay)
+
+    def _swap_calls(self, order: SwapOnDex, market: MarketState) -> list[Call]:
+        sell_key = wallet_key(order.sell)
+        amount = self.ledger.qty(sell_key) if math.isinf(order.sell_amount) else order.sell_amount
+        units = self._units(order.sell, amount, all_of=True)
+        expected = self._expected_received(order, amount, market)
+        out_asset = "ETH" if order.buy == "ETH" else order.buy
+        min_out = self._units(out_asset, expected * (1.0 - self.policy.slippage_guard))
+        token_in = ETH if order.sell == "ETH" else self._token(order.sell).address
+        token_out = ETH if order.buy == "ETH" else self._token(order.buy).address
+        if order.sell == "ETH":
+            return [self._call(self.dex, "swap", token_in, token_out, units, min_out,
+                               value_wei=units)]  # fmt: skip
+        swap = self._call(self.dex, "swap", token_in, token_out, units, min_out)
+        return self._approve_around(self._token(order.sell), self.dex.address, units, swap)
+
+    def _expected_received(self, order: SwapOnDex, amount: float, market: MarketState) -> float:
+        dex = self.simulated.get(order.venue)
+        if dex is None:
+            raise ExecutionRejected(f"chain: no DEX venue {order.venue!r}")
+        trial = self.ledger.copy()
+        trial.quantities[wallet_key(order.sell)] = max(trial.qty(wallet_key(order.sell)), amount)
+        legs = dex.legs(order, market, trial, CostSwitches(gas=False, execution=True))
+        return sum(leg.amount for leg in legs if leg.instrument == wallet_key(order.buy))
+
+    def _transfer_calls(self, order: Transfer) -> list[Call]:
+        to = self.addresses.deposit_addresses.get((order.destination, order.asset))
+        if to is None:
+            raise ExecutionRejected(
+                f"chain: no allowed deposit address for {order.asset} at {order.destination}"
+            )
+        if order.asset == "ETH":
+            return [Call(to, "0x", self._units("ETH", order.amount))]
+        token = self._token(order.asset)
+        units = self._units(order.asset, order.amount, all_of=True)
+        return [self._call(token, "transfer", to, units)]
+
+    # --- execution ----------------------------------------------------------------------------
+
+    def execute(self, venue: str, order: Instruction, market: MarketState) -> ExecutionResult:
+        if isinstance(order, ReceiveDeposit):
+            return self._deposit(order)
+        if isinstance(order, ApproveToken):
+            return ExecutionResult()  # approvals are exact, inside each transaction
+        simulated = self.simulated.get(venue)
+        if simulated is None:
+            raise ExecutionRejected(f"chain: no on-chain venue {venue!r}")
+        trial = self.ledger.copy()
+        costs = CostSwitches(gas=False, execution=True)
+        if isinstance(order, FlashBundle):
+            assert isinstance(simulated, SimulatedFlashLender)
+            expected = simulated.bundle_legs(order, market, trial)
+            self._in_bundle = True
+            try:
+                calls = [c for step in order.steps for c in self.calls_for(step, market)]
+            finally:
+                self._in_bundle = False
+        else:
+            expected = simulated.legs(order, market, trial, costs)
+            trial.apply(expected)
+            calls = self.calls_for(order, market)
+        expected = tuple(leg for leg in expected if leg.pnl_component != "gas")
+        min_hf, max_ltv = self._bounds(trial, market, order)
+        what = f"{venue} {type(order).__name__}"
+        encoded = [c.encoded() for c in calls]  # ETH a call sends is the account's own
+        if isinstance(order, FlashBundle):
+            token = self._token(order.asset)
+            fn = self.account.functions.flashBundle(
+                token.address, self._units(order.asset, order.amount), encoded, min_hf, max_ltv
+            )
+        else:
+            fn = self.account.functions.execute(encoded, min_hf, max_ltv)
+        sent = self.sender.send(fn, what)
+        self.mined.append(sent)
+        legs = self._settled(expected, sent, order, what)
+        self.ledger.apply(legs)
+        for step in order.steps if isinstance(order, FlashBundle) else (order,):
+            self.simulated[step.venue].commit(step, market)
+            if isinstance(step, SetEmode):
+                self.emode = True
+        return ExecutionResult(legs)
+
+    def _bounds(self, after: Ledger, market: MarketState, order: Instruction) -> tuple[int, int]:
+        """(min HF, max LTV) in wad for the account's check: the expected account ± slack;
+        no bounds when the instruction leaves no debt or does not touch AAVE."""
+        aave = self.simulated.get("aave_v3")
+        touches = isinstance(order, FlashBundle | SupplyToAave | WithdrawFromAave | Borrow | Repay)
+        if not touches or not isinstance(aave, SimulatedAave):
+            return 0, abi.MAX_UINT256
+        account = aave.account(after, market)
+        if account.debt_usd <= 0.0:
+            return 0, abi.MAX_UINT256
+        slack = self.policy.ltv_slack
+        min_hf = int(account.health_factor * (1.0 - slack) * 1e18)
+        max_ltv = int(account.ltv * (1.0 + slack) * 1e18)
+        return min_hf, max_ltv
+
+    def _gas_leg(self, gas_eth: float, gwei: float, what: str) -> Leg:
+        return Leg(WALLET_ETH, -gas_eth, f"GasPaid:{what}", gwei, "gas", -gas_eth, "ETH")
+
+    def _settled(
+        self, expected: tuple[Leg, ...], sent: Sent, order: Instruction, what: str
+    ) -> tuple[Leg, ...]:
+        """The expected legs with the chain's result folded in (module doc, step 4)."""
+        block = int(sent.receipt["blockNumber"])
+        before, after = self.holdings(block - 1), self.holdings(block)
+        gas = self._gas_leg(sent.gas_eth, sent.gas_gwei, what)
+        legs = [*expected, gas]
+        planned: dict[str, float] = {}
+        for leg in legs:
+            planned[leg.instrument] = planned.get(leg.instrument, 0.0) + leg.amount
+        swaps = _swap_buys(order)
+        for key in sorted(set(planned) | {k for k in after if after[k] != before.get(k, 0.0)}):
+            mined = after.get(key, 0.0) - before.get(key, 0.0)
+            gap = mined - planned.get(key, 0.0)
+            if gap == 0.0:
+                continue
+            scale = max(abs(mined), abs(planned.get(key, 0.0)), 1e-12)
+            if abs(gap) > self.policy.tolerance * scale:
+                log_event(LOG, "REC-005", f"{what}: {key} expected {planned.get(key, 0.0):.12g} "
+                          f"mined {mined:.12g}", key=key)  # fmt: skip
+            legs = _fold(legs, key, gap, key in swaps)
+        return tuple(legs)
+
+    def _deposit(self, order: ReceiveDeposit) -> ExecutionResult:
+        """A deposit is money already in the account that the book does not hold yet (the
+        opening capital of a run, or an investor's transfer): booked if the chain shows it."""
+        key = wallet_key(order.asset)
+        unbooked = self.holdings().get(key, 0.0) - self.ledger.qty(key)
+        if order.amount > unbooked * (1.0 + 1e-12) + 1e-12:
+            raise ExecutionRejected(
+                f"wallet: deposit of {order.amount:.10g} {order.asset} is not on chain "
+                f"(the account holds {unbooked:.10g} {order.asset} more than the book)"
+            )
+        legs = (Leg(key, order.amount, "Deposited", 1.0, "flow", order.amount, order.asset),)
+        self.ledger.apply(legs)
+        return ExecutionResult(legs)
+
+    # --- the chain's word on the whole book ----------------------------------------------------
+
+    def confirm_book(self, book: Mapping[str, float]) -> None:
+        """Read every holding and compare it with `book` (scaled AAVE balances, wallet
+        tokens, ETH); a difference beyond the tolerance is REC-002 and halts."""
+        found = self.holdings()
+        keys = set(found) | {k for k in book if _on_chain(k)}
+        wrong = []
+        for key in sorted(keys):
+            have, want = found.get(key, 0.0), book.get(key, 0.0)
+            if abs(have - want) > max(1e-12, self.policy.tolerance * max(abs(want), abs(have))):
+                wrong.append(f"{key} book {want:.12g} chain {have:.12g}")
+        if wrong:
+            message = "chain: book and chain differ: " + "; ".join(wrong)
+            log_event(LOG, "REC-002", message, venue="chain")
+            raise ReconciliationHalt(message)
+
+
+def _on_chain(key: str) -> bool:
+    return key.startswith(("wallet:", "aave_v3:")) or any(
+        key.startswith(f"{issuer}:LST:") for issuer in LST_ISSUERS.values()
+    )
+
+
+def _lst_of(venue: str) -> str:
+    for lst, issuer in LST_ISSUERS.items():
+        if issuer == venue:
+            return lst
+    raise ExecutionRejected(f"chain: no LST issued by {venue!r}")
+
+
+def _swap_buys(order: Instruction) -> set[str]:
+    steps = order.steps if isinstance(order, FlashBundle) else (order,)
+    return {wallet_key(step.buy) for step in steps if isinstance(step, SwapOnDex)}
+
+
+def _fold(legs: list[Leg], key: str, gap: float, swap_bought: bool) -> list[Leg]:
+    """Add `gap` (mined − planned) of `key` to the legs: to a swap's bought leg (and its cost,
+    in units of the asset sold) when `key` was bought by a swap, else to the last leg of `key`,
+    else as a leg of its own."""
+    for i in range(len(legs) - 1, -1, -1):
+        leg = legs[i]
+        if leg.instrument != key or (swap_bought and leg.event_type != "Swapped"):
+            continue
+        legs[i] = Leg(leg.instrument, leg.amount + gap, leg.event_type, leg.price,
+                      leg.pnl_component, leg.pnl_native, leg.pnl_asset, leg.entry_after,
+                      leg.detail)  # fmt: skip
+        if swap_bought and i > 0 and legs[i - 1].pnl_component == COST:
+            sold = legs[i - 1]
+            extra_cost = -gap * leg.price / sold.price  # more received = less cost
+            legs[i - 1] = Leg(sold.instrument, sold.amount, sold.event_type, sold.price,
+                              sold.pnl_component, sold.pnl_native - extra_cost, sold.pnl_asset,
+                              sold.entry_after, sold.detail)  # fmt: skip
+        return legs
+    return [*legs, Leg(key, gap, "ChainSettled", 1.0)]
+
+
+class LiveChainVenue:
+    """One named on-chain venue (`wallet`, `aave_v3`, `uniswap`, `etherfi`, `lido`, `morpho`)
+    of the shared `ChainAccount`, behind the venue interface."""
+
+    def __init__(self, name: str, account: ChainAccount) -> None:
+        self.name = name
+        self.account = account
+
+    def execute(self, instruction: Instruction, market: MarketState) -> ExecutionResult:
+        return self.account.execute(self.name, instruction, market)
+
+    def receive(self, asset: str, amount: float, market: MarketState) -> ExecutionResult:
+        legs = (Leg(wallet_key(asset), amount, "TransferReceived", 1.0),)
+        self.account.ledger.apply(legs)
+        return ExecutionResult(legs)
+
+    def settle(self, market: MarketState) -> ExecutionResult:
+        return ExecutionResult()
+
+    def positions(self) -> dict[str, float]:
+        return dict(self.account.ledger.quantities)
