@@ -7,13 +7,15 @@ interface IERC20Like {
 }
 
 /// The test chain's DEX: it swaps at a price its owner sets per direction (units of `tokenOut`
-/// per unit of `tokenIn`, 18 decimals, fee and slippage included), from reserves it holds.
+/// per unit of `tokenIn`, 18 decimals, before the pool's fee), less the fee (bps), from
+/// reserves it holds.
 /// `address(0)` is native ETH. The strategies' DEX route runs through this interface; live it is
 /// a router with the same `swap` shape. `minOut` protects the caller.
 contract SwapPool {
     address public constant ETH = address(0);
     address public immutable owner;
     mapping(address => mapping(address => uint256)) public price;
+    uint256 public feeBps;
 
     error NotOwner(address caller);
     error NoPrice(address tokenIn, address tokenOut);
@@ -33,11 +35,17 @@ contract SwapPool {
         price[tokenIn][tokenOut] = price_;
     }
 
-    /// Amount out for `amountIn` (decimals adjusted by the price itself): floor(in * price / 1e18).
+    function setFee(uint256 feeBps_) external {
+        if (msg.sender != owner) revert NotOwner(msg.sender);
+        feeBps = feeBps_;
+    }
+
+    /// Amount out for `amountIn` (decimals adjusted by the price itself):
+    /// floor(floor(in * price / 1e18) * (10000 - fee) / 10000).
     function quote(address tokenIn, address tokenOut, uint256 amountIn) public view returns (uint256) {
         uint256 p = price[tokenIn][tokenOut];
         if (p == 0) revert NoPrice(tokenIn, tokenOut);
-        return (amountIn * p) / 1e18;
+        return ((amountIn * p) / 1e18) * (10000 - feeBps) / 10000;
     }
 
     function swap(address tokenIn, address tokenOut, uint256 amountIn, uint256 minOut)

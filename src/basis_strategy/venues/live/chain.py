@@ -73,6 +73,7 @@ from basis_strategy.venues.simulated.flash import SimulatedFlashLender
 
 LOG = logging.getLogger(__name__)
 VARIABLE = 2  # AAVE's variable interest rate mode
+RAY = 1e27
 ETH = "0x0000000000000000000000000000000000000000"  # the DEX's native ETH
 EMODE_CATEGORY = 1
 
@@ -205,33 +206,38 @@ class ChainAccount:
             ltv, lt, bonus = config & 0xFFFF, (config >> 16) & 0xFFFF, (config >> 32) & 0xFFFF
         return AaveRisk(ltv / 1e4, lt / 1e4, bonus / 1e4 - 1.0)
 
-    def market_values(self) -> dict[str, float]:
-        """The chain's own market at the latest block, as the data names it: AAVE's
-        normalised indices (`aave_li:`/`aave_bi:`), its oracle's prices (`price:ETH` from
-        WETH; an LST's `lst_rate:` as its oracle price over ETH's, which is what AAVE values
-        it at), the DEX's LST price (`lst_market:`) and the base fee (`gas_gwei`)."""
+    def market_values(self, block: Any = "latest") -> dict[str, float]:
+        """The chain's own market at one block (default: the latest), as the data names it:
+        AAVE's normalised indices (`aave_li:`/`aave_bi:`) and current rates
+        (`aave_lr:`/`aave_br:`, APR), its oracle's prices (`price:ETH` from WETH; an LST's
+        `lst_rate:` as its oracle price over ETH's, which is what AAVE values it at), the DEX's
+        LST mid price in WETH (`lst_market:`) and the block's base fee (`gas_gwei`)."""
+        header = self.w3.eth.get_block(block)
+        at: dict[str, Any] = {"block_identifier": int(header["number"])}
         pool = self.pool.functions
-        provider = self.w3.eth.contract(address=pool.ADDRESSES_PROVIDER().call(),
+        provider = self.w3.eth.contract(address=pool.ADDRESSES_PROVIDER().call(**at),
                                         abi=abi.ADDRESSES_PROVIDER)  # fmt: skip
-        oracle = self.w3.eth.contract(address=provider.functions.getPriceOracle().call(),
+        oracle = self.w3.eth.contract(address=provider.functions.getPriceOracle().call(**at),
                                       abi=abi.AAVE_ORACLE)  # fmt: skip
-        prices = {s: oracle.functions.getAssetPrice(t.address).call() for s, t in
-                  self.tokens.items() if s in self.a_tokens}  # fmt: skip
+        reserves = [s for s in self.tokens if s in self.a_tokens]
+        prices = {s: oracle.functions.getAssetPrice(self.tokens[s].address).call(**at)
+                  for s in reserves}  # fmt: skip
         values = {"price:ETH": prices["WETH"] / 1e8}
-        for symbol, token in self.tokens.items():
-            if symbol in self.a_tokens:
-                values["aave_li:" + symbol] = (
-                    pool.getReserveNormalizedIncome(token.address).call() / 1e27
-                )
-                values["aave_bi:" + symbol] = (
-                    pool.getReserveNormalizedVariableDebt(token.address).call() / 1e27
-                )
-            if symbol in LST_ISSUERS:
+        for symbol in reserves:
+            asset = self.tokens[symbol].address
+            data = pool.getReserveData(asset).call(**at)
+            values["aave_li:" + symbol] = pool.getReserveNormalizedIncome(asset).call(**at) / RAY
+            debt = pool.getReserveNormalizedVariableDebt(asset).call(**at)
+            values["aave_bi:" + symbol] = debt / RAY
+            values["aave_lr:" + symbol] = data[2] / RAY
+            values["aave_br:" + symbol] = data[4] / RAY
+        weth = self.tokens["WETH"].address
+        for symbol in LST_ISSUERS:
+            if symbol in prices:
                 values["lst_rate:" + symbol] = prices[symbol] / prices["WETH"]
-                weth = self.tokens["WETH"].address
-                price = self.dex.functions.price(token.address, weth).call()
-                values["lst_market:" + symbol] = price / 1e18
-        values["gas_gwei"] = int(self.w3.eth.get_block("latest")["baseFeePerGas"]) / 1e9
+                mid = self.dex.functions.price(self.tokens[symbol].address, weth).call(**at)
+                values["lst_market:" + symbol] = mid / 1e18
+        values["gas_gwei"] = int(header["baseFeePerGas"]) / 1e9
         return values
 
     # --- calls ------------------------------------------------------------------------------
@@ -525,3 +531,6 @@ class LiveChainVenue:
 
     def positions(self) -> dict[str, float]:
         return dict(self.account.ledger.quantities)
+
+    def confirm_book(self, book: Mapping[str, float]) -> None:
+        self.account.confirm_book(book)
