@@ -58,7 +58,8 @@ class Anvil:
     market admin by convention of the deployer, the others are users.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *extra_args: str) -> None:
+        """`extra_args`: more anvil options (e.g. `--timestamp` for a chain in the past)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # stderr goes to a file, not a pipe: an unread pipe could fill and block the node
@@ -75,6 +76,7 @@ class Anvil:
                 "--gas-limit",
                 str(BLOCK_GAS_LIMIT),
                 "--silent",
+                *extra_args,
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

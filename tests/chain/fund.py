@@ -22,8 +22,9 @@ from basis_strategy.venues.live import chain_abi
 
 ETH = 10**18
 USD_8 = 10**8
-# anvil's default account 9 (well known; a test key, never a real one)
-OPERATOR_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6"
+# a test key of our own (not one of anvil's funded dev accounts: the operator holds only the
+# gas ETH the deployment gives it); never a real one
+OPERATOR_KEY = "0x" + "5eed" * 16
 
 
 def pay(w3: Web3, call: Any, sender: str, value_wei: int) -> None:

@@ -255,9 +255,10 @@ class ChainAccount:
         decimals = 18 if asset == "ETH" else self.decimals[asset]
         units = to_units(amount, decimals)
         if all_of and self._in_bundle:
-            # what an earlier step of the bundle made (minted, withdrawn) is only known to
-            # the float's precision: spend a hair less, the dust stays in the wallet
-            return units - max(10, units // 10**12)
+            # what an earlier step of the bundle made (minted, withdrawn) is known only to
+            # the precision of the rates it was planned with (an LST's oracle price is 8
+            # decimals): spend 1e-9 less, the dust stays in the wallet
+            return units - max(10, units // 10**9)
         if all_of:
             me = self.account.address
             held = (

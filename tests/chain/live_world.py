@@ -1,0 +1,121 @@
+"""A live run's world on the test chain: the fund's account as the engine's on-chain venues, and
+replayed history driving the chain hour by hour.
+
+At each replayed hour t the chain is set to the history of t: its clock (blocks stamped just
+before t), AAVE's WETH and weETH rates (the mock rate strategies, applied by a 1-wei supply
+that updates each reserve), the oracle prices of WETH and weETH (ETH's price; weETH at ρ × ETH),
+the LST's rate ρ and the DEX's mid price ρ_mkt (5 bps fee). The engine's market is the hour's
+history with every on-chain series replaced by what the chain says (`ChainReader`), so the
+book values the account exactly as the chain does, and interest accrues on chain between
+hours at the rates set the hour before (as AAVE does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from tests.chain.aave_market import RAY, send
+from tests.chain.fund import ETH, FundChain, pay
+
+from basis_strategy.config.loader import RunConfig
+from basis_strategy.data.live_chain import ChainReader, on_chain
+from basis_strategy.data.market import MarketState
+from basis_strategy.data.provider import HistoricalDataProvider
+from basis_strategy.live.replay import ReplaySource
+from basis_strategy.venues.interface import Ledger
+from basis_strategy.venues.live import chain_abi
+from basis_strategy.venues.live.chain import ETH as NATIVE_ETH
+from basis_strategy.venues.live.chain import (
+    ChainAccount,
+    ChainAddresses,
+    ChainPolicy,
+    LiveChainVenue,
+)
+from basis_strategy.venues.live.chain_revert import RevertDecoder
+from basis_strategy.venues.live.chain_tx import GasPolicy, TxSender
+from basis_strategy.venues.simulated.build import build_simulated_venues
+from basis_strategy.venues.simulated.chain import ChainVenue, SimulatedAave
+
+DEX_FEE_BPS = 5  # the uniswap venue's swap_fee
+SET_BEFORE_S = 120  # the world of hour t is set in blocks stamped from t − 120 s
+
+
+def chain_account(
+    fund: FundChain, config: RunConfig, max_fee_gwei: float = 100.0, **policy: float
+) -> ChainAccount:
+    """The fund's account with the simulated chain venues of `config` computing its plans."""
+    w3 = fund.w3
+    names = ("BasisAccount", "MockLST", "SwapPool")
+    decoder = RevertDecoder(*(chain_abi.compiled(n)["abi"] for n in names))
+    sender = TxSender(w3, fund.operator, GasPolicy(max_fee_gwei=max_fee_gwei), decoder)
+    simulated = build_simulated_venues(config)
+    chain_venues = {n: v for n, v in simulated.items() if isinstance(v, ChainVenue)}
+    ledger: Ledger = chain_venues["wallet"].ledger
+    addresses = ChainAddresses(
+        account=fund.account.address,
+        pool=fund.market.pool.address,
+        dex=fund.dex.address,
+        tokens={"WETH": fund.weth.address, "weETH": fund.lst.address},
+    )
+    account = ChainAccount(w3, addresses, sender, chain_venues, ledger, ChainPolicy(**policy))
+    aave = chain_venues["aave_v3"]
+    assert isinstance(aave, SimulatedAave)
+    aave.risk = account.risk
+    return account
+
+
+def chain_venues(account: ChainAccount) -> dict[str, LiveChainVenue]:
+    return {name: LiveChainVenue(name, account) for name in account.simulated}
+
+
+class ChainReplay(ReplaySource):
+    """Replayed history for the engine, with the chain driven to each hour (module doc)."""
+
+    def __init__(
+        self,
+        fund: FundChain,
+        history: HistoricalDataProvider,
+        account: ChainAccount,
+        clock: Callable[[], datetime],
+    ) -> None:
+        super().__init__(history, clock)
+        self.fund, self.account = fund, account
+        series = [*account.market_values(), "price:ETH"]
+        self.reader = ChainReader(fund.w3, account.market_values, series)
+        w3, whale = fund.w3, fund.anvil.accounts[1]
+        pay(w3, fund.weth.functions.deposit(), whale, ETH)
+        for token in (fund.weth, fund.lst):  # the whale's 1-wei supplies update the reserves
+            send(w3, token.functions.approve(fund.market.pool.address, 2**255), whale)
+        send(w3, fund.dex.functions.setFee(DEX_FEE_BPS), fund.admin)
+
+    def get_data(self, t: datetime) -> MarketState:
+        history: MarketState = super().get_data(t)
+        self.drive(t, history)
+        chain = {name: seen.value for name, seen in self.reader.read().values.items()}
+        accrued = {k: v for k, v in history.accrued.items() if not on_chain(k)}
+        return MarketState(t, history.index, {**history.values, **chain}, history.funding,
+                           history.rewards, accrued, history.mark_sources)  # fmt: skip
+
+    def drive(self, t: datetime, history: MarketState) -> None:
+        """Set the chain to the history of hour `t` (module doc)."""
+        fund, market, admin = self.fund, self.fund.market, self.fund.admin
+        w3, whale = fund.w3, fund.anvil.accounts[1]
+        fund.anvil.rpc("evm_setNextBlockTimestamp", [int(t.timestamp()) - SET_BEFORE_S])
+        for symbol, token in (("WETH", fund.weth), ("weETH", fund.lst)):
+            borrow = history.values.get("aave_br:" + symbol, 0.0)
+            supply = history.values.get("aave_lr:" + symbol, 0.0)
+            market.set_rates(symbol, int(borrow * RAY), int(supply * RAY))
+            send(w3, market.pool.functions.supply(token.address, 1, whale, 0), whale)
+        rho, eth_usd = history["lst_rate:weETH"], history["price:ETH"]
+        send(w3, fund.lst.functions.setRate(int(rho * ETH)), admin)
+        market.set_price("WETH", int(eth_usd * 1e8))
+        market.set_price("weETH", int(rho * eth_usd * 1e8))
+        mid = history["lst_market:weETH"]
+        for sell, buy, price in (
+            (fund.lst.address, fund.weth.address, mid),
+            (fund.weth.address, fund.lst.address, 1.0 / mid),
+            (fund.lst.address, NATIVE_ETH, mid),
+            (NATIVE_ETH, fund.lst.address, 1.0 / mid),
+        ):
+            send(w3, fund.dex.functions.setPrice(sell, buy, int(price * ETH)), admin)
