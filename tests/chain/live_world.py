@@ -88,10 +88,15 @@ class ChainReplay(ReplaySource):
         for token in (fund.weth, fund.lst):  # the whale's 1-wei supplies update the reserves
             send(w3, token.functions.approve(fund.market.pool.address, 2**255), whale)
         send(w3, fund.dex.functions.setFee(DEX_FEE_BPS), fund.admin)
+        # what else happens on chain at an hour, after the world is set (a price shock, a
+        # liquidator): hour -> action
+        self.events: dict[datetime, Callable[[], None]] = {}
 
     def get_data(self, t: datetime) -> MarketState:
         history: MarketState = super().get_data(t)
         self.drive(t, history)
+        if t in self.events:
+            self.events[t]()
         chain = {name: seen.value for name, seen in self.reader.read().values.items()}
         accrued = {k: v for k, v in history.accrued.items() if not on_chain(k)}
         return MarketState(t, history.index, {**history.values, **chain}, history.funding,

@@ -29,6 +29,7 @@ COMPONENTS: Mapping[str, str] = MappingProxyType(
         "STORE": "live store",
         "API": "API server",
         "TRF": "transfers between venues (in flight)",
+        "CHAIN": "on-chain execution (web3)",
     }
 )
 CODE_PATTERN = re.compile(r"^(?P<component>[A-Z]{2,5})-(?P<number>\d{3})$")
@@ -97,6 +98,12 @@ _TABLE: dict[str, tuple[int, str]] = {
     "API-002": (E, "internal error while serving a request (500)"),
     # transfers in flight (components/in_flight.py)
     "TRF-001": (E, "transfer still in flight after the limit: alerted once, kept in flight"),
+    # on-chain execution (venues/live/chain.py)
+    "CHAIN-001": (
+        C,
+        "our AAVE account was liquidated on chain: booked as liquidation_penalty, halt",
+    ),
+    "CHAIN-002": (E, "AAVE health factor below the floor: the strategy's deleverage path runs"),
 }
 CODES: Mapping[str, LogCode] = MappingProxyType(
     {code: LogCode(code.split("-")[0], level, meaning) for code, (level, meaning) in _TABLE.items()}

@@ -58,13 +58,14 @@ from basis_strategy.core.instructions import (
 from basis_strategy.core.instruments import WALLET_ETH
 from basis_strategy.core.logs import log_event
 from basis_strategy.data.market import AaveRisk, MarketState
-from basis_strategy.venues.interface import CostSwitches, ExecutionRejected, Ledger
+from basis_strategy.venues.interface import CostSwitches, ExecutionRejected, Ledger, cost_detail
 from basis_strategy.venues.live import chain_abi as abi
 from basis_strategy.venues.live.account import ReconciliationHalt
 from basis_strategy.venues.live.chain_tx import Sent, TxSender
 from basis_strategy.venues.simulated.chain import (
     COST,
     LST_ISSUERS,
+    PENALTY,
     ChainVenue,
     SimulatedAave,
     wallet_key,
@@ -93,6 +94,7 @@ class ChainAddresses:
 @dataclass(frozen=True)
 class ChainPolicy:
     ltv_slack: float = 0.002  # relative room of the on-chain LTV / HF bounds
+    hf_floor: float = 0.0  # below it CHAIN-002 each cycle (the strategy deleverages); 0: off
     slippage_guard: float = 0.005  # a swap reverts below expected × (1 − guard)
     tolerance: float = 1e-6  # relative: expected vs mined beyond this is logged (REC-005)
     emode_category: int = EMODE_CATEGORY
@@ -162,6 +164,8 @@ class ChainAccount:
         self.emode = int(self.pool.functions.getUserEMode(self.account.address).call()) != 0
         self.mined: list[Sent] = []
         self._in_bundle = False
+        self._watched_block = int(w3.eth.block_number)  # liquidations seen up to here
+        self.liquidations: list[dict[str, Any]] = []
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -287,7 +291,10 @@ class ChainAccount:
             weth = self._token("WETH")
             if order.amount > 0:
                 return [self._call(weth, "deposit", value_wei=self._units("ETH", order.amount))]
-            return [self._call(weth, "withdraw", self._units("WETH", -order.amount))]
+            # outside a bundle, unwrapping the book's WETH means all of it; inside, the flash
+            # loan's exact amount
+            units = self._units("WETH", -order.amount, all_of=not self._in_bundle)
+            return [self._call(weth, "withdraw", units)]
         if isinstance(order, Stake):
             lst = self._token(_lst_of(order.venue))
             return [self._call(lst, "deposit", value_wei=self._units("ETH", order.amount))]
@@ -378,6 +385,7 @@ class ChainAccount:
             trial.apply(expected)
             calls = self.calls_for(order, market)
         expected = tuple(leg for leg in expected if leg.pnl_component != "gas")
+        expected = self._minted_at_protocol_rate(expected, order, market)
         min_hf, max_ltv = self._bounds(trial, market, order)
         what = f"{venue} {type(order).__name__}"
         encoded = [c.encoded() for c in calls]  # ETH a call sends is the account's own
@@ -390,13 +398,40 @@ class ChainAccount:
             fn = self.account.functions.execute(encoded, min_hf, max_ltv)
         sent = self.sender.send(fn, what)
         self.mined.append(sent)
-        legs = self._settled(expected, sent, order, what)
+        legs = self._settled(expected, sent, order, what, market)
         self.ledger.apply(legs)
         for step in order.steps if isinstance(order, FlashBundle) else (order,):
             self.simulated[step.venue].commit(step, market)
             if isinstance(step, SetEmode):
                 self.emode = True
         return ExecutionResult(legs)
+
+    def _minted_at_protocol_rate(
+        self, legs: tuple[Leg, ...], order: Instruction, market: MarketState
+    ) -> tuple[Leg, ...]:
+        """A stake mints at the protocol's own rate (`getRate`), which the book's mark (the
+        oracle's ρ) need not equal: the minted amount is planned at the protocol's rate, and
+        its value at the mark less the ETH paid is booked on the minted leg as an execution
+        cost's discount (as an LST bought off its oracle rate is, domain 4.2)."""
+        stakes = [s for s in _steps(order) if isinstance(s, Stake)]
+        if not stakes:
+            return legs
+        out = list(legs)
+        for stake in stakes:
+            lst = _lst_of(stake.venue)
+            protocol = int(self._token(lst).functions.getRate().call()) / 1e18
+            mark = market["lst_rate:" + lst]
+            key = wallet_key(lst)
+            i = next(i for i, leg in enumerate(out)
+                     if leg.instrument == key and leg.event_type == "Staked")  # fmt: skip
+            minted = stake.amount / protocol
+            gain = minted * mark - stake.amount  # ETH: minted below the mark's rate is a gain
+            if gain == 0.0:
+                continue
+            leg = out[i]
+            out[i] = Leg(leg.instrument, minted, leg.event_type, leg.price, COST, gain, "ETH",
+                         leg.entry_after, cost_detail(0.0, 0.0, -gain))  # fmt: skip
+        return tuple(out)
 
     def _bounds(self, after: Ledger, market: MarketState, order: Instruction) -> tuple[int, int]:
         """(min HF, max LTV) in wad for the account's check: the expected account ± slack;
@@ -417,9 +452,15 @@ class ChainAccount:
         return Leg(WALLET_ETH, -gas_eth, f"GasPaid:{what}", gwei, "gas", -gas_eth, "ETH")
 
     def _settled(
-        self, expected: tuple[Leg, ...], sent: Sent, order: Instruction, what: str
+        self,
+        expected: tuple[Leg, ...],
+        sent: Sent,
+        order: Instruction,
+        what: str,
+        market: MarketState,
     ) -> tuple[Leg, ...]:
-        """The expected legs with the chain's result folded in (module doc, step 4)."""
+        """The expected legs with the chain's result folded in (module doc, step 4), and the
+        index corrections of the AAVE balances it moved (`_index_corrections`)."""
         block = int(sent.receipt["blockNumber"])
         before, after = self.holdings(block - 1), self.holdings(block)
         gas = self._gas_leg(sent.gas_eth, sent.gas_gwei, what)
@@ -438,6 +479,35 @@ class ChainAccount:
                 log_event(LOG, "REC-005", f"{what}: {key} expected {planned.get(key, 0.0):.12g} "
                           f"mined {mined:.12g}", key=key)  # fmt: skip
             legs = _fold(legs, key, gap, key in swaps)
+        return (*legs, *self._index_corrections(before, after, block, market))
+
+    def _index_corrections(
+        self, before: dict[str, float], after: dict[str, float], block: int, market: MarketState
+    ) -> tuple[Leg, ...]:
+        """The book marks a scaled balance at the market's index, but the transaction moved it
+        at the index of its block, seconds of interest later: a change of `mined` scaled units
+        is worth `mined × (index_market − index_block)` more at the mark than what it cost or
+        paid. Booked as `supply_correction` / `borrow_correction` (zero-amount legs) so the
+        hour's attribution adds up; the next hour's interest then counts from the mark."""
+        legs = []
+        pool = self.pool.functions
+        for symbol in self.a_tokens:
+            asset = self.tokens[symbol].address
+            for kind, reader, component, sign in (
+                ("aToken:a", pool.getReserveNormalizedIncome, "supply_correction", 1.0),
+                ("debtToken:debt", pool.getReserveNormalizedVariableDebt, "borrow_correction",
+                 -1.0),
+            ):  # fmt: skip
+                key = f"aave_v3:{kind}{symbol}"
+                mined = after.get(key, 0.0) - before.get(key, 0.0)
+                if mined == 0.0:
+                    continue
+                marked = market[("aave_li:" if sign > 0 else "aave_bi:") + symbol]
+                at_block = reader(asset).call(block_identifier=block) / RAY
+                pnl = sign * mined * (marked - at_block)
+                if pnl != 0.0:
+                    legs.append(Leg(key, 0.0, "IndexCorrection", marked, component, pnl, symbol,
+                                    detail=f"index_block={at_block:.18g}"))  # fmt: skip
         return tuple(legs)
 
     def _deposit(self, order: ReceiveDeposit) -> ExecutionResult:
@@ -453,6 +523,60 @@ class ChainAccount:
         legs = (Leg(key, order.amount, "Deposited", 1.0, "flow", order.amount, order.asset),)
         self.ledger.apply(legs)
         return ExecutionResult(legs)
+
+    # --- what happens to the account without us: liquidations ---------------------------------
+
+    def settle_aave(self, market: MarketState) -> ExecutionResult:
+        """Once per cycle: book every `LiquidationCall` of our account since the last cycle
+        (CHAIN-001, CRITICAL: the strategy halts), then read the health factor against the
+        floor (CHAIN-002: the strategy's own LTV bands deleverage it this cycle)."""
+        latest = int(self.w3.eth.block_number)
+        found = self.pool.events.LiquidationCall().get_logs(
+            from_block=self._watched_block + 1,
+            to_block=latest,
+            argument_filters={"user": self.account.address},
+        )
+        self._watched_block = latest
+        legs: list[Leg] = []
+        for log in found:
+            legs.extend(self._liquidation_legs(log, market))
+        if legs:
+            self.ledger.apply(tuple(legs))
+        hf = self.account_data()["health_factor"]
+        if self.policy.hf_floor and hf < self.policy.hf_floor:
+            log_event(LOG, "CHAIN-002", f"aave_v3: health factor {hf:.6g} < floor "
+                      f"{self.policy.hf_floor:.6g}", health_factor=hf)  # fmt: skip
+        return ExecutionResult(tuple(legs))
+
+    def _liquidation_legs(self, log: Any, market: MarketState) -> tuple[Leg, ...]:
+        """A liquidation of our account as the chain did it: the scaled balances it took
+        (read at its block and the one before), the loss as the seized collateral's value
+        over the debt it repaid at this cycle's marks (the book's own valuation, domain 4.1)."""
+        by_address = {t.address.lower(): s for s, t in self.tokens.items()}
+        args, block = log["args"], int(log["blockNumber"])
+        collateral = by_address[str(args["collateralAsset"]).lower()]
+        debt = by_address[str(args["debtAsset"]).lower()]
+        before, after = self.holdings(block - 1), self.holdings(block)
+        c_key, d_key = f"aave_v3:aToken:a{collateral}", f"aave_v3:debtToken:debt{debt}"
+        c_scaled, d_scaled = before[c_key] - after[c_key], before[d_key] - after[d_key]
+        li, bi = market["aave_li:" + collateral], market["aave_bi:" + debt]
+        loss_usd = c_scaled * li * market.usd(collateral) - d_scaled * bi * market.usd(debt)
+        loss = loss_usd / market.usd("ETH")
+        detail = (
+            f"tx={log['transactionHash'].hex()};block={block};"
+            f"debt_repaid={args['debtToCover'] / 10 ** self.decimals[debt]:.12g};"
+            f"collateral_seized="
+            f"{args['liquidatedCollateralAmount'] / 10 ** self.decimals[collateral]:.12g}"
+        )
+        self.liquidations.append(
+            {"block": block, "collateral": collateral, "debt": debt, "loss_eth": loss}
+        )
+        log_event(LOG, "CHAIN-001", f"aave_v3: our account was liquidated in block {block}: "
+                  f"{detail}", block=block, loss_eth=loss)  # fmt: skip
+        return (
+            Leg(d_key, -d_scaled, "Liquidated", bi),
+            Leg(c_key, -c_scaled, "Liquidated", li, PENALTY, -loss, "ETH", detail=detail),
+        )
 
     # --- the chain's word on the whole book ----------------------------------------------------
 
@@ -485,22 +609,27 @@ def _lst_of(venue: str) -> str:
     raise ExecutionRejected(f"chain: no LST issued by {venue!r}")
 
 
+def _steps(order: Instruction) -> tuple[Instruction, ...]:
+    return order.steps if isinstance(order, FlashBundle) else (order,)
+
+
 def _swap_buys(order: Instruction) -> set[str]:
-    steps = order.steps if isinstance(order, FlashBundle) else (order,)
-    return {wallet_key(step.buy) for step in steps if isinstance(step, SwapOnDex)}
+    return {wallet_key(step.buy) for step in _steps(order) if isinstance(step, SwapOnDex)}
 
 
 def _fold(legs: list[Leg], key: str, gap: float, swap_bought: bool) -> list[Leg]:
     """Add `gap` (mined − planned) of `key` to the legs: to a swap's bought leg (and its cost,
-    in units of the asset sold) when `key` was bought by a swap, else to the last leg of `key`,
-    else as a leg of its own."""
+    in units of the asset sold) when `key` was bought by a swap, else to the last leg of `key`
+    (a swap's sold leg: its cost too, as less was sold for what was received), else as a leg
+    of its own."""
     for i in range(len(legs) - 1, -1, -1):
         leg = legs[i]
         if leg.instrument != key or (swap_bought and leg.event_type != "Swapped"):
             continue
+        sold_less = gap if leg.event_type == "Swapped" and leg.pnl_component == COST else 0.0
         legs[i] = Leg(leg.instrument, leg.amount + gap, leg.event_type, leg.price,
-                      leg.pnl_component, leg.pnl_native, leg.pnl_asset, leg.entry_after,
-                      leg.detail)  # fmt: skip
+                      leg.pnl_component, leg.pnl_native + sold_less, leg.pnl_asset,
+                      leg.entry_after, leg.detail)  # fmt: skip
         if swap_bought and i > 0 and legs[i - 1].pnl_component == COST:
             sold = legs[i - 1]
             extra_cost = -gap * leg.price / sold.price  # more received = less cost
@@ -528,6 +657,8 @@ class LiveChainVenue:
         return ExecutionResult(legs)
 
     def settle(self, market: MarketState) -> ExecutionResult:
+        if self.name == "aave_v3":
+            return self.account.settle_aave(market)
         return ExecutionResult()
 
     def positions(self) -> dict[str, float]:
