@@ -55,6 +55,7 @@ class FundChain:
     lst: Any  # MockLST (weETH)
     dex: Any  # SwapPool
     weth: Any
+    usdt: Any = None  # a USDT token, when the world has one (live_world.add_usdt)
 
     @property
     def w3(self) -> Web3:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from tests.chain.aave_market import RAY, send
+from tests.chain.aave_market import RAY, deploy, send
 from tests.chain.fund import ETH, FundChain, pay
 
 from basis_strategy.config.loader import RunConfig
@@ -38,17 +38,23 @@ from basis_strategy.venues.simulated.build import build_simulated_venues
 from basis_strategy.venues.simulated.chain import ChainVenue, SimulatedAave
 
 DEX_FEE_BPS = 5  # the uniswap venue's swap_fee
+USDT_UNIT = 10**6
 SET_BEFORE_S = 120  # the world of hour t is set in blocks stamped from t − 120 s
 
 
 def chain_account(
-    fund: FundChain, config: RunConfig, max_fee_gwei: float = 100.0, **policy: float
+    fund: FundChain,
+    config: RunConfig,
+    max_fee_gwei: float = 100.0,
+    priority_fee_gwei: float = 0.01,
+    **policy: float,
 ) -> ChainAccount:
     """The fund's account with the simulated chain venues of `config` computing its plans."""
     w3 = fund.w3
     names = ("BasisAccount", "MockLST", "SwapPool")
     decoder = RevertDecoder(*(chain_abi.compiled(n)["abi"] for n in names))
-    sender = TxSender(w3, fund.operator, GasPolicy(max_fee_gwei=max_fee_gwei), decoder)
+    gas = GasPolicy(max_fee_gwei=max_fee_gwei, priority_fee_gwei=priority_fee_gwei)
+    sender = TxSender(w3, fund.operator, gas, decoder)
     simulated = build_simulated_venues(config)
     chain_venues = {n: v for n, v in simulated.items() if isinstance(v, ChainVenue)}
     ledger: Ledger = chain_venues["wallet"].ledger
@@ -56,8 +62,9 @@ def chain_account(
         account=fund.account.address,
         pool=fund.market.pool.address,
         dex=fund.dex.address,
-        tokens={"WETH": fund.weth.address, "weETH": fund.lst.address},
-    )
+        tokens={"WETH": fund.weth.address, "weETH": fund.lst.address,
+                **({"USDT": fund.usdt.address} if fund.usdt is not None else {})},
+    )  # fmt: skip
     account = ChainAccount(w3, addresses, sender, chain_venues, ledger, ChainPolicy(**policy))
     aave = chain_venues["aave_v3"]
     assert isinstance(aave, SimulatedAave)
@@ -117,10 +124,24 @@ class ChainReplay(ReplaySource):
         market.set_price("WETH", int(eth_usd * 1e8))
         market.set_price("weETH", int(rho * eth_usd * 1e8))
         mid = history["lst_market:weETH"]
-        for sell, buy, price in (
+        prices = [
             (fund.lst.address, fund.weth.address, mid),
             (fund.weth.address, fund.lst.address, 1.0 / mid),
             (fund.lst.address, NATIVE_ETH, mid),
             (NATIVE_ETH, fund.lst.address, 1.0 / mid),
-        ):
+        ]
+        if fund.usdt is not None:  # raw units: USDT has 6 decimals, ETH 18
+            prices += [(fund.usdt.address, NATIVE_ETH, 1e12 / eth_usd),
+                       (NATIVE_ETH, fund.usdt.address, eth_usd / 1e12)]  # fmt: skip
+        for sell, buy, price in prices:
             send(w3, fund.dex.functions.setPrice(sell, buy, int(price * ETH)), admin)
+
+
+def add_usdt(fund: FundChain, account_usdt: float, pool_usdt: float = 10_000_000.0) -> None:
+    """USDT on the chain (6 decimals): `account_usdt` in the fund's account, `pool_usdt` in the
+    DEX, which then quotes USDT <-> ETH at each hour's ETH price."""
+    w3, admin = fund.w3, fund.admin
+    usdt = deploy(w3, admin, "MintableERC20", "Tether USD", "USDT", 6)
+    send(w3, usdt.functions.mint(fund.account.address, int(account_usdt * USDT_UNIT)), admin)
+    send(w3, usdt.functions.mint(fund.dex.address, int(pool_usdt * USDT_UNIT)), admin)
+    fund.usdt = usdt

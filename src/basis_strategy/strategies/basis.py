@@ -17,7 +17,9 @@ A live CEX run (issue 13; `venues/live/build.py`) has no on-chain wallet: it sta
 capital already on the venues (`start_on_venues`). The initial deposit is then booked as a
 deposit at each venue of the USDT it holds, the entry buys the long leg and shorts with that
 cash where it lies (no transfer, no gas ETH), and an exit closes the positions and leaves the
-cash on the venues. A backtest never calls `start_on_venues`: its decisions are unchanged.
+cash on the venues. A live run of a hedged mode (issue 14) starts the same way, its long leg's
+cash being the on-chain account's USDT (booked as the wallet's deposit by the live chain venue).
+A backtest never calls `start_on_venues`: its decisions are unchanged.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class Basis(StrategyManager):
     """Long spot at the spot venue, short perps across the hedge venues."""
 
     asset: ClassVar[str]
-    # live CEX runs only: USDT each venue held at the start (`start_on_venues`); None: the
+    # live runs only: USDT each venue held at the start (`start_on_venues`); None: the
     # capital arrives in the on-chain wallet (backtest, paper). A class default, so a
     # checkpoint pickled before this attribute existed reads as None.
     venue_capital: dict[str, float] | None = None
@@ -164,15 +166,18 @@ class Basis(StrategyManager):
     # --- entry ----------------------------------------------------------------------------
 
     def start_on_venues(self, capital_usdt: Mapping[str, float]) -> None:
-        """Live CEX run: the capital is `capital_usdt` already on the venues (each one's
-        opening balance, adopted by its live venue), not a deposit to the wallet. Only a
-        strategy whose long leg is bought on a CEX can (btc_basis, eth_basis)."""
-        unknown = sorted(set(capital_usdt) - set(self.cex_venues))
-        if self.long_cash_venue == "wallet" or unknown:
+        """Live run: the capital is `capital_usdt` already where it is spent, each venue's
+        opening balance adopted by its live venue, not a deposit to the wallet: on the CEX
+        venues, and for a strategy whose long leg is bought on chain (the hedged modes) also
+        in the wallet (the on-chain account's USDT), which must then be given."""
+        unknown = sorted(set(capital_usdt) - {*self.cex_venues, self.long_cash_venue})
+        no_long_cash = self.long_cash_venue == "wallet" and "wallet" not in capital_usdt
+        if no_long_cash or unknown:
             raise ConfigError(
                 "venues",
                 f"{type(self).__name__} cannot start from capital on the venues "
-                f"(long leg at {self.long_cash_venue}; not its venues: {unknown})",
+                f"(long leg at {self.long_cash_venue}, which holds none; not its venues: "
+                f"{unknown})",
             )
         self.venue_capital = dict(capital_usdt)
 
@@ -222,10 +227,11 @@ class Basis(StrategyManager):
         a long leg already held, idle venue cash is left to the margin bands."""
         if self.long_units(market) > 0:
             return
-        amount = sum(self.usdt(v) for v in self.cex_venues)
+        venues = tuple(dict.fromkeys((*self.cex_venues, self.long_cash_venue)))
+        amount = sum(self.usdt(v) for v in venues)
         long_usdt, margin_usdt = basis_split(amount, self.target)
         scale = 1.0
-        for venue in self.cex_venues:
+        for venue in venues:
             need = margin_usdt * self.allocation.get(venue, 0.0)
             need += long_usdt if venue == self.long_cash_venue else 0.0
             if need > 0:
