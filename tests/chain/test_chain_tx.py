@@ -180,12 +180,13 @@ def test_timeout_after_arrival_resends_the_same_bytes_and_executes_once(
     proxy.inject(Fault(SEND, "hang", seconds=CLIENT_TIMEOUT_S + 0.3))
     sender = sender_for(fund, proxy, fake_time)
     sent = sender.send(wrap_call(fund), "wrap")
+    # one execution (the chain says so) before anything else
+    assert weth_of(fund) == weth + ETH
+    assert nonce_of(fund) == nonce + 1
     raws = proxy.sent_raw()
     assert len(raws) == 2 and raws[0] == raws[1]  # the same bytes, twice
     assert sent.receipt["transactionHash"] == hash_of(raws[0])
     assert sender.resends == 1 and sender.replacements == 0
-    assert weth_of(fund) == weth + ETH
-    assert nonce_of(fund) == nonce + 1
 
 
 def test_lost_answer_while_pending_is_watched_not_refused(
@@ -198,11 +199,12 @@ def test_lost_answer_while_pending_is_watched_not_refused(
     sender = sender_for(fund, proxy, fake_time)
     fake_time.hooks.append(mine_when(manual_mining, lambda: len(proxy.sent_raw()) == 2))
     sent = sender.send(wrap_call(fund), "wrap")
+    # one execution (the chain says so) before anything else
+    assert weth_of(fund) == weth + ETH
+    assert nonce_of(fund) == nonce + 1
     raws = proxy.sent_raw()
     assert len(raws) == 2 and raws[0] == raws[1]
     assert sent.receipt["transactionHash"] == hash_of(raws[0])
-    assert weth_of(fund) == weth + ETH
-    assert nonce_of(fund) == nonce + 1
 
 
 def test_submission_that_never_arrived_is_resent_and_executes_once(
@@ -212,12 +214,13 @@ def test_submission_that_never_arrived_is_resent_and_executes_once(
     proxy.inject(Fault(SEND, "refuse", times=2))
     sender = sender_for(fund, proxy, fake_time)
     sent = sender.send(wrap_call(fund), "wrap")
+    # one execution (the chain says so) before anything else
+    assert weth_of(fund) == weth + ETH
+    assert nonce_of(fund) == nonce + 1
     assert [s.action for s in proxy.seen if s.method == SEND] == ["refuse", "refuse", "forward"]
     assert len(set(proxy.sent_raw())) == 1
     assert sent.receipt["transactionHash"] == hash_of(proxy.sent_raw()[0])
     assert sender.resends == 2
-    assert weth_of(fund) == weth + ETH
-    assert nonce_of(fund) == nonce + 1
 
 
 def test_every_send_failing_is_not_final_the_stuck_nonce_is_replaced(
@@ -229,11 +232,31 @@ def test_every_send_failing_is_not_final_the_stuck_nonce_is_replaced(
     proxy.inject(Fault(SEND, "refuse", times=FAST.send_attempts))
     sender = sender_for(fund, proxy, fake_time)
     sent = sender.send(wrap_call(fund), "wrap")
+    # one execution (the chain says so) before anything else
+    assert weth_of(fund) == weth + ETH
+    assert nonce_of(fund) == nonce + 1
     forwarded = proxy.sent_raw(forwarded_only=True)
     assert len(forwarded) == 1 and sender.replacements == 1
     assert sent.receipt["transactionHash"] == hash_of(forwarded[0])
-    assert weth_of(fund) == weth + ETH
-    assert nonce_of(fund) == nonce + 1
+
+
+def test_reads_failing_while_watching_are_retried(
+    fund: FundChain, proxy: RpcProxy, fake_time: FakeTime, anvil: Anvil
+) -> None:
+    """The read RPC loses receipts and nonce reads after the send: still one execution,
+    and the receipt is returned, not an error (a network error is never final)."""
+    weth, nonce = weth_of(fund), nonce_of(fund)
+    with RpcProxy(anvil.url) as reads:
+        reads.inject(Fault("eth_getTransactionReceipt", "refuse", times=3))
+        reads.inject(Fault("eth_getTransactionCount", "drop", skip=1, times=3))  # not "pending"
+        sender = sender_for(fund, proxy, fake_time, read=client(reads.url))
+        sent = sender.send(wrap_call(fund), "wrap")
+        assert weth_of(fund) == weth + ETH
+        assert nonce_of(fund) == nonce + 1
+        refused = [s for s in reads.seen if s.action != "forward"]
+        assert len(refused) == 6
+    assert sent.receipt["transactionHash"] == hash_of(proxy.sent_raw()[0])
+    assert len(proxy.sent_raw()) == 1
 
 
 # --- stuck transactions ---------------------------------------------------------------------
@@ -309,11 +332,15 @@ def test_nonce_used_by_a_foreign_transaction_halts_without_a_retry(
     weth, nonce = weth_of(fund), nonce_of(fund)
     proxy.inject(Fault(SEND, "forward", before=foreign_wrap(fund, nonce)))
     sender = sender_for(fund, proxy, fake_time)
-    with pytest.raises(NonceTaken, match=f"nonce {nonce} was used by a transaction that is not"):
+    outcome: Exception | None = None
+    try:
         sender.send(wrap_call(fund), "wrap")
-    assert len(proxy.sent_raw()) == 1  # no retry
+    except NonceTaken as exc:
+        outcome = exc
     assert weth_of(fund) == weth + ETH  # the foreign one only
     assert nonce_of(fund) == nonce + 1
+    assert len(proxy.sent_raw()) == 1  # no retry
+    assert f"nonce {nonce} was used by a transaction that is not ours" in str(outcome)
     assert fund.w3.eth.get_transaction_count(fund.operator.address, "pending") == nonce + 1
 
 
