@@ -11,6 +11,7 @@ answer, so the tests put this proxy between the sender and anvil and inject, per
 - ``refuse``: close the connection without forwarding: the request **never arrived**;
 - ``delay``: wait ``seconds``, then forward and answer normally;
 - ``error``: answer the JSON-RPC ``error`` object without forwarding (a node's refusal);
+- ``result``: answer ``result`` without forwarding (e.g. ``None``: a node that lags);
 - ``forward`` with a ``before`` hook: run the hook (e.g. another transaction from the same
   key), then forward: what a node would see when something else got there first.
 
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-Action = Literal["forward", "drop", "hang", "refuse", "delay", "error"]
+Action = Literal["forward", "drop", "hang", "refuse", "delay", "error", "result"]
 UPSTREAM_TIMEOUT_S = 30.0
 
 
@@ -43,6 +44,7 @@ class Fault:
     skip: int = 0
     seconds: float = 0.0  # hang / delay
     error: dict[str, Any] | None = None  # the JSON-RPC error object for "error"
+    result: Any = None  # the answer for "result"
     before: Callable[[dict[str, Any]], None] | None = None  # run before forwarding
 
 
@@ -56,7 +58,7 @@ class Seen:
 
     @property
     def forwarded(self) -> bool:
-        return self.action not in ("refuse", "error")
+        return self.action not in ("refuse", "error", "result")
 
 
 @dataclass
@@ -107,6 +109,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif action == "error":
             error = fault.error or {"code": -32000, "message": "injected error"}
             answer = {"jsonrpc": "2.0", "id": request.get("id"), "error": error}
+            self._answer(json.dumps(answer).encode())
+        elif action == "result":
+            answer = {"jsonrpc": "2.0", "id": request.get("id"), "result": fault.result}
             self._answer(json.dumps(answer).encode())
         else:
             if action == "delay":

@@ -43,7 +43,9 @@ GWEI = 10**9
 MAX = 2**256 - 1
 ZERO = "0x0000000000000000000000000000000000000000"
 CLIENT_TIMEOUT_S = 0.5
-FAST = GasPolicy(max_fee_gwei=100.0, poll_s=0.05, replace_after_s=0.2, receipt_timeout_s=1.0)
+FAST = GasPolicy(
+    max_fee_gwei=100.0, poll_s=0.05, replace_after_s=0.2, receipt_timeout_s=1.0, receipt_lag_s=0.2
+)
 SEND = "eth_sendRawTransaction"
 UNDERPRICED = {"code": -32003, "message": "replacement transaction underpriced"}
 
@@ -248,15 +250,33 @@ def test_reads_failing_while_watching_are_retried(
     weth, nonce = weth_of(fund), nonce_of(fund)
     with RpcProxy(anvil.url) as reads:
         reads.inject(Fault("eth_getTransactionReceipt", "refuse", times=3))
-        reads.inject(Fault("eth_getTransactionCount", "drop", skip=1, times=3))  # not "pending"
+        reads.inject(Fault("eth_getTransactionReceipt", "result", times=6, result=None))
+        reads.inject(Fault("eth_getTransactionCount", "drop", skip=1, times=6))  # not "pending"
         sender = sender_for(fund, proxy, fake_time, read=client(reads.url))
         sent = sender.send(wrap_call(fund), "wrap")
         assert weth_of(fund) == weth + ETH
         assert nonce_of(fund) == nonce + 1
         refused = [s for s in reads.seen if s.action != "forward"]
-        assert len(refused) == 6
+        assert len(refused) == 15  # for longer than receipt_lag_s, yet no NonceTaken
     assert sent.receipt["transactionHash"] == hash_of(proxy.sent_raw()[0])
     assert len(proxy.sent_raw()) == 1
+
+
+def test_a_receipt_lagging_its_nonce_is_waited_for_not_taken_for_foreign(
+    fund: FundChain, proxy: RpcProxy, fake_time: FakeTime, anvil: Anvil
+) -> None:
+    """The read RPC (load-balanced, one node behind) shows the nonce used but no receipt
+    yet, for less than `receipt_lag_s`: ours is mined, not a foreign transaction."""
+    weth = weth_of(fund)
+    with RpcProxy(anvil.url) as reads:
+        reads.inject(Fault("eth_getTransactionReceipt", "result", times=6, result=None))
+        policy = replace(FAST, receipt_lag_s=1.0, receipt_timeout_s=2.0)
+        sender = sender_for(fund, proxy, fake_time, policy, read=client(reads.url))
+        sent = sender.send(wrap_call(fund), "wrap")
+        assert weth_of(fund) == weth + ETH
+        assert [s.action for s in reads.seen].count("result") == 6
+    assert sent.receipt["transactionHash"] == hash_of(proxy.sent_raw()[0])
+    assert sender.replacements == 0  # a used nonce is never replaced
 
 
 # --- stuck transactions ---------------------------------------------------------------------

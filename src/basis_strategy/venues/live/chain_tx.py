@@ -23,8 +23,8 @@
   the nonce), but the other may have done the same thing, so retrying with a fresh nonce
   could execute the instruction twice. We do not retry: `NonceTaken` (a TransactionUnknown)
   halts the run, whether the nonce is already mined ("nonce too low", then no receipt of
-  ours) or held by another pending transaction ("replacement transaction underpriced" to our
-  first bytes).
+  ours within `receipt_lag_s`) or held by another pending transaction ("replacement
+  transaction underpriced" to our first bytes).
 - **Stuck**: with no receipt after `replace_after_s`, the transaction is replaced with the
   same nonce and both fees raised by 12.5 % (geth's minimum is 10 %), up to
   `max_replacements` tries and never above the cap; a replacement the node refuses
@@ -32,8 +32,8 @@
   accepted bytes are rebroadcast (same hash: a node that dropped them gets them back). Every
   hash sent is watched. None mined in `receipt_timeout_s`: the outcome is unknown
   (`TransactionUnknown`, an OperationalError, halts the run; it may still be mined): only a
-  read of the chain can settle it. A read that fails while watching is retried at the next
-  poll.
+  read of the chain can settle it. A read that fails while watching is no answer: it is
+  made again at the next poll (no replacement is sent on a failed read).
 - A mined transaction with status 0 is a revert (`MinedRevert`, with the gas paid): its
   reason is replayed on the state at the end of its block, which holds the transactions mined
   before it (the cause, typically), else on the block before.
@@ -97,6 +97,7 @@ class GasPolicy:
     max_replacements: int = 3
     receipt_timeout_s: float = 180.0
     poll_s: float = 0.05
+    receipt_lag_s: float = 5.0  # how long a receipt may lag its nonce on the read RPC
     send_attempts: int = 5  # tries of the same signed bytes on network errors
 
 
@@ -186,28 +187,33 @@ class TxSender:
         accepted = tried = tx  # the latest bytes a node took / the latest fees tried
         tries = 0
         started = last = self._clock()
+        used_at: float | None = None  # when the nonce was first seen used with no receipt
         while True:
-            receipt = self._first_receipt(hashes)
-            if receipt is not None:
-                return self._mined(receipt, call, base, what)
             now = self._clock()
+            used: bool | None = None  # None: the chain could not be read this time
+            try:
+                receipt = self._first_receipt(hashes)
+                if receipt is not None:
+                    return self._mined(receipt, call, base, what)
+                used = self._nonce_used(nonce)
+            except NETWORK_ERRORS as exc:
+                LOG.warning("%s: read failed (%s), reading again", what, type(exc).__name__)
             if now - started > self.policy.receipt_timeout_s:
                 raise TransactionUnknown(
                     f"{what}: no receipt for nonce {nonce} after {self.policy.receipt_timeout_s}s "
                     f"({len(hashes)} transactions sent): halt and read the chain"
                 )
-            if self._nonce_used(nonce):
-                # one of ours is mined (its receipt may lag a poll), or the nonce is not ours
-                self._sleep(self.policy.poll_s)
-                receipt = self._first_receipt(hashes)
-                if receipt is None:
+            if used:
+                # one of ours is mined (its receipt may lag the nonce on a load-balanced
+                # RPC), or the nonce went to a transaction that is not ours
+                used_at = now if used_at is None else used_at
+                if now - used_at > self.policy.receipt_lag_s:
                     raise NonceTaken(
                         f"{what}: nonce {nonce} was used by a transaction that is not ours "
                         f"(none of our {len(hashes)} is mined, nor can be): the key is used "
                         "elsewhere; halt and read the chain"
                     )
-                return self._mined(receipt, call, base, what)
-            if now - last > self.policy.replace_after_s:
+            elif used is False and now - last > self.policy.replace_after_s:
                 bumped = self._bumped(tried) if tries < self.policy.max_replacements else None
                 if bumped is not None:
                     tries, tried = tries + 1, bumped
@@ -278,19 +284,16 @@ class TxSender:
         return tx_hash  # it may have arrived all the same: watched
 
     def _nonce_used(self, nonce: int) -> bool:
-        try:
-            return int(self.w3.eth.get_transaction_count(self.address, "latest")) > nonce
-        except NETWORK_ERRORS:
-            return False  # read again at the next poll
+        return int(self.w3.eth.get_transaction_count(self.address, "latest")) > nonce
 
     def _first_receipt(self, hashes: list[bytes]) -> Any:
+        """The receipt of the first of `hashes` mined, or None (network errors propagate:
+        a failed read is not "not mined")."""
         for tx_hash in hashes:
             try:
                 return self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
             except TransactionNotFound:
                 continue
-            except NETWORK_ERRORS:
-                return None
         return None
 
     def _mined(self, receipt: Any, call: Any, base: dict[str, Any], what: str) -> Sent:
