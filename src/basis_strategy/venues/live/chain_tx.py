@@ -12,7 +12,8 @@
   The fee is `min(cap, 2 × base fee + priority)`; when base fee + priority already exceeds
   the cap (`max_fee_gwei`), the transaction is refused (GasAboveCap), nothing is sent.
 - **Submission**: the signed bytes go to the submit RPC (a private, MEV-protected endpoint
-  when configured, else the read RPC; everything else is read from the read RPC). A network
+  when configured, else the read RPC; nonce, fees and receipts come from the read RPC, the
+  estimate and the revert replay from the call's contract, built on it too). A network
   error is never final: the same bytes (same hash) are sent again. A node's answer is final
   (`ExecutionRejected`, nothing sent) only for the first bytes at their first try: after a
   network error they may have arrived, so any answer leaves their hash watched. "already
