@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from tests.chain.aave_market import AaveMarket, ReserveSpec, deploy_market, deploy_tokens
 from tests.chain.anvil import Anvil
+from tests.chain.fund import FundChain, deploy_fund_chain
 
 USD_8 = 10**8  # the oracle's unit
 
@@ -71,6 +72,13 @@ def market(anvil: Anvil) -> AaveMarket:
         ),
     ]
     return deploy_market(anvil.w3, admin, reserves)
+
+
+@pytest.fixture(scope="session")
+def fund(anvil: Anvil) -> FundChain:
+    """The fund's world (our contracts on a second AAVE market with weETH as our MockLST),
+    deployed once on the session's chain; each test still runs in its own snapshot."""
+    return deploy_fund_chain(anvil)
 
 
 @pytest.fixture(scope="session")

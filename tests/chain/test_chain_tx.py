@@ -21,7 +21,7 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak
 from tests.chain.anvil import Anvil
-from tests.chain.fund import ETH, OPERATOR_KEY, FundChain, deploy_fund_chain
+from tests.chain.fund import ETH, OPERATOR_KEY, FundChain
 from tests.chain.rpc_proxy import Fault, RpcProxy
 from web3 import HTTPProvider, Web3
 from web3.exceptions import TransactionNotFound
@@ -64,19 +64,6 @@ class FakeTime:
         self.now += seconds
         for hook in list(self.hooks):
             hook()
-
-
-@pytest.fixture(scope="session")
-def fund(anvil: Anvil) -> FundChain:
-    """Our own fund chain. Each deploy takes ~5 000 of the whale's 10 000 ETH and other
-    modules deploy theirs in the same session: the whale is topped up for ours, then left
-    with the balance it had."""
-    whale = anvil.accounts[1]
-    balance = int(anvil.w3.eth.get_balance(whale))
-    anvil.rpc("anvil_setBalance", [whale, hex(balance + 10_000 * ETH)])
-    deployed = deploy_fund_chain(anvil)
-    anvil.rpc("anvil_setBalance", [whale, hex(balance)])
-    return deployed
 
 
 @pytest.fixture

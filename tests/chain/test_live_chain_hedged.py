@@ -127,7 +127,9 @@ def test_usdt_market_neutral_runs_on_chain_and_cex_fakes(fund: FundChain, tmp_pa
         # levered on chain, hedged on the three venues
         data = account.account_data()
         assert data["debt_base"] / data["collateral_base"] == pytest.approx(0.91, abs=0.005)
-        net_eth = (data["collateral_base"] - data["debt_base"]) / (history.get_data(START)["price:ETH"])
+        net_eth = (data["collateral_base"] - data["debt_base"]) / (
+            history.get_data(START)["price:ETH"]
+        )
         shorts = {
             venue: float(sum(p.size_base for p in state.positions.values()))
             for venue, state in fakes.states.items()

@@ -7,8 +7,7 @@ import math
 from datetime import UTC, datetime
 
 import pytest
-from tests.chain.anvil import Anvil
-from tests.chain.fund import ETH, FundChain, deploy_fund_chain
+from tests.chain.fund import ETH, FundChain
 
 from basis_strategy.config.loader import load_run_config
 from basis_strategy.core.instructions import (
@@ -36,11 +35,6 @@ from basis_strategy.venues.simulated.chain import ChainVenue
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 COMMON = {"action": "entry_full", "trigger": "test"}
-
-
-@pytest.fixture(scope="session")
-def fund(anvil: Anvil) -> FundChain:
-    return deploy_fund_chain(anvil)
 
 
 def build_account(fund: FundChain, max_fee_gwei: float = 100.0) -> ChainAccount:
