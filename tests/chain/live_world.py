@@ -98,6 +98,9 @@ class ChainReplay(ReplaySource):
         # what else happens on chain at an hour, after the world is set (a price shock, a
         # liquidator): hour -> action
         self.events: dict[datetime, Callable[[], None]] = {}
+        # what happens after the market was read, before the engine acts (the market is then
+        # behind the chain): hour -> action
+        self.after_read: dict[datetime, Callable[[], None]] = {}
 
     def get_data(self, t: datetime) -> MarketState:
         history: MarketState = super().get_data(t)
@@ -105,6 +108,8 @@ class ChainReplay(ReplaySource):
         if t in self.events:
             self.events[t]()
         chain = {name: seen.value for name, seen in self.reader.read().values.items()}
+        if t in self.after_read:
+            self.after_read[t]()
         accrued = {k: v for k, v in history.accrued.items() if not on_chain(k)}
         return MarketState(t, history.index, {**history.values, **chain}, history.funding,
                            history.rewards, accrued, history.mark_sources)  # fmt: skip

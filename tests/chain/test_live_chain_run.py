@@ -255,3 +255,44 @@ def test_a_liquidation_on_chain_is_booked_and_halts(fund: FundChain, tmp_path: P
     assert -penalty == pytest.approx(0.01 * repaid_eth, rel=1e-6)
     run.account.confirm_book(book)
     assert_attribution_adds_up(run.engine.write(tmp_path, "liquidated"))
+
+
+def test_a_bundle_that_reverts_on_chain_changes_nothing_and_is_one_rejection(
+    fund: FundChain,
+) -> None:
+    """The LST's price falls 3 % (the strategy deleverages), but after the market was read
+    the DEX's price falls 5 % more: the bundle's swap gets less than its minimum and the
+    whole bundle reverts on chain. Nothing changes on chain or in the book, the engine logs
+    one InstructionRejected with the decoded reason, and the next hour the deleverage goes
+    through at the DEX's restored price (the depeg lasting)."""
+    run = live_run(fund)
+    shock_at, after = START + timedelta(hours=2), START + timedelta(hours=3)
+    seen: dict[str, dict[str, float]] = {}
+
+    def cut_dex_price() -> None:
+        weth, lst = fund.weth.address, fund.lst.address
+        price = int(fund.dex.functions.price(lst, weth).call())
+        send(fund.w3, fund.dex.functions.setPrice(lst, weth, price * 95 // 100), fund.admin)
+        seen["chain before"] = run.account.holdings()
+        seen["book before"] = dict(run.engine.parts.positions.quantities)
+
+    def next_hour() -> None:
+        seen["chain after"] = run.account.holdings()
+        seen["book after"] = dict(run.engine.parts.positions.quantities)
+        drop_lst_price(fund, 0.03)  # the depeg lasts
+
+    run.replay.events[shock_at] = lambda: drop_lst_price(fund, 0.03)
+    run.replay.after_read[shock_at] = cut_dex_price
+    run.replay.events[after] = next_hour
+    run.session.run(max_cycles=4)
+    at_shock = [e for e in run.engine.parts.logger.events
+                if e.t == shock_at and e.event_type != "EquityMarked"]  # fmt: skip
+    assert [e.event_type for e in at_shock] == ["InstructionRejected"]
+    assert "FlashBundle rejected" in at_shock[0].note and "BelowMinimum" in at_shock[0].note
+    assert seen["chain after"] == seen["chain before"]  # untouched by the reverted bundle
+    assert seen["book after"] == seen["book before"]
+    later = {e.event_type for e in run.engine.parts.logger.events if e.t == after}
+    assert {"FlashBorrowed", "Repaid", "Swapped", "FlashRepaid"} <= later
+    data = run.account.account_data()
+    assert data["debt_base"] / data["collateral_base"] < 0.93
+    assert len(run.checked) == 4
