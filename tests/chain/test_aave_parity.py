@@ -93,7 +93,7 @@ from basis_strategy.venues.simulated.chain import ChainVenue, SimulatedAave
 
 DATA_DIR = Path(os.environ.get("BASIS_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
 START = datetime(2025, 3, 1, tzinfo=UTC)
-HOURS = 72
+HOURS = 48
 TOLERANCE = 1e-9
 CAPITAL_ETH = 30
 EQUITY_ETH, ENTRY_LTV, DELEVER_LTV, RELEASE_ETH = 20.0, 0.91, 0.85, 2.0
