@@ -121,3 +121,16 @@ def deploy_fund_chain(anvil: Anvil, capital_eth: int = 30, lst_rate_wad: int = 1
     fund.set_dex_price(lst.address, weth.address, lst_rate_wad * 998 // 1000)
     fund.set_dex_price(weth.address, lst.address, ETH * ETH // lst_rate_wad * 998 // 1000)
     return fund
+
+
+def supply_lst(fund: FundChain, supplier: str, amount_wei: int) -> None:
+    """`supplier` (who holds weETH) supplies `amount_wei` of it to AAVE for itself.
+
+    Also the way to update the weETH reserve now (accrue its indices, then store its rate
+    strategy's current rates): `AaveMarket.touch` flash-borrows through AAVE's mock receiver,
+    which calls `mint(address,uint256)` on the token, and MockLST has none; a 1-wei supply by a
+    third account updates the reserve the same way (and mints it 1 scaled wei, nothing else).
+    """
+    pool = fund.market.pool
+    send(fund.w3, fund.lst.functions.approve(pool.address, amount_wei), supplier)
+    send(fund.w3, pool.functions.supply(fund.lst.address, amount_wei, supplier, 0), supplier)
