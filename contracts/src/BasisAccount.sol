@@ -24,8 +24,9 @@ interface IAavePool {
         );
 }
 
-interface IApprove {
+interface IToken {
     function approve(address spender, uint256 amount) external returns (bool);
+    function balanceOf(address account) external view returns (uint256);
 }
 
 /// The fund's on-chain account: it holds the wallet's tokens and the AAVE position, and only
@@ -34,11 +35,20 @@ interface IApprove {
 /// way the transaction reverts as a whole unless every call succeeds and, at the end, the
 /// account's health factor and loan-to-value are within the bounds the instruction gives, so
 /// a bundle that would over-lever changes nothing on chain.
+///
+/// A call may spend "all of" a token that an earlier call made (an LST just minted, collateral
+/// just withdrawn), whose exact amount the planner knows only to its rates' precision: with
+/// `capToken` set, the amount word at byte `capOffset` of the call's data is lowered to the
+/// account's balance of `capToken` when that balance falls short of it by at most `capSlack`
+/// (a larger shortfall is left to fail).
 contract BasisAccount {
     struct Call {
         address target;
         uint256 value;
         bytes data;
+        address capToken;
+        uint256 capOffset;
+        uint256 capSlack;
     }
 
     address public immutable owner;
@@ -100,14 +110,31 @@ contract BasisAccount {
         if (msg.sender != address(pool)) revert NotPool(msg.sender);
         if (initiator != address(this) || !inFlash) revert UnexpectedFlash(initiator);
         run(abi.decode(params, (Call[])));
-        IApprove(asset).approve(address(pool), amount + premium);
+        IToken(asset).approve(address(pool), amount + premium);
         return true;
     }
 
     function run(Call[] memory calls) private {
         for (uint256 i = 0; i < calls.length; i++) {
-            (bool ok, bytes memory reason) = calls[i].target.call{value: calls[i].value}(calls[i].data);
+            bytes memory data = calls[i].data;
+            if (calls[i].capToken != address(0)) cap(data, calls[i]);
+            (bool ok, bytes memory reason) = calls[i].target.call{value: calls[i].value}(data);
             if (!ok) revert CallFailed(i, reason);
+        }
+    }
+
+    function cap(bytes memory data, Call memory call_) private view {
+        uint256 held = IToken(call_.capToken).balanceOf(address(this));
+        uint256 at = call_.capOffset;
+        require(at + 32 <= data.length, "BasisAccount: cap offset outside the data");
+        uint256 asked;
+        assembly {
+            asked := mload(add(add(data, 32), at))
+        }
+        if (held < asked && asked - held <= call_.capSlack) {
+            assembly {
+                mstore(add(add(data, 32), at), held)
+            }
         }
     }
 

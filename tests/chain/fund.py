@@ -79,6 +79,8 @@ def deploy_fund_chain(anvil: Anvil, capital_eth: int = 30, lst_rate_wad: int = 1
     1 ETH of gas)."""
     w3 = anvil.w3
     admin, whale = anvil.accounts[0], anvil.accounts[1]
+    # the depositor's ETH: enough for this deployment whatever others took (~5,100 ETH)
+    anvil.rpc("anvil_setBalance", [whale, hex(100_000 * ETH)])
     operator = Account.from_key(OPERATOR_KEY)
     weth = deploy(w3, admin, "WETH9Mocked")
     lst = deploy_ours(w3, admin, "MockLST", "Wrapped eETH", "weETH", lst_rate_wad)

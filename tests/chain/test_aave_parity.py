@@ -22,19 +22,13 @@ collateral seized, to TOLERANCE relative. The chain's clock is frozen and moved 
 script, so each step's transactions are mined at the very timestamp of the state the
 simulated book was fed: both sides use the same indices, and time is not a residual.
 
-Residuals, all far below 1e-9 (the maxima are printed with `-s`), and where they come from:
-- the entry bundle supplies "all" the LST it minted less a hair of 1e-12 (`ChainAccount._units`
-  inside a bundle), 2.1e-10 weETH: the chain's collateral is the book's less exactly that
-  (asserted at every step), ~1e-12 of 209 weETH, 7e-12 of the 28 weETH left before the last
-  liquidation, 3e-11 of the 7 weETH its last call seizes; after that call (all the collateral
-  seized, bad debt left: e-mode's LT 0.95 and bonus 1 % make any 100 % call capped) the debt
-  left (0.117 WETH) is the small difference of two ~25 WETH amounts and is compared relative
-  to the debt it is the rest of (raw: 1.6e-9 of 0.117 WETH, i.e. 1.8e-10 WETH = the hair at
-  the oracle's price / 1.01);
-- equity: the swaps' hairs (also 1e-12) stay in the wallet as weETH, valued at the oracle ρ
-  instead of the DEX's ρ_mkt they would have sold at: ~1e-11 ETH after the oracle drops;
-- v3.0.2's half-up ray math on wei and the USD base values truncated to 1e-8 USD
-  (`getUserAccountData`): ~1e-14; float64 against integers: ~1e-16;
+Residuals, all far below 1e-9 (the maxima are printed with `-s`; measured: 1.4e-13 at most),
+and where they come from:
+- the USD base values `getUserAccountData` truncates to 1e-8 USD, and v3.0.2's half-up ray
+  math on wei: ~1e-13 on the USD figures and the HF, ~1e-16 on the balances;
+- the bundles spend "all" of what an earlier call made (the LST minted, the collateral
+  withdrawn) at the chain's exact amount (BasisAccount's capped calls), so the books hold the
+  same balances to float precision (~1e-16), through the liquidations;
 - the accrual check (the backtest's `project_borrow_index` against the chain): up to 6e-14 over
   a 24 h update interval at 2.6 %: v3.0.2's 3-term binomial loses its cubic term in integer
   math below ~3.15 % APR (`basePowerThree` = (r / SPY)^3 < 1e-27 truncates to 0): x^3 / 6.
@@ -179,8 +173,8 @@ class Books:
             if gap > TOLERANCE
         }
         assert not beyond, f"{step}: the simulated AAVE differs from the chain: {beyond}"
-        # the residual explained: the chain's collateral is the book's less exactly the weETH
-        # the entry's supply left in the wallet (float precision of ~200 weETH: 5e-14)
+        # the chain's collateral is the book's less exactly the weETH the entry's supply left
+        # in the wallet (float precision: the capped supply takes all it minted)
         if chain["collateral_weETH"] > 0.0:
             less = sim["collateral_weETH"] - chain["collateral_weETH"]
             assert less == pytest.approx(self.entry_dust, abs=1e-13), f"{step}: {less!r}"
@@ -194,6 +188,8 @@ class Books:
         if isinstance(order, FlashBundle) and order.kind == "entry":
             me = self.fund.account.address
             self.entry_dust = self.fund.lst.functions.balanceOf(me).call() / ETH
+            # the capped supply took all it minted, to the float's precision of ~200 weETH
+            assert self.entry_dust < 1e-13
         self.check(step)
 
 

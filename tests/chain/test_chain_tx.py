@@ -115,10 +115,15 @@ def sender_for(
     )
 
 
+NO_CAP = ("0x0000000000000000000000000000000000000000", 0, 0)  # BasisAccount.Call: no cap
+
+
 def wrap_call(fund: FundChain, eth: int = 1) -> Any:
     """The account wraps `eth` of its ETH into WETH: one execution is +`eth` WETH."""
     deposit = bytes.fromhex(fund.weth.encode_abi("deposit")[2:])
-    return fund.account.functions.execute([(fund.weth.address, eth * ETH, deposit)], 0, MAX)
+    return fund.account.functions.execute(
+        [(fund.weth.address, eth * ETH, deposit, *NO_CAP)], 0, MAX
+    )
 
 
 def weth_of(fund: FundChain) -> int:
@@ -438,7 +443,7 @@ def test_mined_revert_names_the_reason_and_the_gas_paid(
     fund.dex.functions.setPrice(ZERO, fund.weth.address, ETH).transact({"from": fund.admin})
     manual_mining.rpc("evm_mine")
     swap = bytes.fromhex(fund.dex.encode_abi("swap", args=[ZERO, fund.weth.address, ETH, ETH])[2:])
-    call = fund.account.functions.execute([(fund.dex.address, ETH, swap)], 0, MAX)
+    call = fund.account.functions.execute([(fund.dex.address, ETH, swap, *NO_CAP)], 0, MAX)
     weth, nonce = weth_of(fund), nonce_of(fund)
     eth = fund.w3.eth.get_balance(fund.account.address)
 
@@ -528,7 +533,9 @@ def test_the_key_is_in_no_log_record_and_no_error(
     sender = sender_for(fund, proxy, fake_time)
     sender.send(wrap_call(fund), "wrap")
     errors: list[BaseException] = []
-    too_much = fund.account.functions.execute([(fund.weth.address, 10**6 * ETH, b"")], 0, MAX)
+    too_much = fund.account.functions.execute(
+        [(fund.weth.address, 10**6 * ETH, b"", *NO_CAP)], 0, MAX
+    )
     for policy, call in ((GasPolicy(max_fee_gwei=1e-6), wrap_call(fund)), (FAST, too_much)):
         try:
             sender_for(fund, proxy, fake_time, policy).send(call, "refused")
@@ -554,7 +561,7 @@ def test_submissions_go_only_to_the_private_rpc_reads_only_to_the_read_rpc(
         read_w3 = client(reads.url, timeout_s=10)
         account = read_w3.eth.contract(address=fund.account.address, abi=fund.account.abi)
         deposit = bytes.fromhex(fund.weth.encode_abi("deposit")[2:])
-        call = account.functions.execute([(fund.weth.address, ETH, deposit)], 0, MAX)
+        call = account.functions.execute([(fund.weth.address, ETH, deposit, *NO_CAP)], 0, MAX)
         sender = sender_for(fund, proxy, fake_time, read=read_w3)
         sent = sender.send(call, "wrap")
         assert proxy.methods() == {SEND}

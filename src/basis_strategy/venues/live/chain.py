@@ -76,6 +76,7 @@ LOG = logging.getLogger(__name__)
 VARIABLE = 2  # AAVE's variable interest rate mode
 RAY = 1e27
 ETH = "0x0000000000000000000000000000000000000000"  # the DEX's native ETH
+ALL_SLACK = 10**6  # "all of" a balance may fall short of the planned amount by 1e-6 of it
 EMODE_CATEGORY = 1
 
 
@@ -101,13 +102,26 @@ class ChainPolicy:
 
 
 @dataclass(frozen=True)
+class Cap:
+    """Spend at most what the account holds of `token` when it falls short of the amount at
+    byte `offset` of the call's data by at most `slack` units (BasisAccount's `cap`)."""
+
+    token: str
+    offset: int
+    slack: int
+
+
+@dataclass(frozen=True)
 class Call:
     target: str
     data: str
     value_wei: int = 0
+    cap: Cap | None = None
 
-    def encoded(self) -> tuple[str, int, bytes]:
-        return (self.target, self.value_wei, bytes.fromhex(self.data[2:]))
+    def encoded(self) -> tuple[str, int, bytes, str, int, int]:
+        cap = self.cap or Cap(ETH, 0, 0)
+        return (self.target, self.value_wei, bytes.fromhex(self.data[2:]), cap.token,
+                cap.offset, cap.slack)  # fmt: skip
 
 
 def to_units(amount: float, decimals: int) -> int:
@@ -252,30 +266,21 @@ class ChainAccount:
             raise ExecutionRejected(f"chain: no token address configured for {asset}")
         return token
 
-    def _units(self, asset: str, amount: float, all_of: bool = False) -> int:
-        """`amount` of `asset` in token units. With `all_of`, an amount within float dust
-        (1e-9) above what the account holds on chain is what it holds: the book's float of a
-        balance is never more exact than that, and "all" must move every wei."""
-        decimals = 18 if asset == "ETH" else self.decimals[asset]
-        units = to_units(amount, decimals)
-        if all_of and self._in_bundle:
-            # what an earlier step of the bundle made (minted, withdrawn) is known only to
-            # the precision of the rates it was planned with (an LST's oracle price is 8
-            # decimals): spend 1e-9 less, the dust stays in the wallet
-            return units - max(10, units // 10**9)
-        if all_of:
-            me = self.account.address
-            held = (
-                int(self.w3.eth.get_balance(me))
-                if asset == "ETH"
-                else int(self._token(asset).functions.balanceOf(me).call())
-            )
-            if held < units <= held + max(10, held // 10**9):
-                units = held
-        return units
+    def _units(self, asset: str, amount: float) -> int:
+        """`amount` of `asset` in token units (rounded down)."""
+        return to_units(amount, 18 if asset == "ETH" else self.decimals[asset])
 
-    def _call(self, contract: Any, fn: str, *args: Any, value_wei: int = 0) -> Call:
-        return Call(contract.address, contract.encode_abi(fn, args=list(args)), value_wei)
+    def _all_of(self, asset: str, units: int, arg: int) -> Cap:
+        """Spending what the book holds of `asset` (or what an earlier call of the bundle just
+        made): the book knows it to its float and its rates' precision, the chain exactly; the
+        amount (argument `arg` of the call) is capped at the account's balance, up to
+        ALL_SLACK of it short (`BasisAccount` module doc)."""
+        return Cap(self._token(asset).address, 4 + 32 * arg, max(10, units // ALL_SLACK))
+
+    def _call(
+        self, contract: Any, fn: str, *args: Any, value_wei: int = 0, cap: Cap | None = None
+    ) -> Call:
+        return Call(contract.address, contract.encode_abi(fn, args=list(args)), value_wei, cap)
 
     def _approve_around(self, token: Any, spender: str, amount: int, inner: Call) -> list[Call]:
         """Exact approval, the call, then the allowance back to 0 (never a standing one)."""
@@ -293,8 +298,9 @@ class ChainAccount:
                 return [self._call(weth, "deposit", value_wei=self._units("ETH", order.amount))]
             # outside a bundle, unwrapping the book's WETH means all of it; inside, the flash
             # loan's exact amount
-            units = self._units("WETH", -order.amount, all_of=not self._in_bundle)
-            return [self._call(weth, "withdraw", units)]
+            units = self._units("WETH", -order.amount)
+            cap = None if self._in_bundle else self._all_of("WETH", units, 0)
+            return [self._call(weth, "withdraw", units, cap=cap)]
         if isinstance(order, Stake):
             lst = self._token(_lst_of(order.venue))
             return [self._call(lst, "deposit", value_wei=self._units("ETH", order.amount))]
@@ -313,8 +319,9 @@ class ChainAccount:
         token = self._token(order.asset)
         everything = math.isinf(order.amount)
         if isinstance(order, SupplyToAave):
-            units = self._units(order.asset, order.amount, all_of=True)
-            supply = self._call(pool, "supply", token.address, units, me, 0)
+            units = self._units(order.asset, order.amount)
+            cap = self._all_of(order.asset, units, 1)
+            supply = self._call(pool, "supply", token.address, units, me, 0, cap=cap)
             return self._approve_around(token, pool.address, units, supply)
         units = abi.MAX_UINT256 if everything else self._units(order.asset, order.amount)
         if isinstance(order, WithdrawFromAave):
@@ -327,7 +334,7 @@ class ChainAccount:
     def _swap_calls(self, order: SwapOnDex, market: MarketState) -> list[Call]:
         sell_key = wallet_key(order.sell)
         amount = self.ledger.qty(sell_key) if math.isinf(order.sell_amount) else order.sell_amount
-        units = self._units(order.sell, amount, all_of=True)
+        units = self._units(order.sell, amount)
         expected = self._expected_received(order, amount, market)
         out_asset = "ETH" if order.buy == "ETH" else order.buy
         min_out = self._units(out_asset, expected * (1.0 - self.policy.slippage_guard))
@@ -336,7 +343,8 @@ class ChainAccount:
         if order.sell == "ETH":
             return [self._call(self.dex, "swap", token_in, token_out, units, min_out,
                                value_wei=units)]  # fmt: skip
-        swap = self._call(self.dex, "swap", token_in, token_out, units, min_out)
+        cap = self._all_of(order.sell, units, 2)
+        swap = self._call(self.dex, "swap", token_in, token_out, units, min_out, cap=cap)
         return self._approve_around(self._token(order.sell), self.dex.address, units, swap)
 
     def _expected_received(self, order: SwapOnDex, amount: float, market: MarketState) -> float:
@@ -357,8 +365,8 @@ class ChainAccount:
         if order.asset == "ETH":
             return [Call(to, "0x", self._units("ETH", order.amount))]
         token = self._token(order.asset)
-        units = self._units(order.asset, order.amount, all_of=True)
-        return [self._call(token, "transfer", to, units)]
+        units = self._units(order.asset, order.amount)
+        return [self._call(token, "transfer", to, units, cap=self._all_of(order.asset, units, 1))]
 
     # --- execution ----------------------------------------------------------------------------
 
