@@ -16,60 +16,52 @@ from collections.abc import Callable
 from datetime import datetime
 
 from tests.chain.aave_market import RAY, deploy, send
-from tests.chain.fund import ETH, FundChain, pay
+from tests.chain.fund import ETH, OPERATOR_KEY, FundChain, pay
 
 from basis_strategy.config.loader import RunConfig
 from basis_strategy.data.live_chain import ChainReader, on_chain
 from basis_strategy.data.market import MarketState
 from basis_strategy.data.provider import HistoricalDataProvider
 from basis_strategy.live.replay import ReplaySource
-from basis_strategy.venues.interface import Ledger
-from basis_strategy.venues.live import chain_abi
 from basis_strategy.venues.live.chain import ETH as NATIVE_ETH
 from basis_strategy.venues.live.chain import (
     ChainAccount,
-    ChainAddresses,
-    ChainPolicy,
     LiveChainVenue,
 )
-from basis_strategy.venues.live.chain_revert import RevertDecoder
-from basis_strategy.venues.live.chain_tx import GasPolicy, TxSender
-from basis_strategy.venues.simulated.build import build_simulated_venues
-from basis_strategy.venues.simulated.chain import ChainVenue, SimulatedAave
+from basis_strategy.venues.live.chain_build import build_live_chain
 
 DEX_FEE_BPS = 5  # the uniswap venue's swap_fee
 USDT_UNIT = 10**6
 SET_BEFORE_S = 120  # the world of hour t is set in blocks stamped from t − 120 s
 
 
+def fund_env(
+    fund: FundChain, max_fee_gwei: float = 100.0, priority_fee_gwei: float = 0.01
+) -> dict[str, str]:
+    """The environment a live run on the fund's chain reads (`chain_build` module doc)."""
+    tokens = {"WETH": fund.weth.address, "weETH": fund.lst.address}
+    if fund.usdt is not None:
+        tokens["USDT"] = fund.usdt.address
+    return {
+        "BASIS_ALCHEMY_RPC_URL": fund.anvil.url,
+        "BASIS_WALLET_PRIVATE_KEY": OPERATOR_KEY,
+        "BASIS_CHAIN_ID": str(fund.w3.eth.chain_id),
+        "BASIS_CHAIN_ACCOUNT": fund.account.address,
+        "BASIS_CHAIN_AAVE_POOL": fund.market.pool.address,
+        "BASIS_CHAIN_DEX": fund.dex.address,
+        "BASIS_CHAIN_TOKENS": ",".join(f"{s}={a}" for s, a in tokens.items()),
+        "BASIS_CHAIN_MAX_FEE_GWEI": repr(max_fee_gwei),
+        "BASIS_CHAIN_PRIORITY_FEE_GWEI": repr(priority_fee_gwei),
+    }
+
+
 def chain_account(
-    fund: FundChain,
-    config: RunConfig,
-    max_fee_gwei: float = 100.0,
-    priority_fee_gwei: float = 0.01,
-    **policy: float,
+    fund: FundChain, config: RunConfig, max_fee_gwei: float = 100.0, priority_fee_gwei: float = 0.01
 ) -> ChainAccount:
-    """The fund's account with the simulated chain venues of `config` computing its plans."""
-    w3 = fund.w3
-    names = ("BasisAccount", "MockLST", "SwapPool")
-    decoder = RevertDecoder(*(chain_abi.compiled(n)["abi"] for n in names))
-    gas = GasPolicy(max_fee_gwei=max_fee_gwei, priority_fee_gwei=priority_fee_gwei)
-    sender = TxSender(w3, fund.operator, gas, decoder)
-    simulated = build_simulated_venues(config)
-    chain_venues = {n: v for n, v in simulated.items() if isinstance(v, ChainVenue)}
-    ledger: Ledger = chain_venues["wallet"].ledger
-    addresses = ChainAddresses(
-        account=fund.account.address,
-        pool=fund.market.pool.address,
-        dex=fund.dex.address,
-        tokens={"WETH": fund.weth.address, "weETH": fund.lst.address,
-                **({"USDT": fund.usdt.address} if fund.usdt is not None else {})},
-    )  # fmt: skip
-    account = ChainAccount(w3, addresses, sender, chain_venues, ledger, ChainPolicy(**policy))
-    aave = chain_venues["aave_v3"]
-    assert isinstance(aave, SimulatedAave)
-    aave.risk = account.risk
-    return account
+    """The fund's account as a live run builds it from its environment (`build_live_chain`:
+    pre-flight, the simulated chain venues of `config` computing its plans, the chain's risk
+    parameters and HF floor)."""
+    return build_live_chain(config, fund_env(fund, max_fee_gwei, priority_fee_gwei)).account
 
 
 def chain_venues(account: ChainAccount) -> dict[str, LiveChainVenue]:

@@ -75,7 +75,7 @@ class LiveRun:
     checked: list[int] = field(default_factory=list)
 
 
-def live_run(fund: FundChain, hf_floor: float = 0.0) -> LiveRun:
+def live_run(fund: FundChain) -> LiveRun:
     """eth_leveraged on the fund's account, its session at 0.01 s per replayed hour; every
     cycle ends with the chain read against the book; a CRITICAL log halts it (as the
     session process does)."""
@@ -85,7 +85,7 @@ def live_run(fund: FundChain, hf_floor: float = 0.0) -> LiveRun:
     )
     config = config_for(capital)
     history = HistoricalDataProvider(config, resolve_data_dir(None, os.environ))
-    account = chain_account(fund, config, hf_floor=hf_floor)
+    account = chain_account(fund, config)
     engine = EventDrivenStrategyEngine(config, history, dict(chain_venues(account)))
     wall = SleptWall()
     clock = AcceleratedClock(START - timedelta(minutes=1), 3600 / 0.01, wall, wall.sleep)
@@ -195,7 +195,8 @@ def test_health_factor_below_the_floor_deleverages(
     """3 % off the LST's price takes the LTV from 0.91 to ~0.938, above ltv_critical 0.93 (HF
     below the floor LT / ltv_critical): CHAIN-002, and the strategy's deleverage bundle runs
     on chain in the same cycle."""
-    run = live_run(fund, hf_floor=0.95 / 0.93)
+    run = live_run(fund)
+    assert run.account.policy.hf_floor == pytest.approx(0.95 / 0.93)  # the chain's LT / critical
     shock_at = START + timedelta(hours=2)
     run.replay.events[shock_at] = lambda: drop_lst_price(fund, 0.03)
     run.session.run(max_cycles=4)

@@ -45,7 +45,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,14 +102,18 @@ class GasPolicy:
     send_attempts: int = 5  # tries of the same signed bytes on network errors
 
 
-def key_from_environment(key_variable: str, keystore_variable: str = "") -> LocalAccount:
+def key_from_environment(
+    key_variable: str, keystore_variable: str = "", env: Mapping[str, str] | None = None
+) -> LocalAccount:
     """The signing key: `$key_variable` holds a hex private key or, when `keystore_variable`
     is given, `$keystore_variable` a keystore file path whose password is in `$key_variable`.
-    Errors name the variables only, and chain no exception that could quote the secret."""
-    secret = os.environ.get(key_variable, "")
+    Errors name the variables only, and chain no exception that could quote the secret.
+    `env`: os.environ unless a test passes its own."""
+    variables = os.environ if env is None else env
+    secret = variables.get(key_variable, "")
     if not secret:
         raise ConfigError("chain.key", f"environment variable {key_variable} is not set")
-    keystore = os.environ.get(keystore_variable, "") if keystore_variable else ""
+    keystore = variables.get(keystore_variable, "") if keystore_variable else ""
     if keystore_variable and not keystore:
         # never fall back to reading the password as a key
         raise ConfigError("chain.key", f"environment variable {keystore_variable} is not set")
