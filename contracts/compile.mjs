@@ -11,7 +11,7 @@ const require = createRequire(import.meta.url);
 const solc = require("solc");
 const here = dirname(fileURLToPath(import.meta.url));
 const folder = join(here, "src");
-const DEPLOYED = ["BasisAccount", "MockLST", "SwapPool"];
+const DEPLOYED = ["BasisAccount", "MockLST", "MockStETH", "MockWstETH", "SwapPool"];
 
 const sources = {};
 for (const file of readdirSync(folder).filter((f) => f.endsWith(".sol")).sort()) {

@@ -83,13 +83,18 @@ EMODE_CATEGORY = 1
 @dataclass(frozen=True)
 class ChainAddresses:
     """Where things are on the chain. `tokens`: symbol -> ERC-20 (WETH, USDT, the LSTs);
-    `deposit_addresses`: (venue, asset) -> the only addresses a `Transfer` may pay."""
+    `deposit_addresses`: (venue, asset) -> the only addresses a `Transfer` may pay;
+    `underlying`: a wrapping LST -> the symbol of the token it wraps, itself in `tokens`
+    (wstETH -> stETH: a stake submits ETH for stETH, then wraps it; the wallet's stETH is then
+    read and reconciled like any token, so none can be left behind unseen). An LST without
+    one (weETH) mints from ETH directly."""
 
     account: str
     pool: str
     dex: str
     tokens: Mapping[str, str]
     deposit_addresses: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    underlying: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -302,13 +307,28 @@ class ChainAccount:
             cap = None if self._in_bundle else self._all_of("WETH", units, 0)
             return [self._call(weth, "withdraw", units, cap=cap)]
         if isinstance(order, Stake):
-            lst = self._token(_lst_of(order.venue))
-            return [self._call(lst, "deposit", value_wei=self._units("ETH", order.amount))]
+            return self._stake_calls(order)
         if isinstance(order, SwapOnDex):
             return self._swap_calls(order, market)
         if isinstance(order, Transfer):
             return self._transfer_calls(order)
         return self._aave_calls(order)
+
+    def _stake_calls(self, order: Stake) -> list[Call]:
+        """weETH-style: `deposit{value}` mints the LST. wstETH-style (an `underlying`):
+        `submit{value}` mints stETH 1:1, then `wrap` of exactly that stETH (approved around it)
+        mints the LST at the protocol's rate, in the same transaction."""
+        symbol = _lst_of(order.venue)
+        lst, wei = self._token(symbol), self._units("ETH", order.amount)
+        underlying = self.addresses.underlying.get(symbol)
+        if underlying is None:
+            return [self._call(lst, "deposit", value_wei=wei)]
+        w3 = self.w3
+        steth = w3.eth.contract(address=self._token(underlying).address, abi=abi.STETH)
+        wrapper = w3.eth.contract(address=lst.address, abi=abi.WSTETH)
+        submit = self._call(steth, "submit", ETH, value_wei=wei)
+        return [submit, *self._approve_around(steth, wrapper.address, wei,
+                                              self._call(wrapper, "wrap", wei))]  # fmt: skip
 
     def _aave_calls(self, order: Instruction) -> list[Call]:
         pool, me = self.pool, self.account.address
@@ -417,9 +437,9 @@ class ChainAccount:
     def _minted_at_protocol_rate(
         self, legs: tuple[Leg, ...], order: Instruction, market: MarketState
     ) -> tuple[Leg, ...]:
-        """A stake mints at the protocol's own rate (`getRate`), which the book's mark (the
-        oracle's ρ) need not equal: the minted amount is planned at the protocol's rate, and
-        its value at the mark less the ETH paid is booked on the minted leg as an execution
+        """A stake mints at the protocol's own rate (`_protocol_rate`), which the book's mark
+        (the oracle's ρ) need not equal: the minted amount is planned at the protocol's rate,
+        and its value at the mark less the ETH paid is booked on the minted leg as an execution
         cost's discount (as an LST bought off its oracle rate is, domain 4.2)."""
         stakes = [s for s in _steps(order) if isinstance(s, Stake)]
         if not stakes:
@@ -427,7 +447,7 @@ class ChainAccount:
         out = list(legs)
         for stake in stakes:
             lst = _lst_of(stake.venue)
-            protocol = int(self._token(lst).functions.getRate().call()) / 1e18
+            protocol = self._protocol_rate(lst)
             mark = market["lst_rate:" + lst]
             key = wallet_key(lst)
             i = next(i for i, leg in enumerate(out)
@@ -440,6 +460,15 @@ class ChainAccount:
             out[i] = Leg(leg.instrument, minted, leg.event_type, leg.price, COST, gain, "ETH",
                          leg.entry_after, cost_detail(0.0, 0.0, -gain))  # fmt: skip
         return tuple(out)
+
+    def _protocol_rate(self, lst: str) -> float:
+        """ETH (or stETH) per LST unit at the protocol: wstETH's `stEthPerToken`, weETH's
+        `getRate`."""
+        token = self._token(lst)
+        if lst in self.addresses.underlying:
+            wrapper = self.w3.eth.contract(address=token.address, abi=abi.WSTETH)
+            return int(wrapper.functions.stEthPerToken().call()) / 1e18
+        return int(token.functions.getRate().call()) / 1e18
 
     def _bounds(self, after: Ledger, market: MarketState, order: Instruction) -> tuple[int, int]:
         """(min HF, max LTV) in wad for the account's check: the expected account ± slack;

@@ -63,6 +63,19 @@ LST: Abi = [
     {**function("deposit", "", "uint256 minted"), "stateMutability": "payable"},
 ]
 
+# Lido: stETH's `submit` stakes the ETH sent; wstETH wraps stETH at `stEthPerToken`
+STETH: Abi = [
+    *ERC20,
+    {**function("submit", "address referral", "uint256 minted"), "stateMutability": "payable"},
+]
+
+WSTETH: Abi = [
+    *ERC20,
+    function("stEthPerToken", "", "uint256 rate", view=True),
+    function("wrap", "uint256 stETHAmount", "uint256 minted"),
+    function("unwrap", "uint256 wstETHAmount", "uint256 paid"),
+]
+
 # aTokens and variable debt tokens: balances are scaled by the reserve's index (domain 4.1)
 SCALED_TOKEN: Abi = [
     *ERC20,
@@ -173,7 +186,8 @@ AAVE_V3_0_ERRORS = {
 
 @cache
 def compiled(name: str) -> dict[str, Any]:
-    """ABI and bytecode of one of our contracts (`BasisAccount`, `MockLST`, `SwapPool`)."""
+    """ABI and bytecode of one of our contracts (`BasisAccount`, `MockLST`, `MockStETH`,
+    `MockWstETH`, `SwapPool`)."""
     text = resources.files("basis_strategy.venues.live").joinpath("contracts.json").read_text()
     contracts: dict[str, dict[str, Any]] = json.loads(text)["contracts"]
     return contracts[name]
