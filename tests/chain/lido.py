@@ -26,8 +26,8 @@ from web3 import Web3
 from basis_strategy.config.loader import RunConfig, load_run_config
 from basis_strategy.venues.interface import Ledger
 from basis_strategy.venues.live import chain_abi
-from basis_strategy.venues.live.chain import ETH as NATIVE_ETH
 from basis_strategy.venues.live.chain import ChainAccount, ChainAddresses
+from basis_strategy.venues.live.chain_calls import ETH as NATIVE_ETH
 from basis_strategy.venues.live.chain_revert import RevertDecoder
 from basis_strategy.venues.live.chain_tx import GasPolicy, TxSender
 from basis_strategy.venues.simulated.build import build_simulated_venues

@@ -23,12 +23,12 @@ from basis_strategy.data.live_chain import ChainReader, on_chain
 from basis_strategy.data.market import MarketState
 from basis_strategy.data.provider import HistoricalDataProvider
 from basis_strategy.live.replay import ReplaySource
-from basis_strategy.venues.live.chain import ETH as NATIVE_ETH
 from basis_strategy.venues.live.chain import (
     ChainAccount,
     LiveChainVenue,
 )
 from basis_strategy.venues.live.chain_build import build_live_chain
+from basis_strategy.venues.live.chain_calls import ETH as NATIVE_ETH
 
 DEX_FEE_BPS = 5  # the uniswap venue's swap_fee
 USDT_UNIT = 10**6

@@ -29,8 +29,9 @@ from basis_strategy.core.instructions import (
 from basis_strategy.data.market import MarketState
 from basis_strategy.math.leverage import flash_entry
 from basis_strategy.venues.live import chain_abi
-from basis_strategy.venues.live.chain import ETH as NATIVE_ETH
-from basis_strategy.venues.live.chain import ChainAccount, LiveChainVenue, to_units
+from basis_strategy.venues.live.chain import ChainAccount, LiveChainVenue
+from basis_strategy.venues.live.chain_calls import ETH as NATIVE_ETH
+from basis_strategy.venues.live.chain_calls import to_units
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 COMMON = {"action": "entry_full", "trigger": "test"}

@@ -30,10 +30,8 @@ and AAVE's scaled balances `aave_v3:aToken:a{X}` / `aave_v3:debtToken:debt{X}`
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from web3 import Web3
@@ -50,10 +48,7 @@ from basis_strategy.core.instructions import (
     SetEmode,
     Stake,
     SupplyToAave,
-    SwapOnDex,
-    Transfer,
     WithdrawFromAave,
-    Wrap,
 )
 from basis_strategy.core.instruments import WALLET_ETH
 from basis_strategy.core.logs import log_event
@@ -61,6 +56,8 @@ from basis_strategy.data.market import AaveRisk, MarketState
 from basis_strategy.venues.interface import CostSwitches, ExecutionRejected, Ledger, cost_detail
 from basis_strategy.venues.live import chain_abi as abi
 from basis_strategy.venues.live.account import ReconciliationHalt
+from basis_strategy.venues.live.chain_calls import Call, CallPlanner, lst_of
+from basis_strategy.venues.live.chain_legs import fold_mined, steps_of
 from basis_strategy.venues.live.chain_tx import Sent, TxSender
 from basis_strategy.venues.simulated.chain import (
     COST,
@@ -106,36 +103,6 @@ class ChainPolicy:
     emode_category: int = EMODE_CATEGORY
 
 
-@dataclass(frozen=True)
-class Cap:
-    """Spend at most what the account holds of `token` when it falls short of the amount at
-    byte `offset` of the call's data by at most `slack` units (BasisAccount's `cap`)."""
-
-    token: str
-    offset: int
-    slack: int
-
-
-@dataclass(frozen=True)
-class Call:
-    target: str
-    data: str
-    value_wei: int = 0
-    cap: Cap | None = None
-
-    def encoded(self) -> tuple[str, int, bytes, str, int, int]:
-        cap = self.cap or Cap(ETH, 0, 0)
-        return (self.target, self.value_wei, bytes.fromhex(self.data[2:]), cap.token,
-                cap.offset, cap.slack)  # fmt: skip
-
-
-def to_units(amount: float, decimals: int) -> int:
-    """A float amount in integer token units, rounded down (never more than asked)."""
-    if not (math.isfinite(amount) and amount >= 0.0):
-        raise ExecutionRejected(f"amount must be finite and >= 0, was {amount!r}")
-    return int(Decimal(repr(amount)).scaleb(decimals))
-
-
 class ChainAccount:
     """The fund's account on chain: its reads, its calls, its book (module doc).
 
@@ -154,7 +121,7 @@ class ChainAccount:
     ) -> None:
         self.w3, self.addresses, self.sender = w3, addresses, sender
         self.simulated, self.ledger = dict(simulated), ledger
-        self.policy = policy or ChainPolicy()
+        self._policy = policy or ChainPolicy()
         self.account = w3.eth.contract(
             address=w3.to_checksum_address(addresses.account),
             abi=abi.compiled("BasisAccount")["abi"],
@@ -181,10 +148,22 @@ class ChainAccount:
             self.a_tokens[symbol] = w3.eth.contract(address=a_token, abi=abi.SCALED_TOKEN)
             self.debt_tokens[symbol] = w3.eth.contract(address=debt_token, abi=abi.SCALED_TOKEN)
         self.emode = int(self.pool.functions.getUserEMode(self.account.address).call()) != 0
+        self.planner = CallPlanner(
+            w3, self.account.address, self.pool, self.dex, self.tokens, self.decimals,
+            addresses, self.policy, ledger, self.simulated,
+        )  # fmt: skip
         self.mined: list[Sent] = []
-        self._in_bundle = False
         self._watched_block = int(w3.eth.block_number)  # liquidations seen up to here
         self.liquidations: list[dict[str, Any]] = []
+
+    @property
+    def policy(self) -> ChainPolicy:
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy: ChainPolicy) -> None:
+        """One policy for the account and its call planner (a pre-flight may refine it)."""
+        self._policy = self.planner.policy = policy
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -220,7 +199,7 @@ class ChainAccount:
         """The collateral's risk parameters as the chain has them: the e-mode category's when
         `emode` (and the asset is in it), else the reserve's own (its configuration bitmap:
         bits 0–15 LTV, 16–31 liquidation threshold, 32–47 bonus, in bps)."""
-        token = self._token(asset)
+        token = self.planner.token(asset)
         config = int(self.pool.functions.getReserveData(token.address).call()[0])
         category = (config >> 168) & 0xFF
         if emode and category == self.policy.emode_category:
@@ -263,130 +242,9 @@ class ChainAccount:
         values["gas_gwei"] = int(header["baseFeePerGas"]) / 1e9
         return values
 
-    # --- calls ------------------------------------------------------------------------------
-
-    def _token(self, asset: str) -> Any:
-        token = self.tokens.get("WETH" if asset == "ETH" else asset)
-        if token is None:
-            raise ExecutionRejected(f"chain: no token address configured for {asset}")
-        return token
-
-    def _units(self, asset: str, amount: float) -> int:
-        """`amount` of `asset` in token units (rounded down)."""
-        return to_units(amount, 18 if asset == "ETH" else self.decimals[asset])
-
-    def _all_of(self, asset: str, units: int, arg: int) -> Cap:
-        """Spending what the book holds of `asset` (or what an earlier call of the bundle just
-        made): the book knows it to its float and its rates' precision, the chain exactly; the
-        amount (argument `arg` of the call) is capped at the account's balance, up to
-        ALL_SLACK of it short (`BasisAccount` module doc)."""
-        return Cap(self._token(asset).address, 4 + 32 * arg, max(10, units // ALL_SLACK))
-
-    def _call(
-        self, contract: Any, fn: str, *args: Any, value_wei: int = 0, cap: Cap | None = None
-    ) -> Call:
-        return Call(contract.address, contract.encode_abi(fn, args=list(args)), value_wei, cap)
-
-    def _approve_around(self, token: Any, spender: str, amount: int, inner: Call) -> list[Call]:
-        """Exact approval, the call, then the allowance back to 0 (never a standing one)."""
-        return [
-            self._call(token, "approve", spender, amount),
-            inner,
-            self._call(token, "approve", spender, 0),
-        ]
-
     def calls_for(self, order: Instruction, market: MarketState) -> list[Call]:
-        """The account's calls that carry out `order` (one step of a bundle, or all of it)."""
-        if isinstance(order, Wrap):
-            weth = self._token("WETH")
-            if order.amount > 0:
-                return [self._call(weth, "deposit", value_wei=self._units("ETH", order.amount))]
-            # outside a bundle, unwrapping the book's WETH means all of it; inside, the flash
-            # loan's exact amount
-            units = self._units("WETH", -order.amount)
-            cap = None if self._in_bundle else self._all_of("WETH", units, 0)
-            return [self._call(weth, "withdraw", units, cap=cap)]
-        if isinstance(order, Stake):
-            return self._stake_calls(order)
-        if isinstance(order, SwapOnDex):
-            return self._swap_calls(order, market)
-        if isinstance(order, Transfer):
-            return self._transfer_calls(order)
-        return self._aave_calls(order)
-
-    def _stake_calls(self, order: Stake) -> list[Call]:
-        """weETH-style: `deposit{value}` mints the LST. wstETH-style (an `underlying`):
-        `submit{value}` mints stETH 1:1, then `wrap` of exactly that stETH (approved around it)
-        mints the LST at the protocol's rate, in the same transaction."""
-        symbol = _lst_of(order.venue)
-        lst, wei = self._token(symbol), self._units("ETH", order.amount)
-        underlying = self.addresses.underlying.get(symbol)
-        if underlying is None:
-            return [self._call(lst, "deposit", value_wei=wei)]
-        w3 = self.w3
-        steth = w3.eth.contract(address=self._token(underlying).address, abi=abi.STETH)
-        wrapper = w3.eth.contract(address=lst.address, abi=abi.WSTETH)
-        submit = self._call(steth, "submit", ETH, value_wei=wei)
-        return [submit, *self._approve_around(steth, wrapper.address, wei,
-                                              self._call(wrapper, "wrap", wei))]  # fmt: skip
-
-    def _aave_calls(self, order: Instruction) -> list[Call]:
-        pool, me = self.pool, self.account.address
-        if isinstance(order, SetEmode):
-            return [self._call(pool, "setUserEMode", self.policy.emode_category)]
-        if not isinstance(order, SupplyToAave | WithdrawFromAave | Borrow | Repay):
-            raise ExecutionRejected(f"chain: cannot execute {type(order).__name__} on chain")
-        token = self._token(order.asset)
-        everything = math.isinf(order.amount)
-        if isinstance(order, SupplyToAave):
-            units = self._units(order.asset, order.amount)
-            cap = self._all_of(order.asset, units, 1)
-            supply = self._call(pool, "supply", token.address, units, me, 0, cap=cap)
-            return self._approve_around(token, pool.address, units, supply)
-        units = abi.MAX_UINT256 if everything else self._units(order.asset, order.amount)
-        if isinstance(order, WithdrawFromAave):
-            return [self._call(pool, "withdraw", token.address, units, me)]
-        if isinstance(order, Borrow):
-            return [self._call(pool, "borrow", token.address, units, VARIABLE, 0, me)]
-        repay = self._call(pool, "repay", token.address, units, VARIABLE, me)
-        return self._approve_around(token, pool.address, units, repay)
-
-    def _swap_calls(self, order: SwapOnDex, market: MarketState) -> list[Call]:
-        sell_key = wallet_key(order.sell)
-        amount = self.ledger.qty(sell_key) if math.isinf(order.sell_amount) else order.sell_amount
-        units = self._units(order.sell, amount)
-        expected = self._expected_received(order, amount, market)
-        out_asset = "ETH" if order.buy == "ETH" else order.buy
-        min_out = self._units(out_asset, expected * (1.0 - self.policy.slippage_guard))
-        token_in = ETH if order.sell == "ETH" else self._token(order.sell).address
-        token_out = ETH if order.buy == "ETH" else self._token(order.buy).address
-        if order.sell == "ETH":
-            return [self._call(self.dex, "swap", token_in, token_out, units, min_out,
-                               value_wei=units)]  # fmt: skip
-        cap = self._all_of(order.sell, units, 2)
-        swap = self._call(self.dex, "swap", token_in, token_out, units, min_out, cap=cap)
-        return self._approve_around(self._token(order.sell), self.dex.address, units, swap)
-
-    def _expected_received(self, order: SwapOnDex, amount: float, market: MarketState) -> float:
-        dex = self.simulated.get(order.venue)
-        if dex is None:
-            raise ExecutionRejected(f"chain: no DEX venue {order.venue!r}")
-        trial = self.ledger.copy()
-        trial.quantities[wallet_key(order.sell)] = max(trial.qty(wallet_key(order.sell)), amount)
-        legs = dex.legs(order, market, trial, CostSwitches(gas=False, execution=True))
-        return sum(leg.amount for leg in legs if leg.instrument == wallet_key(order.buy))
-
-    def _transfer_calls(self, order: Transfer) -> list[Call]:
-        to = self.addresses.deposit_addresses.get((order.destination, order.asset))
-        if to is None:
-            raise ExecutionRejected(
-                f"chain: no allowed deposit address for {order.asset} at {order.destination}"
-            )
-        if order.asset == "ETH":
-            return [Call(to, "0x", self._units("ETH", order.amount))]
-        token = self._token(order.asset)
-        units = self._units(order.asset, order.amount)
-        return [self._call(token, "transfer", to, units, cap=self._all_of(order.asset, units, 1))]
+        """The account's calls that carry out `order` (`CallPlanner`)."""
+        return self.planner.calls_for(order, market)
 
     # --- execution ----------------------------------------------------------------------------
 
@@ -403,11 +261,11 @@ class ChainAccount:
         if isinstance(order, FlashBundle):
             assert isinstance(simulated, SimulatedFlashLender)
             expected = simulated.bundle_legs(order, market, trial)
-            self._in_bundle = True
+            self.planner.in_bundle = True
             try:
                 calls = [c for step in order.steps for c in self.calls_for(step, market)]
             finally:
-                self._in_bundle = False
+                self.planner.in_bundle = False
         else:
             expected = simulated.legs(order, market, trial, costs)
             trial.apply(expected)
@@ -418,9 +276,13 @@ class ChainAccount:
         what = f"{venue} {type(order).__name__}"
         encoded = [c.encoded() for c in calls]  # ETH a call sends is the account's own
         if isinstance(order, FlashBundle):
-            token = self._token(order.asset)
+            token = self.planner.token(order.asset)
             fn = self.account.functions.flashBundle(
-                token.address, self._units(order.asset, order.amount), encoded, min_hf, max_ltv
+                token.address,
+                self.planner.units(order.asset, order.amount),
+                encoded,
+                min_hf,
+                max_ltv,
             )
         else:
             fn = self.account.functions.execute(encoded, min_hf, max_ltv)
@@ -441,12 +303,12 @@ class ChainAccount:
         (the oracle's ρ) need not equal: the minted amount is planned at the protocol's rate,
         and its value at the mark less the ETH paid is booked on the minted leg as an execution
         cost's discount (as an LST bought off its oracle rate is, domain 4.2)."""
-        stakes = [s for s in _steps(order) if isinstance(s, Stake)]
+        stakes = [s for s in steps_of(order) if isinstance(s, Stake)]
         if not stakes:
             return legs
         out = list(legs)
         for stake in stakes:
-            lst = _lst_of(stake.venue)
+            lst = lst_of(stake.venue)
             protocol = self._protocol_rate(lst)
             mark = market["lst_rate:" + lst]
             key = wallet_key(lst)
@@ -464,7 +326,7 @@ class ChainAccount:
     def _protocol_rate(self, lst: str) -> float:
         """ETH (or stETH) per LST unit at the protocol: wstETH's `stEthPerToken`, weETH's
         `getRate`."""
-        token = self._token(lst)
+        token = self.planner.token(lst)
         if lst in self.addresses.underlying:
             wrapper = self.w3.eth.contract(address=token.address, abi=abi.WSTETH)
             return int(wrapper.functions.stEthPerToken().call()) / 1e18
@@ -501,21 +363,11 @@ class ChainAccount:
         block = int(sent.receipt["blockNumber"])
         before, after = self.holdings(block - 1), self.holdings(block)
         gas = self._gas_leg(sent.gas_eth, sent.gas_gwei, what)
-        legs = [*expected, gas]
-        planned: dict[str, float] = {}
-        for leg in legs:
-            planned[leg.instrument] = planned.get(leg.instrument, 0.0) + leg.amount
-        swaps = _swap_buys(order)
-        for key in sorted(set(planned) | {k for k in after if after[k] != before.get(k, 0.0)}):
-            mined = after.get(key, 0.0) - before.get(key, 0.0)
-            gap = mined - planned.get(key, 0.0)
-            if gap == 0.0:
-                continue
-            scale = max(abs(mined), abs(planned.get(key, 0.0)), 1e-12)
-            if abs(gap) > self.policy.tolerance * scale:
-                log_event(LOG, "REC-005", f"{what}: {key} expected {planned.get(key, 0.0):.12g} "
-                          f"mined {mined:.12g}", key=key)  # fmt: skip
-            legs = _fold(legs, key, gap, key in swaps)
+        legs, moved = fold_mined([*expected, gas], before, after, order)
+        for key, gap, scale in moved:
+            if abs(gap) > self.policy.tolerance * max(scale, 1e-12):
+                log_event(LOG, "REC-005", f"{what}: {key} moved {gap:.12g} more than planned "
+                          f"(of {scale:.12g})", key=key)  # fmt: skip
         return (*legs, *self._index_corrections(before, after, block, market))
 
     def _index_corrections(
@@ -637,44 +489,6 @@ def _on_chain(key: str) -> bool:
     return key.startswith(("wallet:", "aave_v3:")) or any(
         key.startswith(f"{issuer}:LST:") for issuer in LST_ISSUERS.values()
     )
-
-
-def _lst_of(venue: str) -> str:
-    for lst, issuer in LST_ISSUERS.items():
-        if issuer == venue:
-            return lst
-    raise ExecutionRejected(f"chain: no LST issued by {venue!r}")
-
-
-def _steps(order: Instruction) -> tuple[Instruction, ...]:
-    return order.steps if isinstance(order, FlashBundle) else (order,)
-
-
-def _swap_buys(order: Instruction) -> set[str]:
-    return {wallet_key(step.buy) for step in _steps(order) if isinstance(step, SwapOnDex)}
-
-
-def _fold(legs: list[Leg], key: str, gap: float, swap_bought: bool) -> list[Leg]:
-    """Add `gap` (mined − planned) of `key` to the legs: to a swap's bought leg (and its cost,
-    in units of the asset sold) when `key` was bought by a swap, else to the last leg of `key`
-    (a swap's sold leg: its cost too, as less was sold for what was received), else as a leg
-    of its own."""
-    for i in range(len(legs) - 1, -1, -1):
-        leg = legs[i]
-        if leg.instrument != key or (swap_bought and leg.event_type != "Swapped"):
-            continue
-        sold_less = gap if leg.event_type == "Swapped" and leg.pnl_component == COST else 0.0
-        legs[i] = Leg(leg.instrument, leg.amount + gap, leg.event_type, leg.price,
-                      leg.pnl_component, leg.pnl_native + sold_less, leg.pnl_asset,
-                      leg.entry_after, leg.detail)  # fmt: skip
-        if swap_bought and i > 0 and legs[i - 1].pnl_component == COST:
-            sold = legs[i - 1]
-            extra_cost = -gap * leg.price / sold.price  # more received = less cost
-            legs[i - 1] = Leg(sold.instrument, sold.amount, sold.event_type, sold.price,
-                              sold.pnl_component, sold.pnl_native - extra_cost, sold.pnl_asset,
-                              sold.entry_after, sold.detail)  # fmt: skip
-        return legs
-    return [*legs, Leg(key, gap, "ChainSettled", 1.0)]
 
 
 class LiveChainVenue:
