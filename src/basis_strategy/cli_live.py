@@ -22,7 +22,6 @@ from basis_strategy.config.loader import load_run_config
 from basis_strategy.config.yaml_input import parse_value
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.core.logs import configure_json_logging
-from basis_strategy.data.live import cex_needs
 from basis_strategy.live.clients import parse_venue_urls
 from basis_strategy.live.go_live import go_live
 from basis_strategy.live.service import (
@@ -189,17 +188,17 @@ def _start(args: argparse.Namespace, results_dir: Path) -> int:
 
 def _live_gates(request: LiveStartRequest, env: Any, venue_urls: list[str]) -> None:
     """Live is refused unless enabled twice, with every credential in the environment and a
-    passing pre-flight (LT-001, LT-002, LT-003: one line each, exit 2; `go_live.py`). Past
-    them, a mode whose live market feed lacks a series is refused by name: the live venues
-    and the session loop exist (`venues/live/build.py`, tested on the venue fakes), the feed
-    of the on-chain series (gas) comes with the on-chain readers."""
+    passing pre-flight against the venues and, for a mode with an on-chain leg, the chain
+    (LT-001, LT-002, LT-003: one line each, exit 2; `go_live.py`). Past them it is refused by
+    name too: the live venues (CEX and on chain) and the session loop exist and are tested
+    end to end on the venue fakes and a local chain, but this command's session runner drives
+    replays only, not a session on live market feeds."""
     config = load_run_config(request.mode, list(request.overrides), env=env)
     go_live(config, request.enable_live_trading, env, parse_venue_urls(venue_urls))
-    unread = cex_needs(config).unread
     raise ConfigError(
         "execution",
-        f"live execution of {request.mode} passed its pre-flight, but its live market feed "
-        f"cannot read {', '.join(unread)} yet (an on-chain reader): not started",
+        f"live execution of {request.mode} passed its pre-flight, but the session runner does "
+        "not run a session on live market feeds yet: not started",
     )
 
 

@@ -93,7 +93,9 @@ def test_live_needs_every_credential(tmp_path: Path) -> None:
         assert_no_secret(tmp_path, done.stdout, done.stderr)
 
 
-def test_a_mode_with_an_on_chain_leg_is_refused_live(tmp_path: Path) -> None:
+def test_a_mode_with_an_on_chain_leg_needs_the_chain_in_the_environment(tmp_path: Path) -> None:
+    """Its on-chain pre-flight (`chain_build`) names the first variable missing; the full
+    chain pre-flight runs against a local chain in tests/chain/test_live_cli_chain.py."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("BASIS_")}
     env = {**clean, **CREDENTIALS, "BASIS_LIVE_TRADING": "enabled"}
     done = subprocess.run(
@@ -101,7 +103,8 @@ def test_a_mode_with_an_on_chain_leg_is_refused_live(tmp_path: Path) -> None:
          "--execution", "live", "--enable-live-trading", "--results-dir", str(tmp_path)],
         capture_output=True, text=True, env=env, timeout=120, check=False,
     )  # fmt: skip
-    assert "on chain" in one_line(done)
+    line = one_line(done)
+    assert "LT-002" in line and "BASIS_ALCHEMY_RPC_URL" in line, line
 
 
 def test_a_failing_pre_flight_refuses_naming_venue_check_and_amounts(

@@ -56,6 +56,9 @@ SECRET_SUFFIXES = (
     "_TOKEN",
     "_URL",
 )
+# the on-chain venue's process settings (venues/live/chain_build.py: addresses, chain id, gas
+# cap, keystore path): never config keys
+PROCESS_PREFIXES = ("BASIS_CHAIN_", "BASIS_WALLET_")
 _KEY_PART = re.compile(r"[A-Za-z0-9_]+")
 _VENUE_ADAPTER: TypeAdapter[VenueConfig] = TypeAdapter(VenueConfig)
 
@@ -107,7 +110,9 @@ def key_path(parts: list[str], source: str, given: str) -> list[str]:
 
 def is_process_setting(name: str) -> bool:
     """A `BASIS_*` variable that configures the process (or is a secret), not the run."""
-    return name in RESERVED_ENV or name.endswith(SECRET_SUFFIXES)
+    return (
+        name in RESERVED_ENV or name.endswith(SECRET_SUFFIXES) or name.startswith(PROCESS_PREFIXES)
+    )
 
 
 def env_overrides(env: Mapping[str, str]) -> list[tuple[list[str], Any]]:

@@ -3,10 +3,11 @@ with one line and exit 2: enabled twice (LT-001), a mode that can trade live her
 credential in the environment (LT-002), and a passing pre-flight against the venues (LT-003:
 reachable, keys, permissions, symbols tradable, balances sufficient for the planned entry).
 
-Live execution covers the CEX modes (btc_basis, eth_basis): a live CEX run starts from capital
-already on the venues, in the amounts `entry_plan` asks for, and never touches the on-chain
-wallet. Modes with an on-chain leg wait for the on-chain venue (its own issue) and are refused
-by name rather than run with a simulated chain.
+A live CEX run (btc_basis, eth_basis) starts from capital already on the venues, in the amounts
+`entry_plan` asks for, and never touches the on-chain wallet. A mode with an on-chain leg also
+passes the on-chain venue's pre-flight (`venues/live/chain_build.py`: the RPC, the chain id,
+the account owned by the key, the contracts, the reserves and e-mode), and its hedge venues,
+if any, a pre-flight for the margin of its shorts (`margin_plan`).
 """
 
 from __future__ import annotations
@@ -28,17 +29,20 @@ from basis_strategy.live.preflight import (
     require_live_enabled,
     require_preflight,
 )
+from basis_strategy.venues.live.chain_build import LiveChain, build_live_chain
 
-LIVE_MODES = ("btc_basis", "eth_basis")  # CEX only: everything they hold is on a venue
+CEX_ONLY_MODES = ("btc_basis", "eth_basis")  # everything they hold is on a venue
 
 
 @dataclass(frozen=True)
 class LiveAccess:
-    """What the gates let through: the credentials, one client per venue, the checks."""
+    """What the gates let through: the credentials, one client per venue, the checks, and
+    the on-chain side of a mode that has one."""
 
     credentials: Credentials
     clients: dict[str, ccxt.Exchange]
     checks: list[Check]
+    chain: LiveChain | None = None
 
 
 def entry_plan(config: RunConfig) -> PreflightPlan:
@@ -64,6 +68,19 @@ def entry_plan(config: RunConfig) -> PreflightPlan:
     return PreflightPlan(symbols, required)
 
 
+def margin_plan(config: RunConfig) -> PreflightPlan:
+    """A hedged mode's CEX part (its long leg is on chain): each venue's perp and the margin
+    of its short, m* × L by allocation, with L = E / (1 + m*) bought on chain."""
+    hedge = config.mode.hedge
+    assert hedge is not None
+    equity = config.mode.initial_capital * (1.0 - config.mode.reserve_ratio)
+    margin = hedge.target * equity / (1.0 + hedge.target)
+    symbol = f"{config.mode.asset}USDT"
+    symbols: dict[str, list[str]] = {str(venue): [symbol] for venue in hedge.venues}
+    required = {str(venue): margin * hedge.allocation[venue] for venue in hedge.venues}
+    return PreflightPlan(symbols, required)
+
+
 def go_live(
     config: RunConfig,
     enabled_flag: bool,
@@ -72,16 +89,13 @@ def go_live(
 ) -> LiveAccess:
     """Every gate, in order (module doc); LiveRefusedError (exit 2) at the first that fails."""
     require_live_enabled(enabled_flag, env)
-    mode = config.mode.mode
-    if mode not in LIVE_MODES:
-        raise LiveRefusedError(
-            "LT-003", "execution",
-            f"{mode} holds positions on chain: live needs the on-chain venue, not built yet; "
-            f"live modes: {', '.join(LIVE_MODES)} (paper runs every mode)",
-        )  # fmt: skip
     hedge = config.mode.hedge
-    assert hedge is not None  # the live modes are hedged
-    credentials = require_credentials(hedge.venues, wallet=False, env=env)
+    venues = tuple(hedge.venues) if hedge is not None else ()
+    credentials = require_credentials(venues, wallet=False, env=env)
+    on_chain = config.mode.mode not in CEX_ONLY_MODES
+    chain = build_live_chain(config, env) if on_chain else None
+    if not venues:  # everything on chain (eth_leveraged, pure_lending, ...)
+        return LiveAccess(credentials, {}, [], chain)
     clients = venue_clients(credentials, base_urls)
-    checks = require_preflight(clients, entry_plan(config))
-    return LiveAccess(credentials, clients, checks)
+    checks = require_preflight(clients, margin_plan(config) if on_chain else entry_plan(config))
+    return LiveAccess(credentials, clients, checks, chain)
