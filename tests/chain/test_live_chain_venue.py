@@ -7,7 +7,8 @@ import math
 from datetime import UTC, datetime
 
 import pytest
-from tests.chain.fund import ETH, FundChain
+from tests.chain.aave_market import RAY, ray_mul
+from tests.chain.fund import ETH, FundChain, supply_lst
 
 from basis_strategy.config.loader import load_run_config
 from basis_strategy.core.instructions import (
@@ -184,3 +185,35 @@ def test_gas_above_the_cap_is_refused_and_nothing_sent(fund: FundChain) -> None:
             Stake(venue="etherfi", amount=1.0, **COMMON), market_of(capped)
         )
     assert fund.w3.eth.get_transaction_count(fund.operator.address) == nonce
+
+
+def test_after_a_supply_and_a_time_jump_the_venue_sees_what_the_chain_holds(
+    fund: FundChain,
+) -> None:
+    """The aToken balance is the scaled balance × the normalised income to the wei (v3.0.2's
+    half-up ray math), and the venue's position view (its book) equals the chain's reads."""
+    account = opened(fund)
+    run(account, Stake(venue="etherfi", amount=10.0, **COMMON))
+    lst = account.ledger.qty("etherfi:LST:weETH")
+    run(account, SupplyToAave(venue="aave_v3", asset="weETH", amount=lst, **COMMON))
+    run(account, SetEmode(venue="aave_v3", **COMMON))
+    run(account, Borrow(venue="aave_v3", asset="WETH", amount=5.0, **COMMON))
+    # rates on both reserves (the mock strategies), applied by an update of each reserve
+    fund.market.set_rates("WETH", 3 * RAY // 100, 2 * RAY // 100)
+    fund.market.touch("WETH")
+    fund.market.set_rates("weETH", 0, RAY // 100)
+    supply_lst(fund, fund.anvil.accounts[1], 1)
+    fund.anvil.increase_time(86_400 * 45)
+    me, a_token = fund.account.address, fund.market.a_tokens["weETH"].functions
+    debt_token = fund.market.variable_debt_tokens["WETH"].functions
+    scaled, income = a_token.scaledBalanceOf(me).call(), fund.market.normalized_income("weETH")
+    assert a_token.balanceOf(me).call() == ray_mul(scaled, income)
+    d_scaled, debt = debt_token.scaledBalanceOf(me).call(), fund.market.normalized_debt("WETH")
+    assert debt_token.balanceOf(me).call() == ray_mul(d_scaled, debt)
+    assert debt > RAY and income > RAY  # both grew over the 45 days: no still index
+    view = LiveChainVenue("aave_v3", account).positions()
+    chain = account.holdings()
+    assert view["aave_v3:aToken:aweETH"] == scaled / ETH == chain["aave_v3:aToken:aweETH"]
+    assert view["aave_v3:debtToken:debtWETH"] == d_scaled / ETH
+    for key, held in chain.items():
+        assert view.get(key, 0.0) == pytest.approx(held, rel=1e-14, abs=1e-18), key

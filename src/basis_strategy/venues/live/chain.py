@@ -495,6 +495,8 @@ class LiveChainVenue:
     """One named on-chain venue (`wallet`, `aave_v3`, `uniswap`, `etherfi`, `lido`, `morpho`)
     of the shared `ChainAccount`, behind the venue interface."""
 
+    checkpointed = False  # its state is on chain, not in this process (checkpoint.py)
+
     def __init__(self, name: str, account: ChainAccount) -> None:
         self.name = name
         self.account = account
