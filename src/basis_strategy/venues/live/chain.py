@@ -45,7 +45,6 @@ from basis_strategy.core.instructions import (
     Leg,
     ReceiveDeposit,
     Repay,
-    SetEmode,
     Stake,
     SupplyToAave,
     WithdrawFromAave,
@@ -147,7 +146,9 @@ class ChainAccount:
                 continue  # not an AAVE reserve
             self.a_tokens[symbol] = w3.eth.contract(address=a_token, abi=abi.SCALED_TOKEN)
             self.debt_tokens[symbol] = w3.eth.contract(address=debt_token, abi=abi.SCALED_TOKEN)
-        self.emode = int(self.pool.functions.getUserEMode(self.account.address).call()) != 0
+        aave = self.simulated.get("aave_v3")
+        if isinstance(aave, SimulatedAave):  # the planner's e-mode is the chain's
+            aave.emode = int(self.pool.functions.getUserEMode(self.account.address).call()) != 0
         self.planner = CallPlanner(
             w3, self.account.address, self.pool, self.dex, self.tokens, self.decimals,
             addresses, self.policy, ledger, self.simulated,
@@ -290,10 +291,8 @@ class ChainAccount:
         self.mined.append(sent)
         legs = self._settled(expected, sent, order, what, market)
         self.ledger.apply(legs)
-        for step in order.steps if isinstance(order, FlashBundle) else (order,):
-            self.simulated[step.venue].commit(step, market)
-            if isinstance(step, SetEmode):
-                self.emode = True
+        for step in steps_of(order):
+            self.simulated[step.venue].commit(step, market)  # e.g. the planner's e-mode
         return ExecutionResult(legs)
 
     def _minted_at_protocol_rate(
