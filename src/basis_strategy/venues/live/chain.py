@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from web3 import Web3
@@ -55,7 +54,13 @@ from basis_strategy.data.market import AaveRisk, MarketState
 from basis_strategy.venues.interface import CostSwitches, ExecutionRejected, Ledger, cost_detail
 from basis_strategy.venues.live import chain_abi as abi
 from basis_strategy.venues.live.account import ReconciliationHalt
-from basis_strategy.venues.live.chain_calls import Call, CallPlanner, lst_of
+from basis_strategy.venues.live.chain_calls import (
+    Call,
+    CallPlanner,
+    ChainAddresses,
+    ChainPolicy,
+    lst_of,
+)
 from basis_strategy.venues.live.chain_legs import fold_mined, steps_of
 from basis_strategy.venues.live.chain_tx import Sent, TxSender
 from basis_strategy.venues.simulated.chain import (
@@ -73,33 +78,6 @@ VARIABLE = 2  # AAVE's variable interest rate mode
 RAY = 1e27
 ETH = "0x0000000000000000000000000000000000000000"  # the DEX's native ETH
 ALL_SLACK = 10**6  # "all of" a balance may fall short of the planned amount by 1e-6 of it
-EMODE_CATEGORY = 1
-
-
-@dataclass(frozen=True)
-class ChainAddresses:
-    """Where things are on the chain. `tokens`: symbol -> ERC-20 (WETH, USDT, the LSTs);
-    `deposit_addresses`: (venue, asset) -> the only addresses a `Transfer` may pay;
-    `underlying`: a wrapping LST -> the symbol of the token it wraps, itself in `tokens`
-    (wstETH -> stETH: a stake submits ETH for stETH, then wraps it; the wallet's stETH is then
-    read and reconciled like any token, so none can be left behind unseen). An LST without
-    one (weETH) mints from ETH directly."""
-
-    account: str
-    pool: str
-    dex: str
-    tokens: Mapping[str, str]
-    deposit_addresses: Mapping[tuple[str, str], str] = field(default_factory=dict)
-    underlying: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ChainPolicy:
-    ltv_slack: float = 0.002  # relative room of the on-chain LTV / HF bounds
-    hf_floor: float = 0.0  # below it CHAIN-002 each cycle (the strategy deleverages); 0: off
-    slippage_guard: float = 0.005  # a swap reverts below expected × (1 − guard)
-    tolerance: float = 1e-6  # relative: expected vs mined beyond this is logged (REC-005)
-    emode_category: int = EMODE_CATEGORY
 
 
 class ChainAccount:

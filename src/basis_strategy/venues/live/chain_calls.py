@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +34,33 @@ from basis_strategy.venues.simulated.chain import LST_ISSUERS, ChainVenue, walle
 VARIABLE = 2  # AAVE's variable interest rate mode
 ETH = "0x0000000000000000000000000000000000000000"  # the DEX's native ETH
 ALL_SLACK = 10**6  # "all of" a balance may fall short of the planned amount by 1e-6 of it
+EMODE_CATEGORY = 1
+
+
+@dataclass(frozen=True)
+class ChainAddresses:
+    """Where things are on the chain. `tokens`: symbol -> ERC-20 (WETH, USDT, the LSTs);
+    `deposit_addresses`: (venue, asset) -> the only addresses a `Transfer` may pay;
+    `underlying`: a wrapping LST -> the symbol of the token it wraps, itself in `tokens`
+    (wstETH -> stETH: a stake submits ETH for stETH, then wraps it; the wallet's stETH is then
+    read and reconciled like any token, so none can be left behind unseen). An LST without
+    one (weETH) mints from ETH directly."""
+
+    account: str
+    pool: str
+    dex: str
+    tokens: Mapping[str, str]
+    deposit_addresses: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    underlying: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChainPolicy:
+    ltv_slack: float = 0.002  # relative room of the on-chain LTV / HF bounds
+    hf_floor: float = 0.0  # below it CHAIN-002 each cycle (the strategy deleverages); 0: off
+    slippage_guard: float = 0.005  # a swap reverts below expected × (1 − guard)
+    tolerance: float = 1e-6  # relative: expected vs mined beyond this is logged (REC-005)
+    emode_category: int = EMODE_CATEGORY
 
 
 @dataclass(frozen=True)
@@ -86,8 +113,8 @@ class CallPlanner:
         dex: Any,
         tokens: Mapping[str, Any],
         decimals: Mapping[str, int],
-        addresses: Any,
-        policy: Any,
+        addresses: ChainAddresses,
+        policy: ChainPolicy,
         ledger: Ledger,
         simulated: Mapping[str, ChainVenue],
     ) -> None:
