@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from tests.chain.aave_market import RAY, ray_mul
 from tests.chain.fund import ETH, FundChain, supply_lst
+from web3 import Web3
 
 from basis_strategy.config.loader import load_run_config
 from basis_strategy.core.instructions import (
@@ -21,6 +22,7 @@ from basis_strategy.core.instructions import (
     Stake,
     SupplyToAave,
     SwapOnDex,
+    Transfer,
     WithdrawFromAave,
     Wrap,
 )
@@ -35,6 +37,7 @@ from basis_strategy.venues.simulated.build import build_simulated_venues
 from basis_strategy.venues.simulated.chain import ChainVenue
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
+BINANCE_DEPOSIT = "0x1b1a2c3d4e5f60718293a4b5c6d7e8f901234567"  # an allow-listed address
 COMMON = {"action": "entry_full", "trigger": "test"}
 
 
@@ -52,6 +55,7 @@ def build_account(fund: FundChain, max_fee_gwei: float = 100.0) -> ChainAccount:
         pool=fund.market.pool.address,
         dex=fund.dex.address,
         tokens={"WETH": fund.weth.address, "weETH": fund.lst.address},
+        deposit_addresses={("binance", "WETH"): BINANCE_DEPOSIT},
     )
     account = ChainAccount(w3, addresses, sender, chain_venues, ledger)
     chain_venues["aave_v3"].risk = account.risk  # type: ignore[attr-defined]
@@ -217,3 +221,20 @@ def test_after_a_supply_and_a_time_jump_the_venue_sees_what_the_chain_holds(
     assert view["aave_v3:debtToken:debtWETH"] == d_scaled / ETH
     for key, held in chain.items():
         assert view.get(key, 0.0) == pytest.approx(held, rel=1e-14, abs=1e-18), key
+
+
+def test_an_erc20_transfer_pays_only_an_allowed_address(fund: FundChain) -> None:
+    account = opened(fund)
+    run(account, Wrap(venue="wallet", amount=3.0, **COMMON))
+    run(account, Transfer(venue="wallet", destination="binance", asset="WETH", amount=2.0,
+                          **COMMON))  # fmt: skip
+    assert (
+        fund.weth.functions.balanceOf(Web3.to_checksum_address(BINANCE_DEPOSIT)).call() == 2 * ETH
+    )
+    assert account.ledger.qty("wallet:BaseToken:WETH") == 1.0
+    nonce = fund.w3.eth.get_transaction_count(fund.operator.address)
+    with pytest.raises(ExecutionRejected, match="no allowed deposit address for WETH at okx"):
+        run(account, Transfer(venue="wallet", destination="okx", asset="WETH", amount=1.0,
+                              **COMMON))  # fmt: skip
+    assert fund.w3.eth.get_transaction_count(fund.operator.address) == nonce  # nothing sent
+    assert account.ledger.qty("wallet:BaseToken:WETH") == 1.0

@@ -235,11 +235,12 @@ class CallPlanner:
         return sum(leg.amount for leg in legs if leg.instrument == wallet_key(order.buy))
 
     def _transfer_calls(self, order: Transfer) -> list[Call]:
-        to = self.addresses.deposit_addresses.get((order.destination, order.asset))
-        if to is None:
+        allowed = self.addresses.deposit_addresses.get((order.destination, order.asset))
+        if allowed is None:
             raise ExecutionRejected(
                 f"chain: no allowed deposit address for {order.asset} at {order.destination}"
             )
+        to = Web3.to_checksum_address(allowed)
         if order.asset == "ETH":
             return [Call(to, "0x", self.units("ETH", order.amount))]
         token = self.token(order.asset)
