@@ -189,17 +189,18 @@ def _start(args: argparse.Namespace, results_dir: Path) -> int:
 def _live_gates(request: LiveStartRequest, env: Any, venue_urls: list[str]) -> None:
     """Live is refused unless enabled twice, with every credential in the environment and a
     passing pre-flight against the venues and, for a mode with an on-chain leg, the chain
-    (LT-001, LT-002, LT-003: one line each, exit 2; `go_live.py`). Past them it is refused by
-    name too: the live venues (CEX and on chain) and the session loop exist and are tested
-    end to end on the venue fakes and a local chain, but this command's session runner drives
-    replays only, not a session on live market feeds."""
+    (LT-001, LT-002, LT-003: one line each, exit 2; `go_live.py`). Past them, a mode whose
+    every position is on chain runs (`live/live_feed.py`); one with CEX legs is refused by
+    name: the session process does not build CEX clients and their feed yet (the live CEX
+    venues and the loop are tested end to end on the venue fakes)."""
     config = load_run_config(request.mode, list(request.overrides), env=env)
     go_live(config, request.enable_live_trading, env, parse_venue_urls(venue_urls))
-    raise ConfigError(
-        "execution",
-        f"live execution of {request.mode} passed its pre-flight, but the session runner does "
-        "not run a session on live market feeds yet: not started",
-    )
+    if config.mode.hedge is not None:
+        raise ConfigError(
+            "execution",
+            f"live execution of {request.mode} passed its pre-flight, but a session with CEX "
+            "legs on live feeds is not run yet: not started",
+        )
 
 
 def _resume(service: LiveService, args: argparse.Namespace, results_dir: Path) -> int:

@@ -1,30 +1,37 @@
 """`basis live start MODE --execution live` for a mode with an on-chain leg runs the on-chain
 pre-flight against the chain its environment names (here a local anvil with the fund's
-contracts): a wrong key is refused naming the check, a right one goes past every gate, and
+contracts): a wrong key is refused naming the check; with the right one, eth_leveraged runs
+live on the chain's own feed, cycle after cycle on the wall clock, reconciled with the chain;
 the operator's key appears in nothing the command printed or wrote."""
 
 from __future__ import annotations
 
+import csv
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.chain.fund import OPERATOR_KEY, FundChain
-from tests.chain.live_world import fund_env
+import pytest
+from tests.chain.anvil import Anvil
+from tests.chain.fund import OPERATOR_KEY, FundChain, deploy_fund_chain
+from tests.chain.live_world import chain_account, fund_env
 
 from basis_strategy.core.secrets import encodings
 
 OTHER_KEY = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6"  # anvil #3
 
 
-def live(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def live(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("BASIS_")}
     return subprocess.run(
         [sys.executable, "-m", "basis_strategy", "live", "start", "eth_leveraged",
          "--execution", "live", "--enable-live-trading", "--results-dir", str(tmp_path),
-         "--set", "staking.rewards_mode=base_only"],
-        capture_output=True, text=True, timeout=120, check=False,
+         "--set", "staking.rewards_mode=base_only", *args],
+        capture_output=True, text=True, timeout=180, check=False,
         env={**clean, **env, "BASIS_LIVE_TRADING": "enabled"},
     )  # fmt: skip
 
@@ -52,10 +59,108 @@ def test_the_on_chain_pre_flight_refuses_a_key_that_does_not_own_the_account(
     assert_no_key(tmp_path, done, OTHER_KEY)
 
 
-def test_a_passing_on_chain_pre_flight_goes_past_every_gate(
-    fund: FundChain, tmp_path: Path
+@pytest.fixture(scope="module")
+def live_chain() -> Iterator[Anvil]:
+    """A chain on the wall clock (the session reads its feed live); a block every second once
+    the fund is deployed (`live_fund`), so its feed is never older than that."""
+    with Anvil() as node:
+        yield node
+
+
+@pytest.fixture(scope="module")
+def deployed_live_fund(live_chain: Anvil) -> FundChain:
+    fund = deploy_fund_chain(live_chain, capital_eth=60)  # its 2 % reserve covers the gas ETH
+    live_chain.rpc("evm_setIntervalMining", [1])
+    return fund
+
+
+@pytest.fixture
+def live_fund(live_chain: Anvil, deployed_live_fund: FundChain) -> Iterator[FundChain]:
+    """The fund as deployed, for each test (each run starts from cash)."""
+    snapshot_id = live_chain.snapshot()
+    yield deployed_live_fund
+    live_chain.revert(snapshot_id)
+
+
+def test_eth_leveraged_runs_live_on_the_chain_through_the_command(
+    live_fund: FundChain, tmp_path: Path
 ) -> None:
-    done = live(tmp_path, fund_env(fund))
-    line = one_line(done)
-    assert "eth_leveraged passed its pre-flight" in line, line
+    fund = live_fund
+    done = live(tmp_path, fund_env(fund), "--interval", "2s", "--cycles", "3",
+                "--session-id", "chain-live")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "chain-live: 3 cycles, 3 stepped, state active" in done.stderr
+    folder = tmp_path / "chain-live"
+    with (folder / "hourly_pnl.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 3
+    with (folder / "event_log.csv").open() as handle:
+        events = [row["event_type"] for row in csv.DictReader(handle)]
+    assert {"Deposited", "FlashBorrowed", "Staked", "Supplied", "Borrowed"} <= set(events)
+    # levered on chain, and the book of the last cycle is the chain's
+    account = chain_account(fund, load_config())
+    data = account.account_data()
+    assert data["debt_base"] / data["collateral_base"] == pytest.approx(0.91, abs=0.005)
+    with (folder / "balance_sheet.csv").open() as handle:
+        last = list(csv.DictReader(handle))[-1]
+    held = account.holdings()
+    for key in ("aave_v3:aToken:aweETH", "aave_v3:debtToken:debtWETH"):
+        assert float(last[f"qty:{key}"]) == pytest.approx(held[key], rel=1e-12)
     assert_no_key(tmp_path, done, OPERATOR_KEY)
+
+
+def load_config():  # type: ignore[no-untyped-def]
+    from basis_strategy.config.loader import load_run_config
+
+    return load_run_config("eth_leveraged", ["staking.rewards_mode=base_only"], env={})
+
+
+def test_kill_9_then_resume_continues_from_the_chain_with_no_instruction_twice(
+    live_fund: FundChain, tmp_path: Path
+) -> None:
+    """The session process is killed (SIGKILL) after its entry; `basis live resume` rebuilds
+    the chain venues, takes the chain's holdings as their ledger, checks the restored book
+    against the chain (REC-003 would refuse) and runs the remaining cycles: one entry on chain,
+    the book still the chain's."""
+    fund = live_fund
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("BASIS_")},
+           **fund_env(fund), "BASIS_LIVE_TRADING": "enabled"}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "basis_strategy", "live", "start", "eth_leveraged",
+         "--execution", "live", "--enable-live-trading", "--results-dir", str(tmp_path),
+         "--set", "staking.rewards_mode=base_only", "--interval", "2s", "--cycles", "5",
+         "--session-id", "k9"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    hourly = tmp_path / "k9" / "hourly_pnl.csv"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _rows(hourly) < 2 and process.poll() is None:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    _, errors = process.communicate(timeout=30)
+    assert 2 <= _rows(hourly) < 5, errors
+    done = subprocess.run(
+        [sys.executable, "-m", "basis_strategy", "live", "resume", "k9",
+         "--results-dir", str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "k9: 5 cycles, state active" in done.stderr
+    with (tmp_path / "k9" / "event_log.csv").open() as handle:
+        events = [row["event_type"] for row in csv.DictReader(handle)]
+    assert events.count("FlashBorrowed") == 1 and events.count("Deposited") == 1
+    account = chain_account(fund, load_config())
+    data = account.account_data()
+    assert data["debt_base"] / data["collateral_base"] == pytest.approx(0.91, abs=0.005)
+    with (tmp_path / "k9" / "balance_sheet.csv").open() as handle:
+        last = list(csv.DictReader(handle))[-1]
+    held = account.holdings()
+    for key in ("aave_v3:aToken:aweETH", "aave_v3:debtToken:debtWETH"):
+        assert float(last[f"qty:{key}"]) == pytest.approx(held[key], rel=1e-12)
+
+
+def _rows(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with path.open() as handle:
+        return max(0, sum(1 for _ in handle) - 1)

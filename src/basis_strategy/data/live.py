@@ -138,8 +138,13 @@ class LiveDataProvider:
     # --- reads ---------------------------------------------------------------------------------
 
     def set_clock(self, t: datetime) -> None:
-        """The engine's current time: nothing after it may be read."""
+        """The engine's current time: nothing after it may be read (a reader that can read as
+        of a time, `ChainReader`, is told it too)."""
         self._now = t
+        for reader in self.readers:
+            bound = getattr(reader, "set_clock", None)
+            if bound is not None:
+                bound(t)
 
     def get_data(self, t: datetime) -> MarketState:
         """The market as observed at or before `t`; raises a `CycleSkipped` error (counted in

@@ -17,6 +17,7 @@ from basis_strategy.data.live_reads import Observation, ReadFailed, Reading
 
 CHAIN_SERIES_PREFIXES = ("aave_li:", "aave_bi:", "aave_lr:", "aave_br:", "lst_rate:", "lst_market:")
 CHAIN_SERIES = ("gas_gwei",)
+MAX_BLOCKS_BACK = 64
 
 
 def on_chain(name: str) -> bool:
@@ -37,9 +38,12 @@ class ChainReader:
         market_values: Callable[[int], dict[str, float]],
         names: Iterable[str],
         label: str = "chain",
+        clock_bound: bool = False,
     ) -> None:
         self.w3, self._values, self._label = w3, market_values, label
         self._series = tuple(names)
+        self._clock_bound = clock_bound
+        self._not_after: datetime | None = None
         if not self._series:
             raise ConfigError("live readers", "a chain reader with nothing to read")
 
@@ -55,10 +59,29 @@ class ChainReader:
     def funding(self) -> tuple[str, ...]:
         return ()
 
+    def set_clock(self, t: datetime) -> None:
+        """The session's cycle time: with `clock_bound`, a read is of the newest block stamped
+        at or before it (a block mined between the cycle's time and the read would otherwise
+        be refused as after the clock, and the cycle skipped)."""
+        if self._clock_bound:
+            self._not_after = t
+
+    def _block(self) -> tuple[int, int]:
+        block = self.w3.eth.get_block("latest")
+        number, stamp = int(block["number"]), int(block["timestamp"])
+        bound = self._not_after
+        for _ in range(MAX_BLOCKS_BACK):
+            if bound is None or stamp <= bound.timestamp():
+                return number, stamp
+            block = self.w3.eth.get_block(number - 1)
+            number, stamp = int(block["number"]), int(block["timestamp"])
+        raise ReadFailed(
+            f"{self.label}: no block at or before {bound} within {MAX_BLOCKS_BACK} blocks"
+        )
+
     def read(self) -> Reading:
         try:
-            block = self.w3.eth.get_block("latest")
-            number, stamp = int(block["number"]), int(block["timestamp"])
+            number, stamp = self._block()
             values = self._values(number)
         except (OSError, ValueError, TimeoutError) as exc:
             raise ReadFailed(f"{self.label}: {type(exc).__name__}: {exc}") from exc

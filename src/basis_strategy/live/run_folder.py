@@ -18,6 +18,7 @@ so the files of a replayed day equal the backtest's of that day byte for byte.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -40,6 +41,8 @@ HOURLY, EVENTS, BALANCE, SUMMARY = (
     "balance_sheet.csv",
     "summary.json",
 )
+
+LOG = logging.getLogger(__name__)
 
 
 class RunFolder:
@@ -76,10 +79,15 @@ class RunFolder:
             self._write_summary(results)
 
     def finish(self) -> None:
-        """The final summary and the report (built from the files just written)."""
+        """The final summary and the report (built from the files just written). The report
+        reads hourly files: a session whose cycles are not on the hour (a short interval)
+        gets none, said in the log."""
         self.sync()
-        if self.engine.parts.results.times:
+        times = self.engine.parts.results.times
+        if times and all((t.minute, t.second, t.microsecond) == (0, 0, 0) for t in times):
             build_report(self.path)
+        elif times:
+            LOG.warning("%s: no report: its cycles are not on the hour", self.path.name)
 
     def _append_hours(self, results: ResultsStore, hours: int) -> None:
         rows = results.pnl_rows[self._hours : hours]

@@ -23,10 +23,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from basis_strategy.core.errors import ConfigError
 from basis_strategy.core.logs import HEALTH, log_event
 from basis_strategy.engine import EventDrivenStrategyEngine
 from basis_strategy.live import restart
 from basis_strategy.live.heartbeat import HeartbeatRegistry
+from basis_strategy.live.live_feed import build_live_feed, live_feed_sets, reconcile_at_resume
 from basis_strategy.live.replay import AcceleratedClock, ReplaySource, SleptWall
 from basis_strategy.live.run_folder import RunFolder
 from basis_strategy.live.service import LiveStartRequest, replay_sets
@@ -48,6 +50,16 @@ log = logging.getLogger(__name__)
 POLL_WALL_S = 0.2  # how often a waiting session looks for a command
 BEAT_WALL_S = 5.0  # how often it says it is alive while it waits
 FOREVER = 10**12  # cycles of a session with no max_cycles
+
+
+class WallClock:
+    """The clock of a session on live feeds: UTC now, and real sleeps."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
 
 @dataclass
@@ -130,12 +142,13 @@ class SessionRunner:
         data_dir: str | Path | None,
         env: Mapping[str, str],
     ) -> None:
-        if request.replay_start is None:
-            raise NotImplementedError("live feeds are refused by validate() before this point")
         self.store, self.session_id, self.request = store, session_id, request
         self.results_dir, self.data_dir, self.env = results_dir, data_dir, env
-        self.begin = request.replay_start - timedelta(minutes=1)  # first cycle: replay_start
-        self.wall = SleptWall()  # replayed time moves only while the loop waits
+        self.live_feed = request.replay_start is None  # live market feeds, the wall clock
+        self.resuming = False
+        start = request.replay_start or datetime.now(UTC)
+        self.begin = start - timedelta(minutes=1)  # a replay's first cycle: replay_start
+        self.wall: SleptWall | WallClock = WallClock() if self.live_feed else SleptWall()
         self.clock = self._new_clock()
         self.session: PaperSession | None = None
         self._logged = 0
@@ -143,10 +156,15 @@ class SessionRunner:
     def now(self) -> datetime:
         return self.clock.now()  # restarted when the loop starts (`run`)
 
-    def _new_clock(self) -> AcceleratedClock:
+    def _new_clock(self) -> AcceleratedClock | WallClock:
+        if isinstance(self.wall, WallClock):
+            return self.wall
         return AcceleratedClock(self.begin, self.request.speed, self.wall, self.wall.sleep)
 
     def build(self, saved: SessionRequest) -> tuple[EventDrivenStrategyEngine, MarketSource]:
+        if self.live_feed:
+            max_age_s = self.request.limits().max_data_age_s
+            return build_live_feed(saved, self.env, max_age_s, self.resuming)
         config, data = prepare(saved.mode, saved.overrides, self.data_dir, self.env)
         venues = build_simulated_venues(config, data.aave_risk)
         engine = EventDrivenStrategyEngine(config, data, venues)
@@ -163,15 +181,26 @@ class SessionRunner:
         options: dict[str, Any] = {"interval_s": request.interval_s, "aligned": request.aligned,
                                    "name": sid, "status_of": session_status,
                                    "limits": request.limits()}  # fmt: skip
+        if resume and cold and self.live_feed:
+            raise ConfigError("cold", "a session on live feeds resumes warm: its past markets "
+                              "are not stored to re-step")  # fmt: skip
         if resume:
+            self.resuming = True
             last = store.load(sid).last_cycle_at
             self.begin = self.begin if last is None else last + timedelta(minutes=1)
             self.clock = self._new_clock()  # a cold restep reads up to it
             store.reopen(sid, os.getpid())
             session = restart.resume(store, sid, self.build, self.now, sleep, beats, cold=cold,
                                      **options)  # fmt: skip
+            if self.live_feed:
+                reconcile_at_resume(session.engine)
         else:
-            saved = SessionRequest(request.mode, (*request.overrides, *replay_sets(request)))
+            window = (
+                live_feed_sets(request.mode, request.overrides, self.env)
+                if self.live_feed
+                else replay_sets(request)
+            )
+            saved = SessionRequest(request.mode, (*request.overrides, *window))
             session = restart.start(store, sid, saved, self.build, self.now, sleep, beats,
                                     request.options(), **options)  # fmt: skip
             store.reopen(sid, os.getpid())

@@ -180,8 +180,8 @@ class PaperSession:
             self.heartbeats.beat(self.name, state=self.control.state)
             self._commit(CycleRecord(self.cycles, t, HALTED, used))
             return
+        self.source.set_clock(t)  # first: a reader may read as of it
         self.source.refresh()
-        self.source.set_clock(t)
         try:
             market = self.source.get_data(t)
         except CycleSkipped as skip:

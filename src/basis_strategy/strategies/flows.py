@@ -57,6 +57,10 @@ class Redemptions:
     costs: CostModel
     flows: dict[datetime, list[Flow]]
     critical_ran: bool
+    # the flows' times in order, and how many have run (`on_flows`); class defaults, so a
+    # checkpoint pickled before these existed reads as none run
+    _flow_times: list[datetime] | None = None
+    _next_flow: int = 0
 
     def book(self, market: MarketState) -> Exposure:
         raise NotImplementedError
@@ -76,8 +80,21 @@ class Redemptions:
     # --- the flow step ------------------------------------------------------------------------
 
     def on_flows(self, market: MarketState) -> Steps:
-        flows = self.flows.get(market.t)
-        return NO_STEPS if flows is None else self._flows(flows, market)
+        """The flows due: scheduled at or before this step and not run yet, oldest first. A
+        backtest steps every hour, so each runs at its own hour; a live session whose cycles
+        are not on the hour (or that skipped one) runs a flow at its first cycle after it."""
+        times = self._flow_times
+        if times is None:
+            times = self._flow_times = sorted(self.flows)
+        i = self._next_flow
+        if i >= len(times) or times[i] > market.t:
+            return NO_STEPS
+        due: list[Flow] = []
+        while i < len(times) and times[i] <= market.t:
+            due.extend(self.flows[times[i]])
+            i += 1
+        self._next_flow = i
+        return self._flows(due, market)
 
     def _flows(self, flows: list[Flow], market: MarketState) -> Iterator[Instruction]:
         """Withdrawals first, then deposits (domain 8.2 step 2)."""

@@ -1,0 +1,164 @@
+"""A session on live market feeds (issues 13 and 14): the engine, its live venues and its
+market source, built from a request and the environment, where a replay builds them from the
+stored history (`runner.py`).
+
+What runs on live feeds so far: the modes whose every position is on chain (eth_leveraged,
+pure_lending, ...), executed live on the chain the environment names (`build_live_chain`).
+Their market is the chain's own (`ChainReader`: AAVE's indices and rates, the oracle's ETH
+and LST prices, the DEX's LST price, the gas price), read at the newest block at or before
+each cycle's time. A mode with CEX legs is refused by name: its session process does not yet
+build the CEX clients and their feed.
+
+- **Opening balance**: a fresh run's capital is what the account (and the operator's gas ETH)
+  holds of the share class's currency, adopted as the initial deposit; anything else held
+  (an AAVE position, an LST) refuses the start: it is not cash of this run.
+- **Resume**: the chain venue's own ledger is the chain's holdings, and the restored book must
+  equal them (start-up reconciliation, REC-003) before a cycle runs.
+- The engine's `data` is `LiveFacts`: the chain's AAVE risk parameters, and no backtest facts
+  (no shocks, no benchmark, no data files: the feed is the chain).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from basis_strategy.config.loader import RunConfig, load_run_config
+from basis_strategy.core.errors import ConfigError
+from basis_strategy.data.live import LiveDataProvider, LiveNeeds, cex_needs
+from basis_strategy.data.live_chain import ChainReader
+from basis_strategy.data.market import AaveRisk, MarketState
+from basis_strategy.engine import EventDrivenStrategyEngine
+from basis_strategy.live.session import MarketSource
+from basis_strategy.live.session_store import SessionRequest
+from basis_strategy.venues.live.account import ReconciliationHalt
+from basis_strategy.venues.live.chain import ChainAccount
+from basis_strategy.venues.live.chain_build import build_live_chain
+from basis_strategy.venues.simulated.chain import wallet_key
+
+DUST = 1e-12  # a holding below this (in its units) is nothing
+OPEN_ENDED_DAYS = 3650  # a live session's configured window ends this far ahead
+
+
+class LiveFacts:
+    """The engine's `data` on live feeds (module doc). The session passes each cycle's
+    market to `engine.step`: the engine never reads one from here."""
+
+    shocks_applied: list[dict[str, object]] = []  # noqa: RUF012 - read only
+    files: dict[str, str] = {}  # noqa: RUF012 - read only
+    times: tuple[datetime, ...] = ()
+
+    def __init__(self, risk: Callable[[str, bool], AaveRisk], source: str) -> None:
+        self.aave_risk = risk
+        self.origin: dict[str, object] = {"synthetic": False, "source": source}
+        self.benchmark: dict[str, object] = {
+            "name": None, "source": None, "method": None,
+            "note": "no benchmark on live feeds", "first": None, "last": None, "gaps": [],
+        }  # fmt: skip
+
+    def bridge_summary(self) -> list[dict[str, object]]:
+        return []
+
+    def set_clock(self, t: datetime) -> None:
+        raise ConfigError("data", "a session on live feeds passes its market to the engine")
+
+    def get_data(self, t: datetime) -> MarketState:
+        raise ConfigError("data", "a session on live feeds passes its market to the engine")
+
+
+def opening_capital(config: RunConfig, account: ChainAccount) -> float:
+    """What the account (with the operator's gas ETH) holds of the share class's currency, if
+    that is all it holds. The gas ETH is the operator key's, which the account cannot spend:
+    it must fit in the mode's cash reserve, or the entry would invest ETH the account does
+    not hold. A USDT run would hold gas ETH beside its capital: not supported yet."""
+    currency = config.share_class.currency
+    key = wallet_key(currency)
+    held = account.holdings()
+    other = sorted(k for k, v in held.items() if k != key and abs(v) > DUST)
+    if other:
+        raise ConfigError(
+            "execution",
+            f"the account holds {', '.join(other)} besides {currency}: a fresh live run starts "
+            "from cash only (and a USDT run's gas ETH is not supported yet)",
+        )
+    capital = held.get(key, 0.0)
+    if capital <= 0.0:
+        raise ConfigError("execution", f"the account holds no {currency} to start with")
+    gas_eth = int(account.w3.eth.get_balance(account.sender.address)) / 1e18
+    reserve = config.mode.reserve_ratio * capital
+    if gas_eth > reserve:
+        raise ConfigError(
+            "execution",
+            f"the operator's gas ETH {gas_eth:.6g} is above the mode's cash reserve "
+            f"{reserve:.6g} ETH (reserve_ratio × capital): the entry would invest ETH the "
+            "account does not hold",
+        )
+    return capital
+
+
+def live_feed_sets(
+    mode: str, overrides: tuple[str, ...], env: Mapping[str, str]
+) -> tuple[str, ...]:
+    """What a fresh session on live feeds adds to its request, stored with it (so a resume
+    rebuilds the same run): its window is its clock's, from this hour (the opening deposit is
+    due at its first cycle) and open-ended; its capital is what the account holds."""
+    config = load_run_config(mode, list(overrides), env=env)
+    refuse_cex_legs(config)
+    capital = opening_capital(config, build_live_chain(config, env).account)
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    end = start + timedelta(days=OPEN_ENDED_DAYS)
+    return (f"start={start.isoformat()}", f"end={end.isoformat()}", f"initial_capital={capital!r}")
+
+
+def refuse_cex_legs(config: RunConfig) -> None:
+    if config.mode.hedge is not None:
+        raise ConfigError(
+            "execution",
+            f"a session of {config.mode.mode} on live feeds needs its CEX clients and feed in "
+            "the session process, not built yet: not started",
+        )
+
+
+def build_live_feed(
+    request: SessionRequest,
+    env: Mapping[str, str],
+    max_data_age_s: float,
+    resuming: bool,
+) -> tuple[EventDrivenStrategyEngine, MarketSource]:
+    """The engine on the live on-chain venues and its source on the chain's feed. Resuming,
+    the chain venue's ledger is the chain's holdings (`reconcile_at_resume` then compares
+    them with the restored book)."""
+    config = load_run_config(request.mode, list(request.overrides), env=env)
+    refuse_cex_legs(config)
+    chain = build_live_chain(config, env)
+    account = chain.account
+    if resuming:
+        account.ledger.quantities = dict(account.holdings())
+    needs = cex_needs(config)
+    names = (*needs.series, *needs.unread)
+    unread = [n for n in names if n not in {*account.market_values(), "price:ETH"}]
+    if unread:
+        raise ConfigError(
+            "execution",
+            f"{request.mode} needs {', '.join(unread)}, which no live reader gives (set "
+            "staking.rewards_mode=base_only for no reward token prices): not started",
+        )
+    reader = ChainReader(account.w3, account.market_values, names, clock_bound=True)
+    source = LiveDataProvider(LiveNeeds(names, ()), [reader], max_data_age_s)
+    facts: Any = LiveFacts(account.risk, "chain")  # where the engine takes a provider
+    venues: dict[str, Any] = dict(chain.venues)
+    return EventDrivenStrategyEngine(config, facts, venues), source
+
+
+def reconcile_at_resume(engine: EventDrivenStrategyEngine) -> None:
+    """The restored book against the chain (REC-003 refusal when they differ)."""
+    for venue in engine.parts.execution.venues.venues.values():
+        confirm: Any = getattr(venue, "confirm_book", None)
+        if confirm is None:
+            continue
+        try:
+            confirm(engine.parts.positions.quantities)
+        except ReconciliationHalt as halt:
+            raise ConfigError("resume", f"REC-003: {halt}: not resumed") from None
+        return  # the on-chain venues share one account: one read
