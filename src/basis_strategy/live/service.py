@@ -131,8 +131,8 @@ def validate(request: LiveStartRequest, env: Mapping[str, str]) -> None:
     if request.replay_start is None and request.execution == "paper":
         raise ConfigError(
             "replay_start",
-            "paper on live market feeds is not available yet (its on-chain readers come with "
-            "the on-chain venue): paper trade a replayed history with --replay START",
+            "paper on live market feeds is not available yet (the session on live feeds "
+            "executes live only): paper trade a replayed history with --replay START",
         )
 
 
