@@ -38,9 +38,14 @@ class Fund:
     the strategy's instructions through the tight loop as `engine.step` does."""
 
     def __init__(self) -> None:
+        # a book already running (seeded below): the run's window, and so its opening
+        # deposit (due at the first step at or after its start), lies after the test's hours
         config: RunConfig = load_run_config(
-            "btc_basis", ["venues=[binance, bybit, okx, uniswap, alchemy]"], env={}
-        )
+            "btc_basis",
+            ["venues=[binance, bybit, okx, uniswap, alchemy]", "start=2025-04-01T00:00:00Z",
+             "end=2025-05-01T00:00:00Z"],
+            env={},
+        )  # fmt: skip
         hedge = config.mode.hedge
         assert hedge is not None
         fees = {v: venue.withdrawal_fee["USDT"] for v, venue in config.venues.items()
