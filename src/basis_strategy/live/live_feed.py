@@ -27,7 +27,6 @@ from typing import Any
 from basis_strategy.config.loader import RunConfig, load_run_config
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.data.live import LiveDataProvider, LiveNeeds, cex_needs
-from basis_strategy.data.live_chain import ChainReader
 from basis_strategy.data.market import AaveRisk, MarketState
 from basis_strategy.engine import EventDrivenStrategyEngine
 from basis_strategy.live.session import MarketSource
@@ -137,15 +136,15 @@ def build_live_feed(
         account.ledger.quantities = dict(account.holdings())
     needs = cex_needs(config)
     names = (*needs.series, *needs.unread)
-    unread = [n for n in names if n not in {*account.market_values(), "price:ETH"}]
+    readable = set(chain.reader.series) & {*account.market_values(), "price:ETH"}
+    unread = [n for n in names if n not in readable]
     if unread:
         raise ConfigError(
             "execution",
             f"{request.mode} needs {', '.join(unread)}, which no live reader gives (set "
             "staking.rewards_mode=base_only for no reward token prices): not started",
         )
-    reader = ChainReader(account.w3, account.market_values, names, clock_bound=True)
-    source = LiveDataProvider(LiveNeeds(names, ()), [reader], max_data_age_s)
+    source = LiveDataProvider(LiveNeeds(names, ()), [chain.reader], max_data_age_s)
     facts: Any = LiveFacts(account.risk, "chain")  # where the engine takes a provider
     venues: dict[str, Any] = dict(chain.venues)
     return EventDrivenStrategyEngine(config, facts, venues), source

@@ -147,7 +147,7 @@ def build_live_chain(config: RunConfig, env: Mapping[str, str]) -> LiveChain:
     if isinstance(aave, SimulatedAave):
         aave.risk = account.risk
         _check_emode(config, account)
-    reader = ChainReader(w3, account.market_values, _chain_series(config))
+    reader = ChainReader(w3, account.market_values, _chain_series(config), clock_bound=True)
     return LiveChain(account, {n: LiveChainVenue(n, account) for n in simulated}, reader)
 
 
@@ -158,6 +158,8 @@ def _chain_series(config: RunConfig) -> list[str]:
         names.extend(f"{p}:{aave.asset}" for p in ("aave_li", "aave_bi", "aave_lr", "aave_br"))
     if needs.lst is not None:
         names.extend((f"lst_rate:{needs.lst.lst}", f"lst_market:{needs.lst.lst}"))
+    if config.mode.hedge is None:
+        names.append("price:ETH")  # AAVE's oracle: no CEX reader gives it to this run
     return list(dict.fromkeys(names))
 
 
