@@ -397,12 +397,14 @@ class ChainAccount:
         (CHAIN-001, CRITICAL: the strategy halts), then read the health factor against the
         floor (CHAIN-002: the strategy's own LTV bands deleverage it this cycle)."""
         latest = int(self.w3.eth.block_number)
-        found = self.pool.events.LiquidationCall().get_logs(
-            from_block=self._watched_block + 1,
-            to_block=latest,
-            argument_filters={"user": self.account.address},
-        )
-        self._watched_block = latest
+        found: Any = ()  # no block since the last cycle: nothing to look at (from > to fails)
+        if latest > self._watched_block:
+            found = self.pool.events.LiquidationCall().get_logs(
+                from_block=self._watched_block + 1,
+                to_block=latest,
+                argument_filters={"user": self.account.address},
+            )
+            self._watched_block = latest
         legs: list[Leg] = []
         for log in found:
             legs.extend(self._liquidation_legs(log, market))
