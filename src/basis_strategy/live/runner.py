@@ -28,7 +28,6 @@ from basis_strategy.core.logs import HEALTH, log_event
 from basis_strategy.engine import EventDrivenStrategyEngine
 from basis_strategy.live import restart
 from basis_strategy.live.heartbeat import HeartbeatRegistry
-from basis_strategy.live.live_feed import build_live_feed, live_feed_sets, reconcile_at_resume
 from basis_strategy.live.replay import AcceleratedClock, ReplaySource, SleptWall
 from basis_strategy.live.run_folder import RunFolder
 from basis_strategy.live.service import LiveStartRequest, replay_sets
@@ -163,6 +162,8 @@ class SessionRunner:
 
     def build(self, saved: SessionRequest) -> tuple[EventDrivenStrategyEngine, MarketSource]:
         if self.live_feed:
+            from basis_strategy.live.live_feed import build_live_feed  # web3: live feeds only
+
             max_age_s = self.request.limits().max_data_age_s
             return build_live_feed(saved, self.env, max_age_s, self.resuming)
         config, data = prepare(saved.mode, saved.overrides, self.data_dir, self.env)
@@ -193,13 +194,11 @@ class SessionRunner:
             session = restart.resume(store, sid, self.build, self.now, sleep, beats, cold=cold,
                                      **options)  # fmt: skip
             if self.live_feed:
+                from basis_strategy.live.live_feed import reconcile_at_resume
+
                 reconcile_at_resume(session.engine)
         else:
-            window = (
-                live_feed_sets(request.mode, request.overrides, self.env)
-                if self.live_feed
-                else replay_sets(request)
-            )
+            window = self._live_feed_sets() if self.live_feed else replay_sets(request)
             saved = SessionRequest(request.mode, (*request.overrides, *window))
             session = restart.start(store, sid, saved, self.build, self.now, sleep, beats,
                                     request.options(), **options)  # fmt: skip
@@ -207,6 +206,11 @@ class SessionRunner:
         poll.session = self.session = session
         self._logged = len(session.alerts)
         return session
+
+    def _live_feed_sets(self) -> tuple[str, ...]:
+        from basis_strategy.live.live_feed import live_feed_sets  # web3: live feeds only
+
+        return live_feed_sets(self.request.mode, self.request.overrides, self.env)
 
     def run(self) -> PaperSession:
         """The loop until stopped or its cycles are done; the folder finished either way."""
