@@ -57,17 +57,28 @@ def status(results: Path, session_id: str) -> dict[str, Any]:
     return rows[0]
 
 
-def wait_for(results: Path, session_id: str, what: Any, timeout_s: float = 60.0) -> dict[str, Any]:
+def wait_for(
+    results: Path,
+    session_id: str,
+    what: Any,
+    timeout_s: float = 60.0,
+    process: subprocess.Popen[str] | None = None,
+) -> dict[str, Any]:
+    """The session's status once `what` holds; fails at once if its `process` has ended."""
     deadline = time.monotonic() + timeout_s
+    refused = ""
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the session ended ({process.returncode}): "
+                                 f"{process.communicate()[1][-2000:]}")  # fmt: skip
         try:
             now = status(results, session_id)
-        except AssertionError:  # not stored yet
-            now = None
+        except AssertionError as exc:  # not stored yet
+            now, refused = None, str(exc)
         if now is not None and what(now):
             return now
         time.sleep(0.1)
-    raise AssertionError(f"timed out; last status {now}")
+    raise AssertionError(f"timed out; last status {now}; last refusal {refused[-2000:]}")
 
 
 def backtest(mode: str, hours: int, out: Path) -> Path:
@@ -122,9 +133,7 @@ def _started(
     process = spawn("live", "start", "btc_basis", "--replay", REPLAY, "--speed", "7200",
                     "--session-id", sid, *extra, results=results)  # fmt: skip
     processes.append(process)
-    # a session process's start (imports, data, build) took over 60 s once in CI on a loaded
-    # 2-core machine: the start is given 2 min, the checks that follow keep theirs
-    wait_for(results, sid, lambda s: s["stepped"] >= 3, timeout_s=120.0)
+    wait_for(results, sid, lambda s: s["stepped"] >= 3, process=process)
     return process
 
 

@@ -3,6 +3,8 @@ source): one way to open them, and URLs shown only with the password masked."""
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -16,6 +18,7 @@ from basis_strategy.core.errors import BasisError, ConfigError
 
 DATABASE_URL_ENV = "BASIS_DATABASE_URL"
 CONNECT_TIMEOUT_S = 10
+SQLITE_BUSY_TIMEOUT_S = 30
 
 
 def mask_url(url: str) -> str:
@@ -49,18 +52,51 @@ def create_engine(url: str) -> Engine:
             timeout = postgres and "connect_timeout" not in parsed.query
             args = {"connect_timeout": CONNECT_TIMEOUT_S} if timeout else {}
             return sa.create_engine(parsed, pool_pre_ping=True, connect_args=args)
-        engine = sa.create_engine(parsed, connect_args={"timeout": 30})
+        engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
     except (ArgumentError, ImportError) as exc:
         raise ConfigError(DATABASE_URL_ENV, f"unusable: {mask_url(url)}") from exc
     sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
 
+def create_tables(engine: Engine, metadata: sa.MetaData) -> None:
+    """`metadata`'s missing tables, created under the database's write lock: processes that
+    open a new store at once (a session and a `status` command) would otherwise both see no
+    table and one fail on "already exists" (SQLite `BEGIN IMMEDIATE`, waiting up to the busy
+    timeout; PostgreSQL a transaction-scoped advisory lock, its DDL being transactional)."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif engine.dialect.name == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK_KEY)))
+        metadata.create_all(conn)
+        conn.commit()
+
+
+_SCHEMA_LOCK_KEY = 0x62617369  # "basi": one key for every store's schema
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        _to_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _to_wal(cursor: Any) -> None:
+    """WAL journal (kept by the file once set). Switching a new file needs its exclusive lock,
+    and SQLite answers "database is locked" at once, without its busy timeout, while another
+    process opens the same new file: retried up to that timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @contextmanager

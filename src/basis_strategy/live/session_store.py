@@ -29,7 +29,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from basis_strategy.core.database import UTCDateTime, create_engine, database_errors, mask_url
+from basis_strategy.core.database import (
+    UTCDateTime,
+    create_engine,
+    create_tables,
+    database_errors,
+    mask_url,
+)
 from basis_strategy.live.limits import NavMarks
 from basis_strategy.live.store import LiveStoreError
 from basis_strategy.live.trading_state import Control, StopMode, TradingState
@@ -140,7 +146,7 @@ class SessionStore:
         self.url_masked = mask_url(url)
         self.engine = create_engine(url)
         with self._errors("create the session tables"):
-            metadata.create_all(self.engine)
+            create_tables(self.engine, metadata)
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:

@@ -35,7 +35,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from basis_strategy.core.database import UTCDateTime, create_engine, database_errors, mask_url
+from basis_strategy.core.database import (
+    UTCDateTime,
+    create_engine,
+    create_tables,
+    database_errors,
+    mask_url,
+)
 from basis_strategy.core.errors import OperationalError
 from basis_strategy.live.ledger import ConflictingEntryError, Fill, FundingPayment, Ledger
 from basis_strategy.live.orders import FINAL, OrderRecord, OrderState, Side
@@ -190,7 +196,7 @@ class LiveStore:
         self.url_masked = mask_url(url)
         self.engine = create_engine(url)
         with self._errors("create the live tables"):
-            metadata.create_all(self.engine)
+            create_tables(self.engine, metadata)
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:

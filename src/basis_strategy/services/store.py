@@ -34,6 +34,7 @@ from basis_strategy.core.database import (
     DATABASE_URL_ENV,
     UTCDateTime,
     create_engine,
+    create_tables,
     database_errors,
     mask_url,
 )
@@ -90,7 +91,7 @@ class RunStore:
         self.file = Path(database) if sqlite and database and database != ":memory:" else None
         self._identity: tuple[int, int] | None = None
         with self._errors("create the runs table"):
-            metadata.create_all(self.engine)
+            create_tables(self.engine, metadata)
         self._identity = _identity(self.file) if self.file else None
 
     @staticmethod

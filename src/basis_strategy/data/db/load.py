@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from basis_strategy.core.database import create_engine, mask_url
+from basis_strategy.core.database import create_engine, create_tables, mask_url
 from basis_strategy.core.errors import DataError
 from basis_strategy.data.db.parse import ParsedFile, parse_file
 from basis_strategy.data.db.schema import (
@@ -113,7 +113,7 @@ class _Loader:
     def run(self, started: float) -> LoadReport:
         paths = folder_files(self.folder, self.url)
         with database_errors(self.url, "create the catalog tables"):
-            metadata.create_all(self.engine)
+            create_tables(self.engine, metadata)
             with self.engine.begin() as conn:
                 conn.execute(
                     loads.insert().values(
