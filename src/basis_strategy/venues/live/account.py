@@ -16,8 +16,10 @@ answer from a replica a moment behind its matching engine. A difference every re
 REC-002 and `ReconciliationHalt` (an OperationalError): the run halts, a person looks.
 
 Money in flight: a deposit the venue already credited but the engine has not booked yet (its
-arrival is booked at the next cycle's settlement) is the book's `{venue}:Pending:USDT`; the
-venue's USDT may then equal the book's with or without it, and both are accepted.
+arrival is booked at the next cycle's settlement) is in the book's `{venue}:Pending:USDT`. The
+venue's USDT may then equal the book's plus any set of the transfers in flight to it (each
+withdrawal's amount less its fee, from the live store: two in flight, one credited), or plus
+the whole pending amount; each is accepted.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
+from itertools import accumulate, combinations
 from typing import Any
 
 from basis_strategy.core.errors import OperationalError
 from basis_strategy.core.instructions import ExecutionResult, Instruction, Leg, ReceiveDeposit
 from basis_strategy.core.logs import log_event
 from basis_strategy.data.market import MarketState
+from basis_strategy.live.store import TransferState
 from basis_strategy.venues.interface import ExecutionRejected
 from basis_strategy.venues.live.cex import QUOTE, LiveCex
 from basis_strategy.venues.live.reconcile import Mismatch, VenueSnapshot, differences, snapshot_of
@@ -41,6 +45,7 @@ from basis_strategy.venues.transfers import in_transit_key
 LOG = logging.getLogger(__name__)
 MIN_TOLERANCE_BASE = 1e-9
 MIN_TOLERANCE_USDT = 0.01
+MAX_TRANSFERS_COMBINED = 10  # in flight to one venue: every set of them tried (1023 at most)
 # ccxt client id -> whether its fetch_balance USDT `total` includes unrealised P&L
 TOTAL_INCLUDES_UNREALISED = {"binanceusdm": True, "okx": True, "bybit": False}
 
@@ -181,10 +186,28 @@ class LiveAccount(LiveCex):
     ) -> list[Mismatch]:
         snapshot = self.cash_snapshot()
         found = differences(snapshot, expected, self.usdt_key, base_tol, usdt_tol)
-        if pending > 0 and any(m.key == self.usdt_key for m in found):
-            credited = {**expected, self.usdt_key: expected[self.usdt_key] + pending}
+        if pending <= 0 or not any(m.key == self.usdt_key for m in found):
+            return found
+        for credited_usdt in self._credited_sums(pending):
+            credited = {**expected, self.usdt_key: expected[self.usdt_key] + credited_usdt}
             found = differences(snapshot, credited, self.usdt_key, base_tol, usdt_tol)
+            if not found:
+                break
         return found
+
+    def _credited_sums(self, pending: float) -> list[float]:
+        """What the venue may have credited of the money in flight to it: the sum of any set
+        of its transfers in flight (each amount less its fee; older ones first when there are
+        too many sets to try), and the book's whole pending amount."""
+        sent = [r for r in self.store.transfers(self.strategy_id, (TransferState.SENT,))
+                if r.destination == self.name]  # fmt: skip
+        arriving = [r.amount - r.fee for r in sent]
+        if len(arriving) > MAX_TRANSFERS_COMBINED:
+            sums = list(accumulate(arriving))
+        else:
+            sums = [sum(c) for n in range(1, len(arriving) + 1)
+                    for c in combinations(arriving, n)]  # fmt: skip
+        return [*sums, pending]
 
 
 def _describe(found: list[Mismatch]) -> str:

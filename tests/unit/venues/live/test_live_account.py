@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +23,7 @@ from tests.fakes.sleeps import Sleeps
 from tests.unit.venues.venue_book import cex_config, market
 
 from basis_strategy.core.instructions import ReceiveDeposit, TradePerp
-from basis_strategy.live.store import LiveStore
+from basis_strategy.live.store import LiveStore, TransferRecord, TransferState
 from basis_strategy.venues.interface import ExecutionRejected
 from basis_strategy.venues.live.account import LiveAccount, ReconciliationHalt, confirm_all
 from basis_strategy.venues.live.cex import LiveCexSettings
@@ -123,6 +124,34 @@ def test_a_deposit_credited_before_its_arrival_is_booked_is_accepted(
     venue.confirm_book({USDT: 10_500.0, "binance:Pending:USDT": 0.0})  # booked since
     with pytest.raises(ReconciliationHalt):  # neither with nor without what is in flight
         venue.confirm_book({USDT: 10_000.0, "binance:Pending:USDT": 300.0})
+
+
+def in_flight(store: LiveStore, seq: int, amount: float, fee: float = 1.0) -> None:
+    """A withdrawal from Bybit to this Binance account, sent and not yet arrived."""
+    at = datetime(2025, 3, 1, 10, tzinfo=UTC)
+    store.add_transfer(TransferRecord(
+        reference=f"t{seq}", strategy_id=STRATEGY, seq=seq, source="bybit",
+        destination="binance", asset="USDT", amount=amount, fee=fee, address="0xabc",
+        network="ERC20", state=TransferState.SENT, created_at=at, updated_at=at, sent_at=at,
+    ))  # fmt: skip
+
+
+def test_one_of_two_transfers_in_flight_credited_is_accepted(
+    fake: BinanceUsdmFake, store: LiveStore
+) -> None:
+    """The book holds 500 in flight (300 and 200 arriving); the venue credited the 200 first:
+    neither the book's cash nor the cash with everything in flight is what the venue holds."""
+    venue = account(fake, store, Sleeps(), confirm_reads=1)
+    in_flight(store, 1, 301.0)
+    in_flight(store, 2, 201.0)
+    book = {USDT: 10_000.0, "binance:Pending:USDT": 500.0}
+    fake.state.wallet_balance_quote += Decimal(200)
+    venue.confirm_book(book)
+    fake.state.wallet_balance_quote += Decimal(300)
+    venue.confirm_book(book)
+    fake.state.wallet_balance_quote -= Decimal(250)  # 250 credited: no transfer's amount
+    with pytest.raises(ReconciliationHalt):
+        venue.confirm_book(book)
 
 
 def test_no_positions_reported_while_margin_is_in_use_is_never_flat(
