@@ -62,6 +62,7 @@ from basis_strategy.venues.live.chain_calls import (
     lst_of,
 )
 from basis_strategy.venues.live.chain_legs import fold_mined, steps_of
+from basis_strategy.venues.live.chain_market import ChainMarket
 from basis_strategy.venues.live.chain_tx import Sent, TxSender
 from basis_strategy.venues.simulated.chain import (
     COST,
@@ -103,27 +104,10 @@ class ChainAccount:
             address=w3.to_checksum_address(addresses.account),
             abi=abi.compiled("BasisAccount")["abi"],
         )
-        self.pool = w3.eth.contract(address=w3.to_checksum_address(addresses.pool),
-                                    abi=abi.AAVE_POOL)  # fmt: skip
-        self.dex = w3.eth.contract(address=w3.to_checksum_address(addresses.dex),
-                                   abi=abi.compiled("SwapPool")["abi"])  # fmt: skip
-        kinds = {"WETH": abi.WETH, **dict.fromkeys(LST_ISSUERS, abi.LST)}
-        self.tokens = {
-            symbol: w3.eth.contract(
-                address=w3.to_checksum_address(address), abi=kinds.get(symbol, abi.ERC20)
-            )
-            for symbol, address in addresses.tokens.items()
-        }
-        self.decimals = {s: int(t.functions.decimals().call()) for s, t in self.tokens.items()}
-        self.a_tokens: dict[str, Any] = {}
-        self.debt_tokens: dict[str, Any] = {}
-        for symbol, token in self.tokens.items():
-            reserve = self.pool.functions.getReserveData(token.address).call()
-            a_token, debt_token = reserve[8], reserve[10]
-            if int(a_token, 16) == 0:
-                continue  # not an AAVE reserve
-            self.a_tokens[symbol] = w3.eth.contract(address=a_token, abi=abi.SCALED_TOKEN)
-            self.debt_tokens[symbol] = w3.eth.contract(address=debt_token, abi=abi.SCALED_TOKEN)
+        self.market = ChainMarket(w3, addresses.pool, addresses.dex, addresses.tokens)
+        self.pool, self.dex, self.tokens = self.market.pool, self.market.dex, self.market.tokens
+        self.decimals = self.market.decimals
+        self.a_tokens, self.debt_tokens = self.market.a_tokens, self.market.debt_tokens
         aave = self.simulated.get("aave_v3")
         if isinstance(aave, SimulatedAave):  # the planner's e-mode is the chain's
             aave.emode = int(self.pool.functions.getUserEMode(self.account.address).call()) != 0
@@ -175,51 +159,13 @@ class ChainAccount:
         }
 
     def risk(self, asset: str, emode: bool) -> AaveRisk:
-        """The collateral's risk parameters as the chain has them: the e-mode category's when
-        `emode` (and the asset is in it), else the reserve's own (its configuration bitmap:
-        bits 0–15 LTV, 16–31 liquidation threshold, 32–47 bonus, in bps)."""
-        token = self.planner.token(asset)
-        config = int(self.pool.functions.getReserveData(token.address).call()[0])
-        category = (config >> 168) & 0xFF
-        if emode and category == self.policy.emode_category:
-            ltv, lt, bonus, _, _ = self.pool.functions.getEModeCategoryData(category).call()
-        else:
-            ltv, lt, bonus = config & 0xFFFF, (config >> 16) & 0xFFFF, (config >> 32) & 0xFFFF
-        return AaveRisk(ltv / 1e4, lt / 1e4, bonus / 1e4 - 1.0)
+        """The collateral's risk parameters as the chain has them (`ChainMarket.risk`, in
+        the policy's e-mode category)."""
+        return self.market.risk(asset, emode, self.policy.emode_category)
 
     def market_values(self, block: Any = "latest") -> dict[str, float]:
-        """The chain's own market at one block (default: the latest), as the data names it:
-        AAVE's normalised indices (`aave_li:`/`aave_bi:`) and current rates
-        (`aave_lr:`/`aave_br:`, APR), its oracle's prices (`price:ETH` from WETH; an LST's
-        `lst_rate:` as its oracle price over ETH's, which is what AAVE values it at), the DEX's
-        LST mid price in WETH (`lst_market:`) and the block's base fee (`gas_gwei`)."""
-        header = self.w3.eth.get_block(block)
-        at: dict[str, Any] = {"block_identifier": int(header["number"])}
-        pool = self.pool.functions
-        provider = self.w3.eth.contract(address=pool.ADDRESSES_PROVIDER().call(**at),
-                                        abi=abi.ADDRESSES_PROVIDER)  # fmt: skip
-        oracle = self.w3.eth.contract(address=provider.functions.getPriceOracle().call(**at),
-                                      abi=abi.AAVE_ORACLE)  # fmt: skip
-        reserves = [s for s in self.tokens if s in self.a_tokens]
-        prices = {s: oracle.functions.getAssetPrice(self.tokens[s].address).call(**at)
-                  for s in reserves}  # fmt: skip
-        values = {"price:ETH": prices["WETH"] / 1e8}
-        for symbol in reserves:
-            asset = self.tokens[symbol].address
-            data = pool.getReserveData(asset).call(**at)
-            values["aave_li:" + symbol] = pool.getReserveNormalizedIncome(asset).call(**at) / RAY
-            debt = pool.getReserveNormalizedVariableDebt(asset).call(**at)
-            values["aave_bi:" + symbol] = debt / RAY
-            values["aave_lr:" + symbol] = data[2] / RAY
-            values["aave_br:" + symbol] = data[4] / RAY
-        weth = self.tokens["WETH"].address
-        for symbol in LST_ISSUERS:
-            if symbol in prices:
-                values["lst_rate:" + symbol] = prices[symbol] / prices["WETH"]
-                mid = self.dex.functions.price(self.tokens[symbol].address, weth).call(**at)
-                values["lst_market:" + symbol] = mid / 1e18
-        values["gas_gwei"] = int(header["baseFeePerGas"]) / 1e9
-        return values
+        """The chain's own market at one block (`ChainMarket.market_values`)."""
+        return self.market.market_values(block)
 
     def calls_for(self, order: Instruction, market: MarketState) -> list[Call]:
         """The account's calls that carry out `order` (`CallPlanner`)."""
