@@ -2,7 +2,8 @@
 pre-flight against the chain its environment names (here a local anvil with the fund's
 contracts): a wrong key is refused naming the check; with the right one, eth_leveraged runs
 live on the chain's own feed, cycle after cycle on the wall clock, reconciled with the chain;
-the operator's key appears in nothing the command printed or wrote."""
+the operator's key appears in nothing the command printed or wrote. Paper, the default, reads
+the same feed with no key and trades the simulated venues."""
 
 from __future__ import annotations
 
@@ -164,3 +165,78 @@ def _rows(path: Path) -> int:
         return 0
     with path.open() as handle:
         return max(0, sum(1 for _ in handle) - 1)
+
+
+PAPER_START = ["live", "start", "eth_leveraged", "--set", "staking.rewards_mode=base_only",
+               "--set", "initial_capital=40", "--interval", "2s"]  # fmt: skip
+
+
+def paper_env(fund: FundChain) -> dict[str, str]:
+    """The chain's RPC and addresses only: no key, no account (paper signs nothing)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BASIS_")}
+    chain = {k: v for k, v in fund_env(fund).items()
+             if k not in ("BASIS_WALLET_PRIVATE_KEY", "BASIS_CHAIN_ACCOUNT")}  # fmt: skip
+    return {**clean, **chain}
+
+
+def test_eth_leveraged_paper_trades_on_the_chains_live_feed_and_sends_nothing(
+    live_fund: FundChain, tmp_path: Path
+) -> None:
+    """Paper, the default: the session reads its market from the chain and trades the
+    simulated venues with the chain's risk parameters; the chain is left as it was, and
+    nothing was signed."""
+    fund = live_fund
+    account = chain_account(fund, load_config())
+    held, nonce = account.holdings(), fund.w3.eth.get_transaction_count(fund.operator.address)
+    done = subprocess.run(
+        [sys.executable, "-m", "basis_strategy", *PAPER_START, "--results-dir", str(tmp_path),
+         "--cycles", "3", "--session-id", "paper-chain"],
+        capture_output=True, text=True, timeout=180, check=False, env=paper_env(fund),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "paper-chain: 3 cycles, 3 stepped, state active" in done.stderr
+    folder = tmp_path / "paper-chain"
+    with (folder / "event_log.csv").open() as handle:
+        events = list(csv.DictReader(handle))
+    kinds = {row["event_type"] for row in events}
+    assert {"Deposited", "FlashBorrowed", "Staked", "Supplied", "Borrowed"} <= kinds
+    deposit = next(row for row in events if row["event_type"] == "Deposited")
+    assert float(deposit["amount"]) == 40.0  # the config's capital: paper money
+    with (folder / "balance_sheet.csv").open() as handle:
+        last = list(csv.DictReader(handle))[-1]
+    collateral = float(last["qty:aave_v3:aToken:aweETH"])
+    debt = float(last["qty:aave_v3:debtToken:debtWETH"])
+    assert collateral > 0 and debt > 0  # levered in the book, on the chain's indices
+    assert account.holdings() == held  # the chain is as it was
+    assert fund.w3.eth.get_transaction_count(fund.operator.address) == nonce
+
+
+def test_a_paper_session_on_the_chains_feed_killed_resumes_from_its_checkpoint(
+    live_fund: FundChain, tmp_path: Path
+) -> None:
+    """kill -9 after its entry, then `basis live resume`: the simulated book continues from
+    the checkpoint (its venues bound again to the chain's risk), with one entry in all."""
+    env = paper_env(live_fund)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "basis_strategy", *PAPER_START, "--results-dir", str(tmp_path),
+         "--cycles", "5", "--session-id", "pk9"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    hourly = tmp_path / "pk9" / "hourly_pnl.csv"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _rows(hourly) < 2 and process.poll() is None:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    _, errors = process.communicate(timeout=30)
+    assert 2 <= _rows(hourly) < 5, errors
+    done = subprocess.run(
+        [sys.executable, "-m", "basis_strategy", "live", "resume", "pk9",
+         "--results-dir", str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "pk9: 5 cycles, state active" in done.stderr
+    assert _rows(hourly) == 5
+    with (tmp_path / "pk9" / "event_log.csv").open() as handle:
+        events = [row["event_type"] for row in csv.DictReader(handle)]
+    assert events.count("FlashBorrowed") == 1 and events.count("Deposited") == 1

@@ -3,17 +3,19 @@ market source, built from a request and the environment, where a replay builds t
 stored history (`runner.py`).
 
 What runs on live feeds so far: the modes whose every position is on chain (eth_leveraged,
-pure_lending, ...), executed live on the chain the environment names (`build_live_chain`).
-Their market is the chain's own (`ChainReader`: AAVE's indices and rates, the oracle's ETH
-and LST prices, the DEX's LST price, the gas price), read at the newest block at or before
-each cycle's time. A mode with CEX legs is refused by name: its session process does not yet
-build the CEX clients and their feed.
+pure_lending, ...), executed live on the chain the environment names (`build_live_chain`), or
+paper traded on the simulated venues with the chain's risk parameters (`build_chain_feed`: no
+key, no account, the config's capital). Their market is the chain's own (`ChainReader`:
+AAVE's indices and rates, the oracle's ETH and LST prices, the DEX's LST price, the gas
+price), read at the newest block at or before each cycle's time. A mode with CEX legs is
+refused by name: its session process does not yet build the CEX clients and their feed.
 
-- **Opening balance**: a fresh run's capital is what the account (and the operator's gas ETH)
-  holds of the share class's currency, adopted as the initial deposit; anything else held
-  (an AAVE position, an LST) refuses the start: it is not cash of this run.
-- **Resume**: the chain venue's own ledger is the chain's holdings, and the restored book must
-  equal them (start-up reconciliation, REC-003) before a cycle runs.
+- **Opening balance** (live): a fresh run's capital is what the account (and the operator's
+  gas ETH) holds of the share class's currency, adopted as the initial deposit; anything else
+  held (an AAVE position, an LST) refuses the start: it is not cash of this run.
+- **Resume** (live): the chain venue's own ledger is the chain's holdings, and the restored
+  book must equal them (start-up reconciliation, REC-003) before a cycle runs. Paper resumes
+  from its checkpoint, its simulated venues bound again to the chain's risk.
 - The engine's `data` is `LiveFacts`: the chain's AAVE risk parameters, and no backtest facts
   (no shocks, no benchmark, no data files: the feed is the chain).
 """
@@ -33,7 +35,8 @@ from basis_strategy.live.session import MarketSource
 from basis_strategy.live.session_store import SessionRequest
 from basis_strategy.venues.live.account import ReconciliationHalt
 from basis_strategy.venues.live.chain import ChainAccount
-from basis_strategy.venues.live.chain_build import build_live_chain
+from basis_strategy.venues.live.chain_build import build_chain_feed, build_live_chain
+from basis_strategy.venues.simulated.build import build_simulated_venues
 from basis_strategy.venues.simulated.chain import wallet_key
 
 DUST = 1e-12  # a holding below this (in its units) is nothing
@@ -48,13 +51,18 @@ class LiveFacts:
     files: dict[str, str] = {}  # noqa: RUF012 - read only
     times: tuple[datetime, ...] = ()
 
-    def __init__(self, risk: Callable[[str, bool], AaveRisk], source: str) -> None:
-        self.aave_risk = risk
+    def __init__(self, risk: Callable[[str, bool], AaveRisk], source: str = "chain") -> None:
+        self._risk = risk
         self.origin: dict[str, object] = {"synthetic": False, "source": source}
         self.benchmark: dict[str, object] = {
             "name": None, "source": None, "method": None,
             "note": "no benchmark on live feeds", "first": None, "last": None, "gaps": [],
         }  # fmt: skip
+
+    def aave_risk(self, asset: str, emode: bool) -> AaveRisk:
+        """The chain's risk parameters. Simulated venues hold this method, not the reader's:
+        a checkpoint refers to the engine's data by name, never copies a web3 connection."""
+        return self._risk(asset, emode)
 
     def bridge_summary(self) -> list[dict[str, object]]:
         return []
@@ -97,17 +105,21 @@ def opening_capital(config: RunConfig, account: ChainAccount) -> float:
 
 
 def live_feed_sets(
-    mode: str, overrides: tuple[str, ...], env: Mapping[str, str]
+    mode: str, overrides: tuple[str, ...], env: Mapping[str, str], execution: str
 ) -> tuple[str, ...]:
     """What a fresh session on live feeds adds to its request, stored with it (so a resume
     rebuilds the same run): its window is its clock's, from this hour (the opening deposit is
-    due at its first cycle) and open-ended; its capital is what the account holds."""
+    due at its first cycle) and open-ended; live, its capital is what the account holds (paper
+    keeps the config's `initial_capital`)."""
     config = load_run_config(mode, list(overrides), env=env)
     refuse_cex_legs(config)
-    capital = opening_capital(config, build_live_chain(config, env).account)
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     end = start + timedelta(days=OPEN_ENDED_DAYS)
-    return (f"start={start.isoformat()}", f"end={end.isoformat()}", f"initial_capital={capital!r}")
+    window = (f"start={start.isoformat()}", f"end={end.isoformat()}")
+    if execution == "paper":
+        return window
+    capital = opening_capital(config, build_live_chain(config, env).account)
+    return (*window, f"initial_capital={capital!r}")
 
 
 def refuse_cex_legs(config: RunConfig) -> None:
@@ -124,19 +136,29 @@ def build_live_feed(
     env: Mapping[str, str],
     max_data_age_s: float,
     resuming: bool,
+    execution: str,
 ) -> tuple[EventDrivenStrategyEngine, MarketSource]:
-    """The engine on the live on-chain venues and its source on the chain's feed. Resuming,
-    the chain venue's ledger is the chain's holdings (`reconcile_at_resume` then compares
-    them with the restored book)."""
+    """The engine and its source on the chain's feed: live, on the live on-chain venues
+    (resuming, the chain venue's ledger is the chain's holdings; `reconcile_at_resume` then
+    compares them with the restored book); paper, on the simulated venues with the chain's
+    risk parameters, holding nothing on chain."""
     config = load_run_config(request.mode, list(request.overrides), env=env)
     refuse_cex_legs(config)
-    chain = build_live_chain(config, env)
-    account = chain.account
-    if resuming:
-        account.ledger.quantities = dict(account.holdings())
+    venues: dict[str, Any]
+    if execution == "paper":
+        feed = build_chain_feed(config, env)
+        reader, given, facts = feed.reader, feed.market.market_values(), LiveFacts(feed.risk)
+        venues = build_simulated_venues(config, facts.aave_risk)
+    else:
+        chain = build_live_chain(config, env)
+        reader, given = chain.reader, chain.account.market_values()
+        facts = LiveFacts(chain.account.risk)
+        if resuming:
+            chain.account.ledger.quantities = dict(chain.account.holdings())
+        venues = dict(chain.venues)
     needs = cex_needs(config)
     names = (*needs.series, *needs.unread)
-    readable = set(chain.reader.series) & {*account.market_values(), "price:ETH"}
+    readable = set(reader.series) & {*given, "price:ETH"}
     unread = [n for n in names if n not in readable]
     if unread:
         raise ConfigError(
@@ -144,10 +166,9 @@ def build_live_feed(
             f"{request.mode} needs {', '.join(unread)}, which no live reader gives (set "
             "staking.rewards_mode=base_only for no reward token prices): not started",
         )
-    source = LiveDataProvider(LiveNeeds(names, ()), [chain.reader], max_data_age_s)
-    facts: Any = LiveFacts(account.risk, "chain")  # where the engine takes a provider
-    venues: dict[str, Any] = dict(chain.venues)
-    return EventDrivenStrategyEngine(config, facts, venues), source
+    source = LiveDataProvider(LiveNeeds(names, ()), [reader], max_data_age_s)
+    data: Any = facts  # where the engine takes a provider
+    return EventDrivenStrategyEngine(config, data, venues), source
 
 
 def reconcile_at_resume(engine: EventDrivenStrategyEngine) -> None:

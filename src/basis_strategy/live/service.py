@@ -127,12 +127,12 @@ def validate(request: LiveStartRequest, env: Mapping[str, str]) -> None:
     for override in request.overrides:
         if override.split("=", 1)[0].strip() in ("start", "end"):
             raise ConfigError("set", f"the window of a live session is its clock's: {override!r}")
-    load_run_config(request.mode, list(request.overrides), env=env)  # the config's own checks
-    if request.replay_start is None and request.execution == "paper":
+    config = load_run_config(request.mode, list(request.overrides), env=env)  # its own checks
+    if request.replay_start is None and request.execution == "paper" and config.mode.hedge:
         raise ConfigError(
             "replay_start",
-            "paper on live market feeds is not available yet (the session on live feeds "
-            "executes live only): paper trade a replayed history with --replay START",
+            f"paper on live feeds of {request.mode} is not available yet (its CEX feed is not "
+            "built in the session process): paper trade a replayed history with --replay START",
         )
 
 

@@ -25,8 +25,9 @@ below the liquidation threshold.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from web3 import HTTPProvider, Web3
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError
@@ -36,6 +37,7 @@ from basis_strategy.config.venues import RpcVenue
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.core.secrets import SECRETS, WALLET_KEY_ENV
 from basis_strategy.data.live_chain import ChainReader, on_chain
+from basis_strategy.data.market import AaveRisk
 from basis_strategy.data.requirements import requirements_for
 from basis_strategy.live.preflight import LiveRefusedError
 from basis_strategy.venues.interface import Ledger
@@ -46,6 +48,8 @@ from basis_strategy.venues.live.chain import (
     ChainPolicy,
     LiveChainVenue,
 )
+from basis_strategy.venues.live.chain_calls import EMODE_CATEGORY
+from basis_strategy.venues.live.chain_market import ChainMarket
 from basis_strategy.venues.live.chain_revert import RevertDecoder
 from basis_strategy.venues.live.chain_tx import GasPolicy, TxSender, key_from_environment
 from basis_strategy.venues.simulated.build import build_simulated_venues
@@ -72,7 +76,7 @@ class LiveChain:
 def _required(env: Mapping[str, str], name: str) -> str:
     value = env.get(name, "")
     if not value:
-        raise LiveRefusedError("LT-002", name, f"{name} is not set (on-chain execution)")
+        raise LiveRefusedError("LT-002", name, f"{name} is not set (a run on the chain needs it)")
     return value
 
 
@@ -114,10 +118,8 @@ def connect(url: str) -> Web3:
 
 def build_live_chain(config: RunConfig, env: Mapping[str, str]) -> LiveChain:
     """The pre-flight (module doc), then the account and its venues for `config`'s mode."""
-    rpc = config.venues.get("alchemy")
-    if not isinstance(rpc, RpcVenue):
-        raise ConfigError("venues", "the rpc venue 'alchemy' is required for on-chain execution")
-    url = _required(env, rpc.rpc_url_env)
+    rpc_env = _rpc_env(config)
+    url = _required(env, rpc_env)
     submit_url = env.get(SUBMIT_ENV, "")
     SECRETS.register(url, submit_url)
     keystore = KEYSTORE_ENV if env.get(KEYSTORE_ENV) else ""
@@ -133,8 +135,8 @@ def build_live_chain(config: RunConfig, env: Mapping[str, str]) -> LiveChain:
     gas = GasPolicy(max_fee_gwei=_number(env, MAX_FEE_ENV),
                     priority_fee_gwei=_number(env, PRIORITY_FEE_ENV, 0.01))  # fmt: skip
     w3 = connect(url)
-    _check_chain(w3, env, addresses, signer.address, rpc.rpc_url_env)
-    _check_tokens(config, addresses)
+    _check_chain(w3, env, addresses, signer.address, rpc_env)
+    _check_tokens(config, addresses.tokens)
     decoder = RevertDecoder(*(chain_abi.compiled(n)["abi"] for n in ("BasisAccount", "SwapPool")))
     submit = connect(submit_url) if submit_url else None
     sender = TxSender(w3, signer, gas, decoder, submit=submit)
@@ -151,6 +153,43 @@ def build_live_chain(config: RunConfig, env: Mapping[str, str]) -> LiveChain:
     return LiveChain(account, {n: LiveChainVenue(n, account) for n in simulated}, reader)
 
 
+def _rpc_env(config: RunConfig) -> str:
+    rpc = config.venues.get("alchemy")
+    if not isinstance(rpc, RpcVenue):
+        raise ConfigError("venues", "the rpc venue 'alchemy' is required to read the chain")
+    return rpc.rpc_url_env
+
+
+@dataclass
+class ChainFeed:
+    """A paper run's view of the chain: its market and AAVE's risk, read without a key."""
+
+    market: ChainMarket
+    reader: ChainReader
+
+    def risk(self, asset: str, emode: bool) -> AaveRisk:
+        return self.market.risk(asset, emode, EMODE_CATEGORY)
+
+
+def build_chain_feed(config: RunConfig, env: Mapping[str, str]) -> ChainFeed:
+    """The chain's market for `config`'s mode from the environment's RPC and addresses
+    (`BASIS_CHAIN_AAVE_POOL`, `BASIS_CHAIN_DEX`, `BASIS_CHAIN_TOKENS`; no key, no account),
+    checked as the live pre-flight checks them (the chain id, code at every address, a token
+    for each asset the mode uses, the reserves and e-mode bands of a levered mode)."""
+    rpc_env = _rpc_env(config)
+    url = _required(env, rpc_env)
+    SECRETS.register(url)
+    pool, dex, tokens = _address(env, POOL_ENV), _address(env, DEX_ENV), parse_tokens(env)
+    w3 = connect(url)
+    _check_rpc(w3, env, rpc_env, _market_addresses(pool, dex, tokens))
+    _check_tokens(config, tokens)
+    market = ChainMarket(w3, pool, dex, tokens)
+    feed = ChainFeed(market, ChainReader(w3, market.market_values, _chain_series(config),
+                                         clock_bound=True))  # fmt: skip
+    _emode_risk(config, market.a_tokens, feed.risk)
+    return feed
+
+
 def _chain_series(config: RunConfig) -> list[str]:
     needs = requirements_for(config)
     names = [spec.name for spec in needs.prices if on_chain(spec.name)]
@@ -163,9 +202,9 @@ def _chain_series(config: RunConfig) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _check_chain(
-    w3: Web3, env: Mapping[str, str], addresses: ChainAddresses, owner: str, rpc_env: str
-) -> None:
+def _check_rpc(w3: Web3, env: Mapping[str, str], rpc_env: str, named: Mapping[str, str]) -> None:
+    """The RPC answers on the chain `BASIS_CHAIN_ID` names, and each `named` address (by its
+    variable) holds code."""
     try:
         chain_id = int(w3.eth.chain_id)
     except (OSError, ValueError) as exc:
@@ -176,11 +215,21 @@ def _check_chain(
     if str(chain_id) != expected.strip():
         message = f"the RPC is on chain {chain_id}, {CHAIN_ID_ENV} says {expected}"
         raise LiveRefusedError("LT-003", CHAIN_ID_ENV, message)
-    named = {ACCOUNT_ENV: addresses.account, POOL_ENV: addresses.pool, DEX_ENV: addresses.dex,
-             **{f"{TOKENS_ENV} {s}": a for s, a in addresses.tokens.items()}}  # fmt: skip
     for name, address in named.items():
         if not w3.eth.get_code(Web3.to_checksum_address(address)):
             raise LiveRefusedError("LT-003", name, f"{name}: no contract at {address}")
+
+
+def _market_addresses(pool: str, dex: str, tokens: Mapping[str, str]) -> dict[str, str]:
+    return {POOL_ENV: pool, DEX_ENV: dex, **{f"{TOKENS_ENV} {s}": a for s, a in tokens.items()}}
+
+
+def _check_chain(
+    w3: Web3, env: Mapping[str, str], addresses: ChainAddresses, owner: str, rpc_env: str
+) -> None:
+    named = {ACCOUNT_ENV: addresses.account,
+             **_market_addresses(addresses.pool, addresses.dex, addresses.tokens)}  # fmt: skip
+    _check_rpc(w3, env, rpc_env, named)
     account = w3.eth.contract(address=Web3.to_checksum_address(addresses.account),
                               abi=chain_abi.compiled("BasisAccount")["abi"])  # fmt: skip
     try:
@@ -201,28 +250,41 @@ def _check_chain(
         raise LiveRefusedError("LT-003", POOL_ENV, message)
 
 
-def _check_tokens(config: RunConfig, addresses: ChainAddresses) -> None:
+def _check_tokens(config: RunConfig, tokens: Mapping[str, str]) -> None:
     needs = requirements_for(config)
     wanted = {a.asset for a in needs.aave} | ({needs.lst.lst} if needs.lst else set())
     if config.share_class.currency == "USDT":
         wanted.add("USDT")
-    missing = sorted(wanted - set(addresses.tokens))
+    missing = sorted(wanted - set(tokens))
     if missing:
         raise LiveRefusedError("LT-003", TOKENS_ENV,
                                f"{TOKENS_ENV} has no address for {', '.join(missing)}")  # fmt: skip
 
 
 def _check_emode(config: RunConfig, account: ChainAccount) -> None:
-    """The chain's risk parameters admit the mode's LTV bands (as the data's must, engine
-    `aave_bands`); the HF floor is the chain's LT over the critical LTV."""
+    """The chain's risk parameters admit the mode's LTV bands; the HF floor is the chain's LT
+    over the critical LTV."""
+    risk = _emode_risk(config, account.a_tokens, account.risk)
+    leverage = config.mode.leverage
+    if risk is not None and leverage is not None:
+        account.policy = replace(
+            account.policy, hf_floor=risk.liquidation_threshold / leverage.ltv_critical
+        )
+
+
+def _emode_risk(
+    config: RunConfig, reserves: Mapping[str, Any], risk_of: Callable[[str, bool], AaveRisk]
+) -> AaveRisk | None:
+    """A levered mode's collateral risk on the chain, once checked to admit its LTV bands (as
+    the data's must, engine `aave_bands`); None for a mode that does not lever."""
     leverage, staking = config.mode.leverage, config.mode.staking
     if leverage is None or staking is None or not leverage.target_ltv:
-        return
-    missing = [s for s in (staking.lst_type, "WETH") if s not in account.a_tokens]
+        return None
+    missing = [s for s in (staking.lst_type, "WETH") if s not in reserves]
     if missing:
         raise LiveRefusedError("LT-003", POOL_ENV,
                                f"the pool lists no reserve for {', '.join(missing)}")  # fmt: skip
-    risk = account.risk(staking.lst_type, leverage.emode_enabled)
+    risk = risk_of(staking.lst_type, leverage.emode_enabled)
     if leverage.target_ltv > risk.max_ltv or leverage.ltv_critical >= risk.liquidation_threshold:
         raise LiveRefusedError(
             "LT-003", "leverage",
@@ -230,6 +292,4 @@ def _check_emode(config: RunConfig, account: ChainAccount) -> None:
             f"{risk.liquidation_threshold} do not admit target_ltv {leverage.target_ltv} and "
             f"ltv_critical {leverage.ltv_critical}",
         )  # fmt: skip
-    account.policy = replace(
-        account.policy, hf_floor=risk.liquidation_threshold / leverage.ltv_critical
-    )
+    return risk
