@@ -22,13 +22,13 @@ from basis_strategy.config.loader import load_run_config
 from basis_strategy.config.yaml_input import parse_value
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.core.logs import configure_json_logging
-from basis_strategy.live.clients import parse_venue_urls
 from basis_strategy.live.go_live import go_live
 from basis_strategy.live.service import (
     LiveRequestError,
     LiveService,
     LiveStartRequest,
     LiveStatus,
+    parse_venue_urls,
     validate,
 )
 from basis_strategy.live.session_store import SessionStore
@@ -59,7 +59,7 @@ def add_live_parser(commands: Any) -> None:
     start.add_argument("--session-id", help="(the service names its sessions)")
     start.add_argument(
         "--venue-url", dest="venue_urls", action="append", default=[], metavar="VENUE=URL",
-        help="live: another host with the venue's REST API (its testnet); repeatable",
+        help="another host with the venue's REST API (its testnet); repeatable",
     )  # fmt: skip
     start.add_argument("--data-dir", help="data folder of a replay (default: $BASIS_DATA_DIR)")
     start.add_argument(
@@ -159,6 +159,7 @@ def _request(args: argparse.Namespace) -> LiveStartRequest:
         overrides=tuple(args.sets),
         enable_live_trading=args.enable_live_trading,
         risk_limits=tuple(parse_limits(args.limits).items()),
+        venue_urls=tuple(parse_venue_urls(args.venue_urls).items()),
     )
 
 
@@ -169,7 +170,7 @@ def _start(args: argparse.Namespace, results_dir: Path) -> int:
     env = os.environ
     validate(request, env)
     if request.execution == "live":
-        _live_gates(request, env, args.venue_urls)
+        _live_gates(request, env)
     session_id = args.session_id or new_session_id(request)
     configure_json_logging(sys.stderr)  # alerts as JSON lines with their codes, secrets masked
     store = SessionStore(LiveService(results_dir).url)
@@ -186,7 +187,7 @@ def _start(args: argparse.Namespace, results_dir: Path) -> int:
     return 0
 
 
-def _live_gates(request: LiveStartRequest, env: Any, venue_urls: list[str]) -> None:
+def _live_gates(request: LiveStartRequest, env: Any) -> None:
     """Live is refused unless enabled twice, with every credential in the environment and a
     passing pre-flight against the venues and, for a mode with an on-chain leg, the chain
     (LT-001, LT-002, LT-003: one line each, exit 2; `go_live.py`). Past them, a mode whose
@@ -194,7 +195,7 @@ def _live_gates(request: LiveStartRequest, env: Any, venue_urls: list[str]) -> N
     name: the session process does not build CEX clients and their feed yet (the live CEX
     venues and the loop are tested end to end on the venue fakes)."""
     config = load_run_config(request.mode, list(request.overrides), env=env)
-    go_live(config, request.enable_live_trading, env, parse_venue_urls(venue_urls))
+    go_live(config, request.enable_live_trading, env, dict(request.venue_urls))
     if config.mode.hedge is not None:
         raise ConfigError(
             "execution",

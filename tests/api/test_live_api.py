@@ -347,9 +347,11 @@ def test_unknown_session_is_404(http: httpx.Client) -> None:
         ({"mode": "btc_basis", "speed": 0}, "speed"),
         ({"mode": "btc_basis", "replay_start": 1740787200}, "replay_start"),
         ({"mode": "btc_basis", "capital": 5}, "capital"),
-        # refused by the service: paper needs a replay (no live feed for paper yet), a replay
-        # starts on a whole hour, is paper only, and only a replay is accelerated
-        ({"mode": "btc_basis"}, "replay_start"),
+        # refused by the service: a venue's host must be a URL, a replay starts on a whole
+        # hour, is paper only, and only a replay is accelerated
+        ({"mode": "btc_basis", "venue_urls": {"binance": "ftp://x"}}, "venue_urls"),
+        # refused by the session process: paper on live feeds reads the chain's RPC
+        ({"mode": "btc_basis"}, "BASIS_ALCHEMY_RPC_URL"),
         ({"mode": "btc_basis", "replay_start": "2025-03-01T00:30:00Z"}, "replay_start"),
         ({"mode": "btc_basis", "execution": "live", "replay_start": REPLAY}, "replay_start"),
         ({"mode": "btc_basis", "execution": "live", "speed": 10}, "speed"),

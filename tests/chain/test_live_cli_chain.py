@@ -20,6 +20,9 @@ import pytest
 from tests.chain.anvil import Anvil
 from tests.chain.fund import OPERATOR_KEY, FundChain, deploy_fund_chain
 from tests.chain.live_world import chain_account, fund_env
+from tests.fakes.binance_usdm import BinanceUsdmFake
+from tests.fakes.bybit_v5 import BybitV5Fake
+from tests.fakes.okx_v5 import OkxV5Fake
 
 from basis_strategy.core.secrets import encodings
 
@@ -240,3 +243,36 @@ def test_a_paper_session_on_the_chains_feed_killed_resumes_from_its_checkpoint(
     with (tmp_path / "pk9" / "event_log.csv").open() as handle:
         events = [row["event_type"] for row in csv.DictReader(handle)]
     assert events.count("FlashBorrowed") == 1 and events.count("Deposited") == 1
+
+
+def test_btc_basis_paper_trades_on_the_venues_public_feed_and_the_chain(
+    live_fund: FundChain, tmp_path: Path
+) -> None:
+    """Paper btc_basis on live feeds: marks, index price and funding from the three venues'
+    public APIs (ccxt with no key, against the venue fakes through --venue-url), gas and ETH's
+    price from the chain; the simulated venues trade, nothing reaches a venue."""
+    with BinanceUsdmFake() as binance, BybitV5Fake() as bybit, OkxV5Fake() as okx:
+        fakes = {"binance": binance, "bybit": bybit, "okx": okx}
+        urls = [arg for name, fake in fakes.items()
+                for arg in ("--venue-url", f"{name}={fake.base_url}")]  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "basis_strategy", "live", "start", "btc_basis",
+             "--results-dir", str(tmp_path), "--interval", "2s", "--cycles", "3",
+             "--session-id", "paper-cex", *urls],
+            capture_output=True, text=True, timeout=180, check=False,
+            env=paper_env(live_fund),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "paper-cex: 3 cycles, 3 stepped, state active" in done.stderr, done.stderr
+        assert all(not fake.state.orders_by_client_id for fake in fakes.values())
+    folder = tmp_path / "paper-cex"
+    with (folder / "event_log.csv").open() as handle:
+        events = list(csv.DictReader(handle))
+    shorts = {row["venue"] for row in events if row["event_type"] == "PerpTraded"}
+    assert shorts == set(fakes)  # the entry's shorts, on the simulated venues
+    with (folder / "balance_sheet.csv").open() as handle:
+        last = list(csv.DictReader(handle))[-1]
+    for name in fakes:
+        assert float(last[f"qty:{name}:Perp:BTCUSDT"]) < 0
+        # each venue's perp is marked at its fake's mark (60 000): the feed is theirs
+        assert float(last[f"value:{name}:Perp:BTCUSDT"]) != 0

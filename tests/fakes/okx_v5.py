@@ -367,6 +367,14 @@ def _funding_rate(h: _Handler, params: dict[str, str]) -> list[dict[str, str]]:
     ]
 
 
+def _mark_price(h: _Handler, params: dict[str, str]) -> list[dict[str, str]]:
+    """The swap's mark price (OKX docs, public data: get mark price; ccxt `fetch_mark_price`)."""
+    inst_id = _require(params, "instId")
+    market = h.fake.state.symbol_state(inst_id)
+    return [{"instId": inst_id, "instType": "SWAP", "markPx": _s(market.mark_price),
+             "ts": _s(_now_ms())}]  # fmt: skip
+
+
 # -- account --------------------------------------------------------------------------------
 
 
@@ -793,6 +801,7 @@ ROUTES: dict[str, tuple[Route, bool]] = {
     "GET /api/v5/public/instruments": (_instruments, False),
     "GET /api/v5/public/time": (_time, False),
     "GET /api/v5/public/funding-rate": (_funding_rate, False),
+    "GET /api/v5/public/mark-price": (_mark_price, False),
     "GET /api/v5/account/config": (_config, True),
     "POST /api/v5/account/set-leverage": (_set_leverage, True),
     "GET /api/v5/account/balance": (_balance, True),

@@ -210,8 +210,8 @@ def test_bad_requests_exit_2_with_one_line(tmp_path: Path) -> None:
         (["live", "start", "btc_basis", "--replay", "2025-03-01T00:30Z"], "replay_start"),
         (["live", "start", "btc_basis", "--replay", REPLAY, "--interval", "fast"], "--interval"),
         (["live", "start", "btc_basis", "--replay", REPLAY, "--cycles", "0"], "cycles"),
-        (["live", "start", "btc_basis"], "replay_start"),  # paper on live CEX feeds: not yet
-        (["live", "start", "pure_lending"], "BASIS_ALCHEMY_RPC_URL"),  # the chain's feed
+        (["live", "start", "btc_basis"], "BASIS_ALCHEMY_RPC_URL"),  # live feeds read the chain
+        (["live", "start", "btc_basis", "--venue-url", "binance=ftp://x"], "--venue-url"),
         (["live", "start", "btc_basis", "--replay", "2030-01-01T00:00Z", "--cycles", "2"], ""),
         (
             ["live", "start", "btc_basis", "--replay", REPLAY, "--limit", "max_drawdown=2"],

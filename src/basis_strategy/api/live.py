@@ -123,6 +123,7 @@ LIVE_FIELDS = {
     "--speed": "speed",
     "--execution": "execution",
     "--enable-live-trading": "enable_live_trading",
+    "--venue-url": "venue_urls",
     "set": "overrides",
     "live trading": "execution",  # LT-001: live trading not enabled
     "request": "",  # the session process's refusal of the whole request (data coverage)
@@ -201,6 +202,7 @@ async def start(
         overrides=submission.config_sets(),
         enable_live_trading=submission.enable_live_trading,
         risk_limits=tuple(submission.risk_limits.items()),
+        venue_urls=tuple(submission.venue_urls.items()),
     )
     try:
         status = await run_in_threadpool(live.start, request)

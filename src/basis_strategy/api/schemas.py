@@ -202,6 +202,11 @@ class LiveSubmission(BaseModel):
         description="live execution only: one of its two keys (the server's environment must "
         "also set BASIS_LIVE_TRADING=enabled, and hold the venues' credentials)",
     )
+    venue_urls: dict[str, str] = Field(
+        default_factory=dict,
+        examples=[{"binance": "https://testnet.binancefuture.com"}],
+        description="another host with a venue's REST API (its testnet), by venue",
+    )
 
     @field_validator("interval", mode="before")
     @classmethod

@@ -43,24 +43,37 @@ def venue_clients(
         raise ConfigError("--venue-url", f"names a venue the run does not trade: {unknown}")
     clients: dict[str, ccxt.Exchange] = {}
     for venue, keys in credentials.venues.items():
-        if venue not in EXCHANGES:
-            raise ConfigError("venue", f"no live client for {venue!r}")
-        exchange, options = EXCHANGES[venue]
-        config: dict[str, Any] = {
-            "apiKey": keys.api_key,
-            "secret": keys.api_secret,
-            "timeout": timeout_ms,
-            "enableRateLimit": True,
-            "options": dict(options),
-        }
+        keyed: dict[str, Any] = {"apiKey": keys.api_key, "secret": keys.api_secret}
         if keys.passphrase is not None:
-            config["password"] = keys.passphrase
-        client = exchange(config)
-        client.has["fetchCurrencies"] = False
-        if venue in base_urls:
-            client.urls["api"] = rebase(client.urls["api"], base_urls[venue])
-        clients[venue] = client
+            keyed["password"] = keys.passphrase
+        clients[venue] = _client(venue, keyed, base_urls.get(venue), timeout_ms)
     return clients
+
+
+def public_clients(
+    venues: tuple[str, ...], base_urls: Mapping[str, str] | None = None
+) -> dict[str, ccxt.Exchange]:
+    """One client per venue with no key, for its public market data (a paper session's
+    feed), with the same options and hosts as the authenticated ones."""
+    base_urls = base_urls or {}
+    unknown = sorted(set(base_urls) - set(venues))
+    if unknown:
+        raise ConfigError("--venue-url", f"names a venue the run does not trade: {unknown}")
+    return {venue: _client(venue, {}, base_urls.get(venue), TIMEOUT_MS) for venue in venues}
+
+
+def _client(
+    venue: str, keys: dict[str, Any], base_url: str | None, timeout_ms: int
+) -> ccxt.Exchange:
+    if venue not in EXCHANGES:
+        raise ConfigError("venue", f"no live client for {venue!r}")
+    exchange, options = EXCHANGES[venue]
+    client = exchange({**keys, "timeout": timeout_ms, "enableRateLimit": True,
+                       "options": dict(options)})  # fmt: skip
+    client.has["fetchCurrencies"] = False
+    if base_url is not None:
+        client.urls["api"] = rebase(client.urls["api"], base_url)
+    return client
 
 
 def rebase(urls: Any, base_url: str) -> Any:
@@ -72,15 +85,3 @@ def rebase(urls: Any, base_url: str) -> Any:
     if isinstance(urls, str) and urls.startswith("http"):
         return base_url.rstrip("/") + urlsplit(urls).path
     return urls
-
-
-def parse_venue_urls(items: list[str]) -> dict[str, str]:
-    """`--venue-url NAME=URL` options (repeatable) as a mapping; ConfigError on a bad one."""
-    out: dict[str, str] = {}
-    for item in items:
-        name, sep, url = item.partition("=")
-        parts = urlsplit(url.strip())
-        if not sep or parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError("--venue-url", f"must be NAME=http(s)://host[:port], was {item!r}")
-        out[name.strip()] = f"{parts.scheme}://{parts.netloc}"
-    return out

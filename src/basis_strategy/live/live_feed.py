@@ -2,13 +2,16 @@
 market source, built from a request and the environment, where a replay builds them from the
 stored history (`runner.py`).
 
-What runs on live feeds so far: the modes whose every position is on chain (eth_leveraged,
-pure_lending, ...), executed live on the chain the environment names (`build_live_chain`), or
-paper traded on the simulated venues with the chain's risk parameters (`build_chain_feed`: no
-key, no account, the config's capital). Their market is the chain's own (`ChainReader`:
-AAVE's indices and rates, the oracle's ETH and LST prices, the DEX's LST price, the gas
-price), read at the newest block at or before each cycle's time. A mode with CEX legs is
-refused by name: its session process does not yet build the CEX clients and their feed.
+What runs on live feeds so far:
+- paper, every mode: the simulated venues with the chain's risk parameters and the config's
+  capital, fed by the chain (`build_chain_feed`: no key, no account) and each hedge venue's
+  public perp data (`cex_readers`: ccxt with no key);
+- live, the modes whose every position is on chain (eth_leveraged, pure_lending, ...),
+  executed on the chain the environment names (`build_live_chain`). A mode with CEX legs is
+  refused by name: its session process does not yet build the CEX clients.
+The chain's market (`ChainReader`: AAVE's indices and rates, the oracle's ETH and LST prices,
+the DEX's LST price, the gas price) is read at the newest block at or before each cycle's
+time.
 
 - **Opening balance** (live): a fresh run's capital is what the account (and the operator's
   gas ETH) holds of the share class's currency, adopted as the initial deposit; anything else
@@ -29,8 +32,11 @@ from typing import Any
 from basis_strategy.config.loader import RunConfig, load_run_config
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.data.live import LiveDataProvider, LiveNeeds, cex_needs
+from basis_strategy.data.live_reads import CcxtPerpReader, Reader
 from basis_strategy.data.market import AaveRisk, MarketState
 from basis_strategy.engine import EventDrivenStrategyEngine
+from basis_strategy.live.clients import public_clients
+from basis_strategy.live.service import LiveStartRequest
 from basis_strategy.live.session import MarketSource
 from basis_strategy.live.session_store import SessionRequest
 from basis_strategy.venues.live.account import ReconciliationHalt
@@ -104,20 +110,18 @@ def opening_capital(config: RunConfig, account: ChainAccount) -> float:
     return capital
 
 
-def live_feed_sets(
-    mode: str, overrides: tuple[str, ...], env: Mapping[str, str], execution: str
-) -> tuple[str, ...]:
+def live_feed_sets(request: LiveStartRequest, env: Mapping[str, str]) -> tuple[str, ...]:
     """What a fresh session on live feeds adds to its request, stored with it (so a resume
     rebuilds the same run): its window is its clock's, from this hour (the opening deposit is
     due at its first cycle) and open-ended; live, its capital is what the account holds (paper
     keeps the config's `initial_capital`)."""
-    config = load_run_config(mode, list(overrides), env=env)
-    refuse_cex_legs(config)
+    config = load_run_config(request.mode, list(request.overrides), env=env)
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     end = start + timedelta(days=OPEN_ENDED_DAYS)
     window = (f"start={start.isoformat()}", f"end={end.isoformat()}")
-    if execution == "paper":
+    if request.execution == "paper":
         return window
+    refuse_cex_legs(config)
     capital = opening_capital(config, build_live_chain(config, env).account)
     return (*window, f"initial_capital={capital!r}")
 
@@ -126,47 +130,65 @@ def refuse_cex_legs(config: RunConfig) -> None:
     if config.mode.hedge is not None:
         raise ConfigError(
             "execution",
-            f"a session of {config.mode.mode} on live feeds needs its CEX clients and feed in "
-            "the session process, not built yet: not started",
+            f"live execution of {config.mode.mode} on live feeds needs its CEX clients in the "
+            "session process, not built yet: not started",
         )
 
 
+def cex_readers(config: RunConfig, base_urls: Mapping[str, str]) -> list[CcxtPerpReader]:
+    """A paper run's CEX feed: each hedge venue's perp through a client with no key (mark,
+    funding), the spot venue's index price as the asset's spot reference."""
+    hedge, asset = config.mode.hedge, config.mode.asset
+    if hedge is None or asset is None:
+        return []
+    venues = tuple(hedge.venues)
+    reference = hedge.spot_venue if hedge.spot_venue in venues else venues[0]
+    clients = public_clients(venues, base_urls)
+    return [CcxtPerpReader(v, clients[v], asset, spot_reference=v == reference) for v in venues]
+
+
 def build_live_feed(
-    request: SessionRequest,
+    saved: SessionRequest,
+    request: LiveStartRequest,
     env: Mapping[str, str],
-    max_data_age_s: float,
     resuming: bool,
-    execution: str,
 ) -> tuple[EventDrivenStrategyEngine, MarketSource]:
-    """The engine and its source on the chain's feed: live, on the live on-chain venues
-    (resuming, the chain venue's ledger is the chain's holdings; `reconcile_at_resume` then
-    compares them with the restored book); paper, on the simulated venues with the chain's
-    risk parameters, holding nothing on chain."""
-    config = load_run_config(request.mode, list(request.overrides), env=env)
-    refuse_cex_legs(config)
+    """The engine and its source on live feeds: live, on the live on-chain venues and the
+    chain's feed (resuming, the chain venue's ledger is the chain's holdings;
+    `reconcile_at_resume` then compares them with the restored book); paper, on the simulated
+    venues with the chain's risk parameters, fed by the chain and the CEX venues' public
+    data, holding nothing anywhere."""
+    config = load_run_config(saved.mode, list(saved.overrides), env=env)
     venues: dict[str, Any]
-    if execution == "paper":
+    readers: list[Reader]
+    if request.execution == "paper":
         feed = build_chain_feed(config, env)
-        reader, given, facts = feed.reader, feed.market.market_values(), LiveFacts(feed.risk)
+        facts = LiveFacts(feed.risk)
         venues = build_simulated_venues(config, facts.aave_risk)
+        cex = cex_readers(config, dict(request.venue_urls))
+        readers = [feed.reader, *cex]
+        readable = set(feed.reader.series) & set(feed.market.market_values())
+        readable.update(name for reader in cex for name in reader.series)
     else:
+        refuse_cex_legs(config)
         chain = build_live_chain(config, env)
-        reader, given = chain.reader, chain.account.market_values()
         facts = LiveFacts(chain.account.risk)
         if resuming:
             chain.account.ledger.quantities = dict(chain.account.holdings())
         venues = dict(chain.venues)
+        readers = [chain.reader]
+        readable = set(chain.reader.series) & set(chain.account.market_values())
     needs = cex_needs(config)
     names = (*needs.series, *needs.unread)
-    readable = set(reader.series) & {*given, "price:ETH"}
     unread = [n for n in names if n not in readable]
     if unread:
         raise ConfigError(
             "execution",
-            f"{request.mode} needs {', '.join(unread)}, which no live reader gives (set "
+            f"{saved.mode} needs {', '.join(unread)}, which no live reader gives (set "
             "staking.rewards_mode=base_only for no reward token prices): not started",
         )
-    source = LiveDataProvider(LiveNeeds(names, ()), [reader], max_data_age_s)
+    max_age_s = request.limits().max_data_age_s
+    source = LiveDataProvider(LiveNeeds(names, needs.funding), readers, max_age_s)
     data: Any = facts  # where the engine takes a provider
     return EventDrivenStrategyEngine(config, data, venues), source
 

@@ -164,9 +164,7 @@ class SessionRunner:
         if self.live_feed:
             from basis_strategy.live.live_feed import build_live_feed  # web3: live feeds only
 
-            max_age_s = self.request.limits().max_data_age_s
-            execution = self.request.execution
-            return build_live_feed(saved, self.env, max_age_s, self.resuming, execution)
+            return build_live_feed(saved, self.request, self.env, self.resuming)
         config, data = prepare(saved.mode, saved.overrides, self.data_dir, self.env)
         venues = build_simulated_venues(config, data.aave_risk)
         engine = EventDrivenStrategyEngine(config, data, venues)
@@ -211,8 +209,7 @@ class SessionRunner:
     def _live_feed_sets(self) -> tuple[str, ...]:
         from basis_strategy.live.live_feed import live_feed_sets  # web3: live feeds only
 
-        request = self.request
-        return live_feed_sets(request.mode, request.overrides, self.env, request.execution)
+        return live_feed_sets(self.request, self.env)
 
     def run(self) -> PaperSession:
         """The loop until stopped or its cycles are done; the folder finished either way."""

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import pandas as pd
 
@@ -72,6 +73,9 @@ class LiveStartRequest:
     enable_live_trading: bool = False  # the CLI's --enable-live-trading (live only)
     # the session's risk limits (`limits.RiskLimits` fields, JSON values), checked at start
     risk_limits: tuple[tuple[str, Any], ...] = ()
+    # (venue, scheme://host) a venue's API is reached at instead of its own (a testnet, a
+    # local fake): stored with the session, so a resume talks to the same hosts
+    venue_urls: tuple[tuple[str, str], ...] = ()
 
     def limits(self) -> RiskLimits:
         """The validated limits (ConfigError naming `risk_limits.FIELD` on a bad one)."""
@@ -83,6 +87,7 @@ class LiveStartRequest:
         out["overrides"] = list(self.overrides)
         out["replay_start"] = None if self.replay_start is None else self.replay_start.isoformat()
         out["risk_limits"] = dict(self.risk_limits)
+        out["venue_urls"] = dict(self.venue_urls)
         return out
 
     @classmethod
@@ -99,6 +104,7 @@ class LiveStartRequest:
             overrides=tuple(options["overrides"]),
             enable_live_trading=bool(options.get("enable_live_trading", False)),
             risk_limits=tuple(dict(options.get("risk_limits") or {}).items()),
+            venue_urls=tuple(dict(options.get("venue_urls") or {}).items()),
         )
 
     @property
@@ -127,13 +133,20 @@ def validate(request: LiveStartRequest, env: Mapping[str, str]) -> None:
     for override in request.overrides:
         if override.split("=", 1)[0].strip() in ("start", "end"):
             raise ConfigError("set", f"the window of a live session is its clock's: {override!r}")
-    config = load_run_config(request.mode, list(request.overrides), env=env)  # its own checks
-    if request.replay_start is None and request.execution == "paper" and config.mode.hedge:
-        raise ConfigError(
-            "replay_start",
-            f"paper on live feeds of {request.mode} is not available yet (its CEX feed is not "
-            "built in the session process): paper trade a replayed history with --replay START",
-        )
+    load_run_config(request.mode, list(request.overrides), env=env)  # the config's own checks
+    parse_venue_urls([f"{venue}={url}" for venue, url in request.venue_urls])
+
+
+def parse_venue_urls(items: list[str]) -> dict[str, str]:
+    """`--venue-url NAME=URL` options (repeatable) as a mapping; ConfigError on a bad one."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, url = item.partition("=")
+        parts = urlsplit(url.strip())
+        if not sep or parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError("--venue-url", f"must be NAME=http(s)://host[:port], was {item!r}")
+        out[name.strip()] = f"{parts.scheme}://{parts.netloc}"
+    return out
 
 
 def _validate_replay(request: LiveStartRequest) -> None:
@@ -442,6 +455,8 @@ def cli_args(request: LiveStartRequest, session_id: str, service: LiveService) -
         args += ["--set", override]
     for name, value in request.risk_limits:
         args += ["--limit", f"{name}={json.dumps(value)}"]
+    for venue, url in request.venue_urls:
+        args += ["--venue-url", f"{venue}={url}"]
     return args
 
 

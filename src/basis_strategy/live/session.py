@@ -6,7 +6,11 @@ to the hour by default, `cycle_clock.next_cycle_at`), on market states from a li
 (`LiveDataProvider`, or `ReplaySource` for a replayed day) instead of the historical grid, with
 the simulated venues (paper = live data + simulated venues + wall time, ADR-043).
 
-One cycle at time t (the next cycle time after the clock's now, waited for):
+One cycle at time t (the next cycle time after the clock's now, waited for). The source is
+polled first, `PRE_POLL_S` (at most half the interval) before t: a value read at t is stamped
+after t and refused (no look-ahead), so the cycle at t uses the newest poll at or before it.
+A first aligned cycle too close to poll first is the next one; a cycle off the grid (not
+aligned) that is due runs at the end of its poll.
 1. HALTED-freeze (emergency stop, `trading_state`): nothing is read or stepped; the cycle is
    counted. HALTED-flatten: the cycle runs with the strategy's `flatten` (close everything
    into wallet cash) in place of its decision, through the reducing gate, until `is_flat`,
@@ -40,7 +44,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -159,6 +163,15 @@ class PaperSession:
         hook: tests stop the session from it)."""
         while self.cycles < max_cycles and not self._stop:
             at = next_cycle_at(self.now(), self.interval_s, self.aligned, self._last_cycle_at)
+            lead = timedelta(seconds=min(PRE_POLL_S, self.interval_s / 2))
+            if self.aligned and self._last_cycle_at is None and self.now() > at - lead:
+                at += timedelta(seconds=self.interval_s)  # a first cycle with time to poll
+            self.sleep_until(at - lead)
+            if self._stop:
+                break
+            self.source.refresh()  # the newest values known at the cycle's time (module doc)
+            if not self.aligned:  # a cycle off the grid that is due runs after its poll
+                at = max(at, self.now())
             self.sleep_until(at)
             if self._stop:
                 break
@@ -331,6 +344,7 @@ def _segments(instructions: Iterator[Instruction]) -> Iterator[list[Instruction]
         yield group
 
 
+PRE_POLL_S = 5.0  # the source's poll before each cycle's time, in the session clock's seconds
 FLAT_DUST_USD = 10.0  # below the venues' minimum order value (Binance spot: 5-10 USDT)
 
 

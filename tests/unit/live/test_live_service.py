@@ -120,7 +120,7 @@ def test_events_are_the_tail_of_the_session_event_log(service: LiveService, tmp_
         ({"speed": float("inf")}, "speed"),
         ({"replay_start": datetime(2025, 3, 1, 0, 30, tzinfo=UTC)}, "replay_start"),
         ({"replay_start": datetime(2025, 3, 1)}, "replay_start"),
-        ({"replay_start": None, "speed": 1.0}, "replay_start"),
+        ({"venue_urls": (("binance", "ftp://127.0.0.1:1"),)}, "--venue-url"),
         ({"replay_start": None, "speed": 10.0}, "speed"),
         ({"execution": "live"}, "replay_start"),
         ({"overrides": ("start=2024-01-01",)}, "set"),
@@ -142,6 +142,9 @@ def test_the_request_round_trips_through_its_stored_options() -> None:
     limited = LiveStartRequest(**{**REQUEST.__dict__, "risk_limits": (("max_drawdown", 0.1),)})  # type: ignore[arg-type]
     assert LiveStartRequest.from_options(limited.options()) == limited
     assert limited.limits().max_drawdown == 0.1
+    hosts = (("binance", "http://127.0.0.1:8001"), ("okx", "https://www.okx.com"))
+    pointed = LiveStartRequest(**{**REQUEST.__dict__, "venue_urls": hosts})  # type: ignore[arg-type]
+    assert LiveStartRequest.from_options(pointed.options()) == pointed
     assert replay_sets(REQUEST) == (
         "start=2025-03-01T00:00:00+00:00",
         "end=2025-03-01T06:00:00+00:00",

@@ -182,7 +182,7 @@ def build_chain_feed(config: RunConfig, env: Mapping[str, str]) -> ChainFeed:
     pool, dex, tokens = _address(env, POOL_ENV), _address(env, DEX_ENV), parse_tokens(env)
     w3 = connect(url)
     _check_rpc(w3, env, rpc_env, _market_addresses(pool, dex, tokens))
-    _check_tokens(config, tokens)
+    _check_tokens(config, tokens, holding=False)
     market = ChainMarket(w3, pool, dex, tokens)
     feed = ChainFeed(market, ChainReader(w3, market.market_values, _chain_series(config),
                                          clock_bound=True))  # fmt: skip
@@ -197,7 +197,7 @@ def _chain_series(config: RunConfig) -> list[str]:
         names.extend(f"{p}:{aave.asset}" for p in ("aave_li", "aave_bi", "aave_lr", "aave_br"))
     if needs.lst is not None:
         names.extend((f"lst_rate:{needs.lst.lst}", f"lst_market:{needs.lst.lst}"))
-    if config.mode.hedge is None:
+    if config.mode.hedge is None or config.mode.asset != "ETH":
         names.append("price:ETH")  # AAVE's oracle: no CEX reader gives it to this run
     return list(dict.fromkeys(names))
 
@@ -250,10 +250,13 @@ def _check_chain(
         raise LiveRefusedError("LT-003", POOL_ENV, message)
 
 
-def _check_tokens(config: RunConfig, tokens: Mapping[str, str]) -> None:
+def _check_tokens(config: RunConfig, tokens: Mapping[str, str], holding: bool = True) -> None:
+    """A token for each asset the mode's chain series read (WETH: ETH's oracle price) and, if
+    it holds on chain (`holding`), for its USDT."""
     needs = requirements_for(config)
     wanted = {a.asset for a in needs.aave} | ({needs.lst.lst} if needs.lst else set())
-    if config.share_class.currency == "USDT":
+    wanted.add("WETH")
+    if holding and config.share_class.currency == "USDT":
         wanted.add("USDT")
     missing = sorted(wanted - set(tokens))
     if missing:
