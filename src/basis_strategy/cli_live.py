@@ -22,7 +22,6 @@ from basis_strategy.config.loader import load_run_config
 from basis_strategy.config.yaml_input import parse_value
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.core.logs import configure_json_logging
-from basis_strategy.live.go_live import go_live
 from basis_strategy.live.service import (
     LiveRequestError,
     LiveService,
@@ -194,6 +193,8 @@ def _live_gates(request: LiveStartRequest, env: Any) -> None:
     every position is on chain runs (`live/live_feed.py`); one with CEX legs is refused by
     name: the session process does not build CEX clients and their feed yet (the live CEX
     venues and the loop are tested end to end on the venue fakes)."""
+    from basis_strategy.live.go_live import go_live  # ccxt and web3: live execution only
+
     config = load_run_config(request.mode, list(request.overrides), env=env)
     go_live(config, request.enable_live_trading, env, dict(request.venue_urls))
     if config.mode.hedge is not None:

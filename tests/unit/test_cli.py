@@ -6,6 +6,8 @@ runs the command itself, on real full and read-only file systems."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -230,3 +232,13 @@ def test_outputs_are_checked_before_any_work(cli, tmp_path, args, env, needles):
     refused(cli(*args, env=env), *needles)
     assert (tmp_path / "FILE").read_text() == "keep me\n"
     assert [p.name for p in tmp_path.iterdir()] == ["FILE"]  # nothing else was written
+
+
+def test_the_cli_loads_no_venue_client_library_until_a_live_run_needs_it() -> None:
+    """ccxt and web3 (about 1.3 s of imports) load only for a session on live feeds: the CLI
+    (`basis --help`, a backtest) and a replayed paper session's runner never import them."""
+    code = ("import sys, basis_strategy.cli, basis_strategy.live.runner; "
+            "print(sorted({'ccxt', 'web3'} & set(sys.modules)))")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)  # fmt: skip
+    assert done.stdout.strip() == "[]"

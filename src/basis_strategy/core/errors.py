@@ -63,3 +63,8 @@ class OperationalError(BasisError):
 
 class LookAheadError(OperationalError):
     """A component asked for data stamped after the engine's current time."""
+
+
+class ReconciliationHalt(OperationalError):
+    """A live venue and the book still differ after every re-read (REC-002): the run halts,
+    a person looks (`venues/live/account.py`, `venues/live/chain.py`)."""

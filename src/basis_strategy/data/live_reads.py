@@ -17,11 +17,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
-
-import ccxt
+from typing import TYPE_CHECKING, Any, Protocol
 
 from basis_strategy.core.errors import TemporaryError
+
+if TYPE_CHECKING:  # ccxt is imported by the reader that uses it: a replay never loads it
+    import ccxt
 
 Clock = Callable[[], datetime]
 FUNDING_INTERVAL = "8h"  # FundingRate.rate_per_8h is the rate of one 8-hour settlement
@@ -164,6 +165,8 @@ class CcxtPerpReader:
     def _call(self, method: str) -> tuple[dict[str, Any], datetime]:
         """ccxt's `method` for the symbol, and when it was observed: the answer's `timestamp`,
         else the local time it was received."""
+        import ccxt
+
         try:
             answer: dict[str, Any] = getattr(self.exchange, method)(self.symbol)
         except ccxt.BaseError as err:  # NetworkError (5xx, timeout) and ExchangeError alike

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from basis_strategy.config.loader import RunConfig, load_run_config
-from basis_strategy.core.errors import ConfigError
+from basis_strategy.core.errors import ConfigError, ReconciliationHalt
 from basis_strategy.data.live import LiveDataProvider, LiveNeeds, cex_needs
 from basis_strategy.data.live_reads import CcxtPerpReader, Reader
 from basis_strategy.data.market import AaveRisk, MarketState
@@ -39,7 +39,6 @@ from basis_strategy.live.clients import public_clients
 from basis_strategy.live.service import LiveStartRequest
 from basis_strategy.live.session import MarketSource
 from basis_strategy.live.session_store import SessionRequest
-from basis_strategy.venues.live.account import ReconciliationHalt
 from basis_strategy.venues.live.chain import ChainAccount
 from basis_strategy.venues.live.chain_build import build_chain_feed, build_live_chain
 from basis_strategy.venues.simulated.build import build_simulated_venues

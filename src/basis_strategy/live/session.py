@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from basis_strategy.config.outputs import write_text_atomic
+from basis_strategy.core.errors import ReconciliationHalt
 from basis_strategy.core.instructions import (
     BuySpot,
     EndGroup,
@@ -84,7 +85,6 @@ from basis_strategy.live.trading_state import (
     on_cycle,
     resume,
 )
-from basis_strategy.venues.live.account import ReconciliationHalt
 
 
 class MarketSource(Protocol):

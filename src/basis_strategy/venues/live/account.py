@@ -32,7 +32,7 @@ from functools import partial
 from itertools import accumulate, combinations
 from typing import Any
 
-from basis_strategy.core.errors import OperationalError
+from basis_strategy.core.errors import OperationalError, ReconciliationHalt
 from basis_strategy.core.instructions import ExecutionResult, Instruction, Leg, ReceiveDeposit
 from basis_strategy.core.logs import log_event
 from basis_strategy.data.market import MarketState
@@ -48,10 +48,6 @@ MIN_TOLERANCE_USDT = 0.01
 MAX_TRANSFERS_COMBINED = 10  # in flight to one venue: every set of them tried (1023 at most)
 # ccxt client id -> whether its fetch_balance USDT `total` includes unrealised P&L
 TOTAL_INCLUDES_UNREALISED = {"binanceusdm": True, "okx": True, "bybit": False}
-
-
-class ReconciliationHalt(OperationalError):
-    """The venue and the book still differ after every re-read (REC-002)."""
 
 
 class LiveAccount(LiveCex):

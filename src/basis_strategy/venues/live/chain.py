@@ -35,6 +35,7 @@ from typing import Any
 
 from web3 import Web3
 
+from basis_strategy.core.errors import ReconciliationHalt
 from basis_strategy.core.instructions import (
     ApproveToken,
     Borrow,
@@ -53,7 +54,6 @@ from basis_strategy.core.logs import log_event
 from basis_strategy.data.market import AaveRisk, MarketState
 from basis_strategy.venues.interface import CostSwitches, ExecutionRejected, Ledger, cost_detail
 from basis_strategy.venues.live import chain_abi as abi
-from basis_strategy.venues.live.account import ReconciliationHalt
 from basis_strategy.venues.live.chain_calls import (
     Call,
     CallPlanner,
