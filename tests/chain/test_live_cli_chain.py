@@ -245,34 +245,47 @@ def test_a_paper_session_on_the_chains_feed_killed_resumes_from_its_checkpoint(
     assert events.count("FlashBorrowed") == 1 and events.count("Deposited") == 1
 
 
-def test_btc_basis_paper_trades_on_the_venues_public_feed_and_the_chain(
-    live_fund: FundChain, tmp_path: Path
+PAPER_MODES = {  # mode -> an event its entry books (the modes the test chain can feed)
+    "btc_basis": "PerpTraded",
+    "eth_basis": "PerpTraded",
+    "usdt_market_neutral_no_leverage": "PerpTraded",
+    "usdt_market_neutral": "PerpTraded",
+    "eth_staking_only": "Staked",
+}
+
+
+@pytest.mark.parametrize("mode", PAPER_MODES)
+def test_every_mode_paper_trades_on_the_venues_public_feed_and_the_chain(
+    mode: str, live_fund: FundChain, tmp_path: Path
 ) -> None:
-    """Paper btc_basis on live feeds: marks, index price and funding from the three venues'
-    public APIs (ccxt with no key, against the venue fakes through --venue-url), gas and ETH's
-    price from the chain; the simulated venues trade, nothing reaches a venue."""
+    """Paper on live feeds: marks, index price and funding from the hedge venues' public APIs
+    (ccxt with no key, against the venue fakes through --venue-url), the rest from the chain;
+    the simulated venues trade, nothing reaches a venue or the chain."""
+    from basis_strategy.config.loader import load_run_config
+
+    config = load_run_config(mode, [], env={})
+    venues = list(config.mode.hedge.venues) if config.mode.hedge is not None else []
+    staked = ["--set", "staking.rewards_mode=base_only"] if config.mode.staking else []
+    held = chain_account(live_fund, load_config()).holdings()
     with BinanceUsdmFake() as binance, BybitV5Fake() as bybit, OkxV5Fake() as okx:
-        fakes = {"binance": binance, "bybit": bybit, "okx": okx}
+        fakes = {n: f for n, f in {"binance": binance, "bybit": bybit, "okx": okx}.items()
+                 if n in venues}  # fmt: skip
         urls = [arg for name, fake in fakes.items()
                 for arg in ("--venue-url", f"{name}={fake.base_url}")]  # fmt: skip
         done = subprocess.run(
-            [sys.executable, "-m", "basis_strategy", "live", "start", "btc_basis",
+            [sys.executable, "-m", "basis_strategy", "live", "start", mode,
              "--results-dir", str(tmp_path), "--interval", "2s", "--cycles", "3",
-             "--session-id", "paper-cex", *urls],
+             "--session-id", "paper", *staked, *urls],
             capture_output=True, text=True, timeout=180, check=False,
             env=paper_env(live_fund),
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
-        assert "paper-cex: 3 cycles, 3 stepped, state active" in done.stderr, done.stderr
+        assert "paper: 3 cycles, 3 stepped, state active" in done.stderr, done.stderr
         assert all(not fake.state.orders_by_client_id for fake in fakes.values())
-    folder = tmp_path / "paper-cex"
-    with (folder / "event_log.csv").open() as handle:
+    with (tmp_path / "paper" / "event_log.csv").open() as handle:
         events = list(csv.DictReader(handle))
+    booked = {row["event_type"] for row in events}
+    assert PAPER_MODES[mode] in booked
     shorts = {row["venue"] for row in events if row["event_type"] == "PerpTraded"}
     assert shorts == set(fakes)  # the entry's shorts, on the simulated venues
-    with (folder / "balance_sheet.csv").open() as handle:
-        last = list(csv.DictReader(handle))[-1]
-    for name in fakes:
-        assert float(last[f"qty:{name}:Perp:BTCUSDT"]) < 0
-        # each venue's perp is marked at its fake's mark (60 000): the feed is theirs
-        assert float(last[f"value:{name}:Perp:BTCUSDT"]) != 0
+    assert chain_account(live_fund, load_config()).holdings() == held
