@@ -13,6 +13,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -29,7 +30,7 @@ from basis_strategy.live import replay
 from basis_strategy.live.heartbeat import HeartbeatRegistry
 from basis_strategy.live.limits import RiskLimits
 from basis_strategy.live.replay import AcceleratedClock, ReplaySource
-from basis_strategy.live.session import PaperSession
+from basis_strategy.live.session import PRE_POLL_S, PaperSession
 from basis_strategy.live.trading_state import Control, TradingState
 from basis_strategy.venues.simulated.build import build_simulated_venues
 
@@ -136,6 +137,34 @@ def test_a_skipped_cycle_is_counted_not_traded_and_the_run_reconciles(tmp_path: 
     assert json.loads((path / "session.json").read_text())["skipped"][0]["t"].startswith(
         "2024-06-03T08:00"
     )
+
+
+class PollLog(ReplaySource):
+    """A replay source that records the replayed time of each poll."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.polls: list[datetime] = []
+
+    def refresh(self) -> datetime:
+        at = super().refresh()
+        self.polls.append(at)
+        return at
+
+
+def test_each_cycle_polls_its_source_before_its_time_and_a_frozen_one_reads_nothing() -> None:
+    """A live value read at the cycle's time would be stamped after it and refused: the
+    source is polled PRE_POLL_S before, then again at the cycle. HALTED-freeze reads nothing."""
+    session = _session("eth_basis", PollLog)
+    session.run(max_cycles=4, on_cycle_done=lambda s: s.cycles == 2 and s.emergency_stop("x"))
+    assert isinstance(session.source, PollLog)
+    polls = session.source.polls
+    lead = timedelta(seconds=PRE_POLL_S)
+    for hour in range(2):  # stepped: a poll at least 5 s before, then one at the cycle
+        at = START + timedelta(hours=hour)
+        before = [p for p in polls if at - timedelta(minutes=1) <= p <= at - lead]
+        assert before and any(p >= at for p in polls if p < at + timedelta(minutes=1))
+    assert not [p for p in polls if p > START + timedelta(hours=1, minutes=1)]  # frozen
 
 
 def test_emergency_stop_halts_within_one_cycle() -> None:

@@ -169,7 +169,8 @@ class PaperSession:
             self.sleep_until(at - lead)
             if self._stop:
                 break
-            self.source.refresh()  # the newest values known at the cycle's time (module doc)
+            if not self._frozen():  # nothing is read while frozen
+                self.source.refresh()  # the newest values known at the cycle's time (doc)
             if not self.aligned:  # a cycle off the grid that is due runs after its poll
                 at = max(at, self.now())
             self.sleep_until(at)
@@ -178,6 +179,11 @@ class PaperSession:
             self.cycle(at)
             if on_cycle_done is not None:
                 on_cycle_done(self)
+
+    def _frozen(self) -> bool:
+        """HALTED-freeze: a cycle reads and steps nothing."""
+        control = self.control
+        return control.state is TradingState.HALTED and control.stop_mode is not StopMode.FLATTEN
 
     def cycle(self, t: datetime) -> None:
         """One cycle at `t` (see the module docstring)."""
@@ -188,7 +194,7 @@ class PaperSession:
         self._last_cycle_at = t
         used = self.control  # the trading state this cycle's gate uses (journaled)
         flatten = used.state is TradingState.HALTED and used.stop_mode is StopMode.FLATTEN
-        if used.state is TradingState.HALTED and not flatten:
+        if self._frozen():
             self.halted.append(t)
             self.heartbeats.beat(self.name, state=self.control.state)
             self._commit(CycleRecord(self.cycles, t, HALTED, used))
