@@ -129,27 +129,9 @@ def test_kill_9_then_resume_continues_from_the_chain_with_no_instruction_twice(
     fund = live_fund
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("BASIS_")},
            **fund_env(fund), "BASIS_LIVE_TRADING": "enabled"}  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "basis_strategy", "live", "start", "eth_leveraged",
-         "--execution", "live", "--enable-live-trading", "--results-dir", str(tmp_path),
-         "--set", "staking.rewards_mode=base_only", "--interval", "2s", "--cycles", "5",
-         "--session-id", "k9"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    hourly = tmp_path / "k9" / "hourly_pnl.csv"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and _rows(hourly) < 2 and process.poll() is None:
-        time.sleep(0.2)
-    process.send_signal(signal.SIGKILL)
-    _, errors = process.communicate(timeout=30)
-    assert 2 <= _rows(hourly) < 5, errors
-    done = subprocess.run(
-        [sys.executable, "-m", "basis_strategy", "live", "resume", "k9",
-         "--results-dir", str(tmp_path)],
-        env=env, capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert "k9: 5 cycles, state active" in done.stderr
+    start = ["live", "start", "eth_leveraged", "--execution", "live", "--enable-live-trading",
+             "--set", "staking.rewards_mode=base_only", "--interval", "2s"]  # fmt: skip
+    killed_then_resumed(start, env, tmp_path, "k9")
     with (tmp_path / "k9" / "event_log.csv").open() as handle:
         events = [row["event_type"] for row in csv.DictReader(handle)]
     assert events.count("FlashBorrowed") == 1 and events.count("Deposited") == 1
@@ -161,6 +143,30 @@ def test_kill_9_then_resume_continues_from_the_chain_with_no_instruction_twice(
     held = account.holdings()
     for key in ("aave_v3:aToken:aweETH", "aave_v3:debtToken:debtWETH"):
         assert float(last[f"qty:{key}"]) == pytest.approx(held[key], rel=1e-12)
+
+
+def killed_then_resumed(start: list[str], env: dict[str, str], results: Path, sid: str) -> None:
+    """`basis START... --cycles 5` killed (SIGKILL) once 2 to 4 hours are written, then
+    `basis live resume` run to its 5 cycles."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "basis_strategy", *start, "--results-dir", str(results),
+         "--cycles", "5", "--session-id", sid],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    hourly = results / sid / "hourly_pnl.csv"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _rows(hourly) < 2 and process.poll() is None:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    _, errors = process.communicate(timeout=30)
+    assert 2 <= _rows(hourly) < 5, errors
+    done = subprocess.run(
+        [sys.executable, "-m", "basis_strategy", "live", "resume", sid,
+         "--results-dir", str(results)],
+        env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"{sid}: 5 cycles, state active" in done.stderr
 
 
 def _rows(path: Path) -> int:
@@ -219,27 +225,8 @@ def test_a_paper_session_on_the_chains_feed_killed_resumes_from_its_checkpoint(
 ) -> None:
     """kill -9 after its entry, then `basis live resume`: the simulated book continues from
     the checkpoint (its venues bound again to the chain's risk), with one entry in all."""
-    env = paper_env(live_fund)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "basis_strategy", *PAPER_START, "--results-dir", str(tmp_path),
-         "--cycles", "5", "--session-id", "pk9"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    hourly = tmp_path / "pk9" / "hourly_pnl.csv"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and _rows(hourly) < 2 and process.poll() is None:
-        time.sleep(0.2)
-    process.send_signal(signal.SIGKILL)
-    _, errors = process.communicate(timeout=30)
-    assert 2 <= _rows(hourly) < 5, errors
-    done = subprocess.run(
-        [sys.executable, "-m", "basis_strategy", "live", "resume", "pk9",
-         "--results-dir", str(tmp_path)],
-        env=env, capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert "pk9: 5 cycles, state active" in done.stderr
-    assert _rows(hourly) == 5
+    killed_then_resumed(PAPER_START, paper_env(live_fund), tmp_path, "pk9")
+    assert _rows(tmp_path / "pk9" / "hourly_pnl.csv") == 5
     with (tmp_path / "pk9" / "event_log.csv").open() as handle:
         events = [row["event_type"] for row in csv.DictReader(handle)]
     assert events.count("FlashBorrowed") == 1 and events.count("Deposited") == 1

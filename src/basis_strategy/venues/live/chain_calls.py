@@ -93,6 +93,14 @@ def to_units(amount: float, decimals: int) -> int:
     return int(Decimal(repr(amount)).scaleb(decimals))
 
 
+def token_of(tokens: Mapping[str, Any], asset: str) -> Any:
+    """`asset`'s ERC-20 contract among `tokens` (ETH is WETH's); refused when none is set."""
+    token = tokens.get("WETH" if asset == "ETH" else asset)
+    if token is None:
+        raise ExecutionRejected(f"chain: no token address configured for {asset}")
+    return token
+
+
 def lst_of(venue: str) -> str:
     for lst, issuer in LST_ISSUERS.items():
         if issuer == venue:
@@ -124,10 +132,7 @@ class CallPlanner:
         self.in_bundle = False
 
     def token(self, asset: str) -> Any:
-        token = self.tokens.get("WETH" if asset == "ETH" else asset)
-        if token is None:
-            raise ExecutionRejected(f"chain: no token address configured for {asset}")
-        return token
+        return token_of(self.tokens, asset)
 
     def units(self, asset: str, amount: float) -> int:
         """`amount` of `asset` in token units (rounded down)."""

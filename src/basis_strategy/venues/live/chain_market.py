@@ -16,8 +16,8 @@ from typing import Any
 from web3 import Web3
 
 from basis_strategy.data.market import AaveRisk
-from basis_strategy.venues.interface import ExecutionRejected
 from basis_strategy.venues.live import chain_abi as abi
+from basis_strategy.venues.live.chain_calls import token_of
 from basis_strategy.venues.simulated.chain import LST_ISSUERS
 
 RAY = 1e27
@@ -50,18 +50,14 @@ class ChainMarket:
             self.a_tokens[symbol] = w3.eth.contract(address=a_token, abi=abi.SCALED_TOKEN)
             self.debt_tokens[symbol] = w3.eth.contract(address=debt_token, abi=abi.SCALED_TOKEN)
 
-    def token(self, asset: str) -> Any:
-        token = self.tokens.get("WETH" if asset == "ETH" else asset)
-        if token is None:
-            raise ExecutionRejected(f"chain: no token address configured for {asset}")
-        return token
-
     def risk(self, asset: str, emode: bool, emode_category: int) -> AaveRisk:
         """The collateral's risk parameters as the chain has them: the e-mode category's when
         `emode` (and the asset is in `emode_category`), else the reserve's own (its
         configuration bitmap: bits 0–15 LTV, 16–31 liquidation threshold, 32–47 bonus, in
         bps)."""
-        config = int(self.pool.functions.getReserveData(self.token(asset).address).call()[0])
+        config = int(
+            self.pool.functions.getReserveData(token_of(self.tokens, asset).address).call()[0]
+        )
         category = (config >> 168) & 0xFF
         if emode and category == emode_category:
             ltv, lt, bonus, _, _ = self.pool.functions.getEModeCategoryData(category).call()
