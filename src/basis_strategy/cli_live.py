@@ -87,6 +87,10 @@ def add_live_parser(commands: Any) -> None:
             sub.add_argument(
                 "--cold", action="store_true", help="re-step the journal, no checkpoint"
             )
+            sub.add_argument(
+                "--adopt-venue-state", action="store_true",
+                help="live: take the venues' state where it differs from the ledger (REC-006)",
+            )  # fmt: skip
             sub.add_argument("--data-dir", help="data folder of a replay")
             sub.add_argument(
                 "--speed", type=float, help="a replay's new speed (default: as before)"
@@ -189,20 +193,15 @@ def _start(args: argparse.Namespace, results_dir: Path) -> int:
 def _live_gates(request: LiveStartRequest, env: Any) -> None:
     """Live is refused unless enabled twice, with every credential in the environment and a
     passing pre-flight against the venues and, for a mode with an on-chain leg, the chain
-    (LT-001, LT-002, LT-003: one line each, exit 2; `go_live.py`). Past them, a mode whose
-    every position is on chain runs (`live/live_feed.py`); one with CEX legs is refused by
-    name: the session process does not build CEX clients and their feed yet (the live CEX
-    venues and the loop are tested end to end on the venue fakes)."""
+    (LT-001, LT-002, LT-003: one line each, exit 2; `go_live.py`). Past them, the modes whose
+    every position is on chain or on CEX venues run (`live/live_feed.py`); a hedged mode
+    (both) is refused by name."""
     from basis_strategy.live.go_live import go_live  # ccxt and web3: live execution only
+    from basis_strategy.live.live_feed import refuse_hedged
 
     config = load_run_config(request.mode, list(request.overrides), env=env)
     go_live(config, request.enable_live_trading, env, dict(request.venue_urls))
-    if config.mode.hedge is not None:
-        raise ConfigError(
-            "execution",
-            f"live execution of {request.mode} passed its pre-flight, but a session with CEX "
-            "legs on live feeds is not run yet: not started",
-        )
+    refuse_hedged(config)
 
 
 def _resume(service: LiveService, args: argparse.Namespace, results_dir: Path) -> int:
@@ -217,7 +216,8 @@ def _resume(service: LiveService, args: argparse.Namespace, results_dir: Path) -
         request = replace(request, speed=args.speed)
         validate(request, os.environ)
     session = run_session(service.store, args.session_id, request, results_dir, args.data_dir,
-                          os.environ, resume=True, cold=args.cold)  # fmt: skip
+                          os.environ, resume=True, cold=args.cold,
+                          adopt_venue_state=args.adopt_venue_state)  # fmt: skip
     print(f"{args.session_id}: {session.cycles} cycles, state {session.control.state.value}",
           file=sys.stderr)  # fmt: skip
     return 0

@@ -140,9 +140,14 @@ def test_wrong_keys_fail_the_pre_flight(tmp_path: Path, fakes: dict[str, object]
 def test_a_passing_pre_flight_goes_past_every_gate(
     tmp_path: Path, fakes: dict[str, object]
 ) -> None:
+    """Past the gates, the session is built: with no chain to read its market from (gas,
+    ETH), it is refused before anything is set on a venue (a live run on the fakes and a
+    chain: tests/chain/test_live_cli_chain.py)."""
     fund(fakes)
     env = {**CREDENTIALS, "BASIS_LIVE_TRADING": "enabled"}
     done = live(tmp_path, env, "--enable-live-trading", fakes=fakes)
     line = one_line(done)
-    assert "passed its pre-flight" in line, line
+    assert "RPC_URL is not set" in line and "LT-00" in line, line
+    paths = [p for f in fakes.values() for p in f.paths_called()]  # type: ignore[attr-defined]
+    assert paths and all(p.startswith("GET ") for p in paths), paths  # pre-flight reads only
     assert_no_secret(tmp_path, done.stdout, done.stderr)

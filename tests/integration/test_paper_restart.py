@@ -177,7 +177,7 @@ def test_a_reducing_session_stays_reducing_with_its_marks(tmp_path: Path) -> Non
     "blob, says",
     [
         (checkpoint.MAGIC + (99).to_bytes(2, "big") + b"\x80\x05.", "version 99 is unknown"),
-        (checkpoint.MAGIC + (1).to_bytes(2, "big") + b"garbage", "corrupted"),
+        (checkpoint.MAGIC + checkpoint.VERSION.to_bytes(2, "big") + b"garbage", "corrupted"),
         (b"\x00\x01", "not readable"),
     ],
     ids=["unknown-version", "corrupted", "no-header"],

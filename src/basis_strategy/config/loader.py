@@ -44,6 +44,7 @@ RESERVED_ENV = frozenset(
         "BASIS_ETH_RPC_URL",
         "BASIS_SYNTH_DIR",
         "BASIS_LIVE_TRADING",  # one of live trading's two keys (live/preflight.py), not config
+        "BASIS_WITHDRAWAL_ALLOW_LIST",  # live withdrawal addresses (venues/live/build.py)
     }
 )
 # credentials (venue API keys and secrets, tokens, URLs with passwords) are never config keys

@@ -64,6 +64,7 @@ _TABLE: dict[str, tuple[int, str]] = {
     "REC-003": (E, "start-up reconciliation: the venues differ from the book, not started"),
     "REC-004": (W, "venue read after an instruction differs from the book: read again (bounded)"),
     "REC-005": (W, "mined transaction moved a holding off plan: the chain's amount is booked"),
+    "REC-006": (W, "start-up difference adopted by the operator: the venue's state is taken"),
     # live trading service (ADR-043)
     "LT-001": (E, "live trading not enabled: the run is refused"),
     "LT-002": (E, "credentials missing: a required environment variable is not set"),

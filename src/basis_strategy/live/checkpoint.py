@@ -19,7 +19,10 @@ as references and bound again to the restarted engine's own (built from the same
 So are live venues (a venue whose class says `checkpointed = False`, e.g. `LiveCex`): their
 state is on the venue and in the live store, not in this process; the restarted engine's own
 live venues, built from the same request and credentials, take their place by name, and the
-start-up reconciliation compares the restored book with what the venues then report.
+start-up reconciliation compares the restored book with what the venues then report. What
+of the live store the book holds (`book_mark`: the instruction sequence, the funding returned)
+is kept beside the parts, and given back to each live venue on restore (`restore_book_mark`),
+so the cycle a crash interrupted is redone with the same client ids (venues/live/cex.py).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from basis_strategy.core.errors import OperationalError
 from basis_strategy.engine import EngineParts, EventDrivenStrategyEngine
 
 MAGIC = b"BSCKPT"
-VERSION = 1
+VERSION = 2  # 2: (parts, live venues' book marks)
 _HEADER = len(MAGIC) + 2
 
 
@@ -80,12 +83,27 @@ class _Unpickler(pickle.Unpickler):
         return self._shared[pid]
 
 
+def _live_venues(engine: EventDrivenStrategyEngine) -> dict[str, Any]:
+    """The venues whose state the store keeps and the book marks (`book_mark`)."""
+    venues = engine.parts.execution.venues.venues
+    return {name: v for name, v in venues.items() if hasattr(v, "book_mark")}
+
+
 def dump(engine: EventDrivenStrategyEngine) -> bytes:
-    """The engine's parts as a versioned blob."""
+    """The engine's parts and the live venues' book marks as a versioned blob."""
     out = io.BytesIO()
     out.write(MAGIC + VERSION.to_bytes(2, "big"))
-    _Pickler(out, engine).dump(engine.parts)
+    marks = {name: venue.book_mark() for name, venue in _live_venues(engine).items()}
+    _Pickler(out, engine).dump((engine.parts, marks))
     return out.getvalue()
+
+
+def restore_fresh(engine: EventDrivenStrategyEngine) -> None:
+    """A session resumed before any checkpoint (killed in its first cycle): the fresh
+    engine's live venues back to the start of the store's sequence, so that cycle is redone
+    with its own client ids."""
+    for venue in _live_venues(engine).values():
+        venue.restore_book_mark({**venue.book_mark(), "next_seq": 0})
 
 
 def version_of(blob: bytes) -> int | None:
@@ -107,7 +125,7 @@ def restore(engine: EventDrivenStrategyEngine, blob: bytes, where: str) -> None:
             "restart --cold"
         )
     try:
-        parts = _Unpickler(io.BytesIO(blob[_HEADER:]), engine).load()
+        parts, marks = _Unpickler(io.BytesIO(blob[_HEADER:]), engine).load()
     except Exception as exc:  # any failure to read is one answer: unusable
         reason = str(exc).splitlines()[0] if str(exc) else ""
         raise CheckpointError(
@@ -115,4 +133,10 @@ def restore(engine: EventDrivenStrategyEngine, blob: bytes, where: str) -> None:
         ) from None
     if not isinstance(parts, EngineParts):
         raise CheckpointError(f"{where}: checkpoint holds {type(parts).__name__}; restart --cold")
+    live = _live_venues(engine)
+    if set(marks) != set(live):
+        raise CheckpointError(f"{where}: checkpoint marks live venues {sorted(marks)}, the "
+                              f"session has {sorted(live)}; restart --cold")  # fmt: skip
     engine.parts = parts
+    for name, mark in marks.items():
+        live[name].restore_book_mark(mark)

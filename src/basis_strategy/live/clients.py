@@ -50,6 +50,23 @@ def venue_clients(
     return clients
 
 
+def spot_client(credentials: Credentials, venue: str, base_url: str | None = None) -> ccxt.Exchange:
+    """The spot venue's spot client, on the same keys (live spot is Binance's only,
+    `venues/live/spot.py`): spot markets only, its wallet calls on the same host."""
+    if venue != "binance" or venue not in credentials.venues:
+        raise ConfigError("hedge.spot_venue", f"live spot runs on binance only, not {venue!r}")
+    keys = credentials.venues[venue]
+    options = {"defaultType": "spot", "fetchMarkets": ["spot"], "fetchMargins": False}
+    keyed = {"apiKey": keys.api_key, "secret": keys.api_secret}
+    client = ccxt.binance(
+        {**keyed, "timeout": TIMEOUT_MS, "enableRateLimit": True, "options": options}
+    )
+    client.has["fetchCurrencies"] = False
+    if base_url is not None:
+        client.urls["api"] = rebase(client.urls["api"], base_url)
+    return client
+
+
 def public_clients(
     venues: tuple[str, ...], base_urls: Mapping[str, str] | None = None
 ) -> dict[str, ccxt.Exchange]:

@@ -7,17 +7,23 @@ What runs on live feeds so far:
   capital, fed by the chain (`build_chain_feed`: no key, no account) and each hedge venue's
   public perp data (`cex_readers`: ccxt with no key);
 - live, the modes whose every position is on chain (eth_leveraged, pure_lending, ...),
-  executed on the chain the environment names (`build_live_chain`). A mode with CEX legs is
-  refused by name: its session process does not yet build the CEX clients.
+  executed on the chain the environment names (`build_live_chain`), and the CEX-only modes
+  (btc_basis, eth_basis) on their venues' accounts (`live_cex_venues`: the credentials, the
+  allow-list), fed as paper is. A hedged mode (a long leg on chain, shorts on CEX) is refused
+  by name: its USDT run would hold the operator's gas ETH beside its capital.
 The chain's market (`ChainReader`: AAVE's indices and rates, the oracle's ETH and LST prices,
 the DEX's LST price, the gas price) is read at the newest block at or before each cycle's
 time.
 
 - **Opening balance** (live): a fresh run's capital is what the account (and the operator's
   gas ETH) holds of the share class's currency, adopted as the initial deposit; anything else
-  held (an AAVE position, an LST) refuses the start: it is not cash of this run.
+  held (an AAVE position, an LST) refuses the start: it is not cash of this run. On CEX venues
+  it is each account's USDT, kept in the live store (`LiveAccount.adopt_opening_balance`).
 - **Resume** (live): the chain venue's own ledger is the chain's holdings, and the restored
-  book must equal them (start-up reconciliation, REC-003) before a cycle runs. Paper resumes
+  book must equal them (start-up reconciliation, REC-003) before a cycle runs. Each CEX
+  account must hold what its fill ledger says (orders -> fills -> positions -> balances,
+  `live/startup.py`); fills of the cycle a crash interrupted are in the ledger and not in the
+  restored book: that cycle is redone with the same client ids and adopts them. Paper resumes
   from its checkpoint, its simulated venues bound again to the chain's risk.
 - The engine's `data` is `LiveFacts`: the chain's AAVE risk parameters, and no backtest facts
   (no shocks, no benchmark, no data files: the feed is the chain).
@@ -25,25 +31,40 @@ time.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from basis_strategy.config.loader import RunConfig, load_run_config
 from basis_strategy.core.errors import ConfigError, ReconciliationHalt
+from basis_strategy.core.logs import log_event
 from basis_strategy.data.live import LiveDataProvider, LiveNeeds, cex_needs
 from basis_strategy.data.live_reads import CcxtPerpReader, Reader
 from basis_strategy.data.market import AaveRisk, MarketState
 from basis_strategy.engine import EventDrivenStrategyEngine
 from basis_strategy.live.clients import public_clients
+from basis_strategy.live.go_live import CEX_ONLY_MODES
 from basis_strategy.live.service import LiveStartRequest
 from basis_strategy.live.session import MarketSource
 from basis_strategy.live.session_store import SessionRequest
+from basis_strategy.live.startup import reconcile_at_start
+from basis_strategy.live.store import LiveStore, TransferState
+from basis_strategy.strategies.basis import Basis
+from basis_strategy.venues.live.account import (
+    MIN_TOLERANCE_BASE,
+    MIN_TOLERANCE_USDT,
+    LiveAccount,
+    confirm_all,
+)
+from basis_strategy.venues.live.build import live_cex_venues, opening_usdt
 from basis_strategy.venues.live.chain import ChainAccount
 from basis_strategy.venues.live.chain_build import build_chain_feed, build_live_chain
+from basis_strategy.venues.live.withdrawals import ticket_of
 from basis_strategy.venues.simulated.build import build_simulated_venues
 from basis_strategy.venues.simulated.chain import wallet_key
 
+LOG = logging.getLogger(__name__)
 DUST = 1e-12  # a holding below this (in its units) is nothing
 OPEN_ENDED_DAYS = 3650  # a live session's configured window ends this far ahead
 
@@ -109,28 +130,38 @@ def opening_capital(config: RunConfig, account: ChainAccount) -> float:
     return capital
 
 
-def live_feed_sets(request: LiveStartRequest, env: Mapping[str, str]) -> tuple[str, ...]:
+def live_feed_sets(
+    request: LiveStartRequest, env: Mapping[str, str], store: LiveStore | None, session_id: str
+) -> tuple[str, ...]:
     """What a fresh session on live feeds adds to its request, stored with it (so a resume
     rebuilds the same run): its window is its clock's, from this hour (the opening deposit is
-    due at its first cycle) and open-ended; live, its capital is what the account holds (paper
-    keeps the config's `initial_capital`)."""
+    due at its first cycle) and open-ended; live, its capital is what the account holds, or
+    the CEX accounts' opening balances (adopted and kept here); paper keeps the config's
+    `initial_capital`."""
     config = load_run_config(request.mode, list(request.overrides), env=env)
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     end = start + timedelta(days=OPEN_ENDED_DAYS)
     window = (f"start={start.isoformat()}", f"end={end.isoformat()}")
     if request.execution == "paper":
         return window
-    refuse_cex_legs(config)
-    capital = opening_capital(config, build_live_chain(config, env).account)
+    refuse_hedged(config)
+    if config.mode.mode in CEX_ONLY_MODES:
+        assert store is not None, "live execution keeps its orders in a live store"
+        build_chain_feed(config, env)  # its feed refuses before anything is set on a venue
+        venues = live_cex_venues(config, env, dict(request.venue_urls), store, session_id)
+        capital = sum(opening_usdt(venues).values())
+    else:
+        capital = opening_capital(config, build_live_chain(config, env).account)
     return (*window, f"initial_capital={capital!r}")
 
 
-def refuse_cex_legs(config: RunConfig) -> None:
-    if config.mode.hedge is not None:
+def refuse_hedged(config: RunConfig) -> None:
+    """A long leg on chain and shorts on CEX venues, live: not run yet (module doc)."""
+    if config.mode.hedge is not None and config.mode.mode not in CEX_ONLY_MODES:
         raise ConfigError(
             "execution",
-            f"live execution of {config.mode.mode} on live feeds needs its CEX clients in the "
-            "session process, not built yet: not started",
+            f"live execution of {config.mode.mode} (on chain and on CEX venues) is not run "
+            "yet: its USDT capital would sit beside the operator's gas ETH: not started",
         )
 
 
@@ -151,25 +182,20 @@ def build_live_feed(
     request: LiveStartRequest,
     env: Mapping[str, str],
     resuming: bool,
+    store: LiveStore | None,
+    session_id: str,
 ) -> tuple[EventDrivenStrategyEngine, MarketSource]:
     """The engine and its source on live feeds: live, on the live on-chain venues and the
     chain's feed (resuming, the chain venue's ledger is the chain's holdings;
-    `reconcile_at_resume` then compares them with the restored book); paper, on the simulated
-    venues with the chain's risk parameters, fed by the chain and the CEX venues' public
-    data, holding nothing anywhere."""
+    `reconcile_at_resume` then compares them with the restored book), or on the live CEX
+    accounts fed as paper is; paper, on the simulated venues with the chain's risk
+    parameters, fed by the chain and the CEX venues' public data, holding nothing anywhere."""
     config = load_run_config(saved.mode, list(saved.overrides), env=env)
     venues: dict[str, Any]
     readers: list[Reader]
-    if request.execution == "paper":
-        feed = build_chain_feed(config, env)
-        facts = LiveFacts(feed.risk)
-        venues = build_simulated_venues(config, facts.aave_risk)
-        cex = cex_readers(config, dict(request.venue_urls))
-        readers = [feed.reader, *cex]
-        readable = set(feed.reader.series) & set(feed.market.market_values())
-        readable.update(name for reader in cex for name in reader.series)
-    else:
-        refuse_cex_legs(config)
+    cex = cex_readers(config, dict(request.venue_urls))
+    if request.execution == "live" and config.mode.mode not in CEX_ONLY_MODES:
+        refuse_hedged(config)
         chain = build_live_chain(config, env)
         facts = LiveFacts(chain.account.risk)
         if resuming:
@@ -177,6 +203,17 @@ def build_live_feed(
         venues = dict(chain.venues)
         readers = [chain.reader]
         readable = set(chain.reader.series) & set(chain.account.market_values())
+    else:
+        feed = build_chain_feed(config, env)
+        facts = LiveFacts(feed.risk)
+        readers = [feed.reader, *cex]
+        readable = set(feed.reader.series) & set(feed.market.market_values())
+        readable.update(name for reader in cex for name in reader.series)
+        if request.execution == "paper":
+            venues = build_simulated_venues(config, facts.aave_risk)
+        else:
+            assert store is not None, "live execution keeps its orders in a live store"
+            venues = live_cex_venues(config, env, dict(request.venue_urls), store, session_id)
     needs = cex_needs(config)
     names = (*needs.series, *needs.unread)
     unread = [n for n in names if n not in readable]
@@ -189,12 +226,52 @@ def build_live_feed(
     max_age_s = request.limits().max_data_age_s
     source = LiveDataProvider(LiveNeeds(names, needs.funding), readers, max_age_s)
     data: Any = facts  # where the engine takes a provider
-    return EventDrivenStrategyEngine(config, data, venues), source
+    engine = EventDrivenStrategyEngine(config, data, venues)
+    live_cex = opening_usdt(venues)
+    if live_cex:  # restored over by a checkpoint; a first cycle redone needs it
+        strategy = engine.parts.strategy
+        assert isinstance(strategy, Basis)
+        strategy.start_on_venues(live_cex)
+    return engine, source
 
 
-def reconcile_at_resume(engine: EventDrivenStrategyEngine) -> None:
-    """The restored book against the chain (REC-003 refusal when they differ)."""
-    for venue in engine.parts.execution.venues.venues.values():
+def reconcile_live_cycle(engine: EventDrivenStrategyEngine) -> None:
+    """A live cycle's closing check: every CEX account's read, and the chain's holdings once
+    (its venues share one account), against the book; ReconciliationHalt halts."""
+    venues = engine.parts.execution.venues.venues
+    book = engine.parts.positions.quantities
+    confirm_all(venues, book)
+    for venue in venues.values():
+        confirm: Any = getattr(venue, "confirm_book", None)
+        if confirm is not None and not isinstance(venue, LiveAccount):
+            confirm(book)
+            return
+
+
+def reconcile_at_resume(engine: EventDrivenStrategyEngine, store: LiveStore, adopt: bool) -> None:
+    """Start-up reconciliation of a resumed live session (REC-003 refusal, one line, when
+    they differ): each CEX account against its own ledger (`live/startup.py`; with `adopt`,
+    the differences are logged and the account's state taken as it is), and the restored book
+    against the chain."""
+    venues = engine.parts.execution.venues.venues
+    accounts = [v for v in venues.values() if isinstance(v, LiveAccount)]
+    if accounts:
+        ledger_book = {k: v for a in accounts for k, v in a.positions(whole_ledger=True).items()}
+        strategy_id = accounts[0].strategy_id
+        sent = store.transfers(strategy_id, (TransferState.SENT,))
+        capital = sum(a.opening_usdt for a in accounts)
+        tolerance = engine.config.mode.reconciliation_tolerance
+        usdt_tolerance = max(MIN_TOLERANCE_USDT, tolerance * capital)
+        now = MarketState(datetime.now(UTC), 0, {}, ())  # arrivals are read, not priced
+        tickets = [ticket_of(r) for r in sent]
+        report = reconcile_at_start(accounts, ledger_book, tickets, now, MIN_TOLERANCE_BASE,
+                                    usdt_tolerance, adopt=adopt)  # fmt: skip
+        for m in report.mismatches:
+            log_event(LOG, "REC-006", f"adopted the venue's state: {m.key} ledger "
+                      f"{m.expected:.12g}, venue {m.venue:.12g} ({m.reason})")  # fmt: skip
+    for venue in venues.values():
+        if isinstance(venue, LiveAccount):
+            continue
         confirm: Any = getattr(venue, "confirm_book", None)
         if confirm is None:
             continue

@@ -120,6 +120,8 @@ def _warm(session: PaperSession, saved: SavedSession) -> None:
         checkpoint.restore(session.engine, saved.checkpoint, where)
     elif session.stepped:
         raise checkpoint.CheckpointError(f"{where}: stepped cycles but no checkpoint; --cold")
+    else:
+        checkpoint.restore_fresh(session.engine)
     resume_after = getattr(session.source, "resume_after", None)
     if session.stepped and resume_after is not None:
         resume_after(session.stepped[-1])  # cash flows of hours no cycle read are carried

@@ -41,6 +41,7 @@ from basis_strategy.live.session_store import (
     SessionStore,
 )
 from basis_strategy.live.status import session_status
+from basis_strategy.live.store import LiveStore
 from basis_strategy.live.trading_state import StopMode, TradingState
 from basis_strategy.services.backtest import prepare
 from basis_strategy.venues.simulated.build import build_simulated_venues
@@ -118,14 +119,18 @@ def run_session(
     *,
     resume: bool = False,
     cold: bool = False,
+    adopt_venue_state: bool = False,
     on_started: Callable[[PaperSession], None] | None = None,
 ) -> PaperSession:
     """Start (or resume) the session and run it until stopped or its cycles are done."""
     runner = SessionRunner(store, session_id, request, results_dir, data_dir, env)
-    session = runner.open(resume, cold)
-    if on_started is not None:
-        on_started(session)
-    return runner.run()
+    try:
+        session = runner.open(resume, cold, adopt_venue_state)
+        if on_started is not None:
+            on_started(session)
+        return runner.run()
+    finally:
+        runner.close()
 
 
 class SessionRunner:
@@ -151,6 +156,14 @@ class SessionRunner:
         self.clock = self._new_clock()
         self.session: PaperSession | None = None
         self._logged = 0
+        # live execution: its orders, fills and transfers, in the session store's database
+        self.live_store: LiveStore | None = None
+        if self.live_feed and request.execution == "live":
+            self.live_store = LiveStore(store.url)
+
+    def close(self) -> None:
+        if self.live_store is not None:
+            self.live_store.close()
 
     def now(self) -> datetime:
         return self.clock.now()  # restarted when the loop starts (`run`)
@@ -164,13 +177,14 @@ class SessionRunner:
         if self.live_feed:
             from basis_strategy.live.live_feed import build_live_feed  # web3: live feeds only
 
-            return build_live_feed(saved, self.request, self.env, self.resuming)
+            return build_live_feed(saved, self.request, self.env, self.resuming,
+                                   self.live_store, self.session_id)  # fmt: skip
         config, data = prepare(saved.mode, saved.overrides, self.data_dir, self.env)
         venues = build_simulated_venues(config, data.aave_risk)
         engine = EventDrivenStrategyEngine(config, data, venues)
         return engine, ReplaySource(engine.data, self.now)
 
-    def open(self, resume: bool, cold: bool) -> PaperSession:
+    def open(self, resume: bool, cold: bool, adopt_venue_state: bool = False) -> PaperSession:
         """The new session (stored before its first cycle), or the stored one resumed."""
         store, sid, request = self.store, self.session_id, self.request
         poll = CommandPoll(store, sid)
@@ -192,16 +206,20 @@ class SessionRunner:
             store.reopen(sid, os.getpid())
             session = restart.resume(store, sid, self.build, self.now, sleep, beats, cold=cold,
                                      **options)  # fmt: skip
-            if self.live_feed:
+            if self.live_store is not None:
                 from basis_strategy.live.live_feed import reconcile_at_resume
 
-                reconcile_at_resume(session.engine)
+                reconcile_at_resume(session.engine, self.live_store, adopt_venue_state)
         else:
             window = self._live_feed_sets() if self.live_feed else replay_sets(request)
             saved = SessionRequest(request.mode, (*request.overrides, *window))
             session = restart.start(store, sid, saved, self.build, self.now, sleep, beats,
                                     request.options(), **options)  # fmt: skip
             store.reopen(sid, os.getpid())
+        if self.live_store is not None:
+            from basis_strategy.live.live_feed import reconcile_live_cycle
+
+            session.reconcile = reconcile_live_cycle
         poll.session = self.session = session
         self._logged = len(session.alerts)
         return session
@@ -209,7 +227,7 @@ class SessionRunner:
     def _live_feed_sets(self) -> tuple[str, ...]:
         from basis_strategy.live.live_feed import live_feed_sets  # web3: live feeds only
 
-        return live_feed_sets(self.request, self.env)
+        return live_feed_sets(self.request, self.env, self.live_store, self.session_id)
 
     def run(self) -> PaperSession:
         """The loop until stopped or its cycles are done; the folder finished either way."""

@@ -148,6 +148,11 @@ class SessionStore:
         with self._errors("create the session tables"):
             create_tables(self.engine, metadata)
 
+    @property
+    def url(self) -> str:
+        """The database URL (with any password: never log it; `url_masked` is for messages)."""
+        return self._url
+
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
         with database_errors(self._url, "session store", doing, LiveStoreError):

@@ -5,8 +5,10 @@ Why: a restart must not forget an order in flight (it would be sent twice, or it
 unbooked) nor reuse an instruction sequence (its client ids would collide with orders the venue
 already has). Hence the write order a caller must keep:
 
-1. `next_seq(strategy_id)` reserves a sequence number (committed: a crash leaves a gap, never a
-   reuse);
+1. `next_seq(strategy_id)` reserves a sequence number (committed). A restart rewinds it to the
+   last checkpointed cycle's mark (`rewind_seq`): the cycle a crash interrupted is redone with
+   the same sequences, so its instructions get the same client ids and find the orders and
+   withdrawals already stored under them (adopted and queried, never sent again);
 2. `add_orders` commits the INTENDED rows BEFORE the create call is sent;
 3. each venue answer is applied (`orders.apply`) and saved with `save_order`;
 4. fills and funding are inserted with their ledger keys as primary keys and ON CONFLICT DO
@@ -109,6 +111,13 @@ live_sequences = sa.Table(
     metadata,
     sa.Column("strategy_id", sa.String(200), primary_key=True),
     sa.Column("next_seq", sa.BigInteger, nullable=False),
+)
+live_openings = sa.Table(
+    "live_openings",
+    metadata,
+    sa.Column("strategy_id", sa.String(200), primary_key=True),
+    sa.Column("venue", sa.String(64), primary_key=True),
+    sa.Column("usdt", sa.Double, nullable=False),
 )
 live_transfers = sa.Table(
     "live_transfers",
@@ -223,6 +232,34 @@ class LiveStore:
         with self._errors(f"read the sequence of {strategy_id}"), self.engine.connect() as conn:
             value = conn.execute(sa.select(live_sequences.c.next_seq).where(where)).scalar()
         return 0 if value is None else int(value)
+
+    def rewind_seq(self, strategy_id: str, next_seq: int) -> None:
+        """Set the sequence `next_seq` reserves next back to a checkpoint's mark (module doc,
+        step 1); never forward: a mark above the stored sequence is a foreign checkpoint."""
+        where = live_sequences.c.strategy_id == strategy_id
+        if next_seq > self.peek_seq(strategy_id):
+            raise LiveStoreError(f"{strategy_id}: checkpoint sequence {next_seq} is ahead of "
+                                 f"the live store's {self.peek_seq(strategy_id)}")  # fmt: skip
+        with self._write(f"rewind the sequence of {strategy_id}") as conn:
+            conn.execute(live_sequences.update().where(where).values(next_seq=next_seq))
+
+    def keep_opening(self, strategy_id: str, venue: str, usdt: float) -> float:
+        """The venue's opening USDT of the strategy: the first one kept wins (a restart reads
+        it back, never adopts a balance again)."""
+        with self._write(f"keep the opening balance of {strategy_id} at {venue}") as conn:
+            conn.execute(self._insert_ignore(live_openings, strategy_id=strategy_id,
+                                             venue=venue, usdt=usdt))  # fmt: skip
+        kept = self.opening(strategy_id, venue)
+        assert kept is not None
+        return kept
+
+    def opening(self, strategy_id: str, venue: str) -> float | None:
+        """The opening USDT kept for (strategy, venue), or None."""
+        query = sa.select(live_openings.c.usdt).where(
+            live_openings.c.strategy_id == strategy_id, live_openings.c.venue == venue
+        )
+        rows = self._select(query, "read an opening balance")
+        return None if not rows else float(rows[0]["usdt"])
 
     def add_orders(self, orders: Iterable[OrderRecord]) -> None:
         """Insert new orders (the INTENDED rows, before sending) in one transaction."""

@@ -79,7 +79,12 @@ class LiveAccount(LiveCex):
     def adopt_opening_balance(self) -> float:
         """Take the account's USDT (both wallets on the spot venue) as the opening balance of
         a fresh run: nothing may be open on the venue and nothing booked in the ledger for it,
-        else the balance is not all cash of this run. Returns the balance adopted."""
+        else the balance is not all cash of this run. The balance is kept in the live store:
+        a restarted run reads it back and never adopts again. Returns the balance."""
+        kept = self.store.opening(self.strategy_id, self.name)
+        if kept is not None:
+            self.opening_usdt = self._opening_usdt = kept
+            return kept
         ledger = self.store.ledger(self.strategy_id)
         booked = [f for f in ledger.fills if f.venue == self.name] + [
             p for p in ledger.funding if p.venue == self.name
@@ -91,8 +96,9 @@ class LiveAccount(LiveCex):
                 f"{self.strategy_id} has {len(booked)} entries here and the venue holds "
                 f"{sorted(snapshot.positions)}"
             )
-        self.opening_usdt = self._opening_usdt = snapshot.usdt_total
-        return snapshot.usdt_total
+        kept = self.store.keep_opening(self.strategy_id, self.name, snapshot.usdt_total)
+        self.opening_usdt = self._opening_usdt = kept
+        return kept
 
     def execute(self, instruction: Instruction, market: MarketState) -> ExecutionResult:
         if isinstance(instruction, ReceiveDeposit):
@@ -129,8 +135,13 @@ class LiveAccount(LiveCex):
         return found
 
     def confirm_book(self, book: Mapping[str, float]) -> None:
-        """Read the venue until it agrees with `book` (module doc); halt if it never does."""
+        """Read the venue until it agrees with `book` (module doc); halt if it never does.
+        While a crashed cycle is redone, the venue is ahead of the book by what is not redone
+        yet (`ahead_of_book`): expected too."""
         expected = self.expected(book)
+        for key, ahead in self.ahead_of_book().items():
+            if (ahead and key in expected) or key.startswith(f"{self.name}:"):
+                expected[key] = expected.get(key, 0.0) + ahead
         pending = book.get(in_transit_key(self.name, QUOTE), 0.0)
         largest = max((abs(v) for k, v in expected.items() if k != self.usdt_key), default=0.0)
         base_tol = max(MIN_TOLERANCE_BASE, self.tolerance * largest)
@@ -218,5 +229,6 @@ def confirm_all(venues: Mapping[str, object], book: Mapping[str, float]) -> int:
     `confirm_book` does."""
     accounts = [venue for venue in venues.values() if isinstance(venue, LiveAccount)]
     for account in accounts:
+        account.finish_redo()  # a cycle is done: nothing of a crashed one is left to redo
         account.confirm_book(book)
     return len(accounts)

@@ -16,7 +16,10 @@ not touch it. The run starts from capital ALREADY on the venues, as the pre-flig
   venues; there is no wallet to bring it to;
 - scheduled deposits and withdrawals need the wallet: refused at build (ConfigError).
 
-`live_cex_engine` builds the engine on these venues and tells its strategy so.
+`live_cex_engine` builds the engine on these venues and tells its strategy so;
+`live_cex_venues` builds the venues of a session from the environment: the credentials, one
+ccxt client per venue plus the spot venue's spot client, and the operator's withdrawal
+allow-list (`ALLOW_LIST_ENV`; without it every withdrawal is refused).
 """
 
 from __future__ import annotations
@@ -25,19 +28,25 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+import ccxt
+
 from basis_strategy.components.in_flight import ALERT_AFTER
 from basis_strategy.config.loader import RunConfig
 from basis_strategy.config.venues import CexVenue
-from basis_strategy.core.errors import ConfigError
+from basis_strategy.core.errors import ConfigError, OperationalError
 from basis_strategy.data.provider import HistoricalDataProvider
 from basis_strategy.engine import EventDrivenStrategyEngine
+from basis_strategy.live.clients import spot_client, venue_clients
 from basis_strategy.live.go_live import entry_plan
+from basis_strategy.live.preflight import require_credentials
 from basis_strategy.live.store import LiveStore
 from basis_strategy.strategies.basis import Basis
 from basis_strategy.venues.interface import VenueInterface
 from basis_strategy.venues.live.account import LiveAccount
 from basis_strategy.venues.live.cex import LiveCexSettings
-from basis_strategy.venues.live.withdrawals import TransferRoutes
+from basis_strategy.venues.live.withdrawals import TransferRoutes, WithdrawalAddress
+
+ALLOW_LIST_ENV = "BASIS_WITHDRAWAL_ALLOW_LIST"  # "bybit:USDT:ERC20:0xabc...,okx:USDT:..."
 
 
 def cex_venues(config: RunConfig) -> tuple[str, ...]:
@@ -125,3 +134,64 @@ def live_cex_engine(
         raise ConfigError("mode", f"{config.mode.mode} cannot run live on CEX venues only")
     strategy.start_on_venues(opening_usdt(venues))
     return engine
+
+
+def allow_list(env: Mapping[str, str]) -> dict[tuple[str, str], WithdrawalAddress]:
+    """The operator's withdrawal addresses from `ALLOW_LIST_ENV`: comma-separated
+    `destination:ASSET:NETWORK:address[:tag]` (network in ccxt's unified code, ERC20...)."""
+    found: dict[tuple[str, str], WithdrawalAddress] = {}
+    for entry in filter(None, (e.strip() for e in env.get(ALLOW_LIST_ENV, "").split(","))):
+        parts = entry.split(":")
+        if len(parts) not in (4, 5) or not all(parts[:4]):
+            raise ConfigError(ALLOW_LIST_ENV, f"{entry!r} is not destination:ASSET:NETWORK:"
+                              "address[:tag]")  # fmt: skip
+        destination, asset, network, address = parts[:4]
+        if (destination, asset) in found:
+            raise ConfigError(ALLOW_LIST_ENV, f"two addresses for {asset} to {destination}")
+        tag = parts[4] if len(parts) == 5 else None
+        found[(destination, asset)] = WithdrawalAddress(address, network, tag)
+    return found
+
+
+def live_cex_venues(
+    config: RunConfig,
+    env: Mapping[str, str],
+    base_urls: Mapping[str, str],
+    store: LiveStore,
+    strategy_id: str,
+) -> dict[str, VenueInterface]:
+    """The session's live CEX accounts (module doc), prepared, their opening balances
+    adopted or, on a restart, read back from the store."""
+    names = cex_venues(config)
+    hedge = config.mode.hedge
+    assert hedge is not None
+    credentials = require_credentials(names, env=env)
+    clients = venue_clients(credentials, base_urls)
+    spot = spot_client(credentials, hedge.spot_venue, base_urls.get(hedge.spot_venue))
+    venues: dict[str, VenueInterface] = {}
+    addresses = allow_list(env)
+    routes = None
+    if addresses:
+        routes = TransferRoutes(
+            addresses,
+            deposit_address_of={n: _deposit_address(venues, n) for n in names},
+            txid_of={n: _txid(venues, n) for n in names},
+        )
+        if "okx" in clients:  # OKX names a withdrawal's network from its currencies
+            clients["okx"].has["fetchCurrencies"] = True
+    try:
+        venues.update(build_live_venues(config, clients, store, strategy_id, spot_client=spot,
+                                        transfer_routes=routes))  # fmt: skip
+    except ccxt.BaseError as error:  # one line, no traceback: the venue's own words
+        reason = " ".join(str(error).split())[:300]
+        raise OperationalError(f"live venues of {strategy_id}: {type(error).__name__}: "
+                               f"{reason}") from None  # fmt: skip
+    return venues
+
+
+def _deposit_address(venues: Mapping[str, VenueInterface], name: str) -> Any:
+    return lambda asset, network: venues[name].deposit_address(asset, network)  # type: ignore[attr-defined]
+
+
+def _txid(venues: Mapping[str, VenueInterface], name: str) -> Any:
+    return lambda record: venues[name].transfers.txid(record)  # type: ignore[attr-defined]

@@ -9,8 +9,10 @@ contracts (OKX: 0.1 ETH each), converted only at the ccxt calls (amounts.py). Ru
 docs/live.md section 1:
 
 - the order is persisted INTENDED in the `LiveStore` before it is sent, with a deterministic
-  client id from the live strategy id and the store's sequence counter (a restart never reuses
-  a sequence, so never an id);
+  client id from the live strategy id and the store's sequence counter. A restart rewinds the
+  counter to its checkpoint's mark (`restore_book_mark`), so the cycle a crash interrupted is
+  redone with the same ids: an id already stored is that order, adopted and queried, never
+  sent again (`_place`);
 - a network error, timeout, 5xx or 429 leaves the order AMBIGUOUS; it is then queried by
   client id (`RetryPolicy`), and only a query can lead to a resend, with the SAME client id;
 - only a venue refusal (InvalidOrder, InsufficientFunds, ...) is REJECTED: `ExecutionRejected`,
@@ -19,7 +21,9 @@ docs/live.md section 1:
   fill books the filled part and returns legs for it; the unfilled remainder is NOT re-sent:
   the order stays open in the store (ACCEPTED/PARTIALLY_FILLED) for the reconciler, and the
   strategy sees the shortfall in `positions()` next hour and re-plans;
-- funding is its own ledger entry from the venue's funding history, booked once;
+- funding is its own ledger entry from the venue's funding history, booked once; its legs
+  are the payments after the last one the engine's book holds (`_funding_to`, checkpointed:
+  a payment booked in the ledger by a cycle a crash interrupted is returned again);
 - an order whose legs were never returned (left open by a crash, or unresolved when an execute
   raised) is adopted by the next execute of the same trade (symbol, side, quantity) instead of
   a new order: restarts recover in-flight orders, they do not re-send them (`recover`).
@@ -50,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 import ccxt
 
 from basis_strategy.config.venues import CexVenue
+from basis_strategy.core.errors import ReconciliationHalt
 from basis_strategy.core.instructions import (
     BuySpot,
     ExecutionResult,
@@ -61,7 +66,8 @@ from basis_strategy.core.instructions import (
 )
 from basis_strategy.core.instruments import cash_key, perp_key
 from basis_strategy.data.market import MarketState
-from basis_strategy.live.ledger import Fill, FundingPayment
+from basis_strategy.live.client_ids import client_order_id
+from basis_strategy.live.ledger import Fill, FundingPayment, Ledger
 from basis_strategy.live.orders import (
     OrderEvent,
     OrderRecord,
@@ -106,6 +112,7 @@ if TYPE_CHECKING:
 
 QUOTE = "USDT"
 _OPEN = frozenset({OrderState.ACCEPTED, OrderState.PARTIALLY_FILLED})
+_NEVER = datetime.min.replace(tzinfo=UTC)  # before any funding payment
 
 
 def utc_now() -> datetime:
@@ -163,6 +170,10 @@ class LiveCex:
                         for s in config.perp_symbols}  # fmt: skip
         self._opening_usdt = opening_usdt  # USDT held before the ledger's first entry
         self._unadopted: list[OrderRecord] = []  # recovered in-flight orders, no legs yet
+        self._funding_to: dict[str, datetime] = {}  # symbol -> last payment returned as a leg
+        # client ids (orders, withdrawals) of a cycle a crash interrupted, not redone yet
+        self._redo_ids: set[str] = set()
+        self._funding_pending = False  # restored: the ledger may hold funding not returned
         self.spot: SpotOrders | None = None
         if spot_client is not None:  # spot.py builds on this class: imported here, not above
             from basis_strategy.venues.live.spot import SpotOrders
@@ -212,6 +223,59 @@ class LiveCex:
         else:
             self._unadopted.append(order)
 
+    def book_mark(self) -> dict[str, Any]:
+        """What of the live store the engine's book holds, kept with each checkpoint: the next
+        instruction sequence and the last funding payment returned per symbol."""
+        return {
+            "next_seq": self.store.peek_seq(self.strategy_id),
+            "funding_to": dict(self._funding_to),
+        }
+
+    def restore_book_mark(self, mark: dict[str, Any]) -> None:
+        """Back to a checkpoint's book (module doc): the sequence rewound, so the interrupted
+        cycle's instructions meet their stored orders and withdrawals by id; funding after
+        the mark returned again. Until then the book's view (`positions`) leaves that
+        cycle's fills, withdrawals and funding out, as the restored book does."""
+        next_seq = int(mark["next_seq"])
+        self.store.rewind_seq(self.strategy_id, next_seq)
+        self._funding_to = dict(mark["funding_to"])
+        ids = {o.client_order_id for o in self.store.orders(self.strategy_id)
+               if o.venue == self.name and o.seq >= next_seq}  # fmt: skip
+        self._unadopted = [o for o in self._unadopted if o.seq < next_seq]
+        if self.transfers is not None:
+            ids |= {t.reference for t in self.store.transfers(self.strategy_id)
+                    if t.source == self.name and t.seq >= next_seq}  # fmt: skip
+            self.transfers.redo_ids = ids
+        if self.spot is not None:
+            self.spot._unadopted = [o for o in self.spot._unadopted if o.seq < next_seq]
+            self.spot._redo_ids = ids
+        self._redo_ids = ids  # one set: an id is redone once, whichever path meets it
+        self._funding_pending = True
+
+    def ahead_of_book(self) -> dict[str, float]:
+        """What the venue holds that the restored book does not yet: the part of a crashed
+        cycle not redone so far (its fills, withdrawals, funding). Empty otherwise."""
+        if not self._redo_ids and not self._funding_pending:
+            return {}
+        whole, book = self.positions(whole_ledger=True), self.positions()
+        return {k: whole.get(k, 0.0) - book.get(k, 0.0) for k in whole.keys() | book.keys()}
+
+    def finish_redo(self) -> None:
+        """End of the first cycle after a restart: what the redone cycle did not meet again is
+        on the venue and in no book (the cycle decided otherwise): ReconciliationHalt."""
+        left, self._redo_ids = sorted(self._redo_ids), set()
+        self._funding_pending = False
+        if self.spot is not None:
+            self.spot._redo_ids = self._redo_ids
+        if self.transfers is not None:
+            self.transfers.redo_ids = self._redo_ids
+        if left:
+            raise ReconciliationHalt(
+                f"{self.name}: the cycle redone after the restart did not meet {len(left)} "
+                f"order(s) or withdrawal(s) the venue already has ({', '.join(left[:3])}): "
+                "they are in no book"
+            )
+
     def _owns(self, symbol: str) -> bool:
         """An order or fill of this path: ccxt spells a swap `BASE/QUOTE:SETTLE`, a spot
         market `BASE/QUOTE`; the spot path (spot.py) owns the latter."""
@@ -260,38 +324,52 @@ class LiveCex:
 
     def settle(self, market: MarketState) -> ExecutionResult:
         """Funding from the venue's history since the last booked payment per symbol, booked
-        once ((venue, symbol, time) keys); legs only for payments new to the ledger, signed
-        received > 0 whatever the venue's convention (`Dialect.funding_received_usdt`). Venue
-        liquidations are not booked here: reconciliation finds them (ADR-008)."""
-        ledger, legs = self.store.ledger(self.strategy_id), []
+        once ((venue, symbol, time) keys); legs for the ledger's payments after the last one
+        returned (`_funding_to`), signed received > 0 whatever the venue's convention
+        (`Dialect.funding_received_usdt`). Venue liquidations are not booked here:
+        reconciliation finds them (ADR-008)."""
+        legs = []
         for base, symbol in self.symbols.items():
-            last = max((p.funding_at for p in ledger.funding
-                        if (p.venue, p.symbol) == (self.name, symbol)), default=None)  # fmt: skip
+            booked = self._booked_funding(symbol)
+            last = booked[-1].funding_at if booked else None
             since = None if last is None else to_ms(last) + 1
             history = self.pacer.read(partial(self.client.fetch_funding_history, symbol, since))
-            mark = market.values.get(f"perp:{self.name}:{base}{QUOTE}", math.nan)
             for entry in sorted(history, key=lambda e: int(e["timestamp"])):
                 at = utc_ms(int(entry["timestamp"]))
                 payment = FundingPayment(
                     self.name, symbol, at, self.dialect.funding_received_usdt(entry)
                 )
-                if entry.get("symbol") != symbol or (last and payment.funding_at <= last):
+                if entry.get("symbol") == symbol and (last is None or at > last):
+                    self.store.add_funding(self.strategy_id, payment)
+            mark = market.values.get(f"perp:{self.name}:{base}{QUOTE}", math.nan)
+            returned_to = self._funding_to.get(symbol)
+            for payment in self._booked_funding(symbol):
+                if returned_to is not None and payment.funding_at <= returned_to:
                     continue
-                if self.store.add_funding(self.strategy_id, payment):
-                    cash = payment.amount_usdt
-                    legs.append(
-                        Leg(self.usdt_key, cash, "FundingSettled", mark, "funding", cash, QUOTE)
-                    )
+                cash = payment.amount_usdt
+                leg = Leg(self.usdt_key, cash, "FundingSettled", mark, "funding", cash, QUOTE)
+                legs.append(leg)
+                self._funding_to[symbol] = payment.funding_at
+        self._funding_pending = False
         return ExecutionResult(tuple(legs))
 
-    def positions(self) -> dict[str, float]:
+    def _booked_funding(self, symbol: str) -> list[FundingPayment]:
+        """The ledger's funding payments of `symbol` on this venue, oldest first."""
+        ledger = self.store.ledger(self.strategy_id)
+        mine = [p for p in ledger.funding if (p.venue, p.symbol) == (self.name, symbol)]
+        return sorted(mine, key=lambda p: p.funding_at)
+
+    def positions(self, whole_ledger: bool = False) -> dict[str, float]:
         """The venue's own view from the fill ledger: perp size = signed sum of fills; USDT =
         opening + realised P&L - fees + funding - withdrawals sent + deposits arrived, plus
         the spot fills' USDT; spot holdings from the spot fills (`spot_book`; keys as
-        SimulatedCex's)."""
+        SimulatedCex's). As the engine's book holds it (`_book_ledger`), unless
+        `whole_ledger` (start-up reconciliation: what the venue must hold)."""
         cash = self._opening_usdt
         held: dict[str, float] = {}
         ledger = self.store.ledger(self.strategy_id)
+        if not whole_ledger:
+            ledger = self._book_ledger(ledger)
         for (venue, symbol), position in ledger.positions().items():
             if venue != self.name or not self._owns(symbol):
                 continue
@@ -302,9 +380,18 @@ class LiveCex:
             held.update(holdings)
             cash += spot_usdt
         if self.transfers is not None:  # withdrawals that left, deposits that arrived
-            cash += self.transfers.usdt_moved(QUOTE)
+            cash += self.transfers.usdt_moved(QUOTE, whole_ledger)
         held[self.usdt_key] = cash
         return held
+
+    def _book_ledger(self, ledger: Ledger) -> Ledger:
+        """The ledger without what the engine's book does not hold yet: fills of a cycle a
+        crash interrupted (`_redo_ids`) and funding not returned as a leg (`_funding_to`)."""
+        redo = self._redo_ids
+        fills = [f for f in ledger.fills if f.client_order_id not in redo]
+        funding = [p for p in ledger.funding if p.venue != self.name
+                   or p.funding_at <= self._funding_to.get(p.symbol, _NEVER)]  # fmt: skip
+        return Ledger(fills, funding)
 
     # --- reconciliation (ADR-008) -----------------------------------------------------------
 
@@ -334,7 +421,8 @@ class LiveCex:
     ) -> list[Mismatch]:
         """Differences between `expected` (default: our ledger's perps) and the venue."""
         if expected is None:
-            expected = {k: v for k, v in self.positions().items() if k != self.usdt_key}
+            held = self.positions(whole_ledger=True)
+            expected = {k: v for k, v in held.items() if k != self.usdt_key}
         snapshot = self.venue_snapshot()
         return differences(snapshot, expected, self.usdt_key, tolerance_base, tolerance_usdt)
 
@@ -354,11 +442,32 @@ class LiveCex:
     def _place(
         self, symbol: str, side: Side, qty_base: float, quote_qty_usdt: float | None = None
     ) -> OrderRecord:
+        redone = self._redone(symbol, side)
+        if redone is not None:
+            return redone
         seq = self.store.next_seq(self.strategy_id)
         record = new_order(self.strategy_id, seq, 0, self.name, symbol, side, qty_base, None,
                            self._clock(), quote_qty_usdt=quote_qty_usdt)  # fmt: skip
         self.store.add_orders([record])  # the intent is on disk before anything is sent
         return self._finish_or_keep(record, send=True)
+
+    def _redone(self, symbol: str, side: Side) -> OrderRecord | None:
+        """The order stored under the next sequence's client id, if any: a redone cycle's
+        (module doc), its sequence reserved again and the order adopted, never resent; an
+        order of another trade there means the cycle decided otherwise: ReconciliationHalt."""
+        seq = self.store.peek_seq(self.strategy_id)
+        stored = self.store.order(client_order_id(self.strategy_id, seq, 0))
+        if stored is None:
+            return None
+        if (stored.venue, stored.symbol, stored.side) != (self.name, symbol, side):
+            raise ReconciliationHalt(
+                f"{self.name}: the redone cycle's order {stored.client_order_id} is {side.value} "
+                f"{symbol}, the one stored under that id {stored.side.value} {stored.symbol} on "
+                f"{stored.venue}: the cycle decided otherwise after the restart"
+            )
+        self.store.next_seq(self.strategy_id)
+        self._redo_ids.discard(stored.client_order_id)
+        return self._finish_or_keep(stored, send=False)
 
     def _adopt(self, symbol: str, side: Side, size: float) -> OrderRecord | None:
         """An in-flight order for the same trade (recovered at start, or left unresolved by

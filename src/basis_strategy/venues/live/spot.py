@@ -228,7 +228,7 @@ class SpotOrders(LiveCex):
             # an adopted order was funded when first placed; should the venue never have had
             # it and its USDT been swept back since, the resend is refused for balance:
             # REJECTED, nothing booked, and the strategy re-plans next hour
-            record = self._adopt(symbol, Side.BUY, quote)
+            record = self._adopt(symbol, Side.BUY, quote) or self._redone(symbol, Side.BUY)
             if record is None:
                 self._fund(quote)
                 record = self._place(symbol, Side.BUY, quote / reference_usd, quote)

@@ -42,7 +42,7 @@ from typing import Any
 
 import ccxt
 
-from basis_strategy.core.errors import OperationalError, TemporaryError
+from basis_strategy.core.errors import OperationalError, ReconciliationHalt, TemporaryError
 from basis_strategy.core.instructions import ExecutionResult, Leg, Transfer
 from basis_strategy.core.instruments import cash_key
 from basis_strategy.live.client_ids import client_order_id
@@ -135,6 +135,9 @@ class LiveWithdrawals:
         self.dialect = WITHDRAW_DIALECTS[exchange_id]
         self.pacer, self.fees, self.routes = pacer, withdrawal_fee, routes
         self._sleep, self._clock = sleep, clock
+        # references of a cycle a crash interrupted, not redone yet (LiveCex.restore_book_mark):
+        # found again by their reference, not by `_adopt`, and not in the book's view till then
+        self.redo_ids: set[str] = set()
 
     # --- the source side --------------------------------------------------------------------
 
@@ -152,14 +155,22 @@ class LiveWithdrawals:
         if order.amount <= fee:
             raise ExecutionRejected(f"{self.venue}: withdrawal {order.amount} {order.asset} "
                                     f"does not cover its fee {fee}")  # fmt: skip
-        record = self._adopt(order) or self._withdraw(self._intend(order, route, fee), route)
+        record = self._adopt(order)
+        if record is None:
+            record, stored = self._intend(order, route, fee)
+            if not stored:
+                record = self._withdraw(record, route)
         record = self._resolve(record)
         legs = (Leg(cash_key(self.venue, order.asset), -record.amount, "WithdrawalSent", 1.0,
                     COST, -record.fee, order.asset, detail=cost_detail(record.fee)),)  # fmt: skip
         return ExecutionResult(legs, ticket_of(record))
 
-    def _intend(self, order: Transfer, route: WithdrawalAddress, fee: float) -> TransferRecord:
-        """Check the address, then store the intent (before anything is sent)."""
+    def _intend(
+        self, order: Transfer, route: WithdrawalAddress, fee: float
+    ) -> tuple[TransferRecord, bool]:
+        """Check the address, then store the intent (before anything is sent). Returns the
+        record and whether it was already stored: a redone cycle's withdrawal (its reference
+        reused after a restart), queried, never sent again."""
         lookup = self.routes.deposit_address_of.get(order.destination)
         if lookup is not None:
             theirs = lookup(order.asset, route.network)
@@ -169,19 +180,33 @@ class LiveWithdrawals:
                     f"{order.destination}'s deposit address on {route.network} ({theirs})"
                 )
         seq = self.store.next_seq(self.strategy_id)
+        reference = client_order_id(self.strategy_id, seq, 0)
+        stored = self.store.transfer(reference)
+        if stored is not None:
+            if (stored.source, stored.destination, stored.asset) != (
+                self.venue, order.destination, order.asset
+            ):  # fmt: skip
+                raise ReconciliationHalt(
+                    f"{self.venue}: the redone cycle's withdrawal {reference} goes to "
+                    f"{order.destination}, the one stored under that reference to "
+                    f"{stored.destination}: the cycle decided otherwise after the restart"
+                )
+            self.redo_ids.discard(reference)
+            return stored, True
         now = self._clock()
         record = TransferRecord(
-            client_order_id(self.strategy_id, seq, 0), self.strategy_id, seq, self.venue,
-            order.destination, order.asset, order.amount, fee, route.address, route.network,
-            TransferState.INTENDED, now, now,
+            reference, self.strategy_id, seq, self.venue, order.destination, order.asset,
+            order.amount, fee, route.address, route.network, TransferState.INTENDED, now, now,
         )  # fmt: skip
         self.store.add_transfer(record)
-        return record
+        return record, False
 
     def _adopt(self, order: Transfer) -> TransferRecord | None:
         """An earlier withdrawal of the same transfer whose outcome is unknown (a crash, an
         unresolved call): it is queried again, never sent again."""
         for record in self.store.transfers(self.strategy_id, _OPEN):
+            if record.reference in self.redo_ids:
+                continue
             if (record.source, record.destination, record.asset) == (
                 self.venue, order.destination, order.asset
             ) and math.isclose(record.amount, order.amount, rel_tol=1e-12):  # fmt: skip
@@ -282,11 +307,12 @@ class LiveWithdrawals:
         REJECTED (`LiveStore.save_transfer`) once the venue's own records prove it absent."""
         return [r for r in self.store.transfers(self.strategy_id, _OPEN) if r.source == self.venue]
 
-    def usdt_moved(self, asset: str) -> float:
-        """Withdrawals that left this venue (negative) plus deposits credited to it."""
+    def usdt_moved(self, asset: str, whole_ledger: bool = True) -> float:
+        """Withdrawals that left this venue (negative) plus deposits credited to it; unless
+        `whole_ledger`, without the withdrawals of a cycle being redone (`redo_ids`)."""
         moved = 0.0
         for record in self.store.transfers(self.strategy_id):
-            if record.asset != asset:
+            if record.asset != asset or (not whole_ledger and record.reference in self.redo_ids):
                 continue
             if record.source == self.venue and record.state in _LEFT:
                 moved -= record.amount

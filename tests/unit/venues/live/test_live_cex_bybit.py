@@ -389,6 +389,7 @@ def test_funding_is_booked_once_with_the_sign_of_who_paid(
     assert leg.amount == leg.pnl_native == pytest.approx(received) == pytest.approx(0.3)
     assert venue.settle(MARKET).legs == ()
     restarted = live(fake, store)
+    restarted.restore_book_mark(venue.book_mark())  # what its checkpoint restores
     history = restarted.client.fetch_funding_history
 
     def ignoring_since(symbol: str, since: int | None = None) -> Any:

@@ -1,0 +1,240 @@
+"""A live CEX session killed in the middle of a cycle resumes from the venues with no order or
+withdrawal sent twice and no fill booked twice (issue 13 acceptance: `kill -9` mid-cycle, then
+a restart; warm here, cold refused for a session on live venues).
+
+The session is the runner's: `restart.start` / `restart.resume` over a build that makes new
+live accounts on the same live store (as a new process does), the replayed day of
+2025-03-01 set on the Binance, Bybit and OKX fakes (tests/fakes/replay_market.py), the
+start-up reconciliation of a resumed session (`reconcile_at_resume`) and the cycle's
+closing check (`reconcile_live_cycle`). The first life dies by an exception the session does
+not catch (`Killed`, a BaseException: nothing after it runs, nothing is committed), raised
+inside a cycle right after an order or a withdrawal reached a venue:
+
+- in the first cycle (no checkpoint yet), between the entry's Bybit and OKX shorts: the spot
+  buy and two shorts are on the venues and in the fill ledger, not in any stored book;
+- at 10:00, the +20 % move's margin rebalance, right after the first withdrawal was sent.
+
+The second life rewinds the instruction sequence to the checkpoint's mark, so the redone
+cycle's instructions get the same client ids and adopt what the venues already did.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.fakes.replay_market import ReplayMarket, VenueFakes, venue_fakes
+from tests.fakes.sleeps import Sleeps
+from tests.integration.conftest import DATA_DIR
+from tests.integration.test_live_basis_fakes import DAY, SHOCK_AT, day_config
+
+from basis_strategy.config.loader import load_run_config
+from basis_strategy.core.errors import ConfigError
+from basis_strategy.core.instructions import TradePerp, Transfer
+from basis_strategy.data.market import MarketState
+from basis_strategy.data.provider import HistoricalDataProvider
+from basis_strategy.data.store import FolderData
+from basis_strategy.engine import EventDrivenStrategyEngine
+from basis_strategy.live import restart
+from basis_strategy.live.heartbeat import HeartbeatRegistry
+from basis_strategy.live.live_feed import reconcile_at_resume, reconcile_live_cycle
+from basis_strategy.live.replay import AcceleratedClock, ReplaySource, SleptWall
+from basis_strategy.live.session import MarketSource, PaperSession
+from basis_strategy.live.session_store import SessionRequest, SessionStore
+from basis_strategy.live.store import LiveStore
+from basis_strategy.venues.live.account import LiveAccount, confirm_all
+from basis_strategy.venues.live.build import build_live_venues, live_cex_engine, required_usdt
+from basis_strategy.venues.live.cex import LiveCexSettings
+
+SID = "live-btc-restart"
+SPEED = 3600 / 0.01
+CYCLES = 14  # 00:00 .. 13:00: the entry, funding at 08:00, the rebalance at 10:00, arrivals
+
+
+class Killed(BaseException):
+    """The process dies here: nothing after it runs."""
+
+
+class FakesReplay(ReplaySource):
+    """The replayed hour, also set on the fakes before the engine sees it."""
+
+    def __init__(self, data: Any, now: Callable[[], datetime], replay: ReplayMarket) -> None:
+        super().__init__(data, now)
+        self.replay = replay
+
+    def get_data(self, t: datetime) -> MarketState:
+        market: MarketState = super().get_data(t)
+        self.replay.apply(market)
+        return market
+
+
+class World:
+    """The fakes, one session store and one live store (one database), and lives."""
+
+    def __init__(self, fakes: VenueFakes, url: str) -> None:
+        self.fakes, self.url = fakes, url
+        self.request = SessionRequest("btc_basis", tuple(day_overrides()))
+        self.sessions = SessionStore(url)
+        self.live = LiveStore(url)
+        self.replay = ReplayMarket(fakes, "BTC")
+
+    def close(self) -> None:
+        self.sessions.close()
+        self.live.close()
+
+    def life(self, begin: datetime, first: bool) -> PaperSession:
+        """A new process's session: new live accounts on the store, new engine, new clock."""
+        wall = SleptWall()
+        clock = AcceleratedClock(begin, SPEED, wall, wall.sleep)
+
+        def build(request: SessionRequest) -> tuple[EventDrivenStrategyEngine, MarketSource]:
+            config = load_run_config(request.mode, list(request.overrides), env={})
+            data = HistoricalDataProvider(config, FolderData(DATA_DIR))
+            venues = build_live_venues(
+                config, self.fakes.clients, self.live, SID, spot_client=self.fakes.spot_client,
+                transfer_routes=self.fakes.routes(), settings=LiveCexSettings(poll_interval_s=0),
+                sleep=Sleeps(), clock=self.fakes.clock.now,
+            )  # fmt: skip
+            self.fakes.venues = dict(venues)
+            engine = live_cex_engine(config, data, venues, transfer_alert_after=timedelta(hours=6))
+            return engine, FakesReplay(engine.data, clock.now, self.replay)
+
+        beats = HeartbeatRegistry(clock.now)
+        options: dict[str, Any] = {"name": SID}
+        if first:
+            session = restart.start(self.sessions, SID, self.request, build, clock.now,
+                                    clock.sleep_until, beats, **options)  # fmt: skip
+        else:
+            session = restart.resume(self.sessions, SID, build, clock.now, clock.sleep_until,
+                                     beats, **options)  # fmt: skip
+            reconcile_at_resume(session.engine, self.live, adopt=False)
+        session.reconcile = reconcile_live_cycle
+        return session
+
+    # --- what the venues did ------------------------------------------------------------------
+
+    def orders(self) -> Counter[str]:
+        """Orders the venues received, per venue (a resend would show as a second one)."""
+        found = Counter({n: len(s.orders_by_client_id) for n, s in self.fakes.states.items()})
+        found["binance-spot"] = len(self.fakes.spot.orders_by_client_id)
+        return found
+
+    def withdraw_calls(self) -> int:
+        return sum(wallet.requests for wallet in self.fakes.network.wallets.values())
+
+
+def day_overrides() -> list[str]:
+    config = day_config("btc_basis")
+    shock = f"shocks=[{{series: ['price:BTC', 'perp:*:BTCUSDT'], start: '{SHOCK_AT.isoformat()}'"
+    shock += f", end: '{SHOCK_AT.isoformat()}', kind: move, value: 0.2}}]"
+    return [f"start={config.mode.start.isoformat()}", f"end={config.mode.end.isoformat()}", shock]
+
+
+@contextmanager
+def world(tmp_path: Path) -> Iterator[World]:
+    config = day_config("btc_basis")
+    with venue_fakes(required_usdt(config), DAY, latency_s=3000.0) as fakes:
+        made = World(fakes, f"sqlite:///{tmp_path / 'store.sqlite'}")
+        try:
+            yield made
+        finally:
+            made.close()
+
+
+def die_after(venue: LiveAccount, kind: type, nth: int = 1) -> None:
+    """`venue`'s `nth` execute of `kind` reaches the venue, then the process dies."""
+    calls = [0]
+    execute = venue.execute
+
+    def executed_then_killed(instruction: Any, market: MarketState) -> Any:
+        result = execute(instruction, market)
+        if isinstance(instruction, kind):
+            calls[0] += 1
+            if calls[0] == nth:
+                raise Killed
+        return result
+
+    venue.execute = executed_then_killed  # type: ignore[method-assign]
+
+
+def uninterrupted(tmp_path: Path) -> tuple[Counter[str], int, dict[str, float]]:
+    """The same day with no crash: orders, withdraw calls and the final book."""
+    with world(tmp_path) as ref:
+        session = ref.life(DAY - timedelta(minutes=1), first=True)
+        session.run(CYCLES)
+        book = dict(session.engine.parts.positions.quantities)
+        return ref.orders(), ref.withdraw_calls(), book
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Counter[str], int, dict]:
+    return uninterrupted(tmp_path_factory.mktemp("uninterrupted"))
+
+
+def resumed(w: World) -> PaperSession:
+    last = w.sessions.load(SID).last_cycle_at  # the clock starts after it, as the runner's
+    return w.life((DAY if last is None else last + timedelta(hours=1)) - timedelta(minutes=1),
+                  first=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("where", ["entry", "rebalance"])
+def test_killed_mid_cycle_the_session_resumes_with_nothing_sent_or_booked_twice(
+    where: str, tmp_path: Path, reference: tuple[Counter[str], int, dict[str, float]]
+) -> None:
+    orders_ref, withdraw_ref, book_ref = reference
+    with world(tmp_path) as w:
+        first = w.life(DAY - timedelta(minutes=1), first=True)
+        venues = first.engine.parts.execution.venues.venues
+        if where == "entry":  # the Bybit short is on the venue, the OKX one not yet
+            die_after(venues["bybit"], TradePerp)  # type: ignore[arg-type]
+        else:  # the 10:00 rebalance's first withdrawal has left Binance
+            die_after(venues["binance"], Transfer)  # type: ignore[arg-type]
+        with pytest.raises(Killed):
+            first.run(CYCLES)
+        died_at = first._last_cycle_at
+        assert died_at == (DAY if where == "entry" else SHOCK_AT)
+        sent_before = w.orders()
+        assert sum(sent_before.values()) >= 3
+
+        second = resumed(w)  # start-up reconciliation passed: the venues hold the ledger
+        assert second.stepped == first.stepped  # the killed cycle committed nothing
+        second.run(CYCLES)
+        assert not second.halted, (second.control.reason, second.skipped)
+
+        assert second.stepped[-1] == DAY + timedelta(hours=CYCLES - 1)
+        assert w.orders() == orders_ref  # every order once: the redone ones adopted
+        assert w.withdraw_calls() == withdraw_ref  # the withdrawal was not sent again
+        ledger = w.live.ledger(SID)
+        ids = [(f.venue, f.symbol, f.trade_id) for f in ledger.fills]
+        assert len(ids) == len(set(ids))
+        engine = second.engine
+        book = engine.parts.positions.quantities
+        assert confirm_all(engine.parts.execution.venues.venues, book) == 3
+        for key, qty in book_ref.items():  # the same book as the day with no crash
+            assert book.get(key, 0.0) == pytest.approx(qty, rel=1e-9, abs=1e-9), key
+        rows = engine.parts.results.pnl_rows
+        assert len(rows) == CYCLES
+        deposits = [e for e in engine.parts.logger.events if e.event_type == "Deposited"]
+        assert len(deposits) == 3  # the opening balances, booked once
+
+
+def test_a_resumed_session_whose_venue_moved_while_it_was_down_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Start-up reconciliation fails closed: a position opened by hand on Bybit while the
+    process was down refuses the resume (REC-003), naming the difference."""
+    with world(tmp_path) as w:
+        first = w.life(DAY - timedelta(minutes=1), first=True)
+        first.run(3)
+        from decimal import Decimal
+
+        w.fakes.states["bybit"].place_market_order("BTCUSDT", "BUY", Decimal("0.01"), "hand")
+        with pytest.raises(ConfigError) as refused:
+            resumed(w)
+        message = str(refused.value)
+        assert "REC-003" in message and "bybit" in message and "\n" not in message
