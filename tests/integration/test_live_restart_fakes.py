@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,7 @@ class World:
         self.sessions.close()
         self.live.close()
 
-    def life(self, begin: datetime, first: bool) -> PaperSession:
+    def life(self, begin: datetime, first: bool, adopt: bool = False) -> PaperSession:
         """A new process's session: new live accounts on the store, new engine, new clock."""
         wall = SleptWall()
         clock = AcceleratedClock(begin, SPEED, wall, wall.sleep)
@@ -112,7 +113,7 @@ class World:
         else:
             session = restart.resume(self.sessions, SID, build, clock.now, clock.sleep_until,
                                      beats, **options)  # fmt: skip
-            reconcile_at_resume(session.engine, self.live, adopt=False)
+            reconcile_at_resume(session.engine, self.live, adopt)
         session.reconcile = reconcile_live_cycle
         return session
 
@@ -176,10 +177,10 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Counter[str], i
     return uninterrupted(tmp_path_factory.mktemp("uninterrupted"))
 
 
-def resumed(w: World) -> PaperSession:
+def resumed(w: World, adopt: bool = False) -> PaperSession:
     last = w.sessions.load(SID).last_cycle_at  # the clock starts after it, as the runner's
-    return w.life((DAY if last is None else last + timedelta(hours=1)) - timedelta(minutes=1),
-                  first=False)  # fmt: skip
+    begin = (DAY if last is None else last + timedelta(hours=1)) - timedelta(minutes=1)
+    return w.life(begin, first=False, adopt=adopt)
 
 
 @pytest.mark.parametrize("where", ["entry", "rebalance"])
@@ -231,10 +232,46 @@ def test_a_resumed_session_whose_venue_moved_while_it_was_down_is_refused(
     with world(tmp_path) as w:
         first = w.life(DAY - timedelta(minutes=1), first=True)
         first.run(3)
-        from decimal import Decimal
-
         w.fakes.states["bybit"].place_market_order("BTCUSDT", "BUY", Decimal("0.01"), "hand")
         with pytest.raises(ConfigError) as refused:
             resumed(w)
         message = str(refused.value)
         assert "REC-003" in message and "bybit" in message and "\n" not in message
+        assert "--adopt-venue-state" in message
+
+
+def test_the_operator_adopts_a_hand_trade_and_the_session_books_it(tmp_path: Path) -> None:
+    """`--adopt-venue-state`: the Bybit fill placed by hand while the process was down is
+    booked in the ledger (a fill of no order of ours) and in the book at the next cycle, as
+    a trade at its price; the session then runs reconciled, every venue equal to the book."""
+    with world(tmp_path) as w:
+        first = w.life(DAY - timedelta(minutes=1), first=True)
+        first.run(3)
+        short = first.engine.parts.positions.qty("bybit:Perp:BTCUSDT")
+        w.fakes.states["bybit"].place_market_order("BTCUSDT", "BUY", Decimal("0.01"), "hand")
+        second = resumed(w, adopt=True)
+        second.run(6)
+        assert not second.halted and len(second.stepped) == 6
+        engine = second.engine
+        adopted = [f for f in w.live.ledger(SID).fills if f.client_order_id is None]
+        assert [(f.venue, f.side.value, f.qty_base) for f in adopted] == [("bybit", "buy", 0.01)]
+        hour_4 = [e for e in engine.parts.logger.events
+                  if e.t == DAY + timedelta(hours=3) and e.event_type == "PerpTraded"]  # fmt: skip
+        assert [(e.venue, e.amount) for e in hour_4][:1] == [("bybit", pytest.approx(0.01))]
+        assert hour_4[0].after_qty == pytest.approx(short + 0.01)
+        book = engine.parts.positions.quantities
+        assert confirm_all(engine.parts.execution.venues.venues, book) == 3
+        residuals = [abs(row[-2]) for row in engine.parts.results.pnl_rows]
+        assert max(residuals) < 1e-6 * 100_000  # attribution adds up with the adopted trade
+
+
+def test_adopting_does_not_take_money_moved_outside_the_run(tmp_path: Path) -> None:
+    """USDT taken off the OKX account by hand is no trade: refused even with adoption."""
+    with world(tmp_path) as w:
+        first = w.life(DAY - timedelta(minutes=1), first=True)
+        first.run(3)
+        w.fakes.states["okx"].wallet_balance_quote -= Decimal(500)
+        with pytest.raises(ConfigError) as refused:
+            resumed(w, adopt=True)
+        message = str(refused.value)
+        assert "okx:BaseToken:USDT" in message and "only fills are adopted" in message

@@ -103,7 +103,7 @@ def restore_fresh(engine: EventDrivenStrategyEngine) -> None:
     engine's live venues back to the start of the store's sequence, so that cycle is redone
     with its own client ids."""
     for venue in _live_venues(engine).values():
-        venue.restore_book_mark({**venue.book_mark(), "next_seq": 0})
+        venue.restore_book_mark({"next_seq": 0, "funding_to": {}, "foreign": []})
 
 
 def version_of(blob: bytes) -> int | None:

@@ -48,7 +48,7 @@ from basis_strategy.live.go_live import CEX_ONLY_MODES
 from basis_strategy.live.service import LiveStartRequest
 from basis_strategy.live.session import MarketSource
 from basis_strategy.live.session_store import SessionRequest
-from basis_strategy.live.startup import reconcile_at_start
+from basis_strategy.live.startup import StartupMismatchError, reconcile_at_start
 from basis_strategy.live.store import LiveStore, TransferState
 from basis_strategy.strategies.basis import Basis
 from basis_strategy.venues.live.account import (
@@ -250,33 +250,47 @@ def reconcile_live_cycle(engine: EventDrivenStrategyEngine) -> None:
 
 def reconcile_at_resume(engine: EventDrivenStrategyEngine, store: LiveStore, adopt: bool) -> None:
     """Start-up reconciliation of a resumed live session (REC-003 refusal, one line, when
-    they differ): each CEX account against its own ledger (`live/startup.py`; with `adopt`,
-    the differences are logged and the account's state taken as it is), and the restored book
-    against the chain."""
+    they differ): each CEX account against its own ledger (`_cex_at_resume`), and the
+    restored book against the chain."""
     venues = engine.parts.execution.venues.venues
     accounts = [v for v in venues.values() if isinstance(v, LiveAccount)]
     if accounts:
-        ledger_book = {k: v for a in accounts for k, v in a.positions(whole_ledger=True).items()}
-        strategy_id = accounts[0].strategy_id
-        sent = store.transfers(strategy_id, (TransferState.SENT,))
-        capital = sum(a.opening_usdt for a in accounts)
-        tolerance = engine.config.mode.reconciliation_tolerance
-        usdt_tolerance = max(MIN_TOLERANCE_USDT, tolerance * capital)
-        now = MarketState(datetime.now(UTC), 0, {}, ())  # arrivals are read, not priced
-        tickets = [ticket_of(r) for r in sent]
-        report = reconcile_at_start(accounts, ledger_book, tickets, now, MIN_TOLERANCE_BASE,
-                                    usdt_tolerance, adopt=adopt)  # fmt: skip
-        for m in report.mismatches:
-            log_event(LOG, "REC-006", f"adopted the venue's state: {m.key} ledger "
-                      f"{m.expected:.12g}, venue {m.venue:.12g} ({m.reason})")  # fmt: skip
+        _cex_at_resume(engine, accounts, store, adopt)
     for venue in venues.values():
-        if isinstance(venue, LiveAccount):
-            continue
         confirm: Any = getattr(venue, "confirm_book", None)
-        if confirm is None:
+        if confirm is None or isinstance(venue, LiveAccount):
             continue
         try:
             confirm(engine.parts.positions.quantities)
         except ReconciliationHalt as halt:
             raise ConfigError("resume", f"REC-003: {halt}: not resumed") from None
         return  # the on-chain venues share one account: one read
+
+
+def _cex_at_resume(
+    engine: EventDrivenStrategyEngine, accounts: list[LiveAccount], store: LiveStore, adopt: bool
+) -> None:
+    """Each account against its ledger (`live/startup.py`). With `adopt` (the operator's
+    `--adopt-venue-state`), the venues' perp fills the ledger lacks are adopted first
+    (`LiveCex.adopt_unbooked`, REC-006 each), booked at the next cycle; a difference left
+    (money moved outside the run, a spot coin) still refuses: it is no trade of this run."""
+    if adopt:
+        for account in accounts:
+            for fill in account.adopt_unbooked():
+                log_event(LOG, "REC-006", f"{account.name}: adopted the venue's fill "
+                          f"{fill.trade_id}: {fill.side.value} {fill.qty_base:.12g} "
+                          f"{fill.symbol} at {fill.price_usdt:.12g}")  # fmt: skip
+    ledger_book = {k: v for a in accounts for k, v in a.positions(whole_ledger=True).items()}
+    sent = store.transfers(accounts[0].strategy_id, (TransferState.SENT,))
+    capital = sum(a.opening_usdt for a in accounts)
+    usdt_tolerance = max(MIN_TOLERANCE_USDT, engine.config.mode.reconciliation_tolerance * capital)
+    now = MarketState(datetime.now(UTC), 0, {}, ())  # arrivals are read, not priced
+    tickets = [ticket_of(r) for r in sent]
+    try:
+        reconcile_at_start(accounts, ledger_book, tickets, now, MIN_TOLERANCE_BASE, usdt_tolerance)
+    except StartupMismatchError as refused:
+        if not adopt:
+            raise
+        reason = str(refused).split(": ", 1)[-1]
+        reason = reason.replace("or start with --adopt-venue-state", "(only fills are adopted)")
+        raise ConfigError("start-up reconciliation", reason) from None

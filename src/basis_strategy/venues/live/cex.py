@@ -96,7 +96,7 @@ from basis_strategy.venues.live.ccxt_orders import (
     utc_ms,
 )
 from basis_strategy.venues.live.dialects import Dialect, dialect_for
-from basis_strategy.venues.live.legs import perp_trade_legs
+from basis_strategy.venues.live.legs import fill_legs, perp_trade_legs
 from basis_strategy.venues.live.reconcile import (
     Mismatch,
     VenueSnapshot,
@@ -174,6 +174,7 @@ class LiveCex:
         # client ids (orders, withdrawals) of a cycle a crash interrupted, not redone yet
         self._redo_ids: set[str] = set()
         self._funding_pending = False  # restored: the ledger may hold funding not returned
+        self._adopted: list[Fill] = []  # venue fills the operator adopted, legs not returned
         self.spot: SpotOrders | None = None
         if spot_client is not None:  # spot.py builds on this class: imported here, not above
             from basis_strategy.venues.live.spot import SpotOrders
@@ -225,11 +226,21 @@ class LiveCex:
 
     def book_mark(self) -> dict[str, Any]:
         """What of the live store the engine's book holds, kept with each checkpoint: the next
-        instruction sequence and the last funding payment returned per symbol."""
+        instruction sequence, the last funding payment returned per symbol, and the adopted
+        fills (`adopt_unbooked`) whose legs were returned."""
+        pending = {f.key for f in self._adopted}
+        booked = sorted(f.key for f in self._foreign() if f.key not in pending)
         return {
             "next_seq": self.store.peek_seq(self.strategy_id),
             "funding_to": dict(self._funding_to),
+            "foreign": booked,
         }
+
+    def _foreign(self) -> list[Fill]:
+        """This venue's fills of no order of ours in the ledger: adopted ones."""
+        fills = self.store.ledger(self.strategy_id).fills
+        mine = [f for f in fills if f.venue == self.name and self._owns(f.symbol)]
+        return [f for f in mine if f.client_order_id is None]
 
     def restore_book_mark(self, mark: dict[str, Any]) -> None:
         """Back to a checkpoint's book (module doc): the sequence rewound, so the interrupted
@@ -251,11 +262,13 @@ class LiveCex:
             self.spot._redo_ids = ids
         self._redo_ids = ids  # one set: an id is redone once, whichever path meets it
         self._funding_pending = True
+        booked = {tuple(key) for key in mark["foreign"]}
+        self._adopted = [f for f in self._foreign() if f.key not in booked]
 
     def ahead_of_book(self) -> dict[str, float]:
         """What the venue holds that the restored book does not yet: the part of a crashed
         cycle not redone so far (its fills, withdrawals, funding). Empty otherwise."""
-        if not self._redo_ids and not self._funding_pending:
+        if not self._redo_ids and not self._funding_pending and not self._adopted:
             return {}
         whole, book = self.positions(whole_ledger=True), self.positions()
         return {k: whole.get(k, 0.0) - book.get(k, 0.0) for k in whole.keys() | book.keys()}
@@ -328,7 +341,7 @@ class LiveCex:
         returned (`_funding_to`), signed received > 0 whatever the venue's convention
         (`Dialect.funding_received_usdt`). Venue liquidations are not booked here:
         reconciliation finds them (ADR-008)."""
-        legs = []
+        legs = self._adopted_legs(market)
         for base, symbol in self.symbols.items():
             booked = self._booked_funding(symbol)
             last = booked[-1].funding_at if booked else None
@@ -387,8 +400,8 @@ class LiveCex:
     def _book_ledger(self, ledger: Ledger) -> Ledger:
         """The ledger without what the engine's book does not hold yet: fills of a cycle a
         crash interrupted (`_redo_ids`) and funding not returned as a leg (`_funding_to`)."""
-        redo = self._redo_ids
-        fills = [f for f in ledger.fills if f.client_order_id not in redo]
+        redo, adopted = self._redo_ids, {f.key for f in self._adopted}
+        fills = [f for f in ledger.fills if f.client_order_id not in redo and f.key not in adopted]
         funding = [p for p in ledger.funding if p.venue != self.name
                    or p.funding_at <= self._funding_to.get(p.symbol, _NEVER)]  # fmt: skip
         return Ledger(fills, funding)
@@ -402,6 +415,30 @@ class LiveCex:
         read = partial(read_snapshot, self.pacer.read, self.client, self.dialect, symbols)
         snapshot = read(self.name, self._clock(), QUOTE)
         return snapshot if self.spot is None else self.spot.add_wallet(snapshot)
+
+    def adopt_unbooked(self) -> list[Fill]:
+        """The operator adopts the venue's state at a restart (`--adopt-venue-state`): its
+        perp fills the ledger lacks (an order placed by hand, a liquidation, an ADL) are
+        booked in the ledger as fills of no order of ours, and their legs are returned at
+        the next settlement, at that hour's mark. Returns the fills adopted."""
+        adopted = []
+        for trade in self.unbooked_trades():
+            size = contract_size(self.client, str(trade["symbol"]))
+            fill = fill_of(trade, self.name, None, QUOTE, size)
+            if self.store.add_fill(self.strategy_id, fill):
+                adopted.append(fill)
+        self._adopted += adopted
+        return adopted
+
+    def _adopted_legs(self, market: MarketState) -> list[Leg]:
+        legs: list[Leg] = []
+        fills = self.store.ledger(self.strategy_id).fills
+        for base, symbol in self.symbols.items():
+            mine = [f for f in self._adopted if f.symbol == symbol]
+            mark = market.values.get(f"perp:{self.name}:{base}{QUOTE}")
+            legs += fill_legs(self.name, base, symbol, mine, fills, mark)
+        self._adopted = []
+        return legs
 
     def unbooked_trades(self, since: datetime | None = None) -> list[Any]:
         """The venue's fills on our symbols (since `since`) that the ledger does not hold: a

@@ -41,9 +41,17 @@ def perp_trade_legs(
     """The legs of the order `client_order_id` among `fills` (all the strategy's fills);
     no fills of it: no legs."""
     mine = [f for f in fills if f.client_order_id == client_order_id]
+    return fill_legs(venue, base, symbol, mine, fills, mark)
+
+
+def fill_legs(
+    venue: str, base: str, symbol: str, mine: list[Fill], fills: list[Fill], mark: float | None
+) -> tuple[Leg, ...]:
+    """The legs of the fills `mine`, part of `fills` (all the strategy's fills)."""
     if not mine:
         return ()
-    others = [f for f in fills if f.client_order_id != client_order_id]
+    keys = {f.key for f in mine}
+    others = [f for f in fills if f.key not in keys]
     before = position_from(venue, symbol, others)
     after = position_from(venue, symbol, fills)
     qty = sum(f.signed_qty_base for f in mine)
