@@ -14,18 +14,33 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.chain.anvil import Anvil
 from tests.chain.fund import OPERATOR_KEY, FundChain, deploy_fund_chain
 from tests.chain.live_world import chain_account, fund_env
+from tests.fakes import binance_usdm, bybit_v5, okx_v5
+from tests.fakes.binance_capital import BinanceCapitalFake
+from tests.fakes.binance_spot import BinanceSpotFake
 from tests.fakes.binance_usdm import BinanceUsdmFake
 from tests.fakes.bybit_v5 import BybitV5Fake
 from tests.fakes.okx_v5 import OkxV5Fake
+from tests.fakes.one_host import OneHost
 
 from basis_strategy.core.secrets import encodings
 
+LIVE_CREDENTIALS = {
+    "BASIS_BINANCE_API_KEY": binance_usdm.API_KEY,
+    "BASIS_BINANCE_API_SECRET": binance_usdm.API_SECRET,
+    "BASIS_BYBIT_API_KEY": bybit_v5.API_KEY,
+    "BASIS_BYBIT_API_SECRET": bybit_v5.API_SECRET,
+    "BASIS_OKX_API_KEY": okx_v5.API_KEY,
+    "BASIS_OKX_API_SECRET": okx_v5.API_SECRET,
+    "BASIS_OKX_API_PASSPHRASE": okx_v5.PASSPHRASE,
+}
 OTHER_KEY = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6"  # anvil #3
 
 
@@ -276,3 +291,67 @@ def test_every_mode_paper_trades_on_the_venues_public_feed_and_the_chain(
     shorts = {row["venue"] for row in events if row["event_type"] == "PerpTraded"}
     assert shorts == set(fakes)  # the entry's shorts, on the simulated venues
     assert chain_account(live_fund, load_config()).holdings() == held
+
+
+@pytest.fixture
+def live_cex_fakes() -> Iterator[dict[str, Any]]:
+    """The three venues' fakes on the wall clock, each holding what btc_basis's entry asks of
+    it, Binance's three APIs on one host (as `--venue-url` points the product's clients)."""
+    from basis_strategy.config.loader import load_run_config
+    from basis_strategy.venues.live.build import required_usdt
+
+    required = required_usdt(load_run_config("btc_basis", [], env={}))
+    with (
+        BinanceUsdmFake() as usdm,
+        BinanceSpotFake(usdm.state) as spot,
+        BinanceCapitalFake(usdm.state) as capital,
+        BybitV5Fake() as bybit,
+        OkxV5Fake() as okx,
+        OneHost({"/fapi": usdm, "/api/": spot, "/sapi/v1/asset": spot,
+                 "/sapi/v1/capital": capital}) as binance,
+    ):  # fmt: skip
+        for name, fake in (("binance", usdm), ("bybit", bybit), ("okx", okx)):
+            fake.state.wallet_balance_quote = Decimal(repr(required[name]))
+        yield {"binance": binance, "usdm": usdm, "spot": spot, "bybit": bybit, "okx": okx}
+
+
+def cex_env(fund: FundChain, fakes: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """The feed's chain (no key), the venues' credentials, live enabled; the venue URLs."""
+    env = {**paper_env(fund), **LIVE_CREDENTIALS, "BASIS_LIVE_TRADING": "enabled"}
+    urls = [a for n in ("binance", "bybit", "okx")
+            for a in ("--venue-url", f"{n}={fakes[n].base_url}")]  # fmt: skip
+    return env, urls
+
+
+def test_btc_basis_runs_live_on_the_venues_killed_and_resumed_with_no_order_twice(
+    live_fund: FundChain, live_cex_fakes: dict[str, Any], tmp_path: Path
+) -> None:
+    """`basis live start btc_basis --execution live` on the three venue fakes (its market
+    from their public endpoints and the chain): the entry buys BTC spot and shorts the three
+    perps from the capital on the venues; `kill -9`, then `basis live resume`: the session
+    continues from the venues (start-up reconciliation), every order sent once, every fill
+    booked once, and the last book is what each venue holds."""
+    fakes = live_cex_fakes
+    env, urls = cex_env(live_fund, fakes)
+    start = ["live", "start", "btc_basis", "--execution", "live", "--enable-live-trading",
+             "--interval", "3s", *urls]  # fmt: skip
+    killed_then_resumed(start, env, tmp_path, "cex9")
+    perps = {n: fakes[k].state for n, k in (("binance", "usdm"), ("bybit", "bybit"),
+                                            ("okx", "okx"))}  # fmt: skip
+    orders = {n: len(s.orders_by_client_id) for n, s in perps.items()}
+    assert orders == {"binance": 1, "bybit": 1, "okx": 1}  # the entry's shorts, once each
+    assert len(fakes["spot"].spot.orders_by_client_id) == 1  # the spot buy, once
+    with (tmp_path / "cex9" / "event_log.csv").open() as handle:
+        events = list(csv.DictReader(handle))
+    deposits = [row["venue"] for row in events if row["event_type"] == "Deposited"]
+    assert sorted(deposits) == ["binance", "bybit", "okx"]  # the opening balances, once
+    with (tmp_path / "cex9" / "balance_sheet.csv").open() as handle:
+        last = list(csv.DictReader(handle))[-1]
+    for name, state in perps.items():
+        held = sum(float(p.size_base) for p in state.positions.values())
+        assert held < 0 and float(last[f"qty:{name}:Perp:BTCUSDT"]) == pytest.approx(held)
+    spot_btc = float(fakes["spot"].spot.balance("BTC"))
+    assert float(last["qty:binance:BaseToken:BTC"]) == pytest.approx(spot_btc, rel=1e-9)
+    for secret in LIVE_CREDENTIALS.values():
+        assert all(secret.encode() not in p.read_bytes()
+                   for p in tmp_path.rglob("*") if p.is_file())  # fmt: skip

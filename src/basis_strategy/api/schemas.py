@@ -269,11 +269,13 @@ class Activation(BaseModel):
 
 class ResumeRequest(BaseModel):
     """How to resume: warm from the checkpoint (default), or `cold` by re-stepping the
-    journal of completed cycles."""
+    journal of completed cycles; live, `adopt_venue_state` books the venues' fills the
+    ledger lacks instead of refusing (REC-006)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
     cold: bool = Field(default=False, examples=[False])
+    adopt_venue_state: bool = Field(default=False, examples=[False])
 
 
 class LiveSession(BaseModel):

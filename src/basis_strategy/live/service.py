@@ -299,14 +299,18 @@ class LiveService:
         args = cli_args(request, session_id, self)
         return self._spawn(session_id, args, lambda: bool(self.store.overview(session_id)))
 
-    def resume(self, session_id: str, cold: bool = False) -> LiveStatus:
+    def resume(
+        self, session_id: str, cold: bool = False, adopt_venue_state: bool = False
+    ) -> LiveStatus:
         """Restart a stopped or crashed session in a new process (`basis live resume`), warm
-        or `cold`; returns once that process has taken the session over. KeyError if unknown,
-        LiveRequestError if its process is still running or the resume is refused."""
+        or `cold` (live: adopting the venues' fills, `adopt_venue_state`); returns once that
+        process has taken the session over. KeyError if unknown, LiveRequestError if its
+        process is still running or the resume is refused."""
         if self.status(session_id).running:
             raise LiveRequestError("session_id", f"{session_id} is running: stop it first")
         args = ["live", "resume", session_id, "--results-dir", str(self.results_dir)]
         args += ["--cold"] if cold else []
+        args += ["--adopt-venue-state"] if adopt_venue_state else []
         args += ["--data-dir", str(self.data_dir)] if self.data_dir is not None else []
         holder: list[int] = []
 
