@@ -160,9 +160,11 @@ def test_kill_9_then_resume_continues_from_the_chain_with_no_instruction_twice(
         assert float(last[f"qty:{key}"]) == pytest.approx(held[key], rel=1e-12)
 
 
-def killed_then_resumed(start: list[str], env: dict[str, str], results: Path, sid: str) -> None:
+def killed_then_resumed(
+    start: list[str], env: dict[str, str], results: Path, sid: str, *resume: str
+) -> None:
     """`basis START... --cycles 5` killed (SIGKILL) once 2 to 4 hours are written, then
-    `basis live resume` run to its 5 cycles."""
+    `basis live resume [RESUME...]` run to its 5 cycles."""
     process = subprocess.Popen(
         [sys.executable, "-m", "basis_strategy", *start, "--results-dir", str(results),
          "--cycles", "5", "--session-id", sid],
@@ -177,7 +179,7 @@ def killed_then_resumed(start: list[str], env: dict[str, str], results: Path, si
     assert 2 <= _rows(hourly) < 5, errors
     done = subprocess.run(
         [sys.executable, "-m", "basis_strategy", "live", "resume", sid,
-         "--results-dir", str(results)],
+         "--results-dir", str(results), *resume],
         env=env, capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -323,19 +325,21 @@ def cex_env(fund: FundChain, fakes: dict[str, Any]) -> tuple[dict[str, str], lis
     return env, urls
 
 
+@pytest.mark.parametrize("how", ["warm", "cold"])
 def test_btc_basis_runs_live_on_the_venues_killed_and_resumed_with_no_order_twice(
-    live_fund: FundChain, live_cex_fakes: dict[str, Any], tmp_path: Path
+    how: str, live_fund: FundChain, live_cex_fakes: dict[str, Any], tmp_path: Path
 ) -> None:
     """`basis live start btc_basis --execution live` on the three venue fakes (its market
     from their public endpoints and the chain): the entry buys BTC spot and shorts the three
-    perps from the capital on the venues; `kill -9`, then `basis live resume`: the session
-    continues from the venues (start-up reconciliation), every order sent once, every fill
-    booked once, and the last book is what each venue holds."""
+    perps from the capital on the venues; `kill -9`, then `basis live resume` (warm, or
+    `--cold`: the journal re-stepped on its journaled markets): the session continues from
+    the venues (start-up reconciliation), every order sent once, every fill booked once, and
+    the last book is what each venue holds."""
     fakes = live_cex_fakes
     env, urls = cex_env(live_fund, fakes)
     start = ["live", "start", "btc_basis", "--execution", "live", "--enable-live-trading",
              "--interval", "3s", *urls]  # fmt: skip
-    killed_then_resumed(start, env, tmp_path, "cex9")
+    killed_then_resumed(start, env, tmp_path, "cex9", *(["--cold"] if how == "cold" else []))
     perps = {n: fakes[k].state for n, k in (("binance", "usdm"), ("bybit", "bybit"),
                                             ("okx", "okx"))}  # fmt: skip
     orders = {n: len(s.orders_by_client_id) for n, s in perps.items()}

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -88,7 +89,9 @@ class World:
         self.sessions.close()
         self.live.close()
 
-    def life(self, begin: datetime, first: bool, adopt: bool = False) -> PaperSession:
+    def life(
+        self, begin: datetime, first: bool, adopt: bool = False, cold: bool = False
+    ) -> PaperSession:
         """A new process's session: new live accounts on the store, new engine, new clock."""
         wall = SleptWall()
         clock = AcceleratedClock(begin, SPEED, wall, wall.sleep)
@@ -112,7 +115,7 @@ class World:
                                     clock.sleep_until, beats, **options)  # fmt: skip
         else:
             session = restart.resume(self.sessions, SID, build, clock.now, clock.sleep_until,
-                                     beats, **options)  # fmt: skip
+                                     beats, cold=cold, **options)  # fmt: skip
             reconcile_at_resume(session.engine, self.live, adopt)
         session.reconcile = reconcile_live_cycle
         return session
@@ -163,31 +166,39 @@ def die_after(venue: LiveAccount, kind: type, nth: int = 1) -> None:
     venue.execute = executed_then_killed  # type: ignore[method-assign]
 
 
-def uninterrupted(tmp_path: Path) -> tuple[Counter[str], int, dict[str, float]]:
-    """The same day with no crash: orders, withdraw calls and the final book."""
-    with world(tmp_path) as ref:
-        session = ref.life(DAY - timedelta(minutes=1), first=True)
-        session.run(CYCLES)
-        book = dict(session.engine.parts.positions.quantities)
-        return ref.orders(), ref.withdraw_calls(), book
+@dataclass
+class Reference:
+    """The same day with no crash."""
+
+    orders: Counter[str]
+    withdraw_calls: int
+    book: dict[str, float]
+    equity: list[float]  # each hour's
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Counter[str], int, dict]:
-    return uninterrupted(tmp_path_factory.mktemp("uninterrupted"))
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
+    with world(tmp_path_factory.mktemp("uninterrupted")) as ref:
+        session = ref.life(DAY - timedelta(minutes=1), first=True)
+        session.run(CYCLES)
+        parts = session.engine.parts
+        return Reference(ref.orders(), ref.withdraw_calls(), dict(parts.positions.quantities),
+                         [row[0] for row in parts.results.pnl_rows])  # fmt: skip
 
 
-def resumed(w: World, adopt: bool = False) -> PaperSession:
+def resumed(w: World, adopt: bool = False, cold: bool = False) -> PaperSession:
     last = w.sessions.load(SID).last_cycle_at  # the clock starts after it, as the runner's
     begin = (DAY if last is None else last + timedelta(hours=1)) - timedelta(minutes=1)
-    return w.life(begin, first=False, adopt=adopt)
+    return w.life(begin, first=False, adopt=adopt, cold=cold)
 
 
+@pytest.mark.parametrize("how", ["warm", "cold"])
 @pytest.mark.parametrize("where", ["entry", "rebalance"])
 def test_killed_mid_cycle_the_session_resumes_with_nothing_sent_or_booked_twice(
-    where: str, tmp_path: Path, reference: tuple[Counter[str], int, dict[str, float]]
+    where: str, how: str, tmp_path: Path, reference: Reference
 ) -> None:
-    orders_ref, withdraw_ref, book_ref = reference
+    """Warm: from the last checkpoint. Cold: no checkpoint, the journal's cycles re-stepped
+    on their journaled markets, every instruction meeting its stored id (nothing sent)."""
     with world(tmp_path) as w:
         first = w.life(DAY - timedelta(minutes=1), first=True)
         venues = first.engine.parts.execution.venues.venues
@@ -199,27 +210,29 @@ def test_killed_mid_cycle_the_session_resumes_with_nothing_sent_or_booked_twice(
             first.run(CYCLES)
         died_at = first._last_cycle_at
         assert died_at == (DAY if where == "entry" else SHOCK_AT)
-        sent_before = w.orders()
-        assert sum(sent_before.values()) >= 3
+        assert sum(w.orders().values()) >= 3
 
-        second = resumed(w)  # start-up reconciliation passed: the venues hold the ledger
+        sent_before = w.orders(), w.withdraw_calls()
+        # start-up reconciliation passes: the venues hold the ledger
+        second = resumed(w, cold=how == "cold")
+        assert (w.orders(), w.withdraw_calls()) == sent_before  # a cold re-step sent nothing
         assert second.stepped == first.stepped  # the killed cycle committed nothing
         second.run(CYCLES)
         assert not second.halted, (second.control.reason, second.skipped)
 
         assert second.stepped[-1] == DAY + timedelta(hours=CYCLES - 1)
-        assert w.orders() == orders_ref  # every order once: the redone ones adopted
-        assert w.withdraw_calls() == withdraw_ref  # the withdrawal was not sent again
+        assert w.orders() == reference.orders  # every order once: the redone ones adopted
+        assert w.withdraw_calls() == reference.withdraw_calls  # no withdrawal sent again
         ledger = w.live.ledger(SID)
         ids = [(f.venue, f.symbol, f.trade_id) for f in ledger.fills]
         assert len(ids) == len(set(ids))
         engine = second.engine
         book = engine.parts.positions.quantities
         assert confirm_all(engine.parts.execution.venues.venues, book) == 3
-        for key, qty in book_ref.items():  # the same book as the day with no crash
+        for key, qty in reference.book.items():  # the same book as the day with no crash
             assert book.get(key, 0.0) == pytest.approx(qty, rel=1e-9, abs=1e-9), key
         rows = engine.parts.results.pnl_rows
-        assert len(rows) == CYCLES
+        assert [row[0] for row in rows] == pytest.approx(reference.equity, rel=1e-12)
         deposits = [e for e in engine.parts.logger.events if e.event_type == "Deposited"]
         assert len(deposits) == 3  # the opening balances, booked once
 

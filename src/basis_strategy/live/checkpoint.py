@@ -33,6 +33,7 @@ from types import MappingProxyType
 from typing import Any
 
 from basis_strategy.core.errors import OperationalError
+from basis_strategy.data.market import MarketState
 from basis_strategy.engine import EngineParts, EventDrivenStrategyEngine
 
 MAGIC = b"BSCKPT"
@@ -103,7 +104,39 @@ def restore_fresh(engine: EventDrivenStrategyEngine) -> None:
     engine's live venues back to the start of the store's sequence, so that cycle is redone
     with its own client ids."""
     for venue in _live_venues(engine).values():
-        venue.restore_book_mark({"next_seq": 0, "funding_to": {}, "foreign": []})
+        venue.restore_book_mark({"next_seq": 0, "funding_to": {}, "foreign": [], "arrived": []})
+
+
+def dump_market(market: MarketState) -> bytes:
+    """A cycle's market as a versioned blob, for the journal (a cold restart's input)."""
+    out = io.BytesIO()
+    out.write(MAGIC + VERSION.to_bytes(2, "big"))
+    _MarketPickler(out).dump(market)
+    return out.getvalue()
+
+
+def load_market(blob: bytes, where: str) -> MarketState:
+    """A journaled market; CheckpointError, one line naming `where`, if it cannot be read."""
+    if version_of(blob) != VERSION:
+        raise CheckpointError(f"{where}: its journaled market is not readable by this code")
+    try:
+        market = pickle.loads(blob[_HEADER:])
+    except Exception as exc:
+        raise CheckpointError(f"{where}: its journaled market is corrupted "
+                              f"({type(exc).__name__})") from None  # fmt: skip
+    if not isinstance(market, MarketState):
+        raise CheckpointError(f"{where}: its journaled market is {type(market).__name__}")
+    return market
+
+
+class _MarketPickler(pickle.Pickler):
+    def __init__(self, out: io.BytesIO) -> None:
+        super().__init__(out, protocol=5)
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is MappingProxyType:
+            return _proxy, (dict(obj),)
+        return NotImplemented
 
 
 def version_of(blob: bytes) -> int | None:

@@ -286,6 +286,7 @@ def _cex_at_resume(
     usdt_tolerance = max(MIN_TOLERANCE_USDT, engine.config.mode.reconciliation_tolerance * capital)
     now = MarketState(datetime.now(UTC), 0, {}, ())  # arrivals are read, not priced
     tickets = [ticket_of(r) for r in sent]
+    booked = [set(a.transfers.arrivals_booked) if a.transfers else set() for a in accounts]
     try:
         reconcile_at_start(accounts, ledger_book, tickets, now, MIN_TOLERANCE_BASE, usdt_tolerance)
     except StartupMismatchError as refused:
@@ -294,3 +295,6 @@ def _cex_at_resume(
         reason = str(refused).split(": ", 1)[-1]
         reason = reason.replace("or start with --adopt-venue-state", "(only fills are adopted)")
         raise ConfigError("start-up reconciliation", reason) from None
+    for account, held in zip(accounts, booked, strict=True):  # a deposit it saw credited is
+        if account.transfers is not None:  # booked by the next cycle, not by this check
+            account.transfers.arrivals_booked = held

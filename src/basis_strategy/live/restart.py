@@ -17,11 +17,11 @@ Two ways back, chosen by the operator (`cold`), tested separately:
   never silently replaced by an empty book: the operator restarts cold.
 - cold: the checkpoint is not used. A fresh engine from the request re-steps every STEPPED
   cycle of the journal, at its recorded time, with the trading state its gate used then (a
-  flatten cycle with the strategy's flatten again), on
-  the same data: the engine is deterministic, so the book is the one the checkpoint held.
-  This needs a source that can still answer for past cycle times (a replay, the historical
-  provider): a paper session on live feeds has no past to re-read, so cold is a replay tool
-  there until market states are journaled too.
+  flatten cycle with the strategy's flatten again), on the market it stepped on (journaled
+  with the cycle; a journal without one is re-read from the source, a replay): the engine
+  is deterministic, so the book is the one the checkpoint held. On live venues every
+  re-stepped instruction meets what it did the first time by its client id (the sequence
+  starts again at 0, `checkpoint.restore_fresh`): adopted and queried, nothing is sent.
 
 The trading state, marks and counts come from the session row in both cases; alerts raised
 while re-stepping are not raised again (they were raised the first time).
@@ -130,12 +130,16 @@ def _warm(session: PaperSession, saved: SavedSession) -> None:
 def _restep(session: PaperSession, saved: SavedSession) -> None:
     """Cold: the journal's stepped cycles again, each with the gate it had (deterministic)."""
     source, engine = session.source, session.engine
+    checkpoint.restore_fresh(engine)  # live venues: every instruction meets its stored id
     source.refresh()
     for record in saved.journal:
         if record.kind != STEPPED:
             continue
-        source.set_clock(record.t)
-        market = source.get_data(record.t)
+        if record.market is not None:  # the market the cycle stepped on, as journaled
+            market = checkpoint.load_market(record.market, f"session {saved.session_id}")
+        else:
+            source.set_clock(record.t)
+            market = source.get_data(record.t)
         gate = record.gate
         flatten = gate.state is TradingState.HALTED and gate.stop_mode is StopMode.FLATTEN
         decide = engine.parts.strategy.flatten if flatten else None

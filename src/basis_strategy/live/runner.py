@@ -23,7 +23,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from basis_strategy.core.errors import ConfigError
 from basis_strategy.core.logs import HEALTH, log_event
 from basis_strategy.engine import EventDrivenStrategyEngine
 from basis_strategy.live import restart
@@ -195,9 +194,6 @@ class SessionRunner:
         options: dict[str, Any] = {"interval_s": request.interval_s, "aligned": request.aligned,
                                    "name": sid, "status_of": session_status,
                                    "limits": request.limits()}  # fmt: skip
-        if resume and cold and self.live_feed:
-            raise ConfigError("cold", "a session on live feeds resumes warm: its past markets "
-                              "are not stored to re-step")  # fmt: skip
         if resume:
             self.resuming = True
             last = store.load(sid).last_cycle_at

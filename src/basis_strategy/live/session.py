@@ -210,6 +210,7 @@ class PaperSession:
             return
         gate = self._gate(t, used, market)
         decide = self.engine.parts.strategy.flatten if flatten else None
+        journaled = checkpoint.dump_market(market)  # as stepped on: a cold restart's input
         try:
             self.engine.step(t, market, gate, decide)
             if self.reconcile is not None:
@@ -221,7 +222,7 @@ class PaperSession:
         age_s = (t - market.t).total_seconds()
         self.heartbeats.beat(self.name, cycle_done=True, data_age_s=age_s, state=self.control.state)
         self._check_risk(t, market, age_s)
-        self._commit(CycleRecord(self.cycles, t, STEPPED, used), stepped=True)
+        self._commit(CycleRecord(self.cycles, t, STEPPED, used, market=journaled), stepped=True)
 
     def _halt_unreconciled(self, t: datetime, used: Control, halt: ReconciliationHalt) -> None:
         """A venue still differs from the book after its re-reads (REC-002, logged CRITICAL

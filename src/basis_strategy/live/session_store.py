@@ -77,6 +77,9 @@ paper_cycles = sa.Table(
     sa.Column("gate_state", sa.String(16), nullable=False),
     sa.Column("gate_stop_mode", sa.String(16)),
     sa.Column("note", sa.Text, nullable=False),
+    # a stepped cycle's market (checkpoint.dump_market): what a cold restart of a session on
+    # live feeds re-steps with, its past being nowhere else
+    sa.Column("market", sa.LargeBinary),
 )
 STEPPED, SKIPPED, HALTED = "stepped", "skipped", "halted"
 # operator commands a session process picks up between cycles (service.py)
@@ -102,6 +105,7 @@ class CycleRecord:
     kind: str
     gate: Control
     note: str = ""
+    market: bytes | None = None  # a stepped cycle's market (checkpoint.dump_market)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +228,7 @@ class SessionStore:
             "gate_state": record.gate.state.value,
             "gate_stop_mode": record.gate.stop_mode.value if record.gate.stop_mode else None,
             "note": record.note,
+            "market": record.market,
         }
         key = paper_sessions.c.session_id == session_id
         with self._write(f"commit cycle {record.cycle} of {session_id}") as conn:
@@ -372,7 +377,7 @@ def _control(row: Any) -> Control:
 def _record(row: Any) -> CycleRecord:
     mode = row["gate_stop_mode"]
     gate = Control(TradingState(row["gate_state"]), StopMode(mode) if mode else None)
-    return CycleRecord(row["cycle"], row["t"], row["kind"], gate, row["note"])
+    return CycleRecord(row["cycle"], row["t"], row["kind"], gate, row["note"], row["market"])
 
 
 def _marks_json(marks: NavMarks) -> str:

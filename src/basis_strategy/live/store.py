@@ -141,6 +141,7 @@ live_transfers = sa.Table(
     sa.Column("deposit_id", sa.String(128)),
     sa.Column("credited_amount", sa.Double),
     sa.Column("credited_at", UTCDateTime),
+    sa.Column("seen_at", UTCDateTime),
     sa.Column("reason", sa.Text, nullable=False),
     sa.UniqueConstraint("destination", "deposit_id", name="uq_live_transfers_deposit"),
 )
@@ -188,6 +189,7 @@ class TransferRecord:
     credited_amount: float | None = None
     credited_at: datetime | None = None
     reason: str = ""
+    seen_at: datetime | None = None  # the cycle time its arrival was first booked at
 
     def moved(self, state: TransferState, at: datetime, **changes: Any) -> TransferRecord:
         """This record in `state` at `at` (with `changes` to other fields)."""

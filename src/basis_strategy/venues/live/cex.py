@@ -234,6 +234,7 @@ class LiveCex:
             "next_seq": self.store.peek_seq(self.strategy_id),
             "funding_to": dict(self._funding_to),
             "foreign": booked,
+            "arrived": [] if self.transfers is None else sorted(self.transfers.arrivals_booked),
         }
 
     def _foreign(self) -> list[Fill]:
@@ -257,6 +258,7 @@ class LiveCex:
             ids |= {t.reference for t in self.store.transfers(self.strategy_id)
                     if t.source == self.name and t.seq >= next_seq}  # fmt: skip
             self.transfers.redo_ids = ids
+            self.transfers.arrivals_booked = set(mark["arrived"])
         if self.spot is not None:
             self.spot._unadopted = [o for o in self.spot._unadopted if o.seq < next_seq]
             self.spot._redo_ids = ids
@@ -268,7 +270,8 @@ class LiveCex:
     def ahead_of_book(self) -> dict[str, float]:
         """What the venue holds that the restored book does not yet: the part of a crashed
         cycle not redone so far (its fills, withdrawals, funding). Empty otherwise."""
-        if not self._redo_ids and not self._funding_pending and not self._adopted:
+        arrivals = self.transfers is not None and self.transfers.unbooked_arrivals()
+        if not (self._redo_ids or self._funding_pending or self._adopted or arrivals):
             return {}
         whole, book = self.positions(whole_ledger=True), self.positions()
         return {k: whole.get(k, 0.0) - book.get(k, 0.0) for k in whole.keys() | book.keys()}
@@ -327,7 +330,7 @@ class LiveCex:
         """A ticket's deposit once this venue credited it, else None (`ArrivalWatcher`)."""
         if self.transfers is None:
             raise ExecutionRejected(f"{self.name}: no transfer routes configured")
-        return self.transfers.arrived(ticket)
+        return self.transfers.arrived(ticket, market.t)
 
     def deposit_address(self, asset: str, network: str) -> str:
         """This account's deposit address for `asset` on `network` (ccxt unified code): what
@@ -341,7 +344,7 @@ class LiveCex:
         returned (`_funding_to`), signed received > 0 whatever the venue's convention
         (`Dialect.funding_received_usdt`). Venue liquidations are not booked here:
         reconciliation finds them (ADR-008)."""
-        legs = self._adopted_legs(market)
+        legs, pending, restored = self._adopted_legs(market), False, self._funding_pending
         for base, symbol in self.symbols.items():
             booked = self._booked_funding(symbol)
             last = booked[-1].funding_at if booked else None
@@ -359,11 +362,14 @@ class LiveCex:
             for payment in self._booked_funding(symbol):
                 if returned_to is not None and payment.funding_at <= returned_to:
                     continue
+                if restored and payment.funding_at > market.t:  # a later cycle's, re-stepped
+                    pending = True
+                    continue
                 cash = payment.amount_usdt
                 leg = Leg(self.usdt_key, cash, "FundingSettled", mark, "funding", cash, QUOTE)
                 legs.append(leg)
                 self._funding_to[symbol] = payment.funding_at
-        self._funding_pending = False
+        self._funding_pending = pending
         return ExecutionResult(tuple(legs))
 
     def _booked_funding(self, symbol: str) -> list[FundingPayment]:
@@ -633,7 +639,7 @@ class LiveCex:
 
     def _legs(self, record: OrderRecord, base: str, market: MarketState) -> tuple[Leg, ...]:
         mark = market.values.get(f"perp:{self.name}:{base}{QUOTE}")
-        fills = self.store.ledger(self.strategy_id).fills
+        fills = self._book_ledger(self.store.ledger(self.strategy_id)).fills  # none later
         return perp_trade_legs(self.name, base, record.symbol, record.client_order_id, fills, mark)
 
 

@@ -206,7 +206,7 @@ class SpotOrders(LiveCex):
             record = self._buy(symbol, order.quote_amount, reference_usd)
         else:
             record = self._sell(symbol, order.base_amount, reference_usd)
-        fills = self.store.ledger(self.strategy_id).fills
+        fills = self._book_ledger(self.store.ledger(self.strategy_id)).fills  # none later
         return spot_trade_legs(self.name, order.base, record.client_order_id, fills, reference_usd)
 
     def book(self, fills: Iterable[Fill]) -> tuple[dict[str, float], float]:

@@ -138,6 +138,9 @@ class LiveWithdrawals:
         # references of a cycle a crash interrupted, not redone yet (LiveCex.restore_book_mark):
         # found again by their reference, not by `_adopt`, and not in the book's view till then
         self.redo_ids: set[str] = set()
+        # references whose arrival the engine's book holds (returned by `arrived`; a
+        # checkpoint's mark on a restart): the book's view counts only these deposits
+        self.arrivals_booked: set[str] = set()
 
     # --- the source side --------------------------------------------------------------------
 
@@ -309,26 +312,43 @@ class LiveWithdrawals:
 
     def usdt_moved(self, asset: str, whole_ledger: bool = True) -> float:
         """Withdrawals that left this venue (negative) plus deposits credited to it; unless
-        `whole_ledger`, without the withdrawals of a cycle being redone (`redo_ids`)."""
+        `whole_ledger`, as the book holds them: without the withdrawals of a cycle being
+        redone (`redo_ids`) and the deposits whose arrival was not booked yet."""
         moved = 0.0
         for record in self.store.transfers(self.strategy_id):
             if record.asset != asset or (not whole_ledger and record.reference in self.redo_ids):
                 continue
             if record.source == self.venue and record.state in _LEFT:
                 moved -= record.amount
-            if record.destination == self.venue and record.state is TransferState.ARRIVED:
+            booked = whole_ledger or record.reference in self.arrivals_booked
+            if (
+                record.destination == self.venue
+                and record.state is TransferState.ARRIVED
+                and booked
+            ):
                 moved += record.credited_amount or 0.0
         return moved
 
+    def unbooked_arrivals(self) -> bool:
+        """A deposit to this venue credited in the store whose arrival the book lacks."""
+        return any(r.destination == self.venue and r.state is TransferState.ARRIVED
+                   and r.reference not in self.arrivals_booked
+                   for r in self.store.transfers(self.strategy_id))  # fmt: skip
+
     # --- the destination side ---------------------------------------------------------------
 
-    def arrived(self, ticket: TransferTicket) -> Arrival | None:
-        """The ticket's deposit once credited ('ok'), else None. A ticket that arrived before
-        gets the same answer again: the engine books each ticket once (its in-flight book), and
-        one restored from a checkpoint older than the arrival must still see it arrive."""
+    def arrived(self, ticket: TransferTicket, at: datetime) -> Arrival | None:
+        """The ticket's deposit once credited ('ok'), else None, for the cycle at `at`. A
+        ticket that arrived before gets the same answer again: the engine books each ticket
+        once (its in-flight book), and one restored from a checkpoint older than the arrival
+        must still see it arrive; a re-stepped cycle before the one that first saw it
+        (`seen_at`) does not."""
         record = self._record_of(ticket)
         if record.state is TransferState.ARRIVED and record.credited_amount is not None:
+            if record.seen_at is not None and record.seen_at > at:
+                return None
             credited_at = record.credited_at or self._clock()
+            self.arrivals_booked.add(record.reference)
             return Arrival(ticket, record.credited_amount, credited_at)
         if record.state is not TransferState.SENT:
             return None  # lost, or not sent
@@ -349,9 +369,10 @@ class LiveWithdrawals:
         now = self._clock()
         amount = float(deposit["amount"])
         settled = record.moved(TransferState.ARRIVED, now, deposit_id=str(deposit["id"]),
-                               credited_amount=amount, credited_at=now)  # fmt: skip
+                               credited_amount=amount, credited_at=now, seen_at=at)  # fmt: skip
         if not self.store.save_transfer(settled):
             return None  # this deposit settled another ticket meanwhile
+        self.arrivals_booked.add(record.reference)
         return Arrival(ticket, amount, now)
 
     def _record_of(self, ticket: TransferTicket) -> TransferRecord:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +23,7 @@ from tests.fakes.sleeps import Sleeps
 from tests.unit.venues.venue_book import COSTS_ON, cex_config, market
 
 from basis_strategy.core.instructions import BuySpot, Leg, TradePerp
+from basis_strategy.data.market import MarketState
 from basis_strategy.live.orders import OrderState, Side, new_order
 from basis_strategy.live.store import LiveStore
 from basis_strategy.venues.interface import ExecutionRejected
@@ -407,7 +409,11 @@ def test_funding_a_crashed_cycle_booked_is_returned_again_after_its_checkpoint(
     (leg,) = venue.settle(MARKET).legs  # booked in the ledger, then the process is killed
     restarted = live(fake, store)
     restarted.restore_book_mark(before)
-    (again,) = restarted.settle(MARKET).legs
+    paid_at = store.ledger(STRATEGY).funding[0].funding_at
+    earlier = MarketState(paid_at - timedelta(hours=1), 0, dict(MARKET.values), ())
+    assert restarted.settle(earlier).legs == ()  # a cycle re-stepped before it: not known
+    at_payment = MarketState(paid_at, 1, dict(MARKET.values), ())
+    (again,) = restarted.settle(at_payment).legs
     assert again.amount == leg.amount == pytest.approx(0.3)
-    assert restarted.settle(MARKET).legs == ()
+    assert restarted.settle(at_payment).legs == ()
     assert len(store.ledger(STRATEGY).funding) == 1
