@@ -193,15 +193,12 @@ def _start(args: argparse.Namespace, results_dir: Path) -> int:
 def _live_gates(request: LiveStartRequest, env: Any) -> None:
     """Live is refused unless enabled twice, with every credential in the environment and a
     passing pre-flight against the venues and, for a mode with an on-chain leg, the chain
-    (LT-001, LT-002, LT-003: one line each, exit 2; `go_live.py`). Past them, the modes whose
-    every position is on chain or on CEX venues run (`live/live_feed.py`); a hedged mode
-    (both) is refused by name."""
+    (LT-001, LT-002, LT-003: one line each, exit 2; `go_live.py`); past them, the session
+    runs (`live/live_feed.py`)."""
     from basis_strategy.live.go_live import go_live  # ccxt and web3: live execution only
-    from basis_strategy.live.live_feed import refuse_hedged
 
     config = load_run_config(request.mode, list(request.overrides), env=env)
     go_live(config, request.enable_live_trading, env, dict(request.venue_urls))
-    refuse_hedged(config)
 
 
 def _resume(service: LiveService, args: argparse.Namespace, results_dir: Path) -> int:

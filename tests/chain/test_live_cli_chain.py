@@ -359,3 +359,85 @@ def test_btc_basis_runs_live_on_the_venues_killed_and_resumed_with_no_order_twic
     for secret in LIVE_CREDENTIALS.values():
         assert all(secret.encode() not in p.read_bytes()
                    for p in tmp_path.rglob("*") if p.is_file())  # fmt: skip
+
+
+def test_usdt_market_neutral_runs_live_on_the_chain_and_the_venues_through_the_command(
+    live_chain: Anvil, live_cex_fakes: dict[str, Any], tmp_path: Path
+) -> None:
+    """The hedged mode live through the command: its long leg bought, staked and levered on
+    the chain with the account's USDT, its shorts on the three venue fakes with theirs. The
+    operator key's gas ETH is the USDT run's gas buffer, deposited in kind with the opening
+    deposit; every cycle is reconciled with the chain and the venues (no halt), and the book
+    ends with the chain's holdings."""
+    from basis_strategy.config.loader import load_run_config
+    from basis_strategy.live.go_live import margin_plan
+
+    snapshot_id = live_chain.snapshot()
+    try:
+        sets = ["staking.rewards_mode=base_only"]
+        config = load_run_config("usdt_market_neutral", sets, env={})
+        margin = dict(margin_plan(config).required_usdt)
+        fund = usdt_fund(live_chain, config.mode.initial_capital - sum(margin.values()))
+        fakes = live_cex_fakes
+        for venue, usdt in margin.items():  # each venue holds its short's margin
+            key = "usdm" if venue == "binance" else venue
+            fakes[key].state.wallet_balance_quote = Decimal(repr(usdt))
+        env, urls = cex_env(fund, fakes)
+        env.update(fund_env(fund))  # and the key: the chain leg is executed
+        done = subprocess.run(
+            [sys.executable, "-m", "basis_strategy", "live", "start", "usdt_market_neutral",
+             "--execution", "live", "--enable-live-trading", "--set", sets[0], *urls,
+             "--interval", "3s", "--cycles", "3", "--session-id", "hedged",
+             "--results-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=180, check=False, env=env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "hedged: 3 cycles, 3 stepped, state active" in done.stderr, done.stderr
+        with (tmp_path / "hedged" / "event_log.csv").open() as handle:
+            events = list(csv.DictReader(handle))
+        deposits = {(row["venue"], row["instrument"]) for row in events
+                    if row["event_type"] == "Deposited"}  # fmt: skip
+        assert ("wallet", "wallet:BaseToken:ETH") in deposits  # the gas ETH, in kind
+        shorts = {row["venue"] for row in events if row["event_type"] == "PerpTraded"}
+        assert shorts == {"binance", "bybit", "okx"}
+        assert {"Staked", "FlashBorrowed"} <= {row["event_type"] for row in events}
+        with (tmp_path / "hedged" / "hourly_pnl.csv").open() as handle:
+            hours = list(csv.DictReader(handle))
+        flow = float(hours[0]["net_flow"])  # the opening: USDT and the gas ETH at its price
+        assert flow == pytest.approx(config.mode.initial_capital + 0.05 * 3000, rel=1e-3)
+        assert all(abs(float(h["residual"])) < 1e-6 * flow for h in hours)  # attribution adds up
+        account = chain_account(fund, config)
+        data = account.account_data()
+        assert data["debt_base"] / data["collateral_base"] == pytest.approx(0.91, abs=0.01)
+        with (tmp_path / "hedged" / "balance_sheet.csv").open() as handle:
+            last = list(csv.DictReader(handle))[-1]
+        for key, held in account.holdings().items():
+            assert float(last.get(f"qty:{key}") or 0.0) == pytest.approx(held, rel=1e-9), key
+    finally:
+        live_chain.revert(snapshot_id)
+
+
+def usdt_fund(chain: Anvil, account_usdt: float) -> FundChain:
+    """The fund's chain for a USDT run: the account holds `account_usdt` USDT and nothing
+    else, the operator key the mode's gas buffer (0.05 ETH), the DEX quotes USDT and weETH
+    against ETH at the oracle's 3,000 USD."""
+    from tests.chain.fund import ETH
+    from tests.chain.live_world import add_usdt
+
+    from basis_strategy.venues.live.chain_calls import ETH as NATIVE_ETH
+
+    chain.rpc("evm_setAutomine", [True])  # deployed at once, then a block a second
+    fund = deploy_fund_chain(chain, capital_eth=0)
+    chain.rpc("anvil_setBalance", [fund.operator.address, hex(5 * ETH // 100)])
+    add_usdt(fund, account_usdt)
+    assert fund.usdt is not None
+    rate = int(fund.lst.functions.rate().call())
+    for sell, buy, price in (
+        (fund.usdt.address, NATIVE_ETH, 10**12 * ETH // 3000),
+        (NATIVE_ETH, fund.usdt.address, 3000 * ETH // 10**12),
+        (fund.lst.address, NATIVE_ETH, rate * 998 // 1000),
+        (NATIVE_ETH, fund.lst.address, ETH * ETH // rate * 998 // 1000),
+    ):
+        fund.set_dex_price(sell, buy, price)
+    chain.rpc("evm_setIntervalMining", [1])
+    return fund

@@ -29,10 +29,12 @@ class Instruction:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReceiveDeposit(Instruction):
-    """A depositor's capital lands in the wallet (share-class currency)."""
+    """A depositor's capital lands in the wallet (share-class currency); `in_kind`: other
+    assets landing with it, (asset, amount) (a live USDT run's gas ETH, `Flows.in_kind`)."""
 
     asset: str
     amount: float
+    in_kind: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

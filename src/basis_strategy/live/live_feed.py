@@ -6,11 +6,10 @@ What runs on live feeds so far:
 - paper, every mode: the simulated venues with the chain's risk parameters and the config's
   capital, fed by the chain (`build_chain_feed`: no key, no account) and each hedge venue's
   public perp data (`cex_readers`: ccxt with no key);
-- live, the modes whose every position is on chain (eth_leveraged, pure_lending, ...),
-  executed on the chain the environment names (`build_live_chain`), and the CEX-only modes
-  (btc_basis, eth_basis) on their venues' accounts (`live_cex_venues`: the credentials, the
-  allow-list), fed as paper is. A hedged mode (a long leg on chain, shorts on CEX) is refused
-  by name: its USDT run would hold the operator's gas ETH beside its capital.
+- live, every mode: what is on chain executed on the chain the environment names
+  (`build_live_chain`), what is on CEX venues on their accounts (`live_cex_venues`: the
+  credentials, the withdrawal allow-list); the CEX-only modes (btc_basis, eth_basis) fed as
+  paper is.
 The chain's market (`ChainReader`: AAVE's indices and rates, the oracle's ETH and LST prices,
 the DEX's LST price, the gas price) is read at the newest block at or before each cycle's
 time.
@@ -100,24 +99,29 @@ class LiveFacts:
         raise ConfigError("data", "a session on live feeds passes its market to the engine")
 
 
-def opening_capital(config: RunConfig, account: ChainAccount) -> float:
+def opening_capital(config: RunConfig, account: ChainAccount) -> tuple[float, dict[str, float]]:
     """What the account (with the operator's gas ETH) holds of the share class's currency, if
-    that is all it holds. The gas ETH is the operator key's, which the account cannot spend:
-    it must fit in the mode's cash reserve, or the entry would invest ETH the account does
-    not hold. A USDT run would hold gas ETH beside its capital: not supported yet."""
+    that is all it holds, and what it holds in kind besides. The gas ETH is the operator
+    key's, which the account cannot spend: in an ETH run it must fit in the mode's cash
+    reserve, or the entry would invest ETH the account does not hold; in a USDT run it is the
+    gas buffer, deposited in kind with the opening deposit (`Flows.deposit_in_kind`)."""
     currency = config.share_class.currency
-    key = wallet_key(currency)
+    key, gas_key = wallet_key(currency), wallet_key("ETH")
     held = account.holdings()
-    other = sorted(k for k, v in held.items() if k != key and abs(v) > DUST)
+    allowed = {key, gas_key}
+    other = sorted(k for k, v in held.items() if k not in allowed and abs(v) > DUST)
     if other:
         raise ConfigError(
             "execution",
             f"the account holds {', '.join(other)} besides {currency}: a fresh live run starts "
-            "from cash only (and a USDT run's gas ETH is not supported yet)",
+            "from cash only",
         )
     capital = held.get(key, 0.0)
     if capital <= 0.0:
         raise ConfigError("execution", f"the account holds no {currency} to start with")
+    if currency != "ETH":
+        gas = held.get(gas_key, 0.0)
+        return capital, ({"ETH": gas} if gas > DUST else {})
     gas_eth = int(account.w3.eth.get_balance(account.sender.address)) / 1e18
     reserve = config.mode.reserve_ratio * capital
     if gas_eth > reserve:
@@ -127,7 +131,7 @@ def opening_capital(config: RunConfig, account: ChainAccount) -> float:
             f"{reserve:.6g} ETH (reserve_ratio × capital): the entry would invest ETH the "
             "account does not hold",
         )
-    return capital
+    return capital, {}
 
 
 def live_feed_sets(
@@ -135,34 +139,29 @@ def live_feed_sets(
 ) -> tuple[str, ...]:
     """What a fresh session on live feeds adds to its request, stored with it (so a resume
     rebuilds the same run): its window is its clock's, from this hour (the opening deposit is
-    due at its first cycle) and open-ended; live, its capital is what the account holds, or
-    the CEX accounts' opening balances (adopted and kept here); paper keeps the config's
-    `initial_capital`."""
+    due at its first cycle) and open-ended; live, its capital is what the chain account
+    holds plus the CEX accounts' opening balances (each kept in the live store, with a USDT
+    run's gas ETH); paper keeps the config's `initial_capital`."""
     config = load_run_config(request.mode, list(request.overrides), env=env)
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     end = start + timedelta(days=OPEN_ENDED_DAYS)
     window = (f"start={start.isoformat()}", f"end={end.isoformat()}")
     if request.execution == "paper":
         return window
-    refuse_hedged(config)
+    assert store is not None, "live execution keeps its orders in a live store"
+    capital = 0.0
     if config.mode.mode in CEX_ONLY_MODES:
-        assert store is not None, "live execution keeps its orders in a live store"
         build_chain_feed(config, env)  # its feed refuses before anything is set on a venue
-        venues = live_cex_venues(config, env, dict(request.venue_urls), store, session_id)
-        capital = sum(opening_usdt(venues).values())
     else:
-        capital = opening_capital(config, build_live_chain(config, env).account)
+        chain_capital, in_kind = opening_capital(config, build_live_chain(config, env).account)
+        store.keep_opening(session_id, "wallet", chain_capital, config.share_class.currency)
+        for asset, amount in in_kind.items():
+            store.keep_opening(session_id, "wallet", amount, asset)
+        capital += chain_capital
+    if config.mode.hedge is not None:
+        venues = live_cex_venues(config, env, dict(request.venue_urls), store, session_id)
+        capital += sum(opening_usdt(venues).values())
     return (*window, f"initial_capital={capital!r}")
-
-
-def refuse_hedged(config: RunConfig) -> None:
-    """A long leg on chain and shorts on CEX venues, live: not run yet (module doc)."""
-    if config.mode.hedge is not None and config.mode.mode not in CEX_ONLY_MODES:
-        raise ConfigError(
-            "execution",
-            f"live execution of {config.mode.mode} (on chain and on CEX venues) is not run "
-            "yet: its USDT capital would sit beside the operator's gas ETH: not started",
-        )
 
 
 def cex_readers(config: RunConfig, base_urls: Mapping[str, str]) -> list[CcxtPerpReader]:
@@ -194,15 +193,20 @@ def build_live_feed(
     venues: dict[str, Any]
     readers: list[Reader]
     cex = cex_readers(config, dict(request.venue_urls))
-    if request.execution == "live" and config.mode.mode not in CEX_ONLY_MODES:
-        refuse_hedged(config)
+    on_chain = config.mode.mode not in CEX_ONLY_MODES
+    if request.execution == "live" and on_chain:
         chain = build_live_chain(config, env)
         facts = LiveFacts(chain.account.risk)
         if resuming:
             chain.account.ledger.quantities = dict(chain.account.holdings())
         venues = dict(chain.venues)
-        readers = [chain.reader]
+        readers = [chain.reader, *cex]
         readable = set(chain.reader.series) & set(chain.account.market_values())
+        readable.update(name for reader in cex for name in reader.series)
+        if config.mode.hedge is not None:
+            assert store is not None, "live execution keeps its orders in a live store"
+            venues.update(live_cex_venues(config, env, dict(request.venue_urls), store,
+                                          session_id))  # fmt: skip
     else:
         feed = build_chain_feed(config, env)
         facts = LiveFacts(feed.risk)
@@ -227,12 +231,28 @@ def build_live_feed(
     source = LiveDataProvider(LiveNeeds(names, needs.funding), readers, max_age_s)
     data: Any = facts  # where the engine takes a provider
     engine = EventDrivenStrategyEngine(config, data, venues)
-    live_cex = opening_usdt(venues)
-    if live_cex:  # restored over by a checkpoint; a first cycle redone needs it
-        strategy = engine.parts.strategy
-        assert isinstance(strategy, Basis)
-        strategy.start_on_venues(live_cex)
+    if request.execution == "live":  # a checkpoint restores over it; a first cycle redone uses it
+        assert store is not None, "live execution keeps its orders in a live store"
+        _opening(engine, store, session_id, on_chain)
     return engine, source
+
+
+def _opening(
+    engine: EventDrivenStrategyEngine, store: LiveStore, session_id: str, on_chain: bool
+) -> None:
+    """The strategy's opening deposit as kept at the start (`live_feed_sets`): the capital
+    where it lies (CEX accounts, the chain account), a USDT run's gas ETH in kind."""
+    strategy = engine.parts.strategy
+    capital = opening_usdt(engine.parts.execution.venues.venues)
+    currency = engine.config.share_class.currency
+    if capital:
+        if on_chain:
+            capital["wallet"] = store.opening(session_id, "wallet", currency) or 0.0
+        assert isinstance(strategy, Basis)
+        strategy.start_on_venues(capital)
+    gas = store.opening(session_id, "wallet", "ETH") if currency != "ETH" else None
+    if gas:
+        strategy.deposit_in_kind({"ETH": gas})
 
 
 def reconcile_live_cycle(engine: EventDrivenStrategyEngine) -> None:

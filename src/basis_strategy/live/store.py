@@ -117,7 +117,8 @@ live_openings = sa.Table(
     metadata,
     sa.Column("strategy_id", sa.String(200), primary_key=True),
     sa.Column("venue", sa.String(64), primary_key=True),
-    sa.Column("usdt", sa.Double, nullable=False),
+    sa.Column("asset", sa.String(16), primary_key=True),
+    sa.Column("amount", sa.Double, nullable=False),
 )
 live_transfers = sa.Table(
     "live_transfers",
@@ -245,23 +246,26 @@ class LiveStore:
         with self._write(f"rewind the sequence of {strategy_id}") as conn:
             conn.execute(live_sequences.update().where(where).values(next_seq=next_seq))
 
-    def keep_opening(self, strategy_id: str, venue: str, usdt: float) -> float:
-        """The venue's opening USDT of the strategy: the first one kept wins (a restart reads
-        it back, never adopts a balance again)."""
+    def keep_opening(
+        self, strategy_id: str, venue: str, amount: float, asset: str = "USDT"
+    ) -> float:
+        """The strategy's opening balance of `asset` at `venue`: the first one kept wins (a
+        restart reads it back, never adopts a balance again)."""
         with self._write(f"keep the opening balance of {strategy_id} at {venue}") as conn:
             conn.execute(self._insert_ignore(live_openings, strategy_id=strategy_id,
-                                             venue=venue, usdt=usdt))  # fmt: skip
-        kept = self.opening(strategy_id, venue)
+                                             venue=venue, asset=asset, amount=amount))  # fmt: skip
+        kept = self.opening(strategy_id, venue, asset)
         assert kept is not None
         return kept
 
-    def opening(self, strategy_id: str, venue: str) -> float | None:
-        """The opening USDT kept for (strategy, venue), or None."""
-        query = sa.select(live_openings.c.usdt).where(
-            live_openings.c.strategy_id == strategy_id, live_openings.c.venue == venue
+    def opening(self, strategy_id: str, venue: str, asset: str = "USDT") -> float | None:
+        """The opening balance kept for (strategy, venue, asset), or None."""
+        table = live_openings.c
+        query = sa.select(table.amount).where(
+            table.strategy_id == strategy_id, table.venue == venue, table.asset == asset
         )
         rows = self._select(query, "read an opening balance")
-        return None if not rows else float(rows[0]["usdt"])
+        return None if not rows else float(rows[0]["amount"])
 
     def add_orders(self, orders: Iterable[OrderRecord]) -> None:
         """Insert new orders (the INTENDED rows, before sending) in one transaction."""

@@ -190,9 +190,9 @@ class Basis(StrategyManager):
         total = sum(self.venue_capital.values())
         yield StartFlow(action="flow", trigger="deposit", kind="deposit", amount=total)
         for venue, usdt in self.venue_capital.items():
-            yield ReceiveDeposit(
-                venue=venue, action="flow", trigger="deposit", asset="USDT", amount=usdt
-            )
+            in_kind = self.take_in_kind() if venue == "wallet" else ()
+            yield ReceiveDeposit(venue=venue, action="flow", trigger="deposit", asset="USDT",
+                                 amount=usdt, in_kind=in_kind)  # fmt: skip
         if not self.critical_ran:
             yield from self.deploy(market)
         yield EndGroup(action="flow", trigger="deposit")

@@ -61,6 +61,19 @@ class Redemptions:
     # checkpoint pickled before these existed reads as none run
     _flow_times: list[datetime] | None = None
     _next_flow: int = 0
+    # live: what the wallet holds besides the share class's cash, deposited in kind with
+    # the opening deposit (`deposit_in_kind`)
+    in_kind: dict[str, float] | None = None
+
+    def deposit_in_kind(self, held: dict[str, float]) -> None:
+        """Live, a USDT run on chain: the operator key's gas ETH counts as the wallet's (it
+        pays the run's gas), so it is part of the opening deposit, in kind, at its price."""
+        self.in_kind = dict(held)
+
+    def take_in_kind(self) -> tuple[tuple[str, float], ...]:
+        """The in-kind part of the opening deposit, once (`ReceiveDeposit.in_kind`)."""
+        held, self.in_kind = self.in_kind or {}, None
+        return tuple(held.items())
 
     def book(self, market: MarketState) -> Exposure:
         raise NotImplementedError
@@ -108,8 +121,9 @@ class Redemptions:
     def receive(self, amount: float, market: MarketState) -> Iterator[Instruction]:
         yield StartFlow(action="flow", trigger="deposit", kind="deposit", amount=amount)
         yield ReceiveDeposit(
-            venue="wallet", action="flow", trigger="deposit", asset=self.currency, amount=amount
-        )
+            venue="wallet", action="flow", trigger="deposit", asset=self.currency, amount=amount,
+            in_kind=self.take_in_kind(),
+        )  # fmt: skip
         if not self.critical_ran:
             yield from self.deploy(market)
         yield EndGroup(action="flow", trigger="deposit")

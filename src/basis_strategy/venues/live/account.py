@@ -109,7 +109,7 @@ class LiveAccount(LiveCex):
         """The initial deposit of a live CEX run IS the opening balance (it was on the
         account before the run, `opening_usdt`): booked once, as the flow it is, for exactly
         that amount. Anything else would be money the venue does not hold: refused."""
-        if deposit.asset != QUOTE or self._deposit_adopted:
+        if deposit.asset != QUOTE or deposit.in_kind or self._deposit_adopted:
             raise ExecutionRejected(
                 f"{self.name}: only the opening {QUOTE} balance is a deposit live (once)"
             )

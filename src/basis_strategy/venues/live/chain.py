@@ -324,17 +324,20 @@ class ChainAccount:
 
     def _deposit(self, order: ReceiveDeposit) -> ExecutionResult:
         """A deposit is money already in the account that the book does not hold yet (the
-        opening capital of a run, or an investor's transfer): booked if the chain shows it."""
-        key = wallet_key(order.asset)
-        unbooked = self.holdings().get(key, 0.0) - self.ledger.qty(key)
-        if order.amount > unbooked * (1.0 + 1e-12) + 1e-12:
-            raise ExecutionRejected(
-                f"wallet: deposit of {order.amount:.10g} {order.asset} is not on chain "
-                f"(the account holds {unbooked:.10g} {order.asset} more than the book)"
-            )
-        legs = (Leg(key, order.amount, "Deposited", 1.0, "flow", order.amount, order.asset),)
-        self.ledger.apply(legs)
-        return ExecutionResult(legs)
+        opening capital of a run, or an investor's transfer, with what lands in kind beside
+        it): booked if the chain shows it, all in one result (the book is whole after it)."""
+        held, legs = self.holdings(), []
+        for asset, amount in ((order.asset, order.amount), *order.in_kind):
+            key = wallet_key(asset)
+            unbooked = held.get(key, 0.0) - self.ledger.qty(key)
+            if amount > unbooked * (1.0 + 1e-12) + 1e-12:
+                raise ExecutionRejected(
+                    f"wallet: deposit of {amount:.10g} {asset} is not on chain "
+                    f"(the account holds {unbooked:.10g} {asset} more than the book)"
+                )
+            legs.append(Leg(key, amount, "Deposited", 1.0, "flow", amount, asset))
+        self.ledger.apply(tuple(legs))
+        return ExecutionResult(tuple(legs))
 
     # --- what happens to the account without us: liquidations ---------------------------------
 

@@ -128,8 +128,10 @@ class SimulatedWallet(ChainVenue):
     def _deposit(
         self, order: ReceiveDeposit, market: MarketState, ledger: Ledger, costs: CostSwitches
     ) -> tuple[Leg, ...]:
-        key = cash_key("wallet", order.asset)
-        return (Leg(key, order.amount, "Deposited", 1.0, "flow", order.amount, order.asset),)
+        return tuple(
+            Leg(cash_key("wallet", asset), amount, "Deposited", 1.0, "flow", amount, asset)
+            for asset, amount in ((order.asset, order.amount), *order.in_kind)
+        )
 
     def _payout(
         self, order: PayWithdrawal, market: MarketState, ledger: Ledger, costs: CostSwitches
