@@ -74,9 +74,15 @@ class FundChain:
         self.market.set_price("weETH", eth_usd_8 * rate // ETH)
 
 
-def deploy_fund_chain(anvil: Anvil, capital_eth: int = 30, lst_rate_wad: int = 105 * ETH // 100):
+def deploy_fund_chain(
+    anvil: Anvil,
+    capital_eth: int = 30,
+    lst_rate_wad: int = 105 * ETH // 100,
+    usdt_reserve: bool = False,
+):
     """Deploy everything and fund the account with `capital_eth` ETH (and the operator with
-    1 ETH of gas)."""
+    1 ETH of gas); `usdt_reserve`: a USDT token (6 decimals) listed on the market too, outside
+    e-mode, with 1M supplied by the depositor (`FundChain.usdt`)."""
     w3 = anvil.w3
     admin, whale = anvil.accounts[0], anvil.accounts[1]
     # the depositor's ETH: enough for this deployment whatever others took (~5,100 ETH)
@@ -100,7 +106,16 @@ def deploy_fund_chain(anvil: Anvil, capital_eth: int = 30, lst_rate_wad: int = 1
             **emode,
         ),
     ]
+    usdt = None
+    if usdt_reserve:
+        usdt = deploy(w3, admin, "MintableERC20", "Tether USD", "USDT", 6)
+        reserves.append(ReserveSpec("USDT", usdt.address, 6, USD_8, 7500, 7800, 10450, 1000,
+                                    borrowable=True))  # fmt: skip
     market = deploy_market(w3, admin, reserves)
+    if usdt is not None:
+        send(w3, usdt.functions.mint(whale, 1_000_000 * 10**6), admin)
+        send(w3, usdt.functions.approve(market.pool.address, 2**255), whale)
+        send(w3, market.pool.functions.supply(usdt.address, 1_000_000 * 10**6, whale, 0), whale)
     # the depositor's WETH: what the pool lends and flash-lends
     pay(w3, weth.functions.deposit(), whale, 2_000 * ETH)
     send(w3, weth.functions.approve(market.pool.address, 2_000 * ETH), whale)
@@ -119,7 +134,7 @@ def deploy_fund_chain(anvil: Anvil, capital_eth: int = 30, lst_rate_wad: int = 1
         w3.eth.wait_for_transaction_receipt(
             w3.eth.send_transaction({"from": whale, "to": to, "value": amount})
         )
-    fund = FundChain(anvil, market, admin, operator, account, lst, dex, weth)
+    fund = FundChain(anvil, market, admin, operator, account, lst, dex, weth, usdt)
     fund.set_dex_price(lst.address, weth.address, lst_rate_wad * 998 // 1000)
     fund.set_dex_price(weth.address, lst.address, ETH * ETH // lst_rate_wad * 998 // 1000)
     return fund

@@ -138,7 +138,7 @@ def add_usdt(fund: FundChain, account_usdt: float, pool_usdt: float = 10_000_000
     """USDT on the chain (6 decimals): `account_usdt` in the fund's account, `pool_usdt` in the
     DEX, which then quotes USDT <-> ETH at each hour's ETH price."""
     w3, admin = fund.w3, fund.admin
-    usdt = deploy(w3, admin, "MintableERC20", "Tether USD", "USDT", 6)
+    usdt = fund.usdt or deploy(w3, admin, "MintableERC20", "Tether USD", "USDT", 6)
     send(w3, usdt.functions.mint(fund.account.address, int(account_usdt * USDT_UNIT)), admin)
     send(w3, usdt.functions.mint(fund.dex.address, int(pool_usdt * USDT_UNIT)), admin)
     fund.usdt = usdt

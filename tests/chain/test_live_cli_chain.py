@@ -417,17 +417,17 @@ def test_usdt_market_neutral_runs_live_on_the_chain_and_the_venues_through_the_c
         live_chain.revert(snapshot_id)
 
 
-def usdt_fund(chain: Anvil, account_usdt: float) -> FundChain:
+def usdt_fund(chain: Anvil, account_usdt: float, usdt_reserve: bool = False) -> FundChain:
     """The fund's chain for a USDT run: the account holds `account_usdt` USDT and nothing
     else, the operator key the mode's gas buffer (0.05 ETH), the DEX quotes USDT and weETH
-    against ETH at the oracle's 3,000 USD."""
+    against ETH at the oracle's 3,000 USD; `usdt_reserve`: AAVE lists USDT."""
     from tests.chain.fund import ETH
     from tests.chain.live_world import add_usdt
 
     from basis_strategy.venues.live.chain_calls import ETH as NATIVE_ETH
 
     chain.rpc("evm_setAutomine", [True])  # deployed at once, then a block a second
-    fund = deploy_fund_chain(chain, capital_eth=0)
+    fund = deploy_fund_chain(chain, capital_eth=0, usdt_reserve=usdt_reserve)
     chain.rpc("anvil_setBalance", [fund.operator.address, hex(5 * ETH // 100)])
     add_usdt(fund, account_usdt)
     assert fund.usdt is not None
@@ -441,3 +441,69 @@ def usdt_fund(chain: Anvil, account_usdt: float) -> FundChain:
         fund.set_dex_price(sell, buy, price)
     chain.rpc("evm_setIntervalMining", [1])
     return fund
+
+
+def test_pure_lending_runs_live_on_the_chain_through_the_command(
+    live_chain: Anvil, tmp_path: Path
+) -> None:
+    """A USDT run wholly on chain: the account's USDT and the operator's gas ETH (in kind)
+    are the opening deposit, the USDT is supplied to AAVE, and the book ends with the
+    chain's holdings."""
+    from basis_strategy.config.loader import load_run_config
+
+    snapshot_id = live_chain.snapshot()
+    try:
+        fund = usdt_fund(live_chain, 100_000.0, usdt_reserve=True)
+        env = {**paper_env(fund), **fund_env(fund), "BASIS_LIVE_TRADING": "enabled"}
+        done = subprocess.run(
+            [sys.executable, "-m", "basis_strategy", "live", "start", "pure_lending",
+             "--execution", "live", "--enable-live-trading", "--interval", "3s",
+             "--cycles", "3", "--session-id", "lending", "--results-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=180, check=False, env=env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "lending: 3 cycles, 3 stepped, state active" in done.stderr, done.stderr
+        with (tmp_path / "lending" / "event_log.csv").open() as handle:
+            events = list(csv.DictReader(handle))
+        deposited = {row["instrument"]: float(row["amount"]) for row in events
+                     if row["event_type"] == "Deposited"}  # fmt: skip
+        assert deposited == {"wallet:BaseToken:USDT": 100_000.0,
+                             "wallet:BaseToken:ETH": pytest.approx(0.05)}  # fmt: skip
+        assert "Supplied" in {row["event_type"] for row in events}
+        account = chain_account(fund, load_run_config("pure_lending", [], env={}))
+        held = account.holdings()
+        assert held["aave_v3:aToken:aUSDT"] > 99_000
+        with (tmp_path / "lending" / "balance_sheet.csv").open() as handle:
+            last = list(csv.DictReader(handle))[-1]
+        for key, qty in held.items():
+            assert float(last.get(f"qty:{key}") or 0.0) == pytest.approx(qty, rel=1e-9), key
+    finally:
+        live_chain.revert(snapshot_id)
+
+
+def test_pure_lending_paper_trades_on_the_chains_live_feed(
+    live_chain: Anvil, tmp_path: Path
+) -> None:
+    """Paper on live feeds for the one mode the shared test chain cannot feed (it lists no
+    USDT): AAVE's USDT reserve read from the chain, nothing sent."""
+    from basis_strategy.config.loader import load_run_config
+
+    snapshot_id = live_chain.snapshot()
+    try:
+        fund = usdt_fund(live_chain, 100_000.0, usdt_reserve=True)
+        account = chain_account(fund, load_run_config("pure_lending", [], env={}))
+        held = account.holdings()
+        done = subprocess.run(
+            [sys.executable, "-m", "basis_strategy", "live", "start", "pure_lending",
+             "--interval", "3s", "--cycles", "2", "--session-id", "paper-lending",
+             "--results-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=180, check=False, env=paper_env(fund),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "paper-lending: 2 cycles, 2 stepped, state active" in done.stderr
+        with (tmp_path / "paper-lending" / "event_log.csv").open() as handle:
+            kinds = {row["event_type"] for row in csv.DictReader(handle)}
+        assert {"Deposited", "Supplied"} <= kinds
+        assert account.holdings() == held  # the chain is as it was
+    finally:
+        live_chain.revert(snapshot_id)
