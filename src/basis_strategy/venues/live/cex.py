@@ -174,6 +174,7 @@ class LiveCex:
         # client ids (orders, withdrawals) of a cycle a crash interrupted, not redone yet
         self._redo_ids: set[str] = set()
         self._funding_pending = False  # restored: the ledger may hold funding not returned
+        self._restored = False  # restored, its first cycle not done: the venue may be ahead
         self._adopted: list[Fill] = []  # venue fills the operator adopted, legs not returned
         self.spot: SpotOrders | None = None
         if spot_client is not None:  # spot.py builds on this class: imported here, not above
@@ -261,17 +262,16 @@ class LiveCex:
             self.transfers.arrivals_booked = set(mark["arrived"])
         if self.spot is not None:
             self.spot._unadopted = [o for o in self.spot._unadopted if o.seq < next_seq]
-            self.spot._redo_ids = ids
+            self.spot._redo_ids, self.spot._restored = ids, True
         self._redo_ids = ids  # one set: an id is redone once, whichever path meets it
-        self._funding_pending = True
+        self._funding_pending = self._restored = True
         booked = {tuple(key) for key in mark["foreign"]}
         self._adopted = [f for f in self._foreign() if f.key not in booked]
 
     def ahead_of_book(self) -> dict[str, float]:
         """What the venue holds that the restored book does not yet: the part of a crashed
         cycle not redone so far (its fills, withdrawals, funding). Empty otherwise."""
-        arrivals = self.transfers is not None and self.transfers.unbooked_arrivals()
-        if not (self._redo_ids or self._funding_pending or self._adopted or arrivals):
+        if not (self._restored or self._adopted):
             return {}
         whole, book = self.positions(whole_ledger=True), self.positions()
         return {k: whole.get(k, 0.0) - book.get(k, 0.0) for k in whole.keys() | book.keys()}
@@ -280,9 +280,9 @@ class LiveCex:
         """End of the first cycle after a restart: what the redone cycle did not meet again is
         on the venue and in no book (the cycle decided otherwise): ReconciliationHalt."""
         left, self._redo_ids = sorted(self._redo_ids), set()
-        self._funding_pending = False
+        self._funding_pending = self._restored = False
         if self.spot is not None:
-            self.spot._redo_ids = self._redo_ids
+            self.spot._redo_ids, self.spot._restored = self._redo_ids, False
         if self.transfers is not None:
             self.transfers.redo_ids = self._redo_ids
         if left:
@@ -345,8 +345,10 @@ class LiveCex:
         (`Dialect.funding_received_usdt`). Venue liquidations are not booked here:
         reconciliation finds them (ADR-008)."""
         legs, pending, restored = self._adopted_legs(market), False, self._funding_pending
+        funding = self.store.ledger(self.strategy_id).funding
         for base, symbol in self.symbols.items():
-            booked = self._booked_funding(symbol)
+            booked = sorted((p for p in funding if (p.venue, p.symbol) == (self.name, symbol)),
+                            key=lambda p: p.funding_at)  # fmt: skip
             last = booked[-1].funding_at if booked else None
             since = None if last is None else to_ms(last) + 1
             history = self.pacer.read(partial(self.client.fetch_funding_history, symbol, since))
@@ -355,11 +357,12 @@ class LiveCex:
                 payment = FundingPayment(
                     self.name, symbol, at, self.dialect.funding_received_usdt(entry)
                 )
-                if entry.get("symbol") == symbol and (last is None or at > last):
-                    self.store.add_funding(self.strategy_id, payment)
+                new = entry.get("symbol") == symbol and (last is None or at > last)
+                if new and self.store.add_funding(self.strategy_id, payment):
+                    booked.append(payment)
             mark = market.values.get(f"perp:{self.name}:{base}{QUOTE}", math.nan)
             returned_to = self._funding_to.get(symbol)
-            for payment in self._booked_funding(symbol):
+            for payment in booked:
                 if returned_to is not None and payment.funding_at <= returned_to:
                     continue
                 if restored and payment.funding_at > market.t:  # a later cycle's, re-stepped
@@ -371,12 +374,6 @@ class LiveCex:
                 self._funding_to[symbol] = payment.funding_at
         self._funding_pending = pending
         return ExecutionResult(tuple(legs))
-
-    def _booked_funding(self, symbol: str) -> list[FundingPayment]:
-        """The ledger's funding payments of `symbol` on this venue, oldest first."""
-        ledger = self.store.ledger(self.strategy_id)
-        mine = [p for p in ledger.funding if (p.venue, p.symbol) == (self.name, symbol)]
-        return sorted(mine, key=lambda p: p.funding_at)
 
     def positions(self, whole_ledger: bool = False) -> dict[str, float]:
         """The venue's own view from the fill ledger: perp size = signed sum of fills; USDT =
@@ -497,7 +494,10 @@ class LiveCex:
     def _redone(self, symbol: str, side: Side) -> OrderRecord | None:
         """The order stored under the next sequence's client id, if any: a redone cycle's
         (module doc), its sequence reserved again and the order adopted, never resent; an
-        order of another trade there means the cycle decided otherwise: ReconciliationHalt."""
+        order of another trade there means the cycle decided otherwise: ReconciliationHalt.
+        Only after a restart: otherwise no stored order can have the next id."""
+        if not self._restored:
+            return None
         seq = self.store.peek_seq(self.strategy_id)
         stored = self.store.order(client_order_id(self.strategy_id, seq, 0))
         if stored is None:

@@ -329,12 +329,6 @@ class LiveWithdrawals:
                 moved += record.credited_amount or 0.0
         return moved
 
-    def unbooked_arrivals(self) -> bool:
-        """A deposit to this venue credited in the store whose arrival the book lacks."""
-        return any(r.destination == self.venue and r.state is TransferState.ARRIVED
-                   and r.reference not in self.arrivals_booked
-                   for r in self.store.transfers(self.strategy_id))  # fmt: skip
-
     # --- the destination side ---------------------------------------------------------------
 
     def arrived(self, ticket: TransferTicket, at: datetime) -> Arrival | None:
