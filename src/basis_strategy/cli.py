@@ -12,6 +12,10 @@
 Bad input exits with code 2 and a one-line reason on stderr; nothing is written. That includes
 empty option values, and output folders or files that could not be written (checked before
 any work starts).
+
+Each command imports what it uses when it runs (pandas, the engine, SQLAlchemy, plotly, the
+API): parsing the command line, and `basis --help`, import none of them (issue 15;
+`benchmarks/cli_start.py`).
 """
 
 from __future__ import annotations
@@ -22,38 +26,20 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import pandas as pd
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-
-from basis_strategy.cli_live import add_live_parser, run_live
-from basis_strategy.config.loader import load_run_config
-from basis_strategy.config.models import MODE_NAMES
+from basis_strategy.cli_live_parser import add_live_parser
 from basis_strategy.config.outputs import (
     MIN_FREE_REPORT_BYTES,
     check_output_file,
     check_output_folder,
     write_text_atomic,
 )
-from basis_strategy.config.validation import MODE_RULES
 from basis_strategy.core.errors import BasisError, ConfigError
-from basis_strategy.core.events import COMPONENTS
-from basis_strategy.data.check import check_folder, render
-from basis_strategy.data.db import DEFAULT_DATA_DB_URL, load_folder
-from basis_strategy.data.synth import SCENARIOS, write_scenario
-from basis_strategy.reports import strict_json
-from basis_strategy.reports.build import build_report
-from basis_strategy.reports.compare import build_comparison
-from basis_strategy.reports.page import percent
-from basis_strategy.services.backtest import (
-    BacktestOutcome,
-    data_mode,
-    prepare,
-    run_backtest,
-)
+from basis_strategy.defaults import DEFAULT_DATA_DB_URL, DEFAULT_MAX_QUEUED, SCENARIO_NAMES
+
+if TYPE_CHECKING:
+    from basis_strategy.services.backtest import BacktestOutcome
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # folders named by the environment: set but empty is a mistake, not "use the default"
@@ -123,8 +109,6 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="output folder (default: $BASIS_RESULTS_DIR or ./results, then compare-{UTC time})",
     )
-    from basis_strategy.services.queue import DEFAULT_MAX_QUEUED
-
     serve = commands.add_parser("serve", help="run the REST API and web UI (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on")
@@ -156,7 +140,7 @@ def _data_parser(commands: Any) -> None:
     check.add_argument("--end", help="last hour, UTC (default: the mode YAML's)")
     check.add_argument("--json", dest="json_path", help="also write the report as JSON here")
     synth = subs.add_parser("synth", help="write a synthetic data folder (a named scenario)")
-    synth.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
+    synth.add_argument("--scenario", required=True, choices=SCENARIO_NAMES)
     synth.add_argument("--seed", type=_seed, default=0, help="0 to 2**63 - 1 (default 0)")
     synth.add_argument("--start", required=True, help="first day, UTC (e.g. 2024-06-01)")
     synth.add_argument("--end", required=True, help="last day, UTC")
@@ -187,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "compare": _compare,
         "serve": _serve,
         "data": _data,
-        "live": lambda a: run_live(a, _results_dir(a.results_dir, "--results-dir", os.environ)[0]),
+        "live": _live,
     }
     try:
         _check_folder_variables(os.environ)
@@ -197,6 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BasisError as exc:
         print("basis: error: " + " ".join(str(exc).splitlines()), file=sys.stderr)
         return exc.exit_code
+
+
+def _live(args: argparse.Namespace) -> int:
+    from basis_strategy.cli_live import run_live
+
+    return run_live(args, _results_dir(args.results_dir, "--results-dir", os.environ)[0])
 
 
 def _check_folder_variables(env: Mapping[str, str]) -> None:
@@ -215,6 +205,9 @@ def _results_dir(given: str | None, option: str, env: Mapping[str, str]) -> tupl
 
 
 def _modes() -> int:
+    from basis_strategy.config.models import MODE_NAMES
+    from basis_strategy.config.validation import MODE_RULES
+
     for name in MODE_NAMES:
         rule = MODE_RULES[name]
         print(f"{name:<34} {rule.share_class:<16} {rule.summary}")
@@ -223,6 +216,9 @@ def _modes() -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     """Coverage is checked against the data the run would read: a folder, or the database."""
+    from basis_strategy.config.loader import load_run_config
+    from basis_strategy.services.backtest import data_mode, prepare
+
     if data_mode(os.environ) == "db" or args.data_dir or os.environ.get("BASIS_DATA_DIR"):
         config, _ = prepare(args.file, data_dir=args.data_dir)
         print(f"ok: {args.file} ({config.mode.mode}) is valid and its data covers the window")
@@ -247,6 +243,11 @@ def _data(args: argparse.Namespace) -> int:
 
 def _data_check(args: argparse.Namespace) -> int:
     """Exit 0 when every checked mode can run, 1 when one cannot, 2 on bad input."""
+    from rich.console import Console
+
+    from basis_strategy.data.check import check_folder, render
+    from basis_strategy.reports import strict_json
+
     sets = [f"{key}={getattr(args, key)}" for key in ("start", "end") if getattr(args, key)]
     modes = [args.mode] if args.mode else None
     json_path = None if args.json_path is None else check_output_file(args.json_path, "--json")
@@ -261,6 +262,8 @@ def _data_check(args: argparse.Namespace) -> int:
 
 
 def _data_synth(args: argparse.Namespace) -> int:
+    from basis_strategy.data.synth import write_scenario
+
     start, end = (_utc_day(getattr(args, key), key) for key in ("start", "end"))
     out = write_scenario(
         args.scenario, args.seed, start, end, check_output_folder(args.out, "--out")
@@ -270,6 +273,8 @@ def _data_synth(args: argparse.Namespace) -> int:
 
 
 def _data_load(args: argparse.Namespace) -> int:
+    from basis_strategy.data.db import load_folder
+
     url = args.db or DEFAULT_DATA_DB_URL
     report = load_folder(Path(args.dir), url)
     print(
@@ -284,6 +289,10 @@ def _data_load(args: argparse.Namespace) -> int:
 
 
 def _data_download(args: argparse.Namespace) -> int:
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
     from basis_strategy.data.download.run import PARTS, download  # ccxt and web3: on demand
 
     start, end = (_utc_day(getattr(args, key), key) for key in ("start", "end"))
@@ -320,12 +329,16 @@ def _utc_day(text: str, field: str) -> datetime:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from basis_strategy.reports.build import build_report
+
     folder = check_output_folder(args.run_dir, "run_dir", MIN_FREE_REPORT_BYTES)
     print(build_report(folder))
     return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from basis_strategy.reports.compare import build_comparison
+
     given = _results_dir(args.out, "--out", os.environ)
     out = check_output_folder(*given, MIN_FREE_REPORT_BYTES)
     if args.out is None:
@@ -361,6 +374,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from basis_strategy.config.loader import load_run_config
+    from basis_strategy.services.backtest import data_mode, run_backtest
+
     sets = list(args.sets)
     for key in ("start", "end"):
         if getattr(args, key) is not None:
@@ -401,6 +420,12 @@ def _backtest(args: argparse.Namespace) -> int:
 
 
 def _print_result(outcome: BacktestOutcome) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from basis_strategy.core.events import COMPONENTS
+    from basis_strategy.reports.page import percent
+
     s = outcome.summary
     origin = s.get("data_origin") or {}
     if origin.get("synthetic"):

@@ -242,3 +242,17 @@ def test_the_cli_loads_no_venue_client_library_until_a_live_run_needs_it() -> No
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=True)  # fmt: skip
     assert done.stdout.strip() == "[]"
+
+
+def test_the_command_line_is_parsed_without_the_heavy_libraries() -> None:
+    """`basis --help` and parsing any command import no pandas, numpy, SQLAlchemy, plotly,
+    pydantic, FastAPI or the engine: each command imports what it uses when it runs."""
+    heavy = ["pandas", "numpy", "sqlalchemy", "plotly", "pydantic", "fastapi",
+             "basis_strategy.engine", "basis_strategy.live.service"]  # fmt: skip
+    code = ("import sys\nfrom basis_strategy.cli import _parser\n"
+            "for argv in (['backtest', 'btc_basis'], ['live', 'status'], ['data', 'check', 'd'],"
+            " ['serve'], ['modes']):\n    _parser().parse_args(argv)\n"
+            f"print(sorted(set({heavy!r}) & set(sys.modules)))")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)  # fmt: skip
+    assert done.stdout.strip() == "[]", done.stdout

@@ -38,9 +38,9 @@ from basis_strategy.api.security import (
 )
 from basis_strategy.api.state import ApiState
 from basis_strategy.core.errors import ConfigError
+from basis_strategy.defaults import DEFAULT_MAX_QUEUED
 from basis_strategy.live.service import LiveService
 from basis_strategy.services.backtest import data_mode, resolve_data_dir
-from basis_strategy.services.queue import DEFAULT_MAX_QUEUED
 
 if TYPE_CHECKING:
     from basis_strategy.services.queue import BacktestService

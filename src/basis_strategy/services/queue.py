@@ -42,6 +42,7 @@ from typing import Any
 
 from basis_strategy.config.loader import RunConfig
 from basis_strategy.core.errors import ConfigError
+from basis_strategy.defaults import DEFAULT_MAX_QUEUED
 from basis_strategy.services.backtest import new_request_id
 from basis_strategy.services.lock import server_locks
 from basis_strategy.services.models import (
@@ -63,7 +64,6 @@ from basis_strategy.services.worker import process_context, worker_data
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_QUEUED = 100
 RETRY_S = 1.0  # how often a waiting run or an unrecorded final status is retried
 
 

@@ -8,6 +8,6 @@ same readers and so the same results as the folder.
 from basis_strategy.core.database import mask_url
 from basis_strategy.data.db.load import LoadReport, load_folder
 from basis_strategy.data.db.read import DatabaseData
-from basis_strategy.data.db.schema import DEFAULT_DATA_DB_URL
+from basis_strategy.defaults import DEFAULT_DATA_DB_URL
 
 __all__ = ["DEFAULT_DATA_DB_URL", "DatabaseData", "LoadReport", "load_folder", "mask_url"]

@@ -31,7 +31,6 @@ from basis_strategy.core.database import create_engine
 from basis_strategy.core.database import database_errors as core_database_errors
 from basis_strategy.core.errors import DataError
 
-DEFAULT_DATA_DB_URL = "sqlite:///basis_data.sqlite"
 TABLE_PREFIX = "bd_"
 MAX_NAME = 63  # PostgreSQL truncates longer identifiers
 RESERVED = ("source_line", "source_fields")

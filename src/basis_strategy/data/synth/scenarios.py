@@ -15,6 +15,7 @@ import pandas as pd
 
 from basis_strategy.core.errors import ConfigError
 from basis_strategy.data.synth import calibration as cal
+from basis_strategy.defaults import SCENARIO_NAMES
 
 VENUES = ("binance", "bybit", "okx")
 ASSETS = ("ETH", "BTC")
@@ -48,6 +49,7 @@ SCENARIOS: dict[str, ScenarioParams] = {
     # WETH utilisation pinned at 99 % for two weeks: the borrow rate goes far up the second slope
     "rate_spike": ScenarioParams(weth_utilisation_spike=0.99),
 }
+assert tuple(sorted(SCENARIOS)) == SCENARIO_NAMES, "defaults.SCENARIO_NAMES lists them all"
 
 
 def scenario_params(name: str) -> ScenarioParams:
