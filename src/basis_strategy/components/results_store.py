@@ -27,6 +27,7 @@ from basis_strategy.core.events import COMPONENTS, Event
 from basis_strategy.core.instruments import instrument
 from basis_strategy.reports import strict_json
 from basis_strategy.reports.build import build_report
+from basis_strategy.reports.csv_text import frame_csv
 from basis_strategy.reports.metrics import CONVENTIONS, run_metrics
 
 PNL_COLUMNS = (
@@ -260,12 +261,14 @@ class ResultsStore:
             partial.mkdir(parents=True, exist_ok=False)
             frames = self.frames(events)
             summary = self.summary(request_id, frames, facts)
-            # a value that is not a finite number is an empty cell, never nan or inf text
-            finite(frames.hourly).to_csv(partial / "hourly_pnl.csv", float_format="%.15g")
-            finite(frames.balance).to_csv(partial / "balance_sheet.csv", float_format="%.15g")
-            finite(frames.events).to_csv(
-                partial / "event_log.csv", index=False, float_format="%.17g"
-            )
+            # every float exactly (its shortest round-trip text); one that is not a finite
+            # number is an empty cell, never nan or inf text (reports/csv_text.py)
+            for name, frame, index in (
+                ("hourly_pnl.csv", frames.hourly, True),
+                ("balance_sheet.csv", frames.balance, True),
+                ("event_log.csv", frames.events, False),
+            ):
+                (partial / name).write_text(frame_csv(frame, index), encoding="utf-8")
             (partial / "summary.json").write_text(
                 strict_json.dumps(summary, indent=2, default=json_default), encoding="utf-8"
             )
@@ -282,15 +285,6 @@ class RunFrames:
     hourly: pd.DataFrame
     balance: pd.DataFrame
     events: pd.DataFrame
-
-
-def finite(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with ±inf as NaN, which `to_csv` writes as an empty cell (the frame itself,
-    not a copy, when it holds no infinity: the usual case)."""
-    numbers = frame.select_dtypes(include="number")
-    if not np.isinf(numbers.to_numpy(dtype=np.float64)).any():
-        return frame
-    return frame.replace([np.inf, -np.inf], np.nan)
 
 
 def json_default(value: object) -> object:

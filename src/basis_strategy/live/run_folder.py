@@ -31,7 +31,6 @@ import pandas as pd
 from basis_strategy.components.results_store import (
     PNL_COLUMNS,
     ResultsStore,
-    finite,
     json_default,
 )
 from basis_strategy.config.outputs import write_text_atomic
@@ -39,6 +38,7 @@ from basis_strategy.core.events import Event
 from basis_strategy.engine import EventDrivenStrategyEngine
 from basis_strategy.reports import strict_json
 from basis_strategy.reports.build import build_report
+from basis_strategy.reports.csv_text import frame_csv
 
 HOURLY, EVENTS, BALANCE, SUMMARY = (
     "hourly_pnl.csv",
@@ -91,7 +91,7 @@ class RunFolder:
             self._append_events(results, events)
         if hours > 0 and (force or self._clock() >= self._next_rewrite):
             began = self._clock()
-            self._write_table(BALANCE, results.balance_sheet(), "%.15g", index=True)
+            self._write_table(BALANCE, results.balance_sheet(), index=True)
             self._write_summary(results)
             ended = self._clock()
             self._next_rewrite = ended + REWRITE_BUDGET * (ended - began)
@@ -115,25 +115,25 @@ class RunFolder:
         for pnl in frame["pnl"]:
             running.append(running[-1] + pnl)  # the order of `cumsum` over the whole run
         frame["cumulative_pnl"] = running[1:]
-        self._append(HOURLY, finite(frame), "%.15g", index=True)
+        self._append(HOURLY, frame, index=True)
         self._cumulative_pnl = running[-1]
         self._hours = hours
 
     def _append_events(self, results: ResultsStore, events: list[Event]) -> None:
         frame = results.event_frame(events[self._events :])
-        self._append(EVENTS, finite(frame), "%.17g", index=False)
+        self._append(EVENTS, frame, index=False)
         self._events = len(events)
 
-    def _append(self, name: str, frame: pd.DataFrame, float_format: str, index: bool) -> None:
+    def _append(self, name: str, frame: pd.DataFrame, index: bool) -> None:
         path = self.path / name
         fresh = not path.exists()
-        text = frame.to_csv(header=fresh, index=index, float_format=float_format)
+        text = frame_csv(frame, index, header=fresh)
         with path.open("a", encoding="utf-8", newline="") as out:
             out.write(text)
             out.flush()
 
-    def _write_table(self, name: str, frame: pd.DataFrame, fmt: str, index: bool) -> None:
-        text = finite(frame).to_csv(index=index, float_format=fmt)
+    def _write_table(self, name: str, frame: pd.DataFrame, index: bool) -> None:
+        text = frame_csv(frame, index)
         write_text_atomic(self.path / name, text)
 
     def _write_summary(self, results: ResultsStore) -> None:
