@@ -18,7 +18,6 @@ from typing import Any
 
 from basis_strategy.config.loader import RunConfig, load_run_config
 from basis_strategy.core.errors import ConfigError
-from basis_strategy.data.db import DatabaseData
 from basis_strategy.data.provider import HistoricalDataProvider
 from basis_strategy.data.store import DataRoot, FolderData
 from basis_strategy.data.synth import write_scenario
@@ -91,6 +90,8 @@ def open_data(config: RunConfig, data_dir: str | Path | None, env: Mapping[str, 
         raise ConfigError(
             DATABASE_URL_ENV, f"must name the data database when {DATA_MODE_ENV}=db; not set"
         )
+    from basis_strategy.data.db import DatabaseData  # SQLAlchemy and the loader: db mode only
+
     return DatabaseData(url)
 
 

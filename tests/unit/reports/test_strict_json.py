@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from basis_strategy import cli
+from basis_strategy.data import check as data_check
 from basis_strategy.data.check import FolderReport, ModeReport
 from basis_strategy.reports import strict_json
 
@@ -60,8 +61,8 @@ def test_data_check_json_is_strict(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
         {},
         [ModeReport("pure_lending", "s", "e", can_run=True, bridges=[bridge])],
     )
-    monkeypatch.setattr(cli, "check_folder", lambda *_: report)
-    monkeypatch.setattr(cli, "render", lambda *_: None)
+    monkeypatch.setattr(data_check, "check_folder", lambda *_: report)  # the CLI imports
+    monkeypatch.setattr(data_check, "render", lambda *_: None)  # them when the command runs
     out = tmp_path / "check.json"
     assert cli.main(["data", "check", "--json", str(out), str(tmp_path)]) == 0
     text = out.read_text()
