@@ -22,25 +22,16 @@ import pytest
 from tests.chain.anvil import Anvil
 from tests.chain.fund import OPERATOR_KEY, FundChain, deploy_fund_chain
 from tests.chain.live_world import chain_account, fund_env
-from tests.fakes import binance_usdm, bybit_v5, okx_v5
 from tests.fakes.binance_capital import BinanceCapitalFake
 from tests.fakes.binance_spot import BinanceSpotFake
 from tests.fakes.binance_usdm import BinanceUsdmFake
 from tests.fakes.bybit_v5 import BybitV5Fake
+from tests.fakes.credentials import CREDENTIALS
 from tests.fakes.okx_v5 import OkxV5Fake
 from tests.fakes.one_host import OneHost
 
 from basis_strategy.core.secrets import encodings
 
-LIVE_CREDENTIALS = {
-    "BASIS_BINANCE_API_KEY": binance_usdm.API_KEY,
-    "BASIS_BINANCE_API_SECRET": binance_usdm.API_SECRET,
-    "BASIS_BYBIT_API_KEY": bybit_v5.API_KEY,
-    "BASIS_BYBIT_API_SECRET": bybit_v5.API_SECRET,
-    "BASIS_OKX_API_KEY": okx_v5.API_KEY,
-    "BASIS_OKX_API_SECRET": okx_v5.API_SECRET,
-    "BASIS_OKX_API_PASSPHRASE": okx_v5.PASSPHRASE,
-}
 OTHER_KEY = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6"  # anvil #3
 
 
@@ -319,7 +310,7 @@ def live_cex_fakes() -> Iterator[dict[str, Any]]:
 
 def cex_env(fund: FundChain, fakes: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
     """The feed's chain (no key), the venues' credentials, live enabled; the venue URLs."""
-    env = {**paper_env(fund), **LIVE_CREDENTIALS, "BASIS_LIVE_TRADING": "enabled"}
+    env = {**paper_env(fund), **CREDENTIALS, "BASIS_LIVE_TRADING": "enabled"}
     urls = [a for n in ("binance", "bybit", "okx")
             for a in ("--venue-url", f"{n}={fakes[n].base_url}")]  # fmt: skip
     return env, urls
@@ -356,7 +347,7 @@ def test_btc_basis_runs_live_on_the_venues_killed_and_resumed_with_no_order_twic
         assert held < 0 and float(last[f"qty:{name}:Perp:BTCUSDT"]) == pytest.approx(held)
     spot_btc = float(fakes["spot"].spot.balance("BTC"))
     assert float(last["qty:binance:BaseToken:BTC"]) == pytest.approx(spot_btc, rel=1e-9)
-    for secret in LIVE_CREDENTIALS.values():
+    for secret in CREDENTIALS.values():
         assert all(secret.encode() not in p.read_bytes()
                    for p in tmp_path.rglob("*") if p.is_file())  # fmt: skip
 

@@ -17,22 +17,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from tests.fakes import binance_usdm, bybit_v5, okx_v5
 from tests.fakes.binance_usdm import BinanceUsdmFake
 from tests.fakes.bybit_v5 import BybitV5Fake
+from tests.fakes.credentials import CREDENTIALS
 from tests.fakes.okx_v5 import OkxV5Fake
 
 from basis_strategy.core.secrets import encodings
 
-CREDENTIALS = {
-    "BASIS_BINANCE_API_KEY": binance_usdm.API_KEY,
-    "BASIS_BINANCE_API_SECRET": binance_usdm.API_SECRET,
-    "BASIS_BYBIT_API_KEY": bybit_v5.API_KEY,
-    "BASIS_BYBIT_API_SECRET": bybit_v5.API_SECRET,
-    "BASIS_OKX_API_KEY": okx_v5.API_KEY,
-    "BASIS_OKX_API_SECRET": okx_v5.API_SECRET,
-    "BASIS_OKX_API_PASSPHRASE": okx_v5.PASSPHRASE,
-}
 ENTRY_USDT = {"binance": 80_000, "bybit": 10_000, "okx": 10_000}  # btc_basis, 100k, m* 0.5
 
 

@@ -27,16 +27,13 @@ class QuietHandler(BaseHTTPRequestHandler):
         pass
 
 
-class FakeServer:
-    """The HTTP server plus the account it serves; start/stop or use as a context manager.
-    A venue's fake names its request handler class in `handler`."""
+class LocalServer:
+    """A threaded HTTP server on an ephemeral 127.0.0.1 port; start/stop or use as a context
+    manager. Its request handler class is `handler`, which sees the server as `fake`."""
 
     handler: ClassVar[type[BaseHTTPRequestHandler]]
 
-    def __init__(self, state: CexAccountState) -> None:
-        self.state = state
-        # (method, path) on Binance, (method, path, query or body) on Bybit and OKX: for tests
-        self.requests: list[tuple[str, ...]] = []
+    def __init__(self) -> None:
         self.stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -74,6 +71,16 @@ class FakeServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType
     ) -> None:
         self.stop()
+
+
+class FakeServer(LocalServer):
+    """A venue's fake: the server plus the account it serves."""
+
+    def __init__(self, state: CexAccountState) -> None:
+        super().__init__()
+        self.state = state
+        # (method, path) on Binance, (method, path, query or body) on Bybit and OKX: for tests
+        self.requests: list[tuple[str, ...]] = []
 
     def paths_called(self) -> list[str]:
         """ "METHOD /path" of every request so far, in order."""

@@ -11,28 +11,19 @@ its path, and returns that fake's answer as it is.
 from __future__ import annotations
 
 import http.client
-import threading
-from types import TracebackType
-from typing import Self
 from urllib.parse import urlsplit
 
-from tests.fakes.http_fake import FakeServer, QuietHandler, QuietServer
+from tests.fakes.http_fake import FakeServer, LocalServer, QuietHandler
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "content-length"}
 
 
-class OneHost:
+class OneHost(LocalServer):
     """Forwards by the longest matching path prefix to a fake's base URL."""
 
     def __init__(self, routes: dict[str, FakeServer]) -> None:
+        super().__init__()
         self.routes = routes
-        self._server: QuietServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def target(self, path: str) -> FakeServer:
         prefix = max((p for p in self.routes if path.startswith(p)), key=len, default=None)
@@ -40,27 +31,9 @@ class OneHost:
             raise KeyError(path)
         return self.routes[prefix]
 
-    def __enter__(self) -> Self:
-        handler = type("Handler", (_Forward,), {"host": self})
-        self._server = QuietServer(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType
-    ) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
 
 class _Forward(QuietHandler):
-    host: OneHost
+    fake: OneHost
 
     def do_GET(self) -> None:
         self._forward("GET")
@@ -78,7 +51,7 @@ class _Forward(QuietHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         try:
-            target = urlsplit(self.host.target(urlsplit(self.path).path).base_url)
+            target = urlsplit(self.fake.target(urlsplit(self.path).path).base_url)
         except KeyError:
             self.send_error(404, "no fake serves this path")
             return
@@ -97,3 +70,6 @@ class _Forward(QuietHandler):
             self.wfile.write(data)
         finally:
             connection.close()
+
+
+OneHost.handler = _Forward

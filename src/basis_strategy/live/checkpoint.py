@@ -60,9 +60,11 @@ def _shared(engine: EventDrivenStrategyEngine) -> dict[str, Any]:
 
 
 class _Pickler(pickle.Pickler):
-    def __init__(self, out: io.BytesIO, engine: EventDrivenStrategyEngine) -> None:
+    """Shared things (`_shared`) by name, read-only views as copies."""
+
+    def __init__(self, out: io.BytesIO, shared: dict[str, Any]) -> None:
         super().__init__(out, protocol=5)
-        self._shared = {id(obj): name for name, obj in _shared(engine).items()}
+        self._shared = {id(obj): name for name, obj in shared.items()}
 
     def persistent_id(self, obj: Any) -> str | None:
         return self._shared.get(id(obj))
@@ -90,13 +92,17 @@ def _live_venues(engine: EventDrivenStrategyEngine) -> dict[str, Any]:
     return {name: v for name, v in venues.items() if hasattr(v, "book_mark")}
 
 
-def dump(engine: EventDrivenStrategyEngine) -> bytes:
-    """The engine's parts and the live venues' book marks as a versioned blob."""
+def _blob(value: object, shared: dict[str, Any]) -> bytes:
     out = io.BytesIO()
     out.write(MAGIC + VERSION.to_bytes(2, "big"))
-    marks = {name: venue.book_mark() for name, venue in _live_venues(engine).items()}
-    _Pickler(out, engine).dump((engine.parts, marks))
+    _Pickler(out, shared).dump(value)
     return out.getvalue()
+
+
+def dump(engine: EventDrivenStrategyEngine) -> bytes:
+    """The engine's parts and the live venues' book marks as a versioned blob."""
+    marks = {name: venue.book_mark() for name, venue in _live_venues(engine).items()}
+    return _blob((engine.parts, marks), _shared(engine))
 
 
 def restore_fresh(engine: EventDrivenStrategyEngine) -> None:
@@ -109,10 +115,7 @@ def restore_fresh(engine: EventDrivenStrategyEngine) -> None:
 
 def dump_market(market: MarketState) -> bytes:
     """A cycle's market as a versioned blob, for the journal (a cold restart's input)."""
-    out = io.BytesIO()
-    out.write(MAGIC + VERSION.to_bytes(2, "big"))
-    _MarketPickler(out).dump(market)
-    return out.getvalue()
+    return _blob(market, {})
 
 
 def load_market(blob: bytes, where: str) -> MarketState:
@@ -127,16 +130,6 @@ def load_market(blob: bytes, where: str) -> MarketState:
     if not isinstance(market, MarketState):
         raise CheckpointError(f"{where}: its journaled market is {type(market).__name__}")
     return market
-
-
-class _MarketPickler(pickle.Pickler):
-    def __init__(self, out: io.BytesIO) -> None:
-        super().__init__(out, protocol=5)
-
-    def reducer_override(self, obj: Any) -> Any:
-        if type(obj) is MappingProxyType:
-            return _proxy, (dict(obj),)
-        return NotImplemented
 
 
 def version_of(blob: bytes) -> int | None:

@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from basis_strategy.config.loader import RunConfig, load_run_config
-from basis_strategy.core.errors import ConfigError, ReconciliationHalt
+from basis_strategy.core.errors import ConfigError, OperationalError, ReconciliationHalt
 from basis_strategy.core.logs import log_event
 from basis_strategy.data.live import LiveDataProvider, LiveNeeds, cex_needs
 from basis_strategy.data.live_reads import CcxtPerpReader, Reader
@@ -247,7 +247,10 @@ def _opening(
     currency = engine.config.share_class.currency
     if capital:
         if on_chain:
-            capital["wallet"] = store.opening(session_id, "wallet", currency) or 0.0
+            kept = store.opening(session_id, "wallet", currency)
+            if kept is None:
+                raise OperationalError(f"{session_id}: no opening {currency} kept for the wallet")
+            capital["wallet"] = kept
         assert isinstance(strategy, Basis)
         strategy.start_on_venues(capital)
     gas = store.opening(session_id, "wallet", "ETH") if currency != "ETH" else None

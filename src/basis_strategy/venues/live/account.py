@@ -139,9 +139,8 @@ class LiveAccount(LiveCex):
         While a crashed cycle is redone, the venue is ahead of the book by what is not redone
         yet (`ahead_of_book`): expected too."""
         expected = self.expected(book)
-        for key, ahead in self.ahead_of_book().items():
-            if (ahead and key in expected) or key.startswith(f"{self.name}:"):
-                expected[key] = expected.get(key, 0.0) + ahead
+        for key, ahead in self.ahead_of_book().items():  # this venue's keys
+            expected[key] = expected.get(key, 0.0) + ahead
         pending = book.get(in_transit_key(self.name, QUOTE), 0.0)
         largest = max((abs(v) for k, v in expected.items() if k != self.usdt_key), default=0.0)
         base_tol = max(MIN_TOLERANCE_BASE, self.tolerance * largest)
